@@ -1,0 +1,38 @@
+import { ConfigModule } from '@app/config';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
+import type { Logger as PinoLogger } from 'pino';
+import { MetaController } from './admin/meta.controller';
+import { ReloadController } from './admin/reload.controller';
+import type { ProxyOptions } from './cli/proxy-options';
+import { ClusterStateService } from './cluster/cluster-state.service';
+import { InfluxExceptionFilter } from './http/influx-exception.filter';
+import { ProxyServer } from './http/proxy-server';
+import { PingHandler } from './ping/ping.handler';
+import { PROXY_OPTIONS } from './proxy-options.token';
+import { WriteHandler } from './write/write.handler';
+import { WriteStats } from './write/write-stats';
+
+@Module({})
+export class AppModule {
+  static forRoot(options: ProxyOptions, logger: PinoLogger): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        LoggerModule.forRoot({ pinoHttp: { logger, autoLogging: false, quietReqLogger: true } }),
+        ConfigModule.forRoot({ kind: 'file', path: options.configPath }),
+      ],
+      controllers: [ReloadController, MetaController],
+      providers: [
+        { provide: PROXY_OPTIONS, useValue: options },
+        { provide: APP_FILTER, useClass: InfluxExceptionFilter },
+        ClusterStateService,
+        WriteStats,
+        WriteHandler,
+        PingHandler,
+        ProxyServer,
+      ],
+    };
+  }
+}

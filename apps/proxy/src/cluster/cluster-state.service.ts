@@ -1,0 +1,97 @@
+import { Backend } from '@app/backend';
+import { type ClusterConfig, ConfigProvider, ConfigValidationError } from '@app/config';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import type { Subscription } from 'rxjs';
+import { PROXY_OPTIONS } from '../proxy-options.token';
+import type { ProxyOptions } from '../cli/proxy-options';
+import { Topology } from './topology';
+
+/**
+ * Holds the current Topology and swaps it when the ConfigProvider reports a new config. Unchanged
+ * backends are carried over (their batches and connections live on); removed or changed ones are
+ * drained in the background: their buffered writes are still sent, never dropped.
+ */
+@Injectable()
+export class ClusterStateService implements OnApplicationShutdown {
+  private readonly logger = new Logger(ClusterStateService.name);
+  private current?: Topology;
+  private subscription?: Subscription;
+
+  constructor(
+    private readonly provider: ConfigProvider,
+    @Inject(PROXY_OPTIONS) private readonly options: ProxyOptions,
+  ) {}
+
+  /** Loads the first config; fails (start-up error) when it is invalid or names no such node. */
+  async start(): Promise<Topology> {
+    const config = await this.provider.load();
+    this.current = this.build(config);
+    this.subscription = this.provider.watch().subscribe((next) => {
+      try {
+        this.apply(next);
+      } catch {
+        // apply() has logged why; the last good config stays
+      }
+    });
+    return this.current;
+  }
+
+  get topology(): Topology {
+    if (!this.current) throw new Error('cluster state used before start()');
+    return this.current;
+  }
+
+  /** Applies a new config, or throws ConfigValidationError and keeps the current one. */
+  apply(config: ClusterConfig): Topology {
+    let next: Topology;
+    try {
+      next = this.build(config);
+    } catch (err) {
+      this.logger.error(`config refused, keeping the last good one: ${(err as Error).message}`);
+      throw err;
+    }
+    const previous = this.current;
+    this.current = next;
+    if (previous) this.retire(previous, next);
+    this.logger.log(
+      `config applied: ${next.backends.length} backends, ${Object.keys(config.keymaps).length} keymaps`,
+    );
+    return next;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.subscription?.unsubscribe();
+    await this.provider.close();
+    if (this.current) await Promise.all(this.current.backends.map((b) => b.drain()));
+  }
+
+  private build(config: ClusterConfig): Topology {
+    const node = config.proxies[this.options.node];
+    if (!node) {
+      throw new ConfigValidationError(`proxies.${this.options.node}: no such proxy in the config (--node)`);
+    }
+    if (this.current && node.listenAddr !== this.current.node.listenAddr) {
+      throw new ConfigValidationError(
+        `proxies.${this.options.node}.listenAddr: cannot change while running (restart the proxy)`,
+      );
+    }
+    const reusable = new Map(this.current?.backends.map((b) => [b.name, b]));
+    const backends = Object.entries(config.backends).map(([name, cfg]) => {
+      const old = reusable.get(name);
+      if (old && JSON.stringify(old.config) === JSON.stringify(cfg)) return old;
+      const backend = new Backend(name, cfg);
+      backend.start();
+      return backend;
+    });
+    return new Topology(config, node, backends);
+  }
+
+  private retire(previous: Topology, next: Topology): void {
+    const kept = new Set(next.backends);
+    for (const b of previous.backends) {
+      if (kept.has(b)) continue;
+      this.logger.log(`backend ${b.name} removed or changed: draining it`);
+      b.drain().catch((err) => this.logger.error(`draining backend ${b.name} failed: ${err}`));
+    }
+  }
+}

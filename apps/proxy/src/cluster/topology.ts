@@ -1,0 +1,36 @@
+import { Backend } from '@app/backend';
+import type { ClusterConfig, ProxyNodeConfig } from '@app/config';
+import { unescapeMeasurement } from '@app/line-protocol';
+import { MeasurementRouter } from '@app/router';
+
+/**
+ * One consistent view of the cluster for this proxy: its node config, the backends and the router
+ * built over them. Replaced whole on a config change, so a request sees one topology from start to end.
+ */
+export class Topology {
+  readonly backends: readonly Backend[];
+  readonly byName: ReadonlyMap<string, number>;
+  readonly router: MeasurementRouter;
+
+  constructor(
+    readonly config: ClusterConfig,
+    readonly node: ProxyNodeConfig,
+    backends: Backend[],
+  ) {
+    this.backends = backends;
+    this.byName = new Map(backends.map((b, i) => [b.name, i]));
+    this.router = new MeasurementRouter(config.keymaps, this.byName, unescapeMeasurement);
+  }
+
+  /** The version a healthy backend last answered with (what /ping and every response report). */
+  get version(): string {
+    let fallback: string | undefined;
+    for (const b of this.backends) {
+      const v = b.version;
+      if (!v) continue;
+      if (b.isHealthy) return v;
+      fallback ??= v;
+    }
+    return fallback ?? 'unknown';
+  }
+}

@@ -1,0 +1,165 @@
+import { LineCursor, LineError, lineText, nextLine, unescapeMeasurement } from '@app/line-protocol';
+import type { Topology } from '../cluster/topology';
+
+/** Lines for one backend, ready for its batcher: whole lines, each ending in '\n'. */
+export interface BackendPart {
+  backend: number;
+  body: Buffer;
+  lines: number;
+}
+
+export interface RoutedLines {
+  parts: BackendPart[];
+  /** Lines routed to at least one backend. */
+  accepted: number;
+  /** Lines dropped here (unparsable or unroutable). */
+  dropped: number;
+  /** One text per dropped line, in influxd's wording (the first MAX_FAILED_TEXTS of them). */
+  failed: string[];
+  /** Lines dropped because no keymap (nor `_default_`) names a backend for them. */
+  unroutable: number;
+}
+
+/** How a run of bytes is copied out: as is, with a '\n' added, or with a timestamp and '\n' added. */
+const AS_IS = 0;
+const ADD_NEWLINE = 1;
+const ADD_TIMESTAMP = 2;
+const NL = 0x0a;
+const SPACE = 0x20;
+const NO_STAMP = Buffer.alloc(0);
+/** Error texts kept per request; the count of dropped lines stays exact beyond it. */
+const MAX_FAILED_TEXTS = 1000;
+
+/** The runs of one backend's lines in the request body: (start, end, how) triples, merged when adjacent. */
+class BackendRuns {
+  runs = new Int32Array(192);
+  count = 0;
+  lines = 0;
+  bytes = 0;
+
+  reset(): void {
+    this.count = 0;
+    this.lines = 0;
+    this.bytes = 0;
+  }
+
+  add(start: number, end: number, how: number, extra: number): void {
+    const n = this.count;
+    const r = this.runs;
+    this.lines++;
+    this.bytes += end - start + extra;
+    if (how === AS_IS && n > 0 && r[n - 1] === AS_IS && r[n - 2] === start) {
+      r[n - 2] = end;
+      return;
+    }
+    if (n + 3 > r.length) {
+      const grown = new Int32Array(r.length * 2);
+      grown.set(r);
+      this.runs = grown;
+    }
+    this.runs[n] = start;
+    this.runs[n + 1] = end;
+    this.runs[n + 2] = how;
+    this.count = n + 3;
+  }
+
+  /** Copies the runs out of `buf` into one Buffer (or a view of `buf` when it is one untouched run). */
+  materialize(buf: Buffer, stamp: Buffer): Buffer {
+    const r = this.runs;
+    if (this.count === 3 && r[2] === AS_IS) return buf.subarray(r[0], r[1]);
+    const out = Buffer.allocUnsafe(this.bytes);
+    let at = 0;
+    for (let i = 0; i < this.count; i += 3) {
+      at += buf.copy(out, at, r[i], r[i + 1]);
+      const how = r[i + 2];
+      if (how === ADD_TIMESTAMP) {
+        out[at++] = SPACE;
+        at += stamp.copy(out, at);
+        out[at++] = NL;
+      } else if (how === ADD_NEWLINE) {
+        out[at++] = NL;
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * Route stage: scans a request body once and splits its lines per backend, stamping lines that carry
+ * no timestamp. Allocates nothing per line: a reused cursor, reused run arrays, cached routes.
+ * Not re-entrant — it runs synchronously from start to end of one request.
+ */
+export class LineRouter {
+  private readonly cursor = new LineCursor();
+  private perBackend: BackendRuns[] = [];
+
+  /**
+   * @param stamp the receive time in the request's precision, as ASCII digits (asked for lazily)
+   */
+  route(buf: Buffer, topology: Topology, stamp: () => Buffer): RoutedLines {
+    const backends = topology.backends;
+    while (this.perBackend.length < backends.length) this.perBackend.push(new BackendRuns());
+    for (let i = 0; i < backends.length; i++) this.perBackend[i].reset();
+
+    const parts: BackendPart[] = [];
+    const failed: string[] = [];
+    const cur = this.cursor;
+    const router = topology.router;
+    let stampBytes: Buffer | undefined;
+    let accepted = 0;
+    let unroutable = 0;
+    let dropped = 0;
+    let pos = 0;
+
+    while (nextLine(buf, pos, buf.length, cur)) {
+      pos = cur.next;
+      if (cur.error !== LineError.None) {
+        const reason = cur.error === LineError.MissingMeasurement ? 'missing measurement' : 'missing fields';
+        if (++dropped <= MAX_FAILED_TEXTS) failed.push(`unable to parse '${lineText(buf, cur)}': ${reason}`);
+        continue;
+      }
+      const route = router.routeRaw(buf, cur.lineStart, cur.measurementEnd, cur.measurementHash);
+      if (route === null || route.length === 0) {
+        unroutable++;
+        if (++dropped <= MAX_FAILED_TEXTS) {
+          const name = unescapeMeasurement(buf, cur.lineStart, cur.measurementEnd);
+          failed.push(`unable to route '${lineText(buf, cur)}': no backend for measurement "${name}"`);
+        }
+        continue;
+      }
+      accepted++;
+      const start = cur.lineStart;
+      let end: number;
+      let how: number;
+      let extra = 0;
+      if (!cur.hasTimestamp) {
+        stampBytes ??= stamp();
+        end = cur.lineEnd;
+        how = ADD_TIMESTAMP;
+        extra = stampBytes.length + 2;
+      } else if (cur.lineEnd < buf.length && buf[cur.lineEnd] === NL) {
+        end = cur.lineEnd + 1;
+        how = AS_IS;
+      } else {
+        end = cur.lineEnd;
+        how = ADD_NEWLINE;
+        extra = 1;
+      }
+      for (let i = 0; i < route.length; i++) {
+        const index = route[i];
+        const runs = this.perBackend[index];
+        runs.add(start, end, how, extra);
+        if (runs.lines >= backends[index].config.maxRowLimit) {
+          parts.push({ backend: index, body: runs.materialize(buf, stampBytes ?? NO_STAMP), lines: runs.lines });
+          runs.reset();
+        }
+      }
+    }
+
+    for (let i = 0; i < backends.length; i++) {
+      const runs = this.perBackend[i];
+      if (runs.lines > 0) parts.push({ backend: i, body: runs.materialize(buf, stampBytes ?? NO_STAMP), lines: runs.lines });
+    }
+    return { parts, accepted, dropped, failed, unroutable };
+  }
+}

@@ -1,0 +1,132 @@
+import type { BackendConfig } from '@app/config';
+import { promisify } from 'node:util';
+import { gzip as gzipCb } from 'node:zlib';
+import { Pool, type Dispatcher } from 'undici';
+import { WRITE_OK, type WriteOutcome } from './write-outcome';
+
+const gzip = promisify(gzipCb);
+
+export interface PingResult {
+  ok: boolean;
+  version?: string;
+  error?: string;
+}
+
+/** HTTP to one InfluxDB over a keep-alive pool. Knows InfluxDB's answers, nothing about batching. */
+export class BackendClient {
+  private readonly pool: Pool;
+  private readonly basePath: string;
+  private readonly authHeader?: string;
+  /** The X-Influxdb-Version the backend last answered with. */
+  version?: string;
+
+  constructor(
+    readonly name: string,
+    readonly config: BackendConfig,
+  ) {
+    const url = new URL(config.url);
+    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.pool = new Pool(url.origin, {
+      connections: config.concurrency + 4,
+      keepAliveTimeout: 30_000,
+      connect: { timeout: Math.min(config.timeout, 5000) },
+    });
+    if (config.username !== undefined) {
+      const token = Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64');
+      this.authHeader = `Basic ${token}`;
+    }
+  }
+
+  /** POSTs one batch to /write in the backend's own db, with the client's rp and precision. */
+  async write(rp: string, precision: string, body: Buffer): Promise<WriteOutcome> {
+    let path = `${this.basePath}/write?db=${encodeURIComponent(this.config.db)}`;
+    if (rp) path += `&rp=${encodeURIComponent(rp)}`;
+    if (precision) path += `&precision=${precision}`;
+    const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
+    if (this.authHeader) headers.authorization = this.authHeader;
+    let payload = body;
+    if (this.config.gzip) {
+      payload = await gzip(body);
+      headers['content-encoding'] = 'gzip';
+    }
+    try {
+      const res = await this.pool.request({
+        path,
+        method: 'POST',
+        headers,
+        body: payload,
+        headersTimeout: this.config.timeout,
+        bodyTimeout: this.config.timeout,
+      });
+      this.noteVersion(res.headers);
+      if (res.statusCode === 204 || res.statusCode === 200) {
+        await res.body.dump();
+        return WRITE_OK;
+      }
+      const error = await errorText(res);
+      if (res.statusCode >= 400 && res.statusCode < 500 && res.statusCode !== 429) {
+        return { kind: 'rejected', status: res.statusCode, error };
+      }
+      return { kind: 'unavailable', error: `backend ${this.name} answered ${res.statusCode}: ${error}` };
+    } catch (err) {
+      return { kind: 'unavailable', error: `backend ${this.name} unreachable: ${describe(err)}` };
+    }
+  }
+
+  /** GET /ping, bounded by the write timeout. */
+  async ping(): Promise<PingResult> {
+    try {
+      const res = await this.pool.request({
+        path: `${this.basePath}/ping`,
+        method: 'GET',
+        headersTimeout: this.config.timeout,
+        bodyTimeout: this.config.timeout,
+      });
+      await res.body.dump();
+      this.noteVersion(res.headers);
+      if (res.statusCode === 204 || res.statusCode === 200) return { ok: true, version: this.version };
+      return { ok: false, error: `ping answered ${res.statusCode}` };
+    } catch (err) {
+      return { ok: false, error: describe(err) };
+    }
+  }
+
+  /** Raw access for the query path. */
+  request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
+    return this.pool.request(options);
+  }
+
+  get pathPrefix(): string {
+    return this.basePath;
+  }
+
+  get authorization(): string | undefined {
+    return this.authHeader;
+  }
+
+  /** Closes after the requests in flight have finished. */
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  private noteVersion(headers: Record<string, string | string[] | undefined>): void {
+    const v = headers['x-influxdb-version'];
+    if (typeof v === 'string' && v) this.version = v;
+  }
+}
+
+async function errorText(res: Dispatcher.ResponseData): Promise<string> {
+  const text = await res.body.text();
+  try {
+    const parsed = JSON.parse(text) as { error?: unknown };
+    if (typeof parsed.error === 'string') return parsed.error;
+  } catch {
+    // not JSON: fall through to the raw text
+  }
+  return text.trim() || `HTTP ${res.statusCode}`;
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  return e.code ? `${e.code} ${e.message ?? ''}`.trim() : String(e.message ?? err);
+}

@@ -1,0 +1,4 @@
+export * from './write-outcome';
+export * from './backend-client';
+export * from './write-batcher';
+export * from './backend';

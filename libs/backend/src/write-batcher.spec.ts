@@ -1,0 +1,95 @@
+import { WriteBatcher } from './write-batcher';
+import { WRITE_OK, type WriteOutcome } from './write-outcome';
+
+interface Sent {
+  rp: string;
+  precision: string;
+  body: string;
+  lines: number;
+  answer: (o: WriteOutcome) => void;
+}
+
+function recordingSender() {
+  const sent: Sent[] = [];
+  const send = (rp: string, precision: string, body: Buffer, lines: number) =>
+    new Promise<WriteOutcome>((answer) => sent.push({ rp, precision, body: body.toString(), lines, answer }));
+  return { sent, send };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('WriteBatcher', () => {
+  it('sends a lone write at once, without waiting for a linger timer', async () => {
+    const { sent, send } = recordingSender();
+    const batcher = new WriteBatcher(send, { maxRowLimit: 100, concurrency: 2 });
+    const done = batcher.append('', 'ns', Buffer.from('a v=1\n'), 1);
+    await tick();
+    expect(sent.map((s) => s.body)).toEqual(['a v=1\n']);
+    sent[0].answer(WRITE_OK);
+    await expect(done).resolves.toBe(WRITE_OK);
+  });
+
+  it('merges writes that arrive while every slot is busy, in arrival order', async () => {
+    const { sent, send } = recordingSender();
+    const batcher = new WriteBatcher(send, { maxRowLimit: 100, concurrency: 1 });
+    const first = batcher.append('', 'ns', Buffer.from('a v=1\n'), 1);
+    await tick();
+    const second = batcher.append('', 'ns', Buffer.from('b v=2\n'), 1);
+    const third = batcher.append('', 'ns', Buffer.from('c v=3\n'), 1);
+    await tick();
+    expect(sent).toHaveLength(1);
+    sent[0].answer(WRITE_OK);
+    await first;
+    await tick();
+    expect(sent.map((s) => [s.body, s.lines])).toEqual([
+      ['a v=1\n', 1],
+      ['b v=2\nc v=3\n', 2],
+    ]);
+    sent[1].answer({ kind: 'rejected', status: 400, error: 'bad' });
+    await expect(second).resolves.toEqual({ kind: 'rejected', status: 400, error: 'bad' });
+    await expect(third).resolves.toEqual({ kind: 'rejected', status: 400, error: 'bad' });
+  });
+
+  it('keeps rp and precision apart and never exceeds maxRowLimit lines per batch', async () => {
+    const { sent, send } = recordingSender();
+    const batcher = new WriteBatcher(send, { maxRowLimit: 2, concurrency: 1 });
+    void batcher.append('', 'ns', Buffer.from('hold v=0\n'), 1);
+    await tick();
+    void batcher.append('', 'ns', Buffer.from('a v=1\n'), 1);
+    void batcher.append('', 's', Buffer.from('b v=2\n'), 1);
+    void batcher.append('', 'ns', Buffer.from('c v=3\n'), 1);
+    void batcher.append('', 'ns', Buffer.from('d v=4\n'), 1);
+    void batcher.append('rp2', 'ns', Buffer.from('e v=5\n'), 1);
+    for (let i = 0; i < 6; i++) {
+      await tick();
+      sent.forEach((s) => s.answer(WRITE_OK));
+    }
+    const bodiesOf = (rp: string, precision: string) =>
+      sent.filter((s) => s.rp === rp && s.precision === precision).map((s) => s.body);
+    expect(bodiesOf('', 'ns')).toEqual(['hold v=0\n', 'a v=1\nc v=3\n', 'd v=4\n']);
+    expect(bodiesOf('', 's')).toEqual(['b v=2\n']);
+    expect(bodiesOf('rp2', 'ns')).toEqual(['e v=5\n']);
+    expect(Math.max(...sent.map((s) => s.lines))).toBeLessThanOrEqual(2);
+  });
+
+  it('drain() sends what is buffered and resolves when all is answered', async () => {
+    const { sent, send } = recordingSender();
+    const batcher = new WriteBatcher(send, { maxRowLimit: 100, concurrency: 1 });
+    void batcher.append('', 'ns', Buffer.from('a v=1\n'), 1);
+    let drained = false;
+    const draining = batcher.drain().then(() => (drained = true));
+    await tick();
+    expect(drained).toBe(false);
+    sent[0].answer(WRITE_OK);
+    await draining;
+    expect(drained).toBe(true);
+  });
+
+  it('turns a sender that throws into an unavailable outcome', async () => {
+    const batcher = new WriteBatcher(() => Promise.reject(new Error('boom')), { maxRowLimit: 10, concurrency: 1 });
+    await expect(batcher.append('', '', Buffer.from('a v=1\n'), 1)).resolves.toEqual({
+      kind: 'unavailable',
+      error: 'boom',
+    });
+  });
+});

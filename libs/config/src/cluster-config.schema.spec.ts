@@ -1,0 +1,54 @@
+import { ConfigValidationError, parseClusterConfig } from './cluster-config.schema';
+
+const backend = { url: 'http://127.0.0.1:8086', db: 'x' };
+
+describe('parseClusterConfig', () => {
+  it('applies the seed defaults to a backend that gives only url and db', () => {
+    const cfg = parseClusterConfig({ backends: { a: backend }, keymaps: { _default_: ['a'] }, proxies: {} });
+    expect(cfg.backends.a).toEqual({
+      url: 'http://127.0.0.1:8086',
+      db: 'x',
+      zone: '',
+      interval: 1000,
+      timeout: 10000,
+      timeoutQuery: 600000,
+      maxRowLimit: 10000,
+      checkInterval: 1000,
+      rewriteInterval: 10000,
+      writeOnly: false,
+      gzip: false,
+      concurrency: 4,
+    });
+  });
+
+  it("accepts config.py's lower-case keys", () => {
+    const cfg = parseClusterConfig({
+      backends: { a: { ...backend, maxrowlimit: 5, writeonly: 1 } },
+      proxies: { l1: { listenaddr: ':6666', db: 'test', idletimeout: 10 } },
+    });
+    expect(cfg.backends.a.maxRowLimit).toBe(5);
+    expect(cfg.backends.a.writeOnly).toBe(true);
+    expect(cfg.proxies.l1.listenAddr).toBe(':6666');
+  });
+
+  it('ignores unknown fields and warns about each', () => {
+    const warnings: string[] = [];
+    parseClusterConfig({ backends: { a: { ...backend, colour: 'red' } }, extra: 1 }, (w) => warnings.push(w));
+    expect(warnings).toEqual(['unknown field "backends.a.colour" ignored', 'unknown config field "extra" ignored']);
+  });
+
+  it.each([
+    [{ backends: { a: { ...backend, url: 'not a url' } } }, /^backends\.a\.url: /],
+    [{ backends: { a: { ...backend, url: 'ftp://h/' } } }, /^backends\.a\.url: /],
+    [{ backends: { a: { url: 'http://h:1' } } }, /^backends\.a\.db: /],
+    [{ backends: { a: { ...backend, timeout: -1 } } }, /^backends\.a\.timeout: /],
+    [{ backends: { a: backend }, keymaps: { cpu: ['b'] } }, /^keymaps\.cpu: unknown backend "b"$/],
+    [{ backends: { a: backend }, keymaps: { cpu: [] } }, /^keymaps\.cpu: /],
+    [{ backends: { a: backend }, proxies: { p1: { listenAddr: 'nowhere' } } }, /^proxies\.p1\.listenAddr: must be host:port$/],
+    [{ keymaps: {} }, /^backends: /],
+    ['[]', /^config: |^backends: /],
+  ])('refuses %j with a message naming the field', (raw, message) => {
+    expect(() => parseClusterConfig(raw)).toThrow(ConfigValidationError);
+    expect(() => parseClusterConfig(raw)).toThrow(message);
+  });
+});

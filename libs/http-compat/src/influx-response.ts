@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+
+/** influxd truncates the X-Influxdb-Error header to this many bytes. */
+const MAX_ERROR_HEADER = 1024;
+
+/**
+ * The request id influxd answers with: the client's X-Request-Id, else its Request-Id, else a new one.
+ * Both response headers carry the same value.
+ */
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'] ?? req.headers['request-id'];
+  const id = Array.isArray(given) ? given[0] : given;
+  return id && id.length > 0 ? id : randomUUID();
+}
+
+/** Headers every influxd response carries. */
+export function influxHeaders(version: string, requestId: string): OutgoingHttpHeaders {
+  return {
+    'X-Influxdb-Build': 'OSS',
+    'X-Influxdb-Version': version,
+    'Request-Id': requestId,
+    'X-Request-Id': requestId,
+  };
+}
+
+/** Sets the influxd headers on a response that is about to be handed to another writer (e.g. Express). */
+export function setInfluxHeaders(res: ServerResponse, version: string, requestId: string): void {
+  const headers = influxHeaders(version, requestId);
+  for (const name in headers) res.setHeader(name, headers[name] as string);
+}
+
+/** The one way an error leaves the proxy: influxd's JSON body, status and X-Influxdb-Error header together. */
+export function writeInfluxError(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  headers: OutgoingHttpHeaders = {},
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: message }) + '\n';
+  const all: OutgoingHttpHeaders = {
+    ...headers,
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(body),
+  };
+  if (status !== 401) all['X-Influxdb-Error'] = headerSafe(message);
+  res.writeHead(status, all);
+  res.end(body);
+}
+
+/** Go's net/http answer for an unknown path. */
+export function writeNotFound(res: ServerResponse, headers: OutgoingHttpHeaders = {}): void {
+  const body = '404 page not found\n';
+  res.writeHead(404, {
+    ...headers,
+    'Content-Type': 'text/plain; charset=utf-8',
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+/** A header value must be one line of latin-1; error texts may hold newlines and arbitrary bytes from lines. */
+function headerSafe(message: string): string {
+  const s = message.length > MAX_ERROR_HEADER ? message.slice(0, MAX_ERROR_HEADER) : message;
+  // the characters node:http refuses in a header value
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[^\t\x20-\x7e\x80-\xff]/g, ' ');
+}
