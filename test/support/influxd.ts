@@ -1,0 +1,225 @@
+/**
+ * A real influxd 1.x for the e2e tests, in its own temp dir on loopback ports, started under
+ * `prlimit --as=4000000000` so a runaway query kills only this influxd, never the machine.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { HttpResponse, answers, request } from './http';
+import { freePorts } from './ports';
+import {
+  ExitInfo,
+  ManagedProcess,
+  makeTempDir,
+  removeDir,
+  spawnManaged,
+  stopAll,
+  terminate,
+  track,
+  untrack,
+  waitForExit,
+  waitUntil,
+} from './processes';
+
+export { stopAll };
+
+/** Address-space cap for influxd (see influxdb-compat.md, "A query that kills influxd"). */
+const ADDRESS_SPACE_LIMIT = '4000000000';
+
+export type Row = Record<string, any> & { time: bigint };
+
+export interface Influxd {
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  readonly port: number;
+  /** Port of the RPC/backup service (top-level bind-address). */
+  readonly rpcPort: number;
+  /** PID of the running influxd (changes on restart); -1 when not running. */
+  readonly pid: number;
+  /** Temp dir holding influxd.conf, meta, data and wal. */
+  readonly dir: string;
+  /** Version influxd reports in X-Influxdb-Version (set once it has answered /ping). */
+  readonly version: string;
+  isRunning(): boolean;
+  output(): string;
+  /** POST /query with form body q=…; db and params go in the URL. Throws unless 200. */
+  query(q: string, db?: string, params?: Record<string, string>): Promise<any>;
+  /** Runs `q` (one statement) with epoch=ns; returns rows as objects, `time` as BigInt ns. Throws on a statement error. */
+  rows(q: string, db: string, params?: Record<string, string>): Promise<Row[]>;
+  createDatabase(name: string): Promise<void>;
+  /** POST /write?db=… with `body` exactly as given. */
+  write(db: string, body: string | Buffer, params?: Record<string, string>, headers?: Record<string, string>): Promise<HttpResponse>;
+  /** SIGTERM by PID, wait for exit (bounded, then SIGKILL), remove the temp dir. */
+  stop(): Promise<void>;
+  /** Sends `signal` (default SIGKILL), waits for exit; the dir is kept so restart() can reuse it. */
+  kill(signal?: NodeJS.Signals): Promise<ExitInfo>;
+  /** Starts influxd again on the same ports and dir (stopping it first if it is running). */
+  restart(): Promise<void>;
+}
+
+export async function startInfluxd(): Promise<Influxd> {
+  const dir = await makeTempDir('influxd');
+  const [port, rpcPort] = await freePorts(2);
+  const configPath = path.join(dir, 'influxd.conf');
+  await fs.promises.writeFile(configPath, influxdConf(dir, port, rpcPort));
+  const url = `http://127.0.0.1:${port}`;
+
+  let proc: ManagedProcess | undefined;
+  let version = '';
+  let stopped = false;
+
+  const launch = async () => {
+    proc = spawnManaged(`influxd:${port}`, 'prlimit', [`--as=${ADDRESS_SPACE_LIMIT}`, '--', 'influxd', '-config', configPath]);
+    const current = proc;
+    await waitUntil(() => answers(`${url}/ping`, 204), {
+      attempts: 150,
+      intervalMs: 100,
+      what: `influxd on ${url} to answer GET /ping with 204`,
+      abort: () => (current.isRunning() ? undefined : 'influxd exited'),
+      details: () => current.output(),
+    });
+    const ping = await request(`${url}/ping`);
+    version = String(ping.headers['x-influxdb-version'] ?? '');
+  };
+
+  const handle: Influxd = {
+    url,
+    port,
+    rpcPort,
+    dir,
+    get pid() {
+      return proc?.isRunning() ? proc.pid : -1;
+    },
+    get version() {
+      return version;
+    },
+    isRunning: () => proc?.isRunning() ?? false,
+    output: () => proc?.output() ?? '',
+
+    async query(q, db, params = {}) {
+      const search = new URLSearchParams({ ...(db ? { db } : {}), ...params });
+      const res = await request(`${url}/query?${search}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ q }).toString(),
+      });
+      if (res.status !== 200) throw new Error(`influxd ${url} query ${JSON.stringify(q)} → ${res.status} ${res.text}`);
+      return res.json();
+    },
+
+    async rows(q, db, params = {}) {
+      const json = await handle.query(q, db, { epoch: 'ns', ...params });
+      const result = json.results?.[0] ?? {};
+      if (result.error) throw new Error(`influxd ${url} query ${JSON.stringify(q)}: ${result.error}`);
+      const out: Row[] = [];
+      for (const series of result.series ?? []) {
+        for (const values of series.values ?? []) {
+          const row: Record<string, any> = { ...(series.tags ?? {}) };
+          series.columns.forEach((col: string, i: number) => {
+            row[col] = col === 'time' ? BigInt(values[i]) : values[i];
+          });
+          out.push(row as Row);
+        }
+      }
+      return out;
+    },
+
+    async createDatabase(name) {
+      const json = await handle.query(`CREATE DATABASE ${JSON.stringify(name)}`);
+      const err = json.results?.[0]?.error;
+      if (err) throw new Error(`CREATE DATABASE ${name} on ${url}: ${err}`);
+    },
+
+    write(db, body, params = {}, headers = {}) {
+      const search = new URLSearchParams({ db, ...params });
+      return request(`${url}/write?${search}`, { method: 'POST', body, headers });
+    },
+
+    async kill(signal = 'SIGKILL') {
+      if (!proc) return { code: null, signal: null };
+      const current = proc;
+      if (!current.isRunning()) return current.exited;
+      try {
+        process.kill(current.pid, signal);
+      } catch {
+        /* already gone */
+      }
+      const info = await waitForExit(current, 15_000);
+      if (!info) throw new Error(`influxd pid ${current.pid} did not exit after ${signal}`);
+      return info;
+    },
+
+    async restart() {
+      if (stopped) throw new Error('influxd was stopped (its dir is gone); start a new one');
+      if (proc?.isRunning()) await terminate(proc, 'SIGTERM');
+      await launch();
+    },
+
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      untrack(handle);
+      try {
+        if (proc) await terminate(proc, 'SIGTERM', 15_000);
+      } finally {
+        await removeDir(dir);
+      }
+    },
+  };
+
+  track(handle);
+  try {
+    await launch();
+  } catch (err) {
+    await handle.stop().catch(() => undefined);
+    throw err;
+  }
+  return handle;
+}
+
+function influxdConf(dir: string, port: number, rpcPort: number): string {
+  const p = (sub: string) => JSON.stringify(path.join(dir, sub));
+  return `reporting-disabled = true
+bind-address = "127.0.0.1:${rpcPort}"
+
+[meta]
+  dir = ${p('meta')}
+  logging-enabled = false
+
+[data]
+  dir = ${p('data')}
+  wal-dir = ${p('wal')}
+  query-log-enabled = false
+
+[monitor]
+  store-enabled = false
+
+[subscriber]
+  enabled = false
+
+[continuous_queries]
+  enabled = false
+  log-enabled = false
+
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:${port}"
+  auth-enabled = false
+  log-enabled = false
+  pprof-enabled = false
+
+[logging]
+  suppress-logo = true
+
+[[graphite]]
+  enabled = false
+
+[[collectd]]
+  enabled = false
+
+[[opentsdb]]
+  enabled = false
+
+[[udp]]
+  enabled = false
+`;
+}

@@ -1,0 +1,202 @@
+/**
+ * Runs the built proxy (`bin/influxdb-proxy`) as a separate process, the way an operator would:
+ * config file + --node + --spool-dir, waiting until it answers GET /ping with 204.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { answers, request } from './http';
+import {
+  ExitInfo,
+  ManagedProcess,
+  REPO_ROOT,
+  makeTempDir,
+  removeDir,
+  spawnManaged,
+  stopAll,
+  terminate,
+  track,
+  untrack,
+  waitForExit,
+  waitUntil,
+} from './processes';
+
+export { stopAll };
+
+export const PROXY_BIN = path.join(REPO_ROOT, 'bin', 'influxdb-proxy');
+
+export interface BackendConfig {
+  url: string;
+  db: string;
+  zone?: string;
+  interval?: number;
+  timeout?: number;
+  timeoutQuery?: number;
+  maxRowLimit?: number;
+  checkInterval?: number;
+  rewriteInterval?: number;
+  writeOnly?: number;
+  [extra: string]: unknown;
+}
+
+export interface ProxyNodeConfig {
+  listenAddr: string;
+  db?: string;
+  zone?: string;
+  interval?: number;
+  idleTimeout?: number;
+  writeTracing?: number;
+  queryTracing?: number;
+  [extra: string]: unknown;
+}
+
+export interface ProxyConfig {
+  backends: Record<string, BackendConfig>;
+  keymaps: Record<string, string[]>;
+  proxies: Record<string, ProxyNodeConfig>;
+}
+
+export interface StartProxyOptions {
+  /** Written as JSON to a temp file (a string is written as is, e.g. to test invalid files). */
+  config: ProxyConfig | string;
+  node?: string;
+  /** Defaults to a fresh dir inside the proxy's temp dir (removed on stop). A given dir is left alone. */
+  spoolDir?: string;
+  extraArgs?: string[];
+  /** Passed as --log-file-path. */
+  logFile?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ProxyProcess {
+  /** http://<listenAddr of the chosen node> */
+  readonly url: string;
+  readonly pid: number;
+  readonly configPath: string;
+  readonly spoolDir: string;
+  /** Temp dir holding the config file (and the default spool dir). */
+  readonly dir: string;
+  output(): string;
+  isRunning(): boolean;
+  /** SIGTERM, wait for exit (bounded, then SIGKILL); returns the exit code. Removes the temp dir. */
+  stop(): Promise<number | null>;
+  /** Sends `signal` (default SIGKILL) and waits for exit. Keeps the temp dir (restart() may follow). */
+  kill(signal?: NodeJS.Signals): Promise<ExitInfo>;
+  /** Sends `signal` without waiting. */
+  signal(signal: NodeJS.Signals): void;
+  /** Resolves when the current process exits. */
+  exited(): Promise<ExitInfo>;
+  /** Starts the proxy again with the same arguments (config file, spool dir). */
+  restart(): Promise<void>;
+  /** Overwrites the config file (object → JSON, string → as is). Does not reload by itself. */
+  rewriteConfig(config: ProxyConfig | string): Promise<void>;
+}
+
+export async function startProxy(options: StartProxyOptions): Promise<ProxyProcess> {
+  if (!fs.existsSync(PROXY_BIN)) {
+    throw new Error(`${PROXY_BIN} does not exist; the proxy has not been built into a runnable entry point yet`);
+  }
+  const node = options.node ?? 'p1';
+  const dir = await makeTempDir('proxy');
+  const configPath = path.join(dir, 'config.json');
+  const spoolDir = options.spoolDir ?? path.join(dir, 'spool');
+  await fs.promises.mkdir(spoolDir, { recursive: true });
+  const serialize = (config: ProxyConfig | string) => (typeof config === 'string' ? config : JSON.stringify(config, null, 2));
+  await fs.promises.writeFile(configPath, serialize(options.config));
+
+  const listenAddr = listenAddrOf(options.config, node);
+  const url = `http://${listenAddr}`;
+  const args = ['--config', configPath, '--node', node, '--spool-dir', spoolDir];
+  if (options.logFile) args.push('--log-file-path', options.logFile);
+  args.push(...(options.extraArgs ?? []));
+
+  let proc: ManagedProcess | undefined;
+  let stopped = false;
+
+  const launch = async () => {
+    proc = spawnManaged(`proxy:${node}`, PROXY_BIN, args, { cwd: REPO_ROOT, env: options.env });
+    const current = proc;
+    await waitUntil(() => answers(`${url}/ping`, 204), {
+      attempts: 150,
+      intervalMs: 100,
+      what: `influxdb-proxy on ${url} to answer GET /ping with 204`,
+      abort: () => {
+        if (current.isRunning()) return undefined;
+        return `influxdb-proxy exited (${JSON.stringify(current.child.exitCode ?? current.child.signalCode)})`;
+      },
+      details: () => current.output(),
+    });
+  };
+
+  const handle: ProxyProcess = {
+    url,
+    configPath,
+    spoolDir,
+    dir,
+    get pid() {
+      return proc?.isRunning() ? proc.pid : -1;
+    },
+    output: () => proc?.output() ?? '',
+    isRunning: () => proc?.isRunning() ?? false,
+    async stop() {
+      if (stopped) return proc ? (await proc.exited).code : null;
+      stopped = true;
+      untrack(handle);
+      try {
+        if (!proc) return null;
+        const info = await terminate(proc, 'SIGTERM', 20_000);
+        return info.code;
+      } finally {
+        // A caller-provided spool dir lives elsewhere and is the caller's to remove.
+        await removeDir(dir);
+      }
+    },
+    async kill(signal = 'SIGKILL') {
+      if (!proc) return { code: null, signal: null };
+      const current = proc;
+      if (!current.isRunning()) return current.exited;
+      try {
+        process.kill(current.pid, signal);
+      } catch {
+        /* gone */
+      }
+      const info = await waitForExit(current, 20_000);
+      if (!info) throw new Error(`influxdb-proxy pid ${current.pid} did not exit after ${signal}`);
+      return info;
+    },
+    signal(signal) {
+      if (proc?.isRunning()) process.kill(proc.pid, signal);
+    },
+    exited: () => (proc ? proc.exited : Promise.resolve({ code: null, signal: null })),
+    async restart() {
+      if (stopped) throw new Error('proxy was stopped (its dir is gone); start a new one');
+      if (proc?.isRunning()) await terminate(proc, 'SIGTERM', 20_000);
+      await launch();
+    },
+    async rewriteConfig(config) {
+      // Write beside and rename, so the proxy never reads a half-written file.
+      const tmp = `${configPath}.${process.pid}.tmp`;
+      await fs.promises.writeFile(tmp, serialize(config));
+      await fs.promises.rename(tmp, configPath);
+    },
+  };
+  track(handle);
+  try {
+    await launch();
+  } catch (err) {
+    await handle.stop().catch(() => undefined);
+    throw err;
+  }
+  return handle;
+}
+
+function listenAddrOf(config: ProxyConfig | string, node: string): string {
+  const parsed: ProxyConfig = typeof config === 'string' ? JSON.parse(config) : config;
+  const addr = parsed.proxies?.[node]?.listenAddr;
+  if (!addr) throw new Error(`config has no proxies.${node}.listenAddr`);
+  return addr.startsWith(':') ? `127.0.0.1${addr}` : addr;
+}
+
+/** POST /reload on a running proxy. */
+export function reload(proxyUrl: string) {
+  return request(`${proxyUrl}/reload`, { method: 'POST' });
+}

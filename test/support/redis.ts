@@ -1,0 +1,176 @@
+/**
+ * A throwaway redis-server on a loopback port with no persistence, plus a minimal RESP client
+ * (one connection per command) so tests can read and write the config the proxy shares.
+ */
+import * as net from 'node:net';
+import { freePort } from './ports';
+import { ExitInfo, ManagedProcess, makeTempDir, removeDir, spawnManaged, stopAll, terminate, track, untrack, waitForExit, waitUntil } from './processes';
+
+export { stopAll };
+
+export type RespValue = string | number | null | RespValue[] | RespError;
+
+export class RespError extends Error {}
+
+export interface Redis {
+  /** redis://127.0.0.1:PORT */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly pid: number;
+  readonly dir: string;
+  isRunning(): boolean;
+  output(): string;
+  /** Sends one command, returns the parsed reply (an error reply is thrown as RespError). */
+  command(...args: (string | number)[]): Promise<RespValue>;
+  stop(): Promise<void>;
+  kill(signal?: NodeJS.Signals): Promise<ExitInfo>;
+  restart(): Promise<void>;
+}
+
+export async function startRedis(): Promise<Redis> {
+  const dir = await makeTempDir('redis');
+  const port = await freePort();
+  const host = '127.0.0.1';
+  let proc: ManagedProcess | undefined;
+  let stopped = false;
+
+  const launch = async () => {
+    proc = spawnManaged(`redis:${port}`, 'redis-server', [
+      '--port', String(port),
+      '--bind', host,
+      '--save', '',
+      '--appendonly', 'no',
+      '--dir', dir,
+    ]);
+    const current = proc;
+    await waitUntil(async () => (await respCommand(host, port, ['PING'], 1_000)) === 'PONG', {
+      attempts: 150,
+      intervalMs: 100,
+      what: `redis-server on ${host}:${port} to answer PING`,
+      abort: () => (current.isRunning() ? undefined : 'redis-server exited'),
+      details: () => current.output(),
+    });
+  };
+
+  const handle: Redis = {
+    url: `redis://${host}:${port}`,
+    host,
+    port,
+    dir,
+    get pid() {
+      return proc?.isRunning() ? proc.pid : -1;
+    },
+    isRunning: () => proc?.isRunning() ?? false,
+    output: () => proc?.output() ?? '',
+    command: (...args) => respCommand(host, port, args.map(String)),
+    async kill(signal = 'SIGKILL') {
+      if (!proc?.isRunning()) return proc ? proc.exited : { code: null, signal: null };
+      try {
+        process.kill(proc.pid, signal);
+      } catch {
+        /* gone */
+      }
+      const info = await waitForExit(proc, 15_000);
+      if (!info) throw new Error(`redis-server pid ${proc.pid} did not exit after ${signal}`);
+      return info;
+    },
+    async restart() {
+      if (stopped) throw new Error('redis-server was stopped; start a new one');
+      if (proc?.isRunning()) await terminate(proc);
+      await launch();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      untrack(handle);
+      try {
+        if (proc) await terminate(proc, 'SIGTERM', 10_000);
+      } finally {
+        await removeDir(dir);
+      }
+    },
+  };
+  track(handle);
+  try {
+    await launch();
+  } catch (err) {
+    await handle.stop().catch(() => undefined);
+    throw err;
+  }
+  return handle;
+}
+
+/** One RESP2 command over a fresh TCP connection. */
+export function respCommand(host: string, port: number, args: string[], timeoutMs = 5_000): Promise<RespValue> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    let buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`redis ${host}:${port} ${args[0]}: no reply within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const done = (fn: () => void) => {
+      clearTimeout(timer);
+      socket.destroy();
+      fn();
+    };
+    socket.on('error', (err) => done(() => reject(err)));
+    socket.on('connect', () => {
+      const parts = [`*${args.length}\r\n`];
+      for (const arg of args) parts.push(`$${Buffer.byteLength(arg)}\r\n${arg}\r\n`);
+      socket.write(parts.join(''));
+    });
+    socket.on('data', (chunk) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      let parsed: [RespValue, number] | undefined;
+      try {
+        parsed = parseResp(buffer, 0);
+      } catch (err) {
+        done(() => reject(err));
+        return;
+      }
+      if (!parsed) return;
+      const [value] = parsed;
+      done(() => (value instanceof RespError ? reject(value) : resolve(value)));
+    });
+  });
+}
+
+/** Parses one RESP2 value at `offset`; undefined if incomplete. Returns [value, nextOffset]. */
+function parseResp(buf: Buffer, offset: number): [RespValue, number] | undefined {
+  const eol = buf.indexOf('\r\n', offset);
+  if (eol < 0) return undefined;
+  const type = String.fromCharCode(buf[offset]);
+  const line = buf.toString('utf8', offset + 1, eol);
+  const next = eol + 2;
+  switch (type) {
+    case '+':
+      return [line, next];
+    case '-':
+      return [new RespError(line), next];
+    case ':':
+      return [Number(line), next];
+    case '$': {
+      const len = Number(line);
+      if (len < 0) return [null, next];
+      if (buf.length < next + len + 2) return undefined;
+      return [buf.toString('utf8', next, next + len), next + len + 2];
+    }
+    case '*': {
+      const count = Number(line);
+      if (count < 0) return [null, next];
+      const items: RespValue[] = [];
+      let pos = next;
+      for (let i = 0; i < count; i++) {
+        const item = parseResp(buf, pos);
+        if (!item) return undefined;
+        items.push(item[0]);
+        pos = item[1];
+      }
+      return [items, pos];
+    }
+    default:
+      throw new Error(`unexpected RESP type byte ${JSON.stringify(type)}`);
+  }
+}
