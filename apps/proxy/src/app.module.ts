@@ -1,3 +1,4 @@
+import { BufferPool } from '@app/backend';
 import { ConfigModule } from '@app/config';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
@@ -27,6 +28,7 @@ export class AppModule {
       providers: [
         { provide: PROXY_OPTIONS, useValue: options },
         { provide: APP_FILTER, useClass: InfluxExceptionFilter },
+        { provide: BufferPool, useValue: new BufferPool() },
         ClusterStateService,
         WriteStats,
         WriteHandler,

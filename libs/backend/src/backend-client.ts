@@ -37,24 +37,29 @@ export class BackendClient {
     }
   }
 
-  /** POSTs one batch to /write in the backend's own db, with the client's rp and precision. */
-  async write(rp: string, precision: string, body: Buffer): Promise<WriteOutcome> {
+  /**
+   * POSTs one batch (its chunks back to back) to /write in the backend's own db, with the client's rp
+   * and precision. Resolves once the answer is read, so the chunks may then be reused.
+   */
+  async write(rp: string, precision: string, chunks: Buffer[], bytes: number): Promise<WriteOutcome> {
     let path = `${this.basePath}/write?db=${encodeURIComponent(this.config.db)}`;
     if (rp) path += `&rp=${encodeURIComponent(rp)}`;
     if (precision) path += `&precision=${precision}`;
     const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
     if (this.authHeader) headers.authorization = this.authHeader;
-    let payload = body;
+    let payload: Buffer | Buffer[] = chunks.length === 1 ? chunks[0] : chunks;
     if (this.config.gzip) {
-      payload = await gzip(body);
+      payload = await gzip(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes));
       headers['content-encoding'] = 'gzip';
     }
+    headers['content-length'] = String(Array.isArray(payload) ? bytes : payload.length);
     try {
       const res = await this.pool.request({
         path,
         method: 'POST',
         headers,
-        body: payload,
+        // undici sends an iterable of chunks as is (its typings do not list it): no concat copy
+        body: payload as Buffer,
         headersTimeout: this.config.timeout,
         bodyTimeout: this.config.timeout,
       });

@@ -1,6 +1,7 @@
 import type { BackendConfig } from '@app/config';
 import { Logger } from '@nestjs/common';
 import { BackendClient } from './backend-client';
+import type { BufferPool } from './buffer-pool';
 import { WriteBatcher } from './write-batcher';
 import type { WriteOutcome } from './write-outcome';
 
@@ -31,11 +32,13 @@ export class Backend {
   constructor(
     readonly name: string,
     readonly config: BackendConfig,
+    pool?: BufferPool,
   ) {
     this.client = new BackendClient(name, config);
-    this.batcher = new WriteBatcher((rp, precision, body) => this.sendBatch(rp, precision, body), {
+    this.batcher = new WriteBatcher((rp, precision, chunks, bytes) => this.sendBatch(rp, precision, chunks, bytes), {
       maxRowLimit: config.maxRowLimit,
       concurrency: config.concurrency,
+      release: pool ? (chunk) => pool.release(chunk) : undefined,
     });
   }
 
@@ -65,8 +68,8 @@ export class Backend {
     await this.client.close();
   }
 
-  private async sendBatch(rp: string, precision: string, body: Buffer): Promise<WriteOutcome> {
-    const outcome = await this.client.write(rp, precision, body);
+  private async sendBatch(rp: string, precision: string, chunks: Buffer[], bytes: number): Promise<WriteOutcome> {
+    const outcome = await this.client.write(rp, precision, chunks, bytes);
     if (outcome.kind === 'unavailable') this.recordFailure(outcome.error);
     return outcome;
   }

@@ -2,3 +2,4 @@ export * from './write-outcome';
 export * from './backend-client';
 export * from './write-batcher';
 export * from './backend';
+export * from './buffer-pool';

@@ -11,8 +11,12 @@ interface Sent {
 
 function recordingSender() {
   const sent: Sent[] = [];
-  const send = (rp: string, precision: string, body: Buffer, lines: number) =>
-    new Promise<WriteOutcome>((answer) => sent.push({ rp, precision, body: body.toString(), lines, answer }));
+  const send = (rp: string, precision: string, chunks: Buffer[], bytes: number, lines: number) =>
+    new Promise<WriteOutcome>((answer) => {
+      const body = Buffer.concat(chunks).toString();
+      expect(body.length).toBe(bytes);
+      sent.push({ rp, precision, body, lines, answer });
+    });
   return { sent, send };
 }
 
@@ -83,6 +87,23 @@ describe('WriteBatcher', () => {
     sent[0].answer(WRITE_OK);
     await draining;
     expect(drained).toBe(true);
+  });
+
+  it('releases every chunk once its batch is answered, not before', async () => {
+    const { sent, send } = recordingSender();
+    const released: string[] = [];
+    const batcher = new WriteBatcher(send, {
+      maxRowLimit: 100,
+      concurrency: 1,
+      release: (c) => released.push(c.toString()),
+    });
+    const done = batcher.append('', 'ns', Buffer.from('a v=1\n'), 1);
+    void batcher.append('', 'ns', Buffer.from('b v=1\n'), 1);
+    await tick();
+    expect(released).toEqual([]);
+    sent[0].answer(WRITE_OK);
+    await done;
+    expect(released).toEqual(['a v=1\n', 'b v=1\n']);
   });
 
   it('turns a sender that throws into an unavailable outcome', async () => {

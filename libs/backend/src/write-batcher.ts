@@ -1,7 +1,10 @@
 import type { WriteOutcome } from './write-outcome';
 
-/** Sends one assembled batch; resolves with the backend's answer, never rejects. */
-export type BatchSender = (rp: string, precision: string, body: Buffer, lines: number) => Promise<WriteOutcome>;
+/**
+ * Sends one batch — its chunks in order, `bytes` in all — and resolves with the backend's answer once
+ * the chunks are no longer needed. May reject; the batcher turns that into an `unavailable` outcome.
+ */
+export type BatchSender = (rp: string, precision: string, chunks: Buffer[], bytes: number, lines: number) => Promise<WriteOutcome>;
 
 interface Batch {
   readonly rp: string;
@@ -18,6 +21,8 @@ export interface BatcherLimits {
   maxRowLimit: number;
   /** Batches in flight at once. */
   concurrency: number;
+  /** Called with each chunk once its batch is answered (chunks handed to append() belong to the batcher). */
+  release?: (chunk: Buffer) => void;
 }
 
 /**
@@ -106,13 +111,14 @@ export class WriteBatcher {
 
   private dispatch(batch: Batch): void {
     this.inFlight++;
-    const body = batch.chunks.length === 1 ? batch.chunks[0] : Buffer.concat(batch.chunks, batch.bytes);
     const settle = (outcome: WriteOutcome) => {
       this.inFlight--;
+      const release = this.limits.release;
+      if (release) for (const chunk of batch.chunks) release(chunk);
       batch.resolve(outcome);
       this.pump();
     };
-    this.send(batch.rp, batch.precision, body, batch.lines).then(settle, (err: unknown) =>
+    this.send(batch.rp, batch.precision, batch.chunks, batch.bytes, batch.lines).then(settle, (err: unknown) =>
       settle({ kind: 'unavailable', error: String((err as Error)?.message ?? err) }),
     );
   }

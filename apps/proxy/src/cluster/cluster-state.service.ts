@@ -1,4 +1,4 @@
-import { Backend } from '@app/backend';
+import { Backend, BufferPool } from '@app/backend';
 import { type ClusterConfig, ConfigProvider, ConfigValidationError } from '@app/config';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
@@ -20,6 +20,7 @@ export class ClusterStateService implements OnApplicationShutdown {
   constructor(
     private readonly provider: ConfigProvider,
     @Inject(PROXY_OPTIONS) private readonly options: ProxyOptions,
+    private readonly pool: BufferPool,
   ) {}
 
   /** Loads the first config; fails (start-up error) when it is invalid or names no such node. */
@@ -79,7 +80,7 @@ export class ClusterStateService implements OnApplicationShutdown {
     const backends = Object.entries(config.backends).map(([name, cfg]) => {
       const old = reusable.get(name);
       if (old && JSON.stringify(old.config) === JSON.stringify(cfg)) return old;
-      const backend = new Backend(name, cfg);
+      const backend = new Backend(name, cfg, this.pool);
       backend.start();
       return backend;
     });

@@ -1,3 +1,4 @@
+import type { BufferPool } from '@app/backend';
 import type { IncomingMessage } from 'node:http';
 import { gunzip } from 'node:zlib';
 
@@ -19,19 +20,24 @@ export class BodyError extends Error {
 const TOO_LARGE = 'Request Entity Too Large';
 
 /** Receive stage: the whole request body as one Buffer, size-bounded, gunzipped when the client says so. */
-export async function receiveBody(req: IncomingMessage): Promise<Buffer> {
+export async function receiveBody(req: IncomingMessage, pool: BufferPool): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? -1);
   if (declared > MAX_BODY_BYTES) throw new BodyError(413, TOO_LARGE);
-  const raw = declared >= 0 ? await readKnownLength(req, declared) : await readChunked(req);
+  const raw = declared >= 0 ? await readKnownLength(req, declared, pool) : await readChunked(req);
   const encoding = req.headers['content-encoding'];
   if (encoding === undefined || encoding === 'identity' || raw.length === 0) return raw;
-  if (encoding !== 'gzip') throw new BodyError(415, `unsupported Content-Encoding: ${encoding}`);
-  return inflate(raw);
+  try {
+    if (encoding !== 'gzip') throw new BodyError(415, `unsupported Content-Encoding: ${encoding}`);
+    return await inflate(raw);
+  } finally {
+    pool.release(raw);
+  }
 }
 
-function readKnownLength(req: IncomingMessage, length: number): Promise<Buffer> {
+/** Reads into a pooled buffer; the caller releases it (release() ignores buffers the pool does not own). */
+function readKnownLength(req: IncomingMessage, length: number, pool: BufferPool): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const body = Buffer.allocUnsafe(length);
+    const body = pool.acquire(length);
     let offset = 0;
     req.on('data', (chunk: Buffer) => {
       // node:http enforces Content-Length, so chunks never run past it
@@ -39,7 +45,10 @@ function readKnownLength(req: IncomingMessage, length: number): Promise<Buffer> 
       offset += chunk.length;
     });
     req.once('end', () => resolve(offset === length ? body : body.subarray(0, offset)));
-    req.once('error', reject);
+    req.once('error', (err) => {
+      pool.release(body);
+      reject(err);
+    });
   });
 }
 

@@ -1,4 +1,5 @@
 import { LineCursor, LineError, lineText, nextLine, unescapeMeasurement } from '@app/line-protocol';
+import type { BufferPool } from '@app/backend';
 import type { Topology } from '../cluster/topology';
 
 /** Lines for one backend, ready for its batcher: whole lines, each ending in '\n'. */
@@ -10,6 +11,8 @@ export interface BackendPart {
 
 export interface RoutedLines {
   parts: BackendPart[];
+  /** Whether a part is a view of the body: then the body is released with that part, not by the caller. */
+  bodyTaken: boolean;
   /** Lines routed to at least one backend. */
   accepted: number;
   /** Lines dropped here (unparsable or unroutable). */
@@ -63,11 +66,15 @@ class BackendRuns {
     this.count = n + 3;
   }
 
-  /** Copies the runs out of `buf` into one Buffer (or a view of `buf` when it is one untouched run). */
-  materialize(buf: Buffer, stamp: Buffer): Buffer {
+  /** One untouched run: the lines can be sent as a view of the body, without a copy. */
+  get isOneRun(): boolean {
+    return this.count === 3 && this.runs[2] === AS_IS;
+  }
+
+  /** Copies the runs out of `buf` into one pooled Buffer. */
+  materialize(buf: Buffer, stamp: Buffer, pool: BufferPool): Buffer {
     const r = this.runs;
-    if (this.count === 3 && r[2] === AS_IS) return buf.subarray(r[0], r[1]);
-    const out = Buffer.allocUnsafe(this.bytes);
+    const out = pool.acquire(this.bytes);
     let at = 0;
     for (let i = 0; i < this.count; i += 3) {
       at += buf.copy(out, at, r[i], r[i + 1]);
@@ -92,6 +99,8 @@ class BackendRuns {
 export class LineRouter {
   private readonly cursor = new LineCursor();
   private perBackend: BackendRuns[] = [];
+
+  constructor(private readonly pool: BufferPool) {}
 
   /**
    * @param stamp the receive time in the request's precision, as ASCII digits (asked for lazily)
@@ -150,16 +159,26 @@ export class LineRouter {
         const runs = this.perBackend[index];
         runs.add(start, end, how, extra);
         if (runs.lines >= backends[index].config.maxRowLimit) {
-          parts.push({ backend: index, body: runs.materialize(buf, stampBytes ?? NO_STAMP), lines: runs.lines });
+          parts.push({ backend: index, body: runs.materialize(buf, stampBytes ?? NO_STAMP, this.pool), lines: runs.lines });
           runs.reset();
         }
       }
     }
 
+    let bodyTaken = false;
     for (let i = 0; i < backends.length; i++) {
       const runs = this.perBackend[i];
-      if (runs.lines > 0) parts.push({ backend: i, body: runs.materialize(buf, stampBytes ?? NO_STAMP), lines: runs.lines });
+      if (runs.lines === 0) continue;
+      let body: Buffer;
+      // one backend may take its lines as a view of the body, which then goes back to the pool with them
+      if (!bodyTaken && runs.isOneRun) {
+        body = buf.subarray(runs.runs[0], runs.runs[1]);
+        bodyTaken = true;
+      } else {
+        body = runs.materialize(buf, stampBytes ?? NO_STAMP, this.pool);
+      }
+      parts.push({ backend: i, body, lines: runs.lines });
     }
-    return { parts, accepted, dropped, failed, unroutable };
+    return { parts, bodyTaken, accepted, dropped, failed, unroutable };
   }
 }

@@ -1,4 +1,4 @@
-import { type WriteOutcome } from '@app/backend';
+import { BufferPool, type WriteOutcome } from '@app/backend';
 import { influxHeaders, writeInfluxError } from '@app/http-compat';
 import { isValidPrecision, timestampFor } from '@app/line-protocol';
 import { Injectable, Logger } from '@nestjs/common';
@@ -16,12 +16,15 @@ import { WriteStats } from './write-stats';
 @Injectable()
 export class WriteHandler {
   private readonly logger = new Logger(WriteHandler.name);
-  private readonly router = new LineRouter();
+  private readonly router: LineRouter;
 
   constructor(
     private readonly cluster: ClusterStateService,
     private readonly stats: WriteStats,
-  ) {}
+    private readonly pool: BufferPool,
+  ) {
+    this.router = new LineRouter(pool);
+  }
 
   async handle(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, requestId: string): Promise<void> {
     const receivedAt = Date.now();
@@ -48,7 +51,7 @@ export class WriteHandler {
 
     let body: Buffer;
     try {
-      body = await receiveBody(req);
+      body = await receiveBody(req, this.pool);
     } catch (err) {
       if (err instanceof BodyError) {
         if (err.status === 413) res.setHeader('Connection', 'close');
@@ -60,6 +63,7 @@ export class WriteHandler {
     const routed = this.router.route(body, topology, () =>
       Buffer.from(timestampFor(receivedAt, receivedHr, precision), 'latin1'),
     );
+    if (!routed.bodyTaken) this.pool.release(body);
     this.count(routed);
     const pending: Promise<WriteOutcome>[] = [];
     const names: string[] = [];

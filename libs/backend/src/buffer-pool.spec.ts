@@ -1,0 +1,26 @@
+import { BufferPool } from './buffer-pool';
+
+describe('BufferPool', () => {
+  it('hands back a released buffer for the next request of the same size class', () => {
+    const pool = new BufferPool(1 << 20, 1024);
+    const a = pool.acquire(1000);
+    expect(a.length).toBe(1000);
+    pool.release(a);
+    const b = pool.acquire(900);
+    expect(b.buffer).toBe(a.buffer);
+    expect(b.length).toBe(900);
+  });
+
+  it('ignores buffers it did not hand out', () => {
+    const pool = new BufferPool(1 << 20, 1024);
+    pool.release(Buffer.alloc(1024));
+    expect(pool.retainedBytes).toBe(0);
+  });
+
+  it('keeps no more than its retention cap', () => {
+    const pool = new BufferPool(2048, 1024);
+    const bufs = [pool.acquire(1024), pool.acquire(1024), pool.acquire(1024)];
+    bufs.forEach((b) => pool.release(b));
+    expect(pool.retainedBytes).toBe(2048);
+  });
+});

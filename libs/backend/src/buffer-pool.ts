@@ -1,0 +1,50 @@
+/**
+ * Reusable byte buffers for request bodies and batches. Without it every 5000-line write leaves a
+ * few MB of garbage outside the V8 heap, and RSS runs tens of MB ahead of what is live before a GC.
+ * Sizes are rounded up to powers of two; only buffers that came from the pool go back into it.
+ */
+export class BufferPool {
+  private readonly free = new Map<number, ArrayBuffer[]>();
+  private readonly owned = new WeakSet<ArrayBuffer>();
+  private retained = 0;
+
+  constructor(
+    /** Most bytes kept on free lists; beyond it released buffers are left to the GC. */
+    private readonly maxRetainedBytes = 32 * 1024 * 1024,
+    private readonly minBytes = 64 * 1024,
+  ) {}
+
+  /** A Buffer of exactly `size` bytes (contents undefined); give it back with release() when done. */
+  acquire(size: number): Buffer {
+    const capacity = this.classOf(size);
+    const list = this.free.get(capacity);
+    let ab = list?.pop();
+    if (ab) {
+      this.retained -= capacity;
+    } else {
+      ab = new ArrayBuffer(capacity);
+      this.owned.add(ab);
+    }
+    return Buffer.from(ab, 0, size);
+  }
+
+  /** Returns a buffer from acquire() (or a view of one). Each acquired buffer must be released once, after its last use. */
+  release(buf: Buffer): void {
+    const ab = buf.buffer as ArrayBuffer;
+    if (!this.owned.has(ab) || this.retained + ab.byteLength > this.maxRetainedBytes) return;
+    let list = this.free.get(ab.byteLength);
+    if (!list) this.free.set(ab.byteLength, (list = []));
+    list.push(ab);
+    this.retained += ab.byteLength;
+  }
+
+  get retainedBytes(): number {
+    return this.retained;
+  }
+
+  private classOf(size: number): number {
+    let c = this.minBytes;
+    while (c < size) c *= 2;
+    return c;
+  }
+}

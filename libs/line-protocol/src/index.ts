@@ -1,0 +1,2 @@
+export * from './line-scanner';
+export * from './precision';
