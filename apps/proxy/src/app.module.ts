@@ -2,8 +2,6 @@ import { BufferPool } from '@app/backend';
 import { ConfigModule } from '@app/config';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import { LoggerModule } from 'nestjs-pino';
-import type { Logger as PinoLogger } from 'pino';
 import { MetaController } from './admin/meta.controller';
 import { ReloadController } from './admin/reload.controller';
 import type { ProxyOptions } from './cli/proxy-options';
@@ -12,16 +10,16 @@ import { InfluxExceptionFilter } from './http/influx-exception.filter';
 import { ProxyServer } from './http/proxy-server';
 import { PingHandler } from './ping/ping.handler';
 import { PROXY_OPTIONS } from './proxy-options.token';
+import { QueryHandler } from './query/query.handler';
 import { WriteHandler } from './write/write.handler';
 import { WriteStats } from './write/write-stats';
 
 @Module({})
 export class AppModule {
-  static forRoot(options: ProxyOptions, logger: PinoLogger): DynamicModule {
+  static forRoot(options: ProxyOptions): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        LoggerModule.forRoot({ pinoHttp: { logger, autoLogging: false, quietReqLogger: true } }),
         ConfigModule.forRoot({ kind: 'file', path: options.configPath }),
       ],
       controllers: [ReloadController, MetaController],
@@ -33,6 +31,7 @@ export class AppModule {
         WriteStats,
         WriteHandler,
         PingHandler,
+        QueryHandler,
         ProxyServer,
       ],
     };

@@ -2,12 +2,12 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import express from 'express';
-import { Logger } from 'nestjs-pino';
 import pino from 'pino';
 import { AppModule } from './app.module';
 import { parseProxyArgs } from './cli/proxy-options';
 import { ClusterStateService } from './cluster/cluster-state.service';
 import { ProxyServer } from './http/proxy-server';
+import { PinoNestLogger } from './pino-nest.logger';
 
 async function bootstrap(): Promise<void> {
   const options = parseProxyArgs(process.argv.slice(2));
@@ -17,10 +17,9 @@ async function bootstrap(): Promise<void> {
   );
   const expressApp = express();
   expressApp.disable('x-powered-by');
-  const app = await NestFactory.create(AppModule.forRoot(options, logger), new ExpressAdapter(expressApp), {
-    bufferLogs: true,
+  const app = await NestFactory.create(AppModule.forRoot(options), new ExpressAdapter(expressApp), {
+    logger: new PinoNestLogger(logger),
   });
-  app.useLogger(app.get(Logger));
   try {
     await app.get(ClusterStateService).start();
   } catch (err) {

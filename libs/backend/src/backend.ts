@@ -1,26 +1,30 @@
 import type { BackendConfig } from '@app/config';
+import { Spool, SpoolFullError, type SpoolBacklog } from '@app/spool';
 import { Logger } from '@nestjs/common';
 import { BackendClient } from './backend-client';
 import type { BufferPool } from './buffer-pool';
 import { WriteBatcher } from './write-batcher';
 import type { WriteOutcome } from './write-outcome';
 
-/** Consecutive failed checks that mark a backend down, and successes that bring it back. */
-const FALL = 2;
-const RISE = 1;
-
 export interface BackendStatus {
   healthy: boolean;
   since: number;
   lastError?: string;
   version?: string;
+  spool: SpoolBacklog & { replaying: boolean; replayedRecords: number; rejectedOnReplay: number };
 }
 
-/** One configured InfluxDB: its HTTP client, its write batcher and its health as this proxy sees it. */
+/**
+ * One configured InfluxDB: its HTTP client, its write batcher, its spool and its health as this
+ * proxy sees it. A batch is acknowledged when the backend took it or when it is fsynced in the spool:
+ * while the backend is down or has a backlog, batches join the spool behind what is already there,
+ * and a replay loop delivers the backlog oldest-first, one record in flight, once the backend is up.
+ */
 export class Backend {
   private readonly logger = new Logger(Backend.name);
   readonly client: BackendClient;
   readonly batcher: WriteBatcher;
+  private spool?: Spool;
   private healthy = true;
   private since = Date.now();
   private failures = 0;
@@ -28,6 +32,11 @@ export class Backend {
   private lastError?: string;
   private timer?: NodeJS.Timeout;
   private checking = false;
+  private replay?: Promise<void>;
+  private replayedRecords = 0;
+  private rejectedOnReplay = 0;
+  private closing = false;
+  private replayNotBefore = 0;
 
   constructor(
     readonly name: string,
@@ -35,15 +44,30 @@ export class Backend {
     pool?: BufferPool,
   ) {
     this.client = new BackendClient(name, config);
-    this.batcher = new WriteBatcher((rp, precision, chunks, bytes) => this.sendBatch(rp, precision, chunks, bytes), {
-      maxRowLimit: config.maxRowLimit,
-      concurrency: config.concurrency,
-      release: pool ? (chunk) => pool.release(chunk) : undefined,
-    });
+    this.batcher = new WriteBatcher(
+      (rp, precision, chunks, bytes, lines) => this.sendBatch(rp, precision, chunks, bytes, lines),
+      {
+        maxRowLimit: config.maxRowLimit,
+        concurrency: config.concurrency,
+        release: pool ? (chunk) => pool.release(chunk) : undefined,
+      },
+    );
   }
 
-  /** Starts periodic health checks; the first runs at once. */
-  start(): void {
+  /** Opens the spool in `dir` (recovering it) and starts health checks; the first check runs at once. */
+  async start(spoolDir: string): Promise<void> {
+    this.spool = await Spool.open(spoolDir, {
+      name: this.name,
+      maxBytes: this.config.spoolMaxBytes,
+      onCorruptTail: ({ file, offset, droppedBytes }) =>
+        this.logger.error(
+          `backend ${this.name}: spool ${file} had a torn or corrupt tail at ${offset}; truncated ${droppedBytes} bytes`,
+        ),
+    });
+    if (!this.spool.isEmpty) {
+      const b = this.spool.backlog;
+      this.logger.log(`backend ${this.name}: spool holds ${b.records} records (${b.bytes} bytes) to replay`);
+    }
     void this.check();
     this.timer = setInterval(() => void this.check(), this.config.checkInterval);
     this.timer.unref();
@@ -58,24 +82,102 @@ export class Backend {
   }
 
   status(): BackendStatus {
-    return { healthy: this.healthy, since: this.since, lastError: this.lastError, version: this.client.version };
+    const backlog = this.spool?.backlog ?? { records: 0, bytes: 0, oldestAt: null };
+    return {
+      healthy: this.healthy,
+      since: this.since,
+      lastError: this.lastError,
+      version: this.client.version,
+      spool: {
+        ...backlog,
+        replaying: this.replay !== undefined,
+        replayedRecords: this.replayedRecords,
+        rejectedOnReplay: this.rejectedOnReplay,
+      },
+    };
   }
 
-  /** Stops checks, sends what is buffered, waits for answers, then closes connections. */
+  /** Stops checks, sends or spools what is buffered, finishes the replay step in flight, closes the spool. */
   async drain(): Promise<void> {
     clearInterval(this.timer);
     await this.batcher.drain();
+    this.closing = true;
+    await this.replay;
+    await this.spool?.close();
     await this.client.close();
   }
 
-  private async sendBatch(rp: string, precision: string, chunks: Buffer[], bytes: number): Promise<WriteOutcome> {
+  private async sendBatch(
+    rp: string,
+    precision: string,
+    chunks: Buffer[],
+    bytes: number,
+    lines: number,
+  ): Promise<WriteOutcome> {
+    const spool = this.spool;
+    if (spool && (!this.healthy || !spool.isEmpty)) return this.toSpool(rp, precision, chunks, bytes, lines);
     const outcome = await this.client.write(rp, precision, chunks, bytes);
-    if (outcome.kind === 'unavailable') this.recordFailure(outcome.error);
-    return outcome;
+    if (outcome.kind !== 'unavailable') return outcome;
+    this.markDown(outcome.error);
+    if (!spool) return outcome;
+    return this.toSpool(rp, precision, chunks, bytes, lines);
+  }
+
+  private async toSpool(
+    rp: string,
+    precision: string,
+    chunks: Buffer[],
+    bytes: number,
+    lines: number,
+  ): Promise<WriteOutcome> {
+    const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes);
+    try {
+      await this.spool!.append({ rp, precision, body, lines });
+    } catch (err) {
+      if (err instanceof SpoolFullError) {
+        this.logger.warn(`backend ${this.name}: ${err.message}; answering 503`);
+        return { kind: 'unavailable', error: err.message };
+      }
+      this.logger.error(`backend ${this.name}: spool append failed: ${(err as Error).message}`);
+      return { kind: 'unavailable', error: `spool of backend ${this.name} failed: ${(err as Error).message}` };
+    }
+    this.kickReplay();
+    return { kind: 'ok' };
+  }
+
+  /** Starts the replay loop when the backend is up and has a backlog; one loop at a time. */
+  private kickReplay(): void {
+    if (this.replay || this.closing || !this.healthy || !this.spool || this.spool.isEmpty) return;
+    if (Date.now() < this.replayNotBefore) return;
+    this.replay = this.replayBacklog().finally(() => {
+      this.replay = undefined;
+    });
+  }
+
+  private async replayBacklog(): Promise<void> {
+    const spool = this.spool!;
+    while (!this.closing && this.healthy) {
+      const record = await spool.peek();
+      if (!record) return;
+      const outcome = await this.client.write(record.rp, record.precision, [record.body], record.body.length);
+      if (outcome.kind === 'unavailable') {
+        // wait rewriteInterval (and for the health checks to see it up again) before the next attempt
+        this.markDown(outcome.error);
+        this.replayNotBefore = Date.now() + this.config.rewriteInterval;
+        return;
+      }
+      if (outcome.kind === 'rejected') {
+        // a 4xx is final: InfluxDB wrote the good lines of the batch and refuses the rest for good
+        this.rejectedOnReplay++;
+        this.logger.warn(`backend ${this.name}: replayed batch refused (${outcome.status}): ${outcome.error}`);
+      }
+      await spool.ack();
+      this.replayedRecords++;
+    }
   }
 
   private async check(): Promise<void> {
-    if (this.checking) return;
+    if (this.checking || this.closing) return;
     this.checking = true;
     try {
       const result = await this.client.ping();
@@ -84,11 +186,12 @@ export class Backend {
     } finally {
       this.checking = false;
     }
+    this.kickReplay();
   }
 
   private recordSuccess(): void {
     this.failures = 0;
-    if (!this.healthy && ++this.successes >= RISE) {
+    if (!this.healthy && ++this.successes >= this.config.upAfter) {
       this.healthy = true;
       this.since = Date.now();
       this.logger.log(`backend ${this.name} is up`);
@@ -98,10 +201,19 @@ export class Backend {
   private recordFailure(error: string): void {
     this.successes = 0;
     this.lastError = error;
-    if (this.healthy && ++this.failures >= FALL) {
-      this.healthy = false;
-      this.since = Date.now();
-      this.logger.warn(`backend ${this.name} is down: ${error}`);
-    }
+    if (this.healthy && ++this.failures >= this.config.downAfter) this.setDown(error);
+  }
+
+  /** A failed write marks the backend down at once: what follows goes to the spool, in order. */
+  private markDown(error: string): void {
+    this.successes = 0;
+    this.lastError = error;
+    if (this.healthy) this.setDown(error);
+  }
+
+  private setDown(error: string): void {
+    this.healthy = false;
+    this.since = Date.now();
+    this.logger.warn(`backend ${this.name} is down: ${error}`);
   }
 }

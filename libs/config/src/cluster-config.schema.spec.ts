@@ -18,6 +18,9 @@ describe('parseClusterConfig', () => {
       writeOnly: false,
       gzip: false,
       concurrency: 4,
+      spoolMaxBytes: 1024 * 1024 * 1024,
+      downAfter: 3,
+      upAfter: 2,
     });
   });
 
@@ -29,6 +32,33 @@ describe('parseClusterConfig', () => {
     expect(cfg.backends.a.maxRowLimit).toBe(5);
     expect(cfg.backends.a.writeOnly).toBe(true);
     expect(cfg.proxies.l1.listenAddr).toBe(':6666');
+  });
+
+  it('gives a proxy the default query settings and validates the forbidden statement kinds', () => {
+    const cfg = parseClusterConfig({ backends: { a: backend }, proxies: { p1: { listenAddr: ':8086' } } });
+    expect(cfg.proxies.p1.fanoutCreate).toBe(true);
+    expect(cfg.proxies.p1.forbiddenStatements).toEqual(
+      expect.arrayContaining(['delete', 'drop-database', 'drop-measurement', 'grant', 'revoke', 'alter-retention-policy']),
+    );
+    expect(cfg.proxies.p1.forbiddenStatements).toEqual(
+      expect.arrayContaining(['kill-query', 'set-password', 'create-user', 'create-continuous-query', 'create-subscription']),
+    );
+    expect(cfg.proxies.p1.forbiddenStatements).not.toContain('select');
+    expect(cfg.proxies.p1.forbiddenStatements).not.toContain('create-database');
+
+    const custom = parseClusterConfig({
+      backends: { a: backend },
+      proxies: { p1: { listenAddr: ':8086', forbiddenstatements: ['drop-database'], fanoutcreate: 0 } },
+    });
+    expect(custom.proxies.p1.forbiddenStatements).toEqual(['drop-database']);
+    expect(custom.proxies.p1.fanoutCreate).toBe(false);
+
+    expect(() =>
+      parseClusterConfig({ backends: { a: backend }, proxies: { p1: { listenAddr: ':8086', forbiddenStatements: ['drop-everything'] } } }),
+    ).toThrow(/^proxies\.p1\.forbiddenStatements\.0: unknown statement kind "drop-everything"$/);
+    expect(() =>
+      parseClusterConfig({ backends: { a: backend }, proxies: { p1: { listenAddr: ':8086', forbiddenStatements: 'drop' } } }),
+    ).toThrow(/^proxies\.p1\.forbiddenStatements: /);
   });
 
   it('ignores unknown fields and warns about each', () => {

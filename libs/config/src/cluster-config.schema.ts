@@ -1,5 +1,11 @@
+import { STATEMENT_KINDS, type StatementKind } from '@app/influxql';
 import { z } from 'zod';
-import type { BackendConfig, ClusterConfig, ProxyNodeConfig } from './cluster-config';
+import {
+  type BackendConfig,
+  type ClusterConfig,
+  DEFAULT_FORBIDDEN_STATEMENTS,
+  type ProxyNodeConfig,
+} from './cluster-config';
 
 /** A config that cannot be used; the message names the offending field. */
 export class ConfigValidationError extends Error {
@@ -25,7 +31,14 @@ const backendSchema = z.object({
   password: z.string().optional(),
   gzip: flag.default(false),
   concurrency: z.number().int().min(1).max(256).default(4),
+  spoolMaxBytes: z.number().int().positive().default(1024 * 1024 * 1024),
+  downAfter: z.number().int().min(1).default(3),
+  upAfter: z.number().int().min(1).default(2),
 });
+
+type QueryStatementKind = Exclude<StatementKind, 'unknown'>;
+/** The statement kinds a proxy's `forbiddenStatements` may name. */
+const QUERY_STATEMENT_KINDS = STATEMENT_KINDS.filter((k): k is QueryStatementKind => k !== 'unknown');
 
 const proxySchema = z.object({
   listenAddr: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]*):\d{1,5}$/, 'must be host:port'),
@@ -35,6 +48,11 @@ const proxySchema = z.object({
   idleTimeout: z.number().positive().default(10),
   writeTracing: flag.default(false),
   queryTracing: flag.default(false),
+  forbiddenStatements: z
+    .array(z.enum(QUERY_STATEMENT_KINDS, { error: (issue) => `unknown statement kind ${JSON.stringify(issue.input)}` }))
+    .default(() => DEFAULT_FORBIDDEN_STATEMENTS.slice() as QueryStatementKind[]),
+  fanoutCreate: flag.default(true),
+  ackMode: z.enum(['durable', 'buffered']).default('durable'),
 });
 
 const clusterSchema = z.object({

@@ -23,6 +23,12 @@ export interface BackendConfig {
   gzip: boolean;
   /** Write batches in flight at once toward this backend. */
   concurrency: number;
+  /** Cap of this backend's spool on disk, in bytes; a full spool answers 503. */
+  spoolMaxBytes: number;
+  /** Consecutive failed health checks that mark the backend down (a failed write does at once). */
+  downAfter: number;
+  /** Consecutive successful health checks that bring it back up. */
+  upAfter: number;
 }
 
 /** One proxy node, chosen with --node. */
@@ -37,6 +43,18 @@ export interface ProxyNodeConfig {
   idleTimeout: number;
   writeTracing: boolean;
   queryTracing: boolean;
+  /**
+   * durable (default): 204 once every target backend acknowledged or the lines are fsynced in its spool.
+   * buffered: 204 once the lines are parsed and queued (still spooled on failure, drained on shutdown).
+   */
+  ackMode: 'durable' | 'buffered';
+  /**
+   * /query statement kinds (as @app/influxql names them, e.g. `drop-database`) that make the proxy refuse
+   * the whole request with 400 before any backend sees any of its statements.
+   */
+  forbiddenStatements: string[];
+  /** CREATE DATABASE / CREATE RETENTION POLICY run on every backend; when false they are refused. */
+  fanoutCreate: boolean;
 }
 
 export interface ClusterConfig {
@@ -47,3 +65,24 @@ export interface ClusterConfig {
 }
 
 export const DEFAULT_KEYMAP = '_default_';
+
+/** Statements /query refuses unless the proxy's config says otherwise. */
+export const DEFAULT_FORBIDDEN_STATEMENTS: readonly string[] = Object.freeze([
+  'delete',
+  'drop-continuous-query',
+  'drop-database',
+  'drop-measurement',
+  'drop-retention-policy',
+  'drop-series',
+  'drop-shard',
+  'drop-subscription',
+  'drop-user',
+  'grant',
+  'revoke',
+  'alter-retention-policy',
+  'kill-query',
+  'set-password',
+  'create-user',
+  'create-continuous-query',
+  'create-subscription',
+]);

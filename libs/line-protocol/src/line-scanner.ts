@@ -69,9 +69,11 @@ export class LineCursor {
   blockStart = 0;
   /**
    * The line, copied on its own (`[lineStart, lineEnd)`) and followed by more bytes, would not end where
-   * it does here: it finishes inside a double-quoted string or with an unpaired '\\'. influxd rejects such a
-   * line anyway (e.g. `unbalanced quotes`), but forwarding it in a batch with other lines would swallow
-   * the lines after it. Only ever true for lines holding a '"' or a '\\'.
+   * it does here: influxd's scanLine finishes it inside a double-quoted string or with an unpaired '\\'
+   * (e.g. `cpu s="open` or `cpu v=1\`). Forwarding such a line with other lines after it would make the
+   * backend swallow them into it. Nearly always influxd rejects the line anyway (`unbalanced quotes`,
+   * `invalid number`…); it accepts one only in corners of odd escaping, e.g. `a\\ b="x s=1` as the last
+   * line of a body. Only ever true for lines holding a '"' or a '\\'.
    */
   unterminated = false;
 

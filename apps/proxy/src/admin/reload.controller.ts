@@ -15,7 +15,7 @@ export class ReloadController {
   async reload(): Promise<void> {
     try {
       // the provider also announces it on watch(); applying it here lets us answer with the verdict
-      this.cluster.apply(await this.provider.reload());
+      await this.cluster.apply(await this.provider.reload());
     } catch (err) {
       if (err instanceof ConfigValidationError) throw new BadRequestException(err.message);
       throw err;

@@ -1,6 +1,7 @@
 import { Backend, BufferPool } from '@app/backend';
 import { type ClusterConfig, ConfigProvider, ConfigValidationError } from '@app/config';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { join } from 'node:path';
 import type { Subscription } from 'rxjs';
 import { PROXY_OPTIONS } from '../proxy-options.token';
 import type { ProxyOptions } from '../cli/proxy-options';
@@ -26,13 +27,11 @@ export class ClusterStateService implements OnApplicationShutdown {
   /** Loads the first config; fails (start-up error) when it is invalid or names no such node. */
   async start(): Promise<Topology> {
     const config = await this.provider.load();
-    this.current = this.build(config);
+    this.current = await this.build(config);
     this.subscription = this.provider.watch().subscribe((next) => {
-      try {
-        this.apply(next);
-      } catch {
+      this.apply(next).catch(() => {
         // apply() has logged why; the last good config stays
-      }
+      });
     });
     return this.current;
   }
@@ -43,10 +42,10 @@ export class ClusterStateService implements OnApplicationShutdown {
   }
 
   /** Applies a new config, or throws ConfigValidationError and keeps the current one. */
-  apply(config: ClusterConfig): Topology {
+  async apply(config: ClusterConfig): Promise<Topology> {
     let next: Topology;
     try {
-      next = this.build(config);
+      next = await this.build(config);
     } catch (err) {
       this.logger.error(`config refused, keeping the last good one: ${(err as Error).message}`);
       throw err;
@@ -66,7 +65,7 @@ export class ClusterStateService implements OnApplicationShutdown {
     if (this.current) await Promise.all(this.current.backends.map((b) => b.drain()));
   }
 
-  private build(config: ClusterConfig): Topology {
+  private async build(config: ClusterConfig): Promise<Topology> {
     const node = config.proxies[this.options.node];
     if (!node) {
       throw new ConfigValidationError(`proxies.${this.options.node}: no such proxy in the config (--node)`);
@@ -77,13 +76,17 @@ export class ClusterStateService implements OnApplicationShutdown {
       );
     }
     const reusable = new Map(this.current?.backends.map((b) => [b.name, b]));
-    const backends = Object.entries(config.backends).map(([name, cfg]) => {
-      const old = reusable.get(name);
-      if (old && JSON.stringify(old.config) === JSON.stringify(cfg)) return old;
-      const backend = new Backend(name, cfg, this.pool);
-      backend.start();
-      return backend;
-    });
+    const backends = await Promise.all(
+      Object.entries(config.backends).map(async ([name, cfg]) => {
+        const old = reusable.get(name);
+        if (old && JSON.stringify(old.config) === JSON.stringify(cfg)) return old;
+        // a changed backend keeps its name and so its spool directory: the old one lets go of it first
+        if (old) await old.drain();
+        const backend = new Backend(name, cfg, this.pool);
+        await backend.start(join(this.options.spoolDir, encodeURIComponent(name)));
+        return backend;
+      }),
+    );
     return new Topology(config, node, backends);
   }
 
@@ -91,7 +94,8 @@ export class ClusterStateService implements OnApplicationShutdown {
     const kept = new Set(next.backends);
     for (const b of previous.backends) {
       if (kept.has(b)) continue;
-      this.logger.log(`backend ${b.name} removed or changed: draining it`);
+      if (next.byName.has(b.name)) continue; // changed: drained in build()
+      this.logger.log(`backend ${b.name} removed: draining it`);
       b.drain().catch((err) => this.logger.error(`draining backend ${b.name} failed: ${err}`));
     }
   }

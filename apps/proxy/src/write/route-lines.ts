@@ -122,8 +122,13 @@ export class LineRouter {
 
     while (nextLine(buf, pos, buf.length, cur)) {
       pos = cur.next;
-      if (cur.error !== LineError.None) {
-        const reason = cur.error === LineError.MissingMeasurement ? 'missing measurement' : 'missing fields';
+      if (cur.error !== LineError.None || cur.unterminated) {
+        // an unterminated string would swallow the lines after it in the backend's batch: never forward one
+        const reason = cur.unterminated
+          ? 'unbalanced quotes'
+          : cur.error === LineError.MissingMeasurement
+            ? 'missing measurement'
+            : 'missing fields';
         if (++dropped <= MAX_FAILED_TEXTS) failed.push(`unable to parse '${lineText(buf, cur)}': ${reason}`);
         continue;
       }
@@ -137,7 +142,8 @@ export class LineRouter {
         continue;
       }
       accepted++;
-      const start = cur.lineStart;
+      // from where influxd's own scan of the line begins, so the backend splits it exactly as we did
+      const start = cur.blockStart;
       let end: number;
       let how: number;
       let extra = 0;

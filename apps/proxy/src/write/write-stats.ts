@@ -9,4 +9,6 @@ export class WriteStats {
   droppedUnroutable = 0;
   backendRejected = 0;
   backendUnavailable = 0;
+  /** Batches that failed after a buffered-mode 204 (4xx, or the spool was full). */
+  droppedAfterBufferedAck = 0;
 }

@@ -72,8 +72,21 @@ export class WriteHandler {
       pending.push(backend.batcher.append(rp, precision, part.body, part.lines));
       names.push(backend.name);
     }
+    if (topology.node.ackMode === 'buffered') {
+      // the client chose latency: answer now; failures are still spooled, and logged here
+      void Promise.all(pending).then((outcomes) => this.logFailures(outcomes, names, requestId));
+      return this.answer(res, headers, routed, [], [], requestId);
+    }
     const outcomes = await Promise.all(pending);
     this.answer(res, headers, routed, outcomes, names, requestId);
+  }
+
+  private logFailures(outcomes: WriteOutcome[], names: string[], requestId: string): void {
+    outcomes.forEach((o, i) => {
+      if (o.kind === 'ok') return;
+      this.stats.droppedAfterBufferedAck++;
+      this.logger.error(`buffered write ${requestId}: backend ${names[i]} lost a batch: ${o.error}`);
+    });
   }
 
   private answer(

@@ -1,0 +1,74 @@
+import { Backend, BufferPool } from '@app/backend';
+import { parseClusterConfig } from '@app/config';
+import { Topology } from '../cluster/topology';
+import { LineRouter } from './route-lines';
+
+function topology(maxRowLimit = 10000): Topology {
+  const config = parseClusterConfig({
+    backends: {
+      a: { url: 'http://127.0.0.1:1', db: 'a', maxRowLimit },
+      b: { url: 'http://127.0.0.1:2', db: 'b', maxRowLimit },
+    },
+    keymaps: { cpu: ['a'], temperature: ['b'], _default_: ['a', 'b'] },
+    proxies: { p1: { listenAddr: '127.0.0.1:1' } },
+  });
+  const backends = Object.entries(config.backends).map(([name, cfg]) => new Backend(name, cfg));
+  return new Topology(config, config.proxies.p1, backends);
+}
+
+const stamp = () => Buffer.from('1700000000');
+
+function route(body: string, maxRowLimit?: number) {
+  const routed = new LineRouter(new BufferPool()).route(Buffer.from(body), topology(maxRowLimit), stamp);
+  const byBackend: Record<string, string[]> = {};
+  for (const p of routed.parts) (byBackend[['a', 'b'][p.backend]] ??= []).push(p.body.toString());
+  return { ...routed, byBackend };
+}
+
+describe('LineRouter', () => {
+  it('sends each line to the backends of its measurement, in order', () => {
+    const r = route('cpu v=1 1\ntemperature v=2 2\nmem v=3 3\ncpu v=4 4\n');
+    expect(r.byBackend).toEqual({ a: ['cpu v=1 1\nmem v=3 3\ncpu v=4 4\n'], b: ['temperature v=2 2\nmem v=3 3\n'] });
+    expect(r.accepted).toBe(4);
+    expect(r.dropped).toBe(0);
+  });
+
+  it('stamps lines without a timestamp and ends every line with a newline', () => {
+    const r = route('cpu v=1\ncpu v=2 2');
+    expect(r.byBackend.a).toEqual(['cpu v=1 1700000000\ncpu v=2 2\n']);
+  });
+
+  it('routes by the unescaped measurement name, never by a prefix', () => {
+    const r = route('cpu.load v=1 1\ncpu\\ x v=1 1\n');
+    expect(r.byBackend).toEqual({ a: ['cpu.load v=1 1\ncpu\\ x v=1 1\n'], b: ['cpu.load v=1 1\ncpu\\ x v=1 1\n'] });
+  });
+
+  it('drops unparsable lines with influxd wording and keeps the good ones', () => {
+    const r = route(',cpu v=1 1\ncpu\ncpu v=1 1\nmem s="open 5\n');
+    expect(r.failed).toEqual([
+      "unable to parse ',cpu v=1 1': missing measurement",
+      "unable to parse 'cpu': missing fields",
+      "unable to parse 'mem s=\"open 5': unbalanced quotes",
+    ]);
+    expect(r.dropped).toBe(3);
+    expect(r.byBackend).toEqual({ a: ['cpu v=1 1\n'] });
+  });
+
+  it('keeps a quoted newline inside its line', () => {
+    const r = route('temperature s="a\nb" 1\n');
+    expect(r.byBackend.b).toEqual(['temperature s="a\nb" 1\n']);
+  });
+
+  it('splits a backend part at maxRowLimit lines', () => {
+    const r = route('cpu v=1 1\ncpu v=2 2\ncpu v=3 3\n', 2);
+    expect(r.byBackend.a).toEqual(['cpu v=1 1\ncpu v=2 2\n', 'cpu v=3 3\n']);
+  });
+
+  it('lets one backend take an untouched body as a view, and copies for the others', () => {
+    const body = Buffer.from('mem v=1 1\nmem v=2 2\n');
+    const r = new LineRouter(new BufferPool()).route(body, topology(), stamp);
+    expect(r.bodyTaken).toBe(true);
+    expect(r.parts.filter((p) => p.body.buffer === body.buffer)).toHaveLength(1);
+    expect(r.parts.map((p) => p.body.toString())).toEqual([body.toString(), body.toString()]);
+  });
+});

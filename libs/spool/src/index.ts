@@ -1,0 +1,3 @@
+export { Spool, SpoolFullError, DEFAULT_SEGMENT_BYTES } from './spool';
+export type { SpoolRecord, SpoolBacklog, SpoolOptions } from './spool';
+export { MAX_RECORD_BYTES } from './record-format';

@@ -1,0 +1,204 @@
+/**
+ * The write contract under real faults: two real influxd behind the proxy, every line routed to both,
+ * a steady write load from the test, and after each drill an exact comparison — every point the proxy
+ * acknowledged with 204 is on every backend (influxd keeps one point per series and timestamp, so a
+ * replayed duplicate cannot inflate the count; we compare sets of timestamps).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { request } from './support/http';
+import { Influxd, startInfluxd } from './support/influxd';
+import { freePort } from './support/ports';
+import { sleep, stopAll, waitUntil } from './support/processes';
+import { ProxyConfig, ProxyProcess, startProxy } from './support/proxy-process';
+
+const DB = 'mydb';
+let A: Influxd;
+let B: Influxd;
+
+function config(port: number, backendExtra: Record<string, unknown> = {}): ProxyConfig {
+  const backend = (url: string, db: string) => ({
+    url,
+    db,
+    timeout: 1_000,
+    checkInterval: 200,
+    rewriteInterval: 200,
+    downAfter: 2,
+    upAfter: 2,
+    ...backendExtra,
+  });
+  return {
+    backends: { a: backend(A.url, 'dba'), b: backend(B.url, 'dbb') },
+    keymaps: { _default_: ['a', 'b'] },
+    proxies: { p1: { listenAddr: `127.0.0.1:${port}`, db: DB, idleTimeout: 10 } },
+  };
+}
+
+/** Posts batches of `lines` points (unique timestamps) in a loop until stopped; remembers which were acknowledged. */
+class WriteLoad {
+  readonly acked: bigint[] = [];
+  readonly statuses = new Map<number, number>();
+  private next = 0n;
+  private running = true;
+  private readonly done: Promise<void>;
+
+  constructor(
+    private readonly proxyUrl: () => string,
+    private readonly measurement: string,
+    private readonly lines = 200,
+  ) {
+    this.done = this.run();
+  }
+
+  private async run(): Promise<void> {
+    const base = 1_700_000_000_000_000_000n;
+    for (let i = 0; this.running && i < 100_000; i++) {
+      const stamps: bigint[] = [];
+      let body = '';
+      for (let j = 0; j < this.lines; j++) {
+        const ts = base + this.next++ * 1000n;
+        stamps.push(ts);
+        body += `${this.measurement},load=1 v=${j}i ${ts}\n`;
+      }
+      let status = 0;
+      try {
+        status = (await request(`${this.proxyUrl()}/write?db=${DB}`, { method: 'POST', body, timeoutMs: 15_000 })).status;
+      } catch {
+        status = -1; // connection refused or reset: the proxy is down or restarting
+        await sleep(50);
+      }
+      this.statuses.set(status, (this.statuses.get(status) ?? 0) + 1);
+      if (status === 204) this.acked.push(...stamps);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.done;
+  }
+}
+
+async function timestamps(influxd: Influxd, db: string, measurement: string): Promise<Set<bigint>> {
+  const rows = await influxd.rows(`SELECT v FROM "${measurement}"`, db);
+  return new Set(rows.map((r) => r.time));
+}
+
+/** Waits until every acknowledged point is on both backends (replay may take a moment), then checks exactly. */
+async function expectAllAcknowledgedOnBothBackends(load: WriteLoad, measurement: string): Promise<void> {
+  expect(load.acked.length).toBeGreaterThan(0);
+  for (const [influxd, db] of [
+    [A, 'dba'],
+    [B, 'dbb'],
+  ] as const) {
+    const missing = await waitUntil(
+      async () => {
+        const present = await timestamps(influxd, db, measurement);
+        const lost = load.acked.filter((ts) => !present.has(ts));
+        return lost.length === 0 ? lost : false;
+      },
+      { attempts: 300, intervalMs: 200, what: `every acknowledged ${measurement} point on ${db}` },
+    );
+    expect(missing).toEqual([]);
+  }
+}
+
+beforeAll(async () => {
+  [A, B] = await Promise.all([startInfluxd(), startInfluxd()]);
+  await Promise.all([A.createDatabase('dba'), B.createDatabase('dbb')]);
+});
+
+afterAll(stopAll);
+
+let proxy: ProxyProcess;
+afterEach(async () => {
+  await proxy?.stop();
+  if (!B.isRunning()) await B.restart();
+});
+
+it('loses no acknowledged point when a backend is killed with -9 mid-load and restarted', async () => {
+  proxy = await startProxy({ config: config(await freePort()) });
+  const load = new WriteLoad(() => proxy.url, 'kill9');
+  await sleep(500);
+  await B.kill('SIGKILL');
+  await sleep(1_500);
+  await B.restart();
+  await sleep(1_000);
+  await load.stop();
+  expect(load.statuses.get(503) ?? 0).toBe(0); // the spool takes the outage: no 503
+  await expectAllAcknowledgedOnBothBackends(load, 'kill9');
+});
+
+it('loses no acknowledged point when a backend hangs (SIGSTOP) past the write timeout', async () => {
+  proxy = await startProxy({ config: config(await freePort()) });
+  const load = new WriteLoad(() => proxy.url, 'hung');
+  await sleep(500);
+  process.kill(B.pid, 'SIGSTOP');
+  try {
+    await sleep(3_000); // write timeout is 1 s
+  } finally {
+    process.kill(B.pid, 'SIGCONT');
+  }
+  await sleep(1_000);
+  await load.stop();
+  await expectAllAcknowledgedOnBothBackends(load, 'hung');
+});
+
+it('delivers every acknowledged point when the proxy gets SIGTERM mid-load and is restarted', async () => {
+  proxy = await startProxy({ config: config(await freePort()) });
+  const load = new WriteLoad(() => proxy.url, 'sigterm');
+  await sleep(800);
+  proxy.signal('SIGTERM');
+  const exit = await proxy.exited();
+  expect(exit.code).toBe(0);
+  await proxy.restart();
+  await sleep(500);
+  await load.stop();
+  await expectAllAcknowledgedOnBothBackends(load, 'sigterm');
+});
+
+it('replays after kill -9 of the proxy while a backend was down', async () => {
+  proxy = await startProxy({ config: config(await freePort()) });
+  await B.kill('SIGKILL');
+  const load = new WriteLoad(() => proxy.url, 'crash');
+  await sleep(1_500);
+  await proxy.kill('SIGKILL'); // acknowledged points for b exist only in its spool now
+  await load.stop();
+  const spooled = fs.readdirSync(path.join(proxy.spoolDir, 'b'));
+  expect(spooled.length).toBeGreaterThan(0);
+  await B.restart();
+  await proxy.restart();
+  await expectAllAcknowledgedOnBothBackends(load, 'crash');
+});
+
+it('recovers from a torn spool tail on start-up and still delivers every whole record', async () => {
+  proxy = await startProxy({ config: config(await freePort()) });
+  await B.kill('SIGKILL');
+  const load = new WriteLoad(() => proxy.url, 'torn');
+  await sleep(1_000);
+  await load.stop();
+  await proxy.kill('SIGKILL');
+  // a crash in the middle of an append: garbage after the last whole record
+  const dir = path.join(proxy.spoolDir, 'b');
+  const segments = fs.readdirSync(dir).filter((f) => f.endsWith('.seg')).sort();
+  expect(segments.length).toBeGreaterThan(0);
+  fs.appendFileSync(path.join(dir, segments[segments.length - 1]), Buffer.from('\x01\x02torn-record-garbage'));
+  await B.restart();
+  await proxy.restart();
+  await expectAllAcknowledgedOnBothBackends(load, 'torn');
+  expect(proxy.output()).toMatch(/torn or corrupt tail/);
+  const health = await request(`${proxy.url}/ping`);
+  expect(health.status).toBe(204);
+});
+
+it('answers 503 "spool full for backend b" once the spool reaches its cap, and never drops silently', async () => {
+  proxy = await startProxy({ config: config(await freePort(), { spoolMaxBytes: 64 * 1024 }) });
+  await B.kill('SIGKILL');
+  let full: { status: number; error: string } | undefined;
+  for (let i = 0; i < 200 && !full; i++) {
+    let body = '';
+    for (let j = 0; j < 100; j++) body += `full,load=1 v=${j}i ${1_700_000_000_000_000_000n + BigInt(i * 100 + j)}\n`;
+    const res = await request(`${proxy.url}/write?db=${DB}`, { method: 'POST', body });
+    if (res.status !== 204) full = { status: res.status, error: res.json().error };
+  }
+  expect(full).toEqual({ status: 503, error: 'spool full for backend b' });
+});
