@@ -174,6 +174,26 @@ describe('Spool recovery', () => {
     expect(await fsp.readdir(dir)).not.toContain('committed.tmp');
   });
 
+  it('finishes an interrupted deletion: a segment older than the committed one is delivered, not replayed', async () => {
+    let spool = await openSpool({ segmentBytes: 2 * sizeOf() });
+    for (let i = 0; i < 4; i++) await spool.append(rec(i));
+    const [first] = await segmentFiles(dir);
+    const saved = await fsp.readFile(join(dir, first));
+    for (let i = 0; i < 2; i++) {
+      await spool.peek();
+      await spool.ack();
+    }
+    expect(await segmentFiles(dir)).not.toContain(first);
+    await spool.close();
+    // as if the process died between persisting `committed` and unlinking the segment
+    await fsp.writeFile(join(dir, first), saved);
+
+    spool = await openSpool({ segmentBytes: 2 * sizeOf() });
+    expect(await segmentFiles(dir)).not.toContain(first);
+    expect(spool.backlog.records).toBe(2);
+    expect(await drainLines(spool)).toEqual([2, 3]);
+  });
+
   it('skips the rest of a segment whose record went bad after open, reporting it', async () => {
     const spool = await openSpool({ segmentBytes: 3 * sizeOf() });
     for (let i = 0; i < 6; i++) await spool.append(rec(i));

@@ -215,7 +215,7 @@ describe('Spool', () => {
     expect(spool.backlog.records).toBe(2);
   });
 
-  it('group-commits concurrent appends: 100 appends, order kept, a handful of fsyncs', async () => {
+  it('group-commits concurrent appends: 100 appends, order kept, one fsync', async () => {
     const spool = await openSpool();
     const probe: FileHandle = await fsp.open(join(dir, 'probe'), 'w');
     const proto = Object.getPrototypeOf(probe) as FileHandle;
@@ -232,6 +232,13 @@ describe('Spool', () => {
     expect(datasync).toHaveBeenCalledTimes(1);
     expect(sync).not.toHaveBeenCalled();
     expect((await drain(spool)).map(plain)).toEqual(records.map(plain));
+
+    // more records than one writev takes: still one fsync
+    datasync.mockClear();
+    const many = Array.from({ length: 300 }, (_, i) => rec(i, 10));
+    await Promise.all(many.map((r) => spool.append(r)));
+    expect(datasync).toHaveBeenCalledTimes(1);
+    expect((await drain(spool)).map(plain)).toEqual(many.map(plain));
   });
 
   it('shares one fsync among appends made while another fsync runs', async () => {

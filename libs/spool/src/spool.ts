@@ -228,7 +228,10 @@ export class Spool {
           this.peeked = { record: read.record, seg, off, size: read.size };
           return read.record;
         }
+        const before = this.records;
         await this.dropCorruptRest(seg, off);
+        // each pass drops at least one record; if not, the counts are off: stop rather than spin
+        if (this.records >= before) throw new Error(`spool of backend ${this.name}: no readable record at ${seg.file}:${off}`);
       }
       return null;
     });
@@ -387,7 +390,8 @@ export class Spool {
         const seg = this.current;
         let size = seg.written;
         let end = done;
-        while (end < group.length && end - done < RECORDS_PER_WRITEV) {
+        // the records that fit in this segment (at least one when it is empty)
+        while (end < group.length) {
           const s = group[end].enc.size;
           if (size > 0 && size + s > this.segmentBytes) break;
           size += s;
@@ -397,11 +401,18 @@ export class Spool {
           await this.rotate();
           continue;
         }
-        const bufs: Buffer[] = [];
-        for (let i = done; i < end; i++) bufs.push(group[i].enc.head, group[i].enc.body);
-        const bytes = size - seg.written;
-        seg.written = size; // before the write: a failure part-way is rolled back from here
-        await writeFully(this.writer!, bufs, bytes);
+        for (let from = done; from < end; from += RECORDS_PER_WRITEV) {
+          const to = Math.min(end, from + RECORDS_PER_WRITEV);
+          const bufs: Buffer[] = [];
+          let bytes = 0;
+          for (let i = from; i < to; i++) {
+            bufs.push(group[i].enc.head, group[i].enc.body);
+            bytes += group[i].enc.size;
+          }
+          seg.written += bytes; // before the write: a failure part-way is rolled back from here
+          await writeFully(this.writer!, bufs, bytes);
+        }
+        // one fsync for all of them
         await this.writer!.datasync();
         if (this.needDirSync) {
           await this.syncDir();
@@ -501,7 +512,7 @@ export class Spool {
   /** Moves a position at the end of a segment no longer written to the start of the next one. */
   private skipFinished(pos: Position): Position {
     let { seg, off } = pos;
-    while (off > seg.end && seg !== this.current) {
+    while (off >= seg.end && seg !== this.current) {
       seg = this.segments[this.segments.indexOf(seg) + 1];
       off = 0;
     }
