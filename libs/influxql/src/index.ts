@@ -1,0 +1,43 @@
+/**
+ * @app/influxql — the proxy's InfluxQL statement layer.
+ *
+ * Not an executor: it finds statement boundaries, kinds, sources and clause positions exactly as influxd's
+ * own parser (influxdata/influxql) would, so the proxy can judge every statement of a query on its own:
+ * refuse forbidden ones (a statement after `;` is never exempt), route single-measurement ones, fan out
+ * cluster-wide ones, and (later) guard time ranges.
+ *
+ * - `parseQuery(q, options?)` → one `ParsedStatement` per statement: kind, verbatim text and offsets, tokens,
+ *   FROM sources (measurements, regexes, subqueries, with db/rp qualifiers), INTO target, ON database,
+ *   WITH MEASUREMENT / WITH KEY, LIMIT/OFFSET/SLIMIT/SOFFSET, and clause ranges (WHERE, GROUP BY, fill, …).
+ *   Throws `InfluxQLParseError` carrying influxd's own message; answer it as
+ *   `400 {"error":"error parsing query: <message>"}`.
+ * - `classifyStatement(text)` → a statement's kind from its leading keywords (never throws; `unknown` if none).
+ * - `rewriteDatabase(stmt, newDb)` → the statement text with every written db qualifier renamed.
+ * - `Lexer` → raw InfluxQL tokens (the parser decides where `/` starts a regex; prefer `ParsedStatement.tokens`).
+ *
+ * Agreement with influxd was checked against a live influxd 1.6.7 (see influxd-recorded.spec.ts); the grammar
+ * followed is current influxql, which accepts a few forms 1.6 refused. Not checked here: Go RE2 regex syntax,
+ * tz() names, and semantic rules influxd applies after parsing (e.g. which functions exist).
+ */
+export { parseQuery } from './parser';
+export { classifyStatement } from './grammar';
+export { rewriteDatabase, quoteIdent, identNeedsQuotes, type RewriteDatabaseOptions } from './rewrite';
+export { InfluxQLParseError } from './errors';
+export { Lexer, KEYWORDS, isKeyword, type Token, type TokenKind } from './tokenizer';
+export { parseDuration } from './duration';
+export {
+  STATEMENT_KINDS,
+  type StatementKind,
+  type ParsedStatement,
+  type ParseOptions,
+  type Source,
+  type MeasurementSource,
+  type RegexSource,
+  type SubquerySource,
+  type IntoTarget,
+  type WithMeasurement,
+  type WithKey,
+  type StatementClauses,
+  type ClauseRange,
+  type Span,
+} from './types';

@@ -1,0 +1,131 @@
+import { parseQuery } from '@app/influxql';
+import { checkStatements, DEFAULT_GUARD_SETTINGS, UNBOUNDED_RAW_SELECT_MESSAGE, type GuardSettings } from '@app/query-guard';
+
+const NOW = 1_700_000_000_000_000_000n; // 2023-11-14T22:13:20Z
+const KILLER = 'SELECT mean(v) FROM heavy WHERE time > 0 GROUP BY time(1m), host';
+const RAW_CAP: GuardSettings = { maxSelectBuckets: 100_000, maxUnboundedRawSelect: true };
+
+function check(q: string, settings: Partial<GuardSettings> = DEFAULT_GUARD_SETTINGS) {
+  return checkStatements(parseQuery(q), settings, NOW);
+}
+
+describe('checkStatements: max-select-buckets', () => {
+  it('has the defaults the issue asks for', () => {
+    expect(DEFAULT_GUARD_SETTINGS).toEqual({ maxSelectBuckets: 100_000, maxUnboundedRawSelect: false });
+  });
+
+  it("refuses the issue's killer query with influxd's wording and the exact count", () => {
+    expect(check(KILLER)).toEqual({
+      statementIndex: 0,
+      message: 'max-select-buckets limit exceeded: (28333334/100000)',
+      count: 28_333_334,
+      limit: 100_000,
+      reason: 'max-select-buckets',
+    });
+  });
+
+  it('allows the same query with a Grafana-style bounded range', () => {
+    expect(check('SELECT mean(v) FROM heavy WHERE time >= now() - 6h and time <= now() GROUP BY time(1m), host')).toBeNull();
+    expect(check('SELECT mean(v) FROM heavy WHERE time >= 1700000000000ms and time <= 1700003600000ms GROUP BY time(1m), host')).toBeNull();
+  });
+
+  it('refuses only counts above the limit', () => {
+    const q = 'SELECT mean(v) FROM m WHERE time >= now() - 6h and time <= now() GROUP BY time(1m)'; // 361 buckets
+    expect(check(q, { maxSelectBuckets: 361 })).toBeNull();
+    expect(check(q, { maxSelectBuckets: 360 })).toMatchObject({ message: 'max-select-buckets limit exceeded: (361/360)', count: 361, limit: 360 });
+  });
+
+  it('turns the bucket check off with maxSelectBuckets 0', () => {
+    expect(check(KILLER, { maxSelectBuckets: 0 })).toBeNull();
+  });
+
+  it('fills missing settings with the defaults', () => {
+    expect(check(KILLER, {})).toMatchObject({ limit: 100_000 });
+    expect(check('SELECT * FROM m', {})).toBeNull();
+  });
+
+  it('names the first refused statement of a multi-statement query', () => {
+    const refusal = check(`SHOW DATABASES; SELECT mean(v) FROM m WHERE time > now() - 1h GROUP BY time(1m); ${KILLER}; ${KILLER}`);
+    expect(refusal).toMatchObject({ statementIndex: 2, count: 28_333_334 });
+    expect(check('SHOW DATABASES; SELECT mean(v) FROM m WHERE time > now() - 1h GROUP BY time(1m)')).toBeNull();
+    expect(checkStatements([], DEFAULT_GUARD_SETTINGS, NOW)).toBeNull();
+  });
+
+  it('refuses a query whose subquery is unbounded', () => {
+    expect(check('SELECT max(m) FROM (SELECT mean(v) AS m FROM heavy WHERE time > 0 GROUP BY time(1m))')).toMatchObject({
+      count: 28_333_334,
+    });
+    expect(check('SELECT max(m) FROM (SELECT mean(v) AS m FROM heavy GROUP BY time(1m)) WHERE time > now() - 1d')).toBeNull();
+  });
+
+  it('refuses EXPLAIN and EXPLAIN ANALYZE of an unbounded query (influxd prepares both)', () => {
+    expect(check(`EXPLAIN ${KILLER}`)).toMatchObject({ statementIndex: 0, count: 28_333_334 });
+    expect(check(`EXPLAIN ANALYZE ${KILLER}`)).toMatchObject({ statementIndex: 0, count: 28_333_334 });
+  });
+
+  it('lets statements that are not SELECT through', () => {
+    expect(check('DELETE FROM m WHERE time > 0')).toBeNull();
+    expect(check('SHOW TAG VALUES WITH KEY = host WHERE time > 0')).toBeNull();
+    expect(check('CREATE CONTINUOUS QUERY cq ON db BEGIN SELECT mean(v) INTO m2 FROM m GROUP BY time(1s) END')).toBeNull();
+  });
+
+  it('counts SELECT … INTO like any SELECT', () => {
+    expect(check('SELECT mean(v) INTO m2 FROM m WHERE time > 0 GROUP BY time(1m)')).toMatchObject({ count: 28_333_334 });
+  });
+});
+
+describe('checkStatements: maxUnboundedRawSelect', () => {
+  it('is off by default', () => {
+    expect(check('SELECT * FROM m')).toBeNull();
+  });
+
+  it('refuses a raw SELECT with neither LIMIT nor a time bound, naming the setting', () => {
+    const refusal = check('SELECT * FROM m', RAW_CAP);
+    expect(refusal).toEqual({ statementIndex: 0, message: UNBOUNDED_RAW_SELECT_MESSAGE, count: 0, limit: 0, reason: 'unbounded-raw-select' });
+    expect(refusal?.message).toContain('maxUnboundedRawSelect');
+    expect(check(`SELECT v, host FROM m WHERE host = 'a'`, RAW_CAP)).not.toBeNull();
+    expect(check('SELECT abs(v), derivative(v) FROM m', RAW_CAP)).not.toBeNull();
+    expect(check('SELECT * INTO m2 FROM m', RAW_CAP)).not.toBeNull();
+  });
+
+  it('allows a raw SELECT with a LIMIT (LIMIT 0 is no limit)', () => {
+    expect(check('SELECT * FROM m LIMIT 10', RAW_CAP)).toBeNull();
+    expect(check('SELECT * FROM m LIMIT 0', RAW_CAP)).not.toBeNull();
+  });
+
+  it('allows a raw SELECT with any time bound, lower or upper', () => {
+    expect(check('SELECT * FROM m WHERE time > now() - 1h', RAW_CAP)).toBeNull();
+    expect(check(`SELECT * FROM m WHERE time < '2023-01-01'`, RAW_CAP)).toBeNull();
+  });
+
+  it('counts a time condition under OR as no bound', () => {
+    expect(check(`SELECT * FROM m WHERE time > now() - 1h OR host = 'a'`, RAW_CAP)).not.toBeNull();
+  });
+
+  it('allows aggregates and selectors', () => {
+    expect(check('SELECT count(v) FROM m', RAW_CAP)).toBeNull();
+    expect(check('SELECT top(v, 3) FROM m', RAW_CAP)).toBeNull();
+    expect(check('SELECT DISTINCT v FROM m', RAW_CAP)).toBeNull();
+  });
+
+  it('looks at what the top SELECT streams when it reads subqueries', () => {
+    expect(check('SELECT * FROM (SELECT v FROM m)', RAW_CAP)).not.toBeNull();
+    expect(check('SELECT * FROM (SELECT v FROM m) WHERE time > now() - 1h', RAW_CAP)).toBeNull(); // inherited bound
+    expect(check('SELECT * FROM (SELECT v FROM m WHERE time > now() - 1h)', RAW_CAP)).toBeNull();
+    expect(check('SELECT * FROM (SELECT v FROM m LIMIT 5)', RAW_CAP)).toBeNull();
+    expect(check('SELECT max(v) FROM (SELECT v FROM m)', RAW_CAP)).toBeNull();
+    expect(check('SELECT * FROM (SELECT max(v) AS v FROM m GROUP BY host)', RAW_CAP)).toBeNull();
+  });
+
+  it('leaves EXPLAIN to the bucket check', () => {
+    expect(check('EXPLAIN SELECT * FROM m', RAW_CAP)).toBeNull();
+  });
+
+  it('reports the bucket limit first when both apply, and the raw cap for a later statement', () => {
+    expect(check(KILLER, RAW_CAP)).toMatchObject({ reason: 'max-select-buckets' });
+    expect(check('SELECT * FROM m WHERE time > now() - 1h; SELECT * FROM m', RAW_CAP)).toMatchObject({
+      statementIndex: 1,
+      reason: 'unbounded-raw-select',
+    });
+  });
+});

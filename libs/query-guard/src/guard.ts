@@ -1,0 +1,182 @@
+import type { ParsedStatement } from '@app/influxql';
+import { countBuckets, selectLevels, selectOf, statementBuckets, type SelectLevel } from './buckets';
+import { selectInfo } from './select-info';
+import type { Bounds } from './time-range';
+
+/** The guard's per-proxy settings (validated by the config layer). */
+export interface GuardSettings {
+  /** Refuse a statement whose GROUP BY time would make more buckets than this; 0 turns the check off. */
+  maxSelectBuckets: number;
+  /** Refuse a raw-point SELECT (no aggregate, no GROUP BY time) that has neither a LIMIT nor a time bound. */
+  maxUnboundedRawSelect: boolean;
+}
+
+/** 100,000 buckets: a few per pixel of any screen. The raw-select cap is off. */
+export const DEFAULT_GUARD_SETTINGS: Readonly<GuardSettings> = Object.freeze({
+  maxSelectBuckets: 100_000,
+  maxUnboundedRawSelect: false,
+});
+
+/** Why a query is refused. Answer it with 400 `{"error": message}` before any backend sees the query. */
+export interface GuardRefusal {
+  /** Index (in the array given to checkStatements) of the first statement refused. */
+  statementIndex: number;
+  /** `max-select-buckets limit exceeded: (N/M)` (influxd's wording), or the raw-select message. */
+  message: string;
+  /** The computed bucket count N (as a number: above 2^53 it is approximate; the message has it exactly); 0 for a raw-select refusal. */
+  count: number;
+  /** The limit that was exceeded: M for buckets; 0 for a raw-select refusal. */
+  limit: number;
+  /** Which check refused the statement (for metrics). */
+  reason: 'max-select-buckets' | 'unbounded-raw-select';
+}
+
+/** The raw-select refusal message; names the setting so an operator can find it. */
+export const UNBOUNDED_RAW_SELECT_MESSAGE =
+  'raw SELECT without LIMIT or time bound refused by the proxy (maxUnboundedRawSelect): add a WHERE time condition or a LIMIT';
+
+/**
+ * The first statement the guard refuses, or null when every statement may be forwarded.
+ *
+ * Checked statements: SELECT (with all its subqueries) and EXPLAIN [ANALYZE] SELECT (buckets only; influxd
+ * prepares, and so bucket-checks, an EXPLAIN too). Everything else passes. Never throws: a statement whose
+ * analysis fails unexpectedly is allowed.
+ */
+export function checkStatements(
+  stmts: readonly ParsedStatement[],
+  settings: Readonly<Partial<GuardSettings>>,
+  now: bigint,
+): GuardRefusal | null {
+  const limit = safeLimit(settings?.maxSelectBuckets);
+  const rawCap = settings?.maxUnboundedRawSelect ?? DEFAULT_GUARD_SETTINGS.maxUnboundedRawSelect;
+  const nowNs = safeNow(now);
+  for (let i = 0; i < (stmts?.length ?? 0); i++) {
+    let refusal: GuardRefusal | null = null;
+    try {
+      refusal = checkStatement(stmts[i], i, limit, rawCap === true, nowNs);
+    } catch {
+      refusal = null;
+    }
+    if (refusal) return refusal;
+  }
+  return null;
+}
+
+function checkStatement(
+  stmt: ParsedStatement,
+  index: number,
+  limit: number,
+  rawCap: boolean,
+  now: bigint,
+): GuardRefusal | null {
+  const top = selectOf(stmt);
+  if (!top) return null;
+  const levels = selectLevels(top, now);
+
+  if (limit > 0) {
+    let most = 0n;
+    for (const level of levels) {
+      if (!level.interval) continue;
+      let n: bigint;
+      try {
+        n = countBuckets(level.bounds, level.interval, now, level.info.zone);
+      } catch {
+        // Arithmetic surprise: count the widest range the rule allows (epoch … now).
+        n = countBuckets({}, level.interval, now);
+      }
+      if (n > most) most = n;
+    }
+    if (most > BigInt(limit)) {
+      return {
+        statementIndex: index,
+        message: `max-select-buckets limit exceeded: (${most}/${limit})`,
+        count: Number(most),
+        limit,
+        reason: 'max-select-buckets',
+      };
+    }
+  }
+
+  if (rawCap && stmt.kind === 'select' && streamsUnboundedRawPoints(levels, 0)) {
+    return { statementIndex: index, message: UNBOUNDED_RAW_SELECT_MESSAGE, count: 0, limit: 0, reason: 'unbounded-raw-select' };
+  }
+  return null;
+}
+
+/**
+ * Whether the SELECT at `levels[at]` would stream every raw point it reads, with nothing bounding them:
+ * no aggregate and no GROUP BY time, no LIMIT (LIMIT 0 is influxd's "no limit"), no time bound of its own
+ * or from an enclosing SELECT, and it reads storage directly or through a subquery that does the same.
+ */
+function streamsUnboundedRawPoints(levels: readonly SelectLevel[], at: number): boolean {
+  const level = levels[at];
+  const { info } = level;
+  if ((info.statement.limit ?? 0) > 0) return false;
+  if (isBounded(level.bounds)) return false;
+  if (info.aggregate || info.hasTimeDimension) return false;
+  if (info.readsStorage) return true;
+  // Subqueries are the following levels one deeper, up to the next level at this depth or shallower.
+  for (let i = at + 1; i < levels.length && levels[i].depth > level.depth; i++) {
+    if (levels[i].depth === level.depth + 1 && streamsUnboundedRawPoints(levels, i)) return true;
+  }
+  return false;
+}
+
+function isBounded(b: Bounds): boolean {
+  return b.min !== undefined || b.max !== undefined;
+}
+
+function safeLimit(v: unknown): number {
+  if (v === undefined) return DEFAULT_GUARD_SETTINGS.maxSelectBuckets;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return 0;
+  return Math.floor(v);
+}
+
+function safeNow(now: unknown): bigint {
+  if (typeof now === 'bigint') return now;
+  if (typeof now === 'number' && Number.isFinite(now)) return BigInt(Math.trunc(now));
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+/** The time range of a statement's own WHERE (EXPLAIN: its SELECT's). */
+export interface TimeRange {
+  /** Lower bound, inclusive, in ns since the epoch; 0 (the epoch) when there is none. */
+  min: bigint;
+  /** Upper bound, inclusive, in ns; `now` when there is none. */
+  max: bigint;
+  /** Which bounds the WHERE clause actually gives. */
+  bounded: { lower: boolean; upper: boolean };
+}
+
+/**
+ * The time range of `stmt`'s top-level WHERE conditions on `time` (not inherited by or from subqueries).
+ * A missing lower bound is the epoch (0) and a missing upper bound `now`. Never throws.
+ */
+export function timeRange(stmt: ParsedStatement, now: bigint): TimeRange {
+  const nowNs = safeNow(now);
+  let bounds: Bounds = {};
+  try {
+    const target = selectOf(stmt) ?? stmt;
+    bounds = selectInfo(target, nowNs).bounds;
+  } catch {
+    bounds = {};
+  }
+  return {
+    min: bounds.min ?? 0n,
+    max: bounds.max ?? nowNs,
+    bounded: { lower: bounds.min !== undefined, upper: bounds.max !== undefined },
+  };
+}
+
+/**
+ * The number of GROUP BY time buckets `stmt` makes: the largest over its SELECT and every subquery (a subquery
+ * inherits the enclosing time bounds and, when it has none, the enclosing interval); 0 when no level has a
+ * GROUP BY time. Approximate above 2^53. Never throws (0 when nothing can be computed).
+ */
+export function bucketCount(stmt: ParsedStatement, now: bigint): number {
+  try {
+    return Number(statementBuckets(stmt, safeNow(now)));
+  } catch {
+    return 0;
+  }
+}
