@@ -3,6 +3,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { ClusterStateService } from '../cluster/cluster-state.service';
 import { PingHandler } from '../ping/ping.handler';
+import { QueryHandler } from '../query/query.handler';
 import { WriteHandler } from '../write/write.handler';
 
 /**
@@ -18,6 +19,7 @@ export class ProxyServer {
     private readonly cluster: ClusterStateService,
     private readonly write: WriteHandler,
     private readonly ping: PingHandler,
+    private readonly query: QueryHandler,
   ) {}
 
   /** Starts listening on the node's listenAddr; `framework` serves what the plain handlers do not. */
@@ -69,6 +71,11 @@ export class ProxyServer {
       case '/write': {
         const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
         this.write.handle(req, res, query, requestId).catch((err) => this.fail(res, err, requestId));
+        return;
+      }
+      case '/query': {
+        const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+        this.query.handle(req, res, query, requestId).catch((err) => this.fail(res, err, requestId));
         return;
       }
       case '/ping': {

@@ -1,0 +1,154 @@
+import type { Backend } from '@app/backend';
+import type { EventEmitter } from 'node:events';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { QueryParams } from './query-params';
+import { type QueryResponse, type StatementOutcome, parseQueryResponse } from './query-result';
+
+/** What a /query request to one backend carries besides the statement text. */
+export interface BackendQuery {
+  /** The client's method: influxd runs write-type statements over GET only with a deprecation message. */
+  method: 'GET' | 'POST';
+  params: QueryParams;
+  /**
+   * The answer goes back to the client as the backend writes it: `chunked`, `chunk_size`, `pretty`,
+   * Accept and Accept-Encoding are forwarded. Otherwise the proxy reads plain JSON and builds the answer.
+   */
+  streamed: boolean;
+  /** Overrides the client's `epoch` (CSV built by the proxy needs integer times). */
+  epoch?: string;
+  /** Client headers passed through (streamed answers only). */
+  accept?: string;
+  acceptEncoding?: string;
+  requestId: string;
+  /** Aborts the request (an AbortSignal, or an EventEmitter with `aborted` and an 'abort' event). */
+  signal?: { readonly aborted: boolean } & ({ addEventListener(type: 'abort', l: () => void): void } | EventEmitter);
+}
+
+/** Sends one /query to `backend`: the backend's db and credentials, the client's other parameters. */
+export function sendQuery(backend: Backend, text: string, query: BackendQuery): Promise<Dispatcher.ResponseData> {
+  const p = query.params;
+  let path = `${backend.client.pathPrefix}/query?db=${encodeURIComponent(backend.config.db)}`;
+  if (p.rp !== '') path += `&rp=${encodeURIComponent(p.rp)}`;
+  const epoch = query.epoch ?? p.epoch;
+  if (epoch !== '') path += `&epoch=${encodeURIComponent(epoch)}`;
+  if (p.params !== '') path += `&params=${encodeURIComponent(p.params)}`;
+  const headers: Record<string, string> = { 'x-request-id': query.requestId };
+  if (query.streamed) {
+    if (p.chunked !== '') path += `&chunked=${encodeURIComponent(p.chunked)}`;
+    if (p.chunkSize !== '') path += `&chunk_size=${encodeURIComponent(p.chunkSize)}`;
+    if (p.pretty) path += '&pretty=true';
+    if (query.accept) headers.accept = query.accept;
+    if (query.acceptEncoding) headers['accept-encoding'] = query.acceptEncoding;
+  }
+  const auth = backend.client.authorization;
+  if (auth) headers.authorization = auth;
+  let body: string | undefined;
+  if (query.method === 'GET') {
+    path += `&q=${encodeURIComponent(text)}`;
+  } else {
+    headers['content-type'] = 'application/x-www-form-urlencoded';
+    body = `q=${encodeURIComponent(text)}`;
+  }
+  const timeout = backend.config.timeoutQuery;
+  return backend.client.request({
+    path,
+    method: query.method,
+    headers,
+    body,
+    headersTimeout: timeout,
+    bodyTimeout: timeout,
+    signal: query.signal,
+  });
+}
+
+/** How a backend answered a statement the proxy reads whole. */
+export type CollectedAnswer =
+  | { ok: true; backend: number; response: QueryResponse; version?: string }
+  /** Network error, timeout or 5xx: another backend may answer instead. */
+  | { ok: false; backend: number; error: string };
+
+/** Most bytes of one backend answer the proxy reads into memory (merged answers only). */
+export const MAX_COLLECTED_BYTES = 256 << 20;
+
+/** Sends a statement and reads the JSON answer; a 4xx becomes a statement error, like influxd's own. */
+export async function collectQuery(
+  index: number,
+  backend: Backend,
+  text: string,
+  query: BackendQuery,
+): Promise<CollectedAnswer> {
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await sendQuery(backend, text, query.streamed ? { ...query, streamed: false } : query);
+  } catch (err) {
+    return { ok: false, backend: index, error: `${backend.name}: ${describeError(err)}` };
+  }
+  const version = headerOf(res.headers, 'x-influxdb-version');
+  let body: string;
+  try {
+    body = await readLimited(res.body, MAX_COLLECTED_BYTES);
+  } catch (err) {
+    return { ok: false, backend: index, error: `${backend.name}: ${describeError(err)}` };
+  }
+  if (res.statusCode >= 500) {
+    return { ok: false, backend: index, error: `${backend.name} answered ${res.statusCode}: ${errorText(body)}` };
+  }
+  if (res.statusCode !== 200) {
+    return { ok: true, backend: index, response: { error: errorText(body) }, version };
+  }
+  try {
+    return { ok: true, backend: index, response: parseQueryResponse(body), version };
+  } catch (err) {
+    return { ok: false, backend: index, error: `${backend.name}: unreadable answer (${(err as Error).message})` };
+  }
+}
+
+/** The first statement result of a backend answer (the proxy sends one statement per collected request). */
+export function firstOutcome(response: QueryResponse): StatementOutcome {
+  if (response.error) return { error: response.error };
+  const r = response.results?.[0];
+  if (!r) return {};
+  const { statement_id: _id, ...outcome } = r;
+  return outcome;
+}
+
+async function readLimited(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      body.destroy();
+      throw new Error(`answer larger than ${limit} bytes; ask for it alone (it is streamed then)`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}
+
+function errorText(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { error?: unknown };
+    if (typeof parsed.error === 'string') return parsed.error;
+  } catch {
+    // not JSON
+  }
+  return body.trim() || 'no answer';
+}
+
+export function headerOf(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function describeError(err: unknown): string {
+  const e = err as { code?: string; message?: string; name?: string };
+  if (e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT') return `timed out (${e.code})`;
+  return e?.code ? `${e.code} ${e.message ?? ''}`.trim() : String(e?.message ?? err);
+}
+
+export function isAbort(err: unknown): boolean {
+  const e = err as { name?: string; code?: string };
+  return e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED' || e?.code === 'ABORT_ERR';
+}

@@ -1,0 +1,458 @@
+import { type ClauseRange, type ParsedStatement, type Source, quoteIdent, rewriteDatabase } from '@app/influxql';
+import type { StatementOutcome } from './query-result';
+import type { MergeSpec } from './result-merge';
+
+/** What the planner needs of a backend (a `Backend` of the topology fits). */
+export interface PlannerBackend {
+  readonly name: string;
+  readonly config: { readonly url: string; readonly db: string; readonly zone: string; readonly writeOnly: boolean };
+  readonly isHealthy: boolean;
+}
+
+/** What the planner needs of the cluster (the proxy's `Topology` fits). */
+export interface PlannerTopology {
+  readonly backends: readonly PlannerBackend[];
+  readonly node: {
+    readonly db: string;
+    readonly zone: string;
+    readonly forbiddenStatements: readonly string[];
+    readonly fanoutCreate: boolean;
+  };
+  readonly router: { routeByName(measurement: string): readonly number[] | null };
+  readonly config: { readonly keymaps: Readonly<Record<string, readonly string[]>> };
+}
+
+/** A statement's text for a backend whose database is `db` (db qualifiers renamed, limits widened…). */
+export type TextFor = (db: string) => string;
+
+/** How one statement is answered. Backend lists are indices into `topology.backends`, best first. */
+export type StatementPlan =
+  /** Answered by the proxy itself (SHOW DATABASES, a database this proxy does not serve). */
+  | { kind: 'local'; outcome: StatementOutcome }
+  /** One backend answers: the first candidate that does (next on network error, timeout or 5xx). */
+  | { kind: 'single'; candidates: number[]; text: TextFor }
+  /**
+   * Every healthy backend answers and the answers are merged. Backends that fail are left out; when
+   * one of `required` (the keymaps' backend sets) has no member that answered, the answer carries a
+   * warning message. No answer at all is a 503.
+   */
+  | { kind: 'fanout'; backends: number[]; required: number[][]; merge: MergeSpec; text: TextFor; key: string }
+  /** One backend of each group answers (failing over within the group); answers merged. */
+  | { kind: 'cover'; groups: number[][]; merge: MergeSpec; text: TextFor }
+  /** Every backend must run it (CREATE DATABASE …): succeeds only when all do. */
+  | { kind: 'all'; backends: number[]; text: TextFor }
+  /** No backend can answer it: the request gets 503. */
+  | { kind: 'unavailable'; message: string };
+
+export type QueryPlan =
+  /** A forbidden statement: the whole request is refused with 400, nothing reaches a backend. */
+  | { kind: 'refused'; message: string }
+  | {
+      kind: 'plans';
+      statements: StatementPlan[];
+      /** Set when every statement goes to the same backends: one request, streamed back as is. */
+      stream?: { candidates: number[]; text: TextFor };
+    };
+
+const DEFAULT_KEYMAP = '_default_';
+
+/** Statements that read or write a database and so need one (the request's `db`, unless they name one). */
+const NEEDS_DB = new Set<string>([
+  'select',
+  'explain',
+  'delete',
+  'drop-series',
+  'drop-measurement',
+  'show-measurements',
+  'show-series',
+  'show-tag-keys',
+  'show-tag-values',
+  'show-field-keys',
+  'show-measurement-cardinality',
+  'show-series-cardinality',
+  'show-tag-key-cardinality',
+  'show-tag-values-cardinality',
+  'show-field-key-cardinality',
+  'show-retention-policies',
+]);
+
+/** SHOW statements that take a FROM: one measurement → the backend holding it; otherwise fan out. */
+const SHOW_FROM = new Map<string, MergeSpec['kind']>([
+  ['show-series', 'rows'],
+  ['show-tag-keys', 'rows'],
+  ['show-tag-values', 'rows'],
+  ['show-field-keys', 'rows'],
+  ['show-measurement-cardinality', 'cardinality'],
+  ['show-series-cardinality', 'cardinality'],
+  ['show-tag-key-cardinality', 'cardinality'],
+  ['show-tag-values-cardinality', 'cardinality'],
+  ['show-field-key-cardinality', 'cardinality'],
+]);
+
+/** Statements that change every backend's state (when the operator allows them). */
+const EVERYWHERE = new Set<string>([
+  'create-database',
+  'drop-database',
+  'create-retention-policy',
+  'drop-retention-policy',
+  'alter-retention-policy',
+  'create-continuous-query',
+  'drop-continuous-query',
+  'create-subscription',
+  'drop-subscription',
+  'create-user',
+  'drop-user',
+  'set-password',
+  'grant',
+  'revoke',
+  'drop-shard',
+]);
+
+const FANOUT_CREATE = new Set(['create-database', 'create-retention-policy']);
+
+/** `drop-database` → `DROP DATABASE`. */
+export function statementWords(kind: string): string {
+  return kind.replace(/-/g, ' ').toUpperCase();
+}
+
+const forbiddenSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+
+function forbiddenSet(list: readonly string[]): ReadonlySet<string> {
+  let set = forbiddenSets.get(list);
+  if (!set) {
+    set = new Set(list);
+    forbiddenSets.set(list, set);
+  }
+  return set;
+}
+
+/**
+ * Judges every statement of a parsed query and decides who answers each. Pure: reads the topology,
+ * never talks to a backend. `clientDb` is the request's `db` parameter.
+ */
+export function planQuery(statements: readonly ParsedStatement[], topology: PlannerTopology, clientDb: string): QueryPlan {
+  const refusal = refuse(statements, topology);
+  if (refusal) return { kind: 'refused', message: refusal };
+  const plans = statements.map((stmt) => planStatement(stmt, topology, clientDb));
+  const first = plans[0];
+  if (first?.kind === 'single' && plans.every((p) => p.kind === 'single' && sameList(p.candidates, first.candidates))) {
+    const singles = plans as Extract<StatementPlan, { kind: 'single' }>[];
+    const text: TextFor = singles.length === 1 ? first.text : (db) => singles.map((p) => p.text(db)).join('; ');
+    return { kind: 'plans', statements: plans, stream: { candidates: first.candidates, text } };
+  }
+  return { kind: 'plans', statements: plans };
+}
+
+/** The 400 message when any statement is forbidden (every statement is judged; none is exempt). */
+function refuse(statements: readonly ParsedStatement[], topology: PlannerTopology): string | undefined {
+  const forbidden = forbiddenSet(topology.node.forbiddenStatements);
+  for (let i = 0; i < statements.length; i++) {
+    const kind = statements[i].kind;
+    const where = `statement ${i + 1} of ${statements.length}`;
+    if (forbidden.has(kind)) {
+      return `${statementWords(kind)} is forbidden by this proxy (${where}); no statement was executed`;
+    }
+    if (FANOUT_CREATE.has(kind) && !topology.node.fanoutCreate) {
+      return `${statementWords(kind)} is forbidden by this proxy (${where}, fanoutCreate is off); no statement was executed`;
+    }
+  }
+  return undefined;
+}
+
+function sameList(a: readonly number[], b: readonly number[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function planStatement(stmt: ParsedStatement, topology: PlannerTopology, clientDb: string): StatementPlan {
+  const dbError = checkDatabases(stmt, topology.node.db, clientDb);
+  if (dbError !== undefined) {
+    // influxd answers SHOW MEASUREMENTS on a database it does not have with an empty result.
+    if (stmt.kind === 'show-measurements' && dbError.startsWith('database not found')) return local({});
+    return local({ error: dbError });
+  }
+  const text = textFor(stmt);
+  switch (stmt.kind) {
+    case 'show-databases':
+      return local(showDatabases(topology));
+    case 'create-database':
+    case 'drop-database': {
+      const node = topology.node.db;
+      if (node !== '' && stmt.database !== node) {
+        return local({
+          error:
+            stmt.kind === 'create-database'
+              ? `database ${JSON.stringify(stmt.database)} cannot be created through this proxy, which serves database ${JSON.stringify(node)}`
+              : `database not found: ${stmt.database}`,
+        });
+      }
+      return { kind: 'all', backends: everyBackend(topology), text: renameDatabase(stmt) };
+    }
+    case 'select': {
+      const sets = routeSets(stmt, topology);
+      if (sets.length <= 1) return single(sets[0] ?? queryable(topology), topology, text);
+      const groups = sets.map((set) => candidates(set, topology));
+      if (groups.some((g) => g.length === 0)) return unavailable(sets.find((_s, i) => groups[i].length === 0)!, topology);
+      // influxd applies SLIMIT/SOFFSET per measurement, and a measurement lives on one backend set:
+      // each backend's window is already the right one, nothing to re-apply after the merge.
+      return { kind: 'cover', groups, merge: { kind: 'select' }, text };
+    }
+    case 'explain': {
+      const sets = routeSets(stmt, topology);
+      return single(sets[0] ?? queryable(topology), topology, text);
+    }
+    case 'show-measurements':
+      return fanout(stmt, topology, 'rows', text);
+    case 'show-retention-policies':
+      return fanout(stmt, topology, 'retention-policies', text);
+    case 'delete':
+    case 'drop-series':
+    case 'drop-measurement': {
+      const sets = stmt.sources.length > 0 ? routeSets(stmt, topology) : [];
+      const backends = sets.length > 0 ? dedupe([...new Set(sets.flat())], topology) : everyBackend(topology);
+      return { kind: 'all', backends, text };
+    }
+  }
+  const showKind = SHOW_FROM.get(stmt.kind);
+  if (showKind) {
+    const only = stmt.sources.length === 1 ? stmt.sources[0] : undefined;
+    if (only?.kind === 'measurement') {
+      return single(topology.router.routeByName(only.name) ?? queryable(topology), topology, text);
+    }
+    return fanout(stmt, topology, showKind, text);
+  }
+  if (EVERYWHERE.has(stmt.kind)) return { kind: 'all', backends: everyBackend(topology), text };
+  // Server-level statements (SHOW USERS, SHOW STATS, SHOW SHARDS, KILL QUERY …): any one backend.
+  return single(queryable(topology), topology, text);
+}
+
+function local(outcome: StatementOutcome): StatementPlan {
+  return { kind: 'local', outcome };
+}
+
+/**
+ * The error influxd would give for the databases a statement uses: `database name required` without
+ * one, `database not found: x` for one other than the proxy's (when the proxy's is set).
+ */
+function checkDatabases(stmt: ParsedStatement, proxyDb: string, clientDb: string): string | undefined {
+  const named: string[] = [];
+  if (stmt.onDatabase !== undefined) named.push(stmt.onDatabase);
+  let usesClientDb = NEEDS_DB.has(stmt.kind) && stmt.onDatabase === undefined && !stmt.onAllDatabases;
+  if (usesClientDb && stmt.sources.length > 0) {
+    usesClientDb = false;
+    forEachLeaf(stmt.sources, (source) => {
+      if (source.db !== undefined) named.push(source.db);
+      else usesClientDb = true;
+    });
+  } else {
+    forEachLeaf(stmt.sources, (source) => {
+      if (source.db !== undefined) named.push(source.db);
+    });
+  }
+  if (stmt.into?.db !== undefined) named.push(stmt.into.db);
+  if (usesClientDb) named.unshift(clientDb);
+  for (const db of named) {
+    if (db === '') return 'database name required';
+    if (proxyDb !== '' && db !== proxyDb) return `database not found: ${db}`;
+  }
+  return undefined;
+}
+
+type LeafSource = Exclude<Source, { kind: 'subquery' }>;
+
+function forEachLeaf(sources: readonly Source[], visit: (source: LeafSource) => void): void {
+  for (const source of sources) {
+    if (source.kind === 'subquery') forEachLeaf(source.statement.sources, visit);
+    else visit(source);
+  }
+}
+
+/** The statement with its explicit database names (`db.rp.m`, `ON db`, `INTO db.rp.m`) set to the backend's. */
+function textFor(stmt: ParsedStatement): TextFor {
+  return (db) => rewriteDatabase(stmt, db);
+}
+
+/** CREATE/DROP DATABASE name → the backend's own database. */
+function renameDatabase(stmt: ParsedStatement): TextFor {
+  const name = stmt.tokens[2];
+  return (db) =>
+    stmt.text.slice(0, name.start - stmt.start) + quoteIdent(db) + stmt.text.slice(name.end - stmt.start);
+}
+
+/**
+ * For a fan-out whose answers are cut after the merge: every backend is asked for `limit + offset`
+ * rows and no offset. Clauses sit after every database reference, so they are found from the text's end.
+ */
+function widenWindow(
+  stmt: ParsedStatement,
+  text: TextFor,
+  limitClause: ClauseRange | undefined,
+  offsetClause: ClauseRange | undefined,
+  keyword: 'LIMIT',
+  limit: number | undefined,
+  offset: number | undefined,
+): TextFor {
+  if (!offsetClause || !offset) return text;
+  return (db) => {
+    const t = text(db);
+    const at = (pos: number) => t.length - (stmt.end - pos);
+    const edits: { start: number; end: number; text: string }[] = [{ start: at(offsetClause.start), end: at(offsetClause.end), text: '' }];
+    if (limitClause && limit && limit > 0) {
+      edits.push({ start: at(limitClause.start), end: at(limitClause.end), text: `${keyword} ${limit + offset}` });
+    }
+    edits.sort((a, b) => b.start - a.start);
+    let out = t;
+    for (const e of edits) out = out.slice(0, e.start) + e.text + out.slice(e.end);
+    return out;
+  };
+}
+
+function fanout(stmt: ParsedStatement, topology: PlannerTopology, kind: MergeSpec['kind'], text: TextFor): StatementPlan {
+  const backends = dedupe(candidates(queryable(topology), topology), topology);
+  if (backends.length === 0) return unavailable(queryable(topology), topology);
+  const windowed = kind === 'rows';
+  const merge: MergeSpec = windowed ? { kind, limit: stmt.limit, offset: stmt.offset } : { kind };
+  return {
+    kind: 'fanout',
+    backends,
+    required: requiredSets(topology),
+    merge,
+    key: `${backends.join(',')}\u0000${stmt.text}`,
+    text: windowed ? widenWindow(stmt, text, stmt.clauses.limit, stmt.clauses.offset, 'LIMIT', stmt.limit, stmt.offset) : text,
+  };
+}
+
+/** The keymaps' backend sets (queryable members only): a fan-out answer must hear from each. */
+function requiredSets(topology: PlannerTopology): number[][] {
+  const seen = new Set<string>();
+  const out: number[][] = [];
+  for (const name of Object.keys(topology.config.keymaps)) {
+    const route = topology.router.routeByName(name);
+    if (!route) continue;
+    const set = route.filter((i) => !topology.backends[i].config.writeOnly);
+    const key = [...set].sort((a, b) => a - b).join(',');
+    if (set.length === 0 || seen.has(key)) continue;
+    seen.add(key);
+    out.push(set);
+  }
+  return out;
+}
+
+function single(set: readonly number[], topology: PlannerTopology, text: TextFor): StatementPlan {
+  const list = candidates(set, topology);
+  if (list.length === 0) return unavailable(set, topology);
+  return { kind: 'single', candidates: list, text };
+}
+
+function unavailable(set: readonly number[], topology: PlannerTopology): StatementPlan {
+  const why = set.map((i) => {
+    const b = topology.backends[i];
+    return `${b.name} (${b.config.writeOnly ? 'write-only' : 'down'})`;
+  });
+  return {
+    kind: 'unavailable',
+    message: why.length > 0 ? `no backend can answer: ${why.join(', ')}` : 'no backend can answer: none is configured',
+  };
+}
+
+/** Healthy, query-able members of `set`: those in the proxy's zone first, then the rest, each in `set`'s order. */
+export function candidates(set: readonly number[], topology: PlannerTopology): number[] {
+  const zone = topology.node.zone;
+  const same: number[] = [];
+  const other: number[] = [];
+  for (const i of set) {
+    const b = topology.backends[i];
+    if (b.config.writeOnly || !b.isHealthy) continue;
+    if (zone !== '' && b.config.zone === zone) same.push(i);
+    else other.push(i);
+  }
+  return same.length === 0 ? other : other.length === 0 ? same : same.concat(other);
+}
+
+function queryable(topology: PlannerTopology): number[] {
+  const out: number[] = [];
+  topology.backends.forEach((b, i) => {
+    if (!b.config.writeOnly) out.push(i);
+  });
+  return out;
+}
+
+function everyBackend(topology: PlannerTopology): number[] {
+  return dedupe(
+    topology.backends.map((_b, i) => i),
+    topology,
+  );
+}
+
+/** The identity of the data a backend serves: two entries with the same URL and db are one. */
+export function dataKey(b: PlannerBackend): string {
+  return `${b.config.url.replace(/\/+$/, '')}\u0000${b.config.db}`;
+}
+
+function dedupe(list: readonly number[], topology: PlannerTopology): number[] {
+  const seen = new Set<string>();
+  const out: number[] = [];
+  for (const i of list) {
+    const key = dataKey(topology.backends[i]);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(i);
+  }
+  return out;
+}
+
+function showDatabases(topology: PlannerTopology): StatementOutcome {
+  const names = topology.node.db !== '' ? [topology.node.db] : [...new Set(topology.backends.map((b) => b.config.db))].sort();
+  return { series: [{ name: 'databases', columns: ['name'], values: names.map((n) => [n]) }] };
+}
+
+/**
+ * The distinct backend sets the statement's measurements route to (keymap exact match, else
+ * `_default_`). A regex source matches the keymaps' names it matches plus `_default_`, since any
+ * measurement no keymap names lives there.
+ */
+function routeSets(stmt: ParsedStatement, topology: PlannerTopology): (readonly number[])[] {
+  const sets = new Map<string, readonly number[]>();
+  const add = (route: readonly number[] | null) => {
+    if (!route || route.length === 0) return;
+    const key = [...route].sort((a, b) => a - b).join(',');
+    if (!sets.has(key)) sets.set(key, route);
+  };
+  forEachLeaf(stmt.sources, (source) => {
+    if (source.kind === 'measurement') {
+      add(topology.router.routeByName(source.name));
+      return;
+    }
+    const re = goRegex(source.pattern);
+    for (const name of Object.keys(topology.config.keymaps)) {
+      if (name === DEFAULT_KEYMAP || re === null || re.test(name)) add(topology.router.routeByName(name));
+    }
+  });
+  return [...sets.values()];
+}
+
+const regexCache = new Map<string, RegExp | null>();
+
+/** A Go RE2 pattern as a JS RegExp; null when it cannot be translated (then it is taken to match anything). */
+export function goRegex(pattern: string): RegExp | null {
+  let re = regexCache.get(pattern);
+  if (re !== undefined) return re;
+  let flags = '';
+  let body = pattern;
+  const lead = /^\(\?([imsU]+)\)/.exec(body);
+  if (lead) {
+    body = body.slice(lead[0].length);
+    for (const f of lead[1]) if (f !== 'U' && !flags.includes(f)) flags += f;
+  }
+  body = body.replace(/\(\?P</g, '(?<').replace(/\\z/g, '$');
+  try {
+    re = new RegExp(body, flags);
+  } catch {
+    re = null;
+  }
+  if (regexCache.size > 1000) regexCache.clear();
+  regexCache.set(pattern, re);
+  return re;
+}

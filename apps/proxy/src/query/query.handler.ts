@@ -1,0 +1,463 @@
+import type { Backend } from '@app/backend';
+import { influxHeaders, writeInfluxError } from '@app/http-compat';
+import { InfluxQLParseError, type ParsedStatement, parseQuery } from '@app/influxql';
+import { Injectable, Logger } from '@nestjs/common';
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { gzip as gzipCb } from 'node:zlib';
+import { ClusterStateService } from '../cluster/cluster-state.service';
+import type { Topology } from '../cluster/topology';
+import { writeMethodNotAllowed } from '../http/method-not-allowed';
+import {
+  type BackendQuery,
+  type CollectedAnswer,
+  collectQuery,
+  describeError,
+  firstOutcome,
+  headerOf,
+  isAbort,
+  sendQuery,
+} from './backend-query';
+import {
+  FormBodyError,
+  type QueryParams,
+  checkBoundParams,
+  hasFormBody,
+  paramsFromForm,
+  paramsFromUrl,
+  readFormBody,
+} from './query-params';
+import { type StatementPlan, type TextFor, dataKey, planQuery } from './query-planner';
+import {
+  NOT_EXECUTED,
+  type StatementOutcome,
+  type StatementResult,
+  renderCsv,
+  renderJson,
+  renderJsonLines,
+} from './query-result';
+import { mergeOutcomes } from './result-merge';
+
+const gzip = promisify(gzipCb);
+
+/** Backend response headers a streamed answer keeps (besides X-Influxdb-Version). */
+const PASSED_HEADERS: readonly (readonly [string, string])[] = [
+  ['content-type', 'Content-Type'],
+  ['content-encoding', 'Content-Encoding'],
+  ['content-length', 'Content-Length'],
+  ['x-influxdb-error', 'X-Influxdb-Error'],
+  ['www-authenticate', 'WWW-Authenticate'],
+];
+
+/** A statement no backend could answer (the request is answered 503). */
+interface Unavailable {
+  unavailable: string;
+}
+
+/**
+ * GET/POST /query. Parses the InfluxQL, refuses the whole request when a statement is forbidden,
+ * then either forwards it to one backend and streams the answer back untouched (every statement goes
+ * to the same backends), or runs the statements one by one — locally, on one backend, or fanned out
+ * and merged — and writes the stitched answer itself.
+ */
+@Injectable()
+export class QueryHandler {
+  private readonly logger = new Logger(QueryHandler.name);
+  /** Cluster-wide SHOWs in flight, per topology: identical ones arriving meanwhile share the answer. */
+  private readonly inflight = new WeakMap<Topology, Map<string, Promise<StatementOutcome | Unavailable>>>();
+
+  constructor(private readonly cluster: ClusterStateService) {}
+
+  async handle(req: IncomingMessage, res: ServerResponse, url: URLSearchParams, requestId: string): Promise<void> {
+    const topology = this.cluster.topology;
+    const method = req.method;
+    if (method !== 'GET' && method !== 'POST') {
+      const headers = influxHeaders(topology.version, requestId);
+      if (method === 'OPTIONS') {
+        req.resume();
+        res.writeHead(204, headers);
+        res.end();
+        return;
+      }
+      req.resume();
+      return writeMethodNotAllowed(res, 'OPTIONS, GET, POST', headers);
+    }
+
+    let params: QueryParams;
+    if (hasFormBody(req)) {
+      try {
+        params = paramsFromForm(await readFormBody(req), url);
+      } catch (err) {
+        if (!(err instanceof FormBodyError)) throw err;
+        if (err.status === 413) res.setHeader('Connection', 'close');
+        return writeInfluxError(res, err.status, err.message, influxHeaders(topology.version, requestId));
+      }
+    } else {
+      params = paramsFromUrl(url);
+      req.resume();
+    }
+    if (params.q === '') {
+      return writeInfluxError(res, 400, 'missing required parameter "q"', influxHeaders(topology.version, requestId));
+    }
+    const paramsError = checkBoundParams(params.params);
+    if (paramsError) return writeInfluxError(res, 400, paramsError, influxHeaders(topology.version, requestId));
+
+    let statements: ParsedStatement[];
+    try {
+      statements = parseQuery(params.q);
+    } catch (err) {
+      if (!(err instanceof InfluxQLParseError)) throw err;
+      return writeInfluxError(res, 400, `error parsing query: ${err.message}`, influxHeaders(topology.version, requestId));
+    }
+
+    const plan = planQuery(statements, topology, params.db);
+    if (plan.kind === 'refused') {
+      this.logger.warn(`query ${requestId} refused: ${plan.message}: ${JSON.stringify(params.q.slice(0, 500))}`);
+      return writeInfluxError(res, 400, plan.message, influxHeaders(topology.version, requestId));
+    }
+    if (topology.node.queryTracing) {
+      this.logger.log(`query ${requestId}: ${JSON.stringify(params.q.slice(0, 1000))} → ${describePlan(plan.statements, topology)}`);
+    }
+
+    // Aborts the backend requests when the client goes away before its answer is complete. An
+    // EventEmitter (undici takes one) costs far less per request than an AbortController.
+    const signal = new ClientGone();
+    res.once('close', () => {
+      if (!res.writableEnded) signal.abort();
+    });
+    const query: BackendQuery = {
+      method,
+      params,
+      streamed: true,
+      accept: req.headers.accept,
+      acceptEncoding: req.headers['accept-encoding'],
+      requestId,
+      signal,
+    };
+    if (plan.stream) return this.stream(res, topology, plan.stream.candidates, plan.stream.text, query);
+    return this.runStatements(req, res, topology, plan.statements, query);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // one backend: forwarded and streamed back as it comes
+
+  private async stream(
+    res: ServerResponse,
+    topology: Topology,
+    candidates: readonly number[],
+    text: TextFor,
+    query: BackendQuery,
+  ): Promise<void> {
+    const failures: string[] = [];
+    for (const index of candidates) {
+      const backend = topology.backends[index];
+      let upstream;
+      try {
+        upstream = await sendQuery(backend, text(backend.config.db), query);
+      } catch (err) {
+        if (query.signal?.aborted) return;
+        failures.push(`${backend.name}: ${describeError(err)}`);
+        continue;
+      }
+      if (upstream.statusCode >= 500) {
+        const body = await upstream.body.text().catch((err: unknown) => describeError(err));
+        failures.push(`${backend.name} answered ${upstream.statusCode}: ${body.trim().slice(0, 300)}`);
+        continue;
+      }
+      // influxd sends its 200 before it runs the query: the answer is committed to this backend only
+      // once its first bytes arrive, so a backend that stalls (timeoutQuery) or dies before that
+      // still leaves the next one to answer.
+      const first = await firstChunk(upstream.body);
+      if (first.error !== undefined) {
+        if (query.signal?.aborted) return;
+        failures.push(`${backend.name}: ${describeError(first.error)}`);
+        continue;
+      }
+      if (failures.length > 0) {
+        this.logger.warn(`query ${query.requestId}: answered by ${backend.name} after ${failures.join('; ')}`);
+      }
+      const headers = influxHeaders(headerOf(upstream.headers, 'x-influxdb-version') ?? topology.version, query.requestId);
+      for (const [from, to] of PASSED_HEADERS) {
+        const v = upstream.headers[from];
+        if (v !== undefined) headers[to] = v;
+      }
+      res.writeHead(upstream.statusCode, headers);
+      if (first.chunk === undefined) {
+        res.end();
+        return;
+      }
+      res.write(first.chunk);
+      // pipe() keeps back-pressure (a slow client pauses the backend's socket); a broken backend
+      // stream cuts the client's connection, as influxd dying mid-answer would.
+      const body = upstream.body;
+      body.once('error', (err) => {
+        if (!isAbort(err) && !query.signal?.aborted) {
+          this.logger.warn(`query ${query.requestId}: stream from ${backend.name} broke: ${describeError(err)}`);
+        }
+        res.destroy();
+      });
+      body.pipe(res);
+      return;
+    }
+    this.answerUnavailable(res, topology, query, `no backend could answer: ${failures.join('; ')}`);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // statement by statement: local, single, fan-out; answer written by the proxy
+
+  private async runStatements(
+    req: IncomingMessage,
+    res: ServerResponse,
+    topology: Topology,
+    plans: readonly StatementPlan[],
+    base: BackendQuery,
+  ): Promise<void> {
+    const csv = isCsv(req.headers.accept);
+    // The proxy's CSV writes integer times as influxd does; ask for them when the client did not.
+    const query: BackendQuery = { ...base, streamed: false, epoch: csv && base.params.epoch === '' ? 'ns' : undefined };
+    const results: StatementResult[] = [];
+    for (let i = 0; i < plans.length; i++) {
+      const outcome = await this.execute(plans[i], topology, query);
+      if (query.signal?.aborted) return;
+      if ('unavailable' in outcome) return this.answerUnavailable(res, topology, query, outcome.unavailable);
+      results.push({ statement_id: i, ...outcome });
+      if (outcome.error) {
+        for (let j = i + 1; j < plans.length; j++) results.push({ statement_id: j, error: NOT_EXECUTED });
+        break;
+      }
+    }
+    const params = query.params;
+    let body: string;
+    let type: string;
+    if (csv) {
+      body = renderCsv(results);
+      type = 'text/csv';
+    } else {
+      body = params.chunked === 'true' ? renderJsonLines(results, params.pretty) : renderJson(results, params.pretty);
+      type = 'application/json';
+    }
+    let payload = Buffer.from(body, 'utf8');
+    const headers = influxHeaders(topology.version, query.requestId);
+    headers['Content-Type'] = type;
+    if (acceptsGzip(req.headers['accept-encoding'])) {
+      payload = await gzip(payload);
+      headers['Content-Encoding'] = 'gzip';
+    }
+    headers['Content-Length'] = payload.length;
+    res.writeHead(200, headers);
+    res.end(payload);
+  }
+
+  private async execute(plan: StatementPlan, topology: Topology, query: BackendQuery): Promise<StatementOutcome | Unavailable> {
+    switch (plan.kind) {
+      case 'local':
+        return plan.outcome;
+      case 'unavailable':
+        return { unavailable: plan.message };
+      case 'single':
+        return this.executeSingle(plan.candidates, plan.text, topology, query);
+      case 'fanout':
+        return this.shareFanout(plan, topology, query);
+      case 'cover':
+        return this.executeCover(plan, topology, query);
+      case 'all':
+        return this.executeAll(plan.backends, plan.text, topology, query);
+    }
+  }
+
+  private collect(index: number, text: TextFor, topology: Topology, query: BackendQuery): Promise<CollectedAnswer> {
+    const backend = topology.backends[index];
+    return collectQuery(index, backend, text(backend.config.db), query);
+  }
+
+  private async executeSingle(
+    candidates: readonly number[],
+    text: TextFor,
+    topology: Topology,
+    query: BackendQuery,
+  ): Promise<StatementOutcome | Unavailable> {
+    const failures: string[] = [];
+    for (const index of candidates) {
+      const answer = await this.collect(index, text, topology, query);
+      if (answer.ok) return firstOutcome(answer.response);
+      if (query.signal?.aborted) break;
+      failures.push(answer.error);
+    }
+    return { unavailable: `no backend could answer: ${failures.join('; ')}` };
+  }
+
+  /**
+   * Grafana asks the same metadata of every panel and every viewer at once: an identical cluster-wide
+   * SHOW already in flight answers those that arrive meanwhile (an answer at most one round trip older
+   * than theirs). A shared fan-out is not aborted when one of its clients goes away.
+   */
+  private shareFanout(
+    plan: Extract<StatementPlan, { kind: 'fanout' }>,
+    topology: Topology,
+    query: BackendQuery,
+  ): Promise<StatementOutcome | Unavailable> {
+    let pending = this.inflight.get(topology);
+    if (!pending) {
+      pending = new Map();
+      this.inflight.set(topology, pending);
+    }
+    const p = query.params;
+    const key = `${plan.key}\u0000${query.method}\u0000${p.rp}\u0000${query.epoch ?? p.epoch}\u0000${p.params}`;
+    const shared = pending.get(key);
+    if (shared) return shared;
+    const table = pending;
+    const run = this.executeFanout(plan, topology, { ...query, signal: undefined }).finally(() => table.delete(key));
+    table.set(key, run);
+    return run;
+  }
+
+  private async executeFanout(
+    plan: Extract<StatementPlan, { kind: 'fanout' }>,
+    topology: Topology,
+    query: BackendQuery,
+  ): Promise<StatementOutcome | Unavailable> {
+    const answers = await Promise.all(plan.backends.map((i) => this.collect(i, plan.text, topology, query)));
+    const ok = answers.filter((a): a is Extract<CollectedAnswer, { ok: true }> => a.ok);
+    const failures = answers.filter((a): a is Extract<CollectedAnswer, { ok: false }> => !a.ok).map((a) => a.error);
+    if (ok.length === 0) {
+      return { unavailable: `no backend could answer: ${failures.length > 0 ? failures.join('; ') : 'none is up'}` };
+    }
+    if (failures.length > 0) this.logger.warn(`query ${query.requestId}: fan-out answered without ${failures.join('; ')}`);
+    const merged = mergeOutcomes(plan.merge, ok.map((a) => firstOutcome(a.response)));
+    // A keymap whose backends all failed (or are down) leaves a hole: say so the way influxd warns.
+    const answered = new Set(ok.map((a) => dataKey(topology.backends[a.backend])));
+    const missing = plan.required.filter((set) => !set.some((i) => answered.has(dataKey(topology.backends[i]))));
+    if (missing.length > 0 && !merged.error) {
+      const names = [...new Set(missing.flat().map((i) => topology.backends[i].name))].join(', ');
+      const text = `the answer may be incomplete: no backend of [${names}] could answer`;
+      merged.messages = [...(merged.messages ?? []), { level: 'warning', text }];
+    }
+    return merged;
+  }
+
+  /** One backend per group; when one fails, each group it stood for moves on to its next candidate. */
+  private async executeCover(
+    plan: Extract<StatementPlan, { kind: 'cover' }>,
+    topology: Topology,
+    query: BackendQuery,
+  ): Promise<StatementOutcome | Unavailable> {
+    const answered = new Map<number, StatementOutcome>();
+    const failed = new Set<number>();
+    const failures: string[] = [];
+    for (;;) {
+      const wanted: number[] = [];
+      for (const group of plan.groups) {
+        if (group.some((i) => answered.has(i))) continue;
+        const shared = group.find((i) => wanted.includes(i));
+        if (shared !== undefined) continue;
+        const next = group.find((i) => !failed.has(i));
+        if (next === undefined) return { unavailable: `no backend could answer: ${failures.join('; ')}` };
+        wanted.push(next);
+      }
+      if (wanted.length === 0) break;
+      const answers = await Promise.all(wanted.map((i) => this.collect(i, plan.text, topology, query)));
+      if (query.signal?.aborted) return { error: 'aborted' };
+      for (const a of answers) {
+        if (a.ok) answered.set(a.backend, firstOutcome(a.response));
+        else {
+          failed.add(a.backend);
+          failures.push(a.error);
+        }
+      }
+    }
+    return mergeOutcomes(plan.merge, [...answered.values()]);
+  }
+
+  /** Every backend runs it; succeeds only when all do (the first error is the answer). */
+  private async executeAll(
+    backends: readonly number[],
+    text: TextFor,
+    topology: Topology,
+    query: BackendQuery,
+  ): Promise<StatementOutcome | Unavailable> {
+    const answers = await Promise.all(backends.map((i) => this.collect(i, text, topology, query)));
+    const failures = answers.filter((a): a is Extract<CollectedAnswer, { ok: false }> => !a.ok).map((a) => a.error);
+    if (failures.length > 0) return { unavailable: `not every backend could run the statement: ${failures.join('; ')}` };
+    const outcomes = answers.map((a) => firstOutcome((a as Extract<CollectedAnswer, { ok: true }>).response));
+    const failedOne = outcomes.findIndex((o) => o.error);
+    if (failedOne >= 0) {
+      const name = topology.backends[backends[failedOne]].name;
+      if (outcomes.some((o) => !o.error)) {
+        this.logger.warn(`query ${query.requestId}: backend ${name} refused a statement the others ran: ${outcomes[failedOne].error}`);
+      }
+      return outcomes[failedOne];
+    }
+    return outcomes[0] ?? {};
+  }
+
+  private answerUnavailable(res: ServerResponse, topology: Topology, query: BackendQuery, message: string): void {
+    this.logger.warn(`query ${query.requestId}: 503 ${message}`);
+    writeInfluxError(res, 503, message, influxHeaders(topology.version, query.requestId));
+  }
+}
+
+/**
+ * Waits for a body's first chunk (left paused), its end (no chunk) or its error (a timeout, a reset).
+ */
+function firstChunk(body: Readable): Promise<{ chunk?: Buffer; error?: unknown }> {
+  return new Promise((resolve) => {
+    const done = (result: { chunk?: Buffer; error?: unknown }) => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      resolve(result);
+    };
+    const onData = (chunk: Buffer) => {
+      body.pause();
+      done({ chunk });
+    };
+    const onEnd = () => done({});
+    const onError = (error: unknown) => done({ error });
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('error', onError);
+  });
+}
+
+/** The client went away: the `signal` undici's request() takes (aborted + an 'abort' event). */
+class ClientGone extends EventEmitter {
+  aborted = false;
+  reason: Error | undefined;
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = Object.assign(new Error('client closed the connection'), { name: 'AbortError' });
+    this.emit('abort');
+  }
+}
+
+function isCsv(accept: string | undefined): boolean {
+  return accept === 'application/csv' || accept === 'text/csv';
+}
+
+function acceptsGzip(value: string | undefined): boolean {
+  return value !== undefined && value.includes('gzip');
+}
+
+function describePlan(plans: readonly StatementPlan[], topology: Topology): string {
+  const name = (i: number) => (topology.backends[i] as Backend).name;
+  return plans
+    .map((p) => {
+      switch (p.kind) {
+        case 'single':
+          return `single[${p.candidates.map(name).join(',')}]`;
+        case 'fanout':
+          return `fanout[${p.backends.map(name).join(',')}]`;
+        case 'cover':
+          return `cover[${p.groups.map((g) => g.map(name).join('|')).join(',')}]`;
+        case 'all':
+          return `all[${p.backends.map(name).join(',')}]`;
+        default:
+          return p.kind;
+      }
+    })
+    .join('; ');
+}
