@@ -41,7 +41,7 @@ export class Backend {
   constructor(
     readonly name: string,
     readonly config: BackendConfig,
-    pool?: BufferPool,
+    private readonly pool?: BufferPool,
   ) {
     this.client = new BackendClient(name, config);
     this.batcher = new WriteBatcher(
@@ -49,7 +49,7 @@ export class Backend {
       {
         maxRowLimit: config.maxRowLimit,
         concurrency: config.concurrency,
-        release: pool ? (chunk) => pool.release(chunk) : undefined,
+        release: pool ? (chunk: Buffer) => pool.release(chunk) : undefined,
       },
     );
   }
@@ -130,7 +130,14 @@ export class Backend {
     bytes: number,
     lines: number,
   ): Promise<WriteOutcome> {
-    const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes);
+    // a record is one buffer: gather the chunks into a pooled one, given back once the append settles
+    let gathered: Buffer | undefined;
+    if (chunks.length > 1) {
+      gathered = this.pool ? this.pool.acquire(bytes) : Buffer.allocUnsafe(bytes);
+      let at = 0;
+      for (const c of chunks) at += c.copy(gathered, at);
+    }
+    const body = gathered ?? chunks[0];
     try {
       await this.spool!.append({ rp, precision, body, lines });
     } catch (err) {
@@ -140,6 +147,8 @@ export class Backend {
       }
       this.logger.error(`backend ${this.name}: spool append failed: ${(err as Error).message}`);
       return { kind: 'unavailable', error: `spool of backend ${this.name} failed: ${(err as Error).message}` };
+    } finally {
+      if (gathered) this.pool?.release(gathered);
     }
     this.kickReplay();
     return { kind: 'ok' };
