@@ -202,3 +202,47 @@ it('answers 503 "spool full for backend b" once the spool reaches its cap, and n
   }
   expect(full).toEqual({ status: 503, error: 'spool full for backend b' });
 });
+
+it('shows the spool backlog in /meta while a backend is down, and an empty spool once replayed', async () => {
+  proxy = await startProxy({ config: config(await freePort()) });
+  await B.kill('SIGKILL');
+  const load = new WriteLoad(() => proxy.url, 'meta', 50);
+  await sleep(800);
+  await load.stop();
+  const spoolOf = async () => (await request(`${proxy.url}/meta`)).json().backendDetail.b.spool;
+  const during = await spoolOf();
+  expect(during.records).toBeGreaterThan(0);
+  expect(during.bytes).toBeGreaterThan(0);
+  expect(during.oldestAgeMs).toBeGreaterThanOrEqual(0);
+  expect((await request(`${proxy.url}/meta`)).json().backendStatus.b).toBe(false);
+  await B.restart();
+  await expectAllAcknowledgedOnBothBackends(load, 'meta');
+  const after = await waitUntil(async () => {
+    const s = await spoolOf();
+    return s.records === 0 ? s : false;
+  });
+  expect(after).toMatchObject({ records: 0, bytes: 0, oldestAgeMs: null });
+  expect(after.replayedRecords).toBeGreaterThan(0);
+});
+
+it('in buffered ack mode answers before delivery and still delivers through the spool', async () => {
+  const cfg = config(await freePort());
+  cfg.proxies.p1.ackMode = 'buffered';
+  proxy = await startProxy({ config: cfg });
+  process.kill(B.pid, 'SIGSTOP'); // b hangs: a durable write would wait for its 1 s timeout
+  let load: WriteLoad;
+  try {
+    const started = Date.now();
+    const res = await request(`${proxy.url}/write?db=${DB}`, { method: 'POST', body: 'buffered v=1i 1700000000000000000\n' });
+    expect(res.status).toBe(204);
+    expect(Date.now() - started).toBeLessThan(500);
+    load = new WriteLoad(() => proxy.url, 'buffered', 50);
+    await sleep(1_500);
+  } finally {
+    process.kill(B.pid, 'SIGCONT');
+  }
+  await load.stop();
+  await expectAllAcknowledgedOnBothBackends(load, 'buffered');
+  // SIGTERM drains what is buffered before exiting
+  expect(await proxy.stop()).toBe(0);
+});

@@ -1,6 +1,7 @@
 import type { BackendConfig } from '@app/config';
 import { Spool, SpoolFullError, type SpoolBacklog } from '@app/spool';
 import { Logger } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BackendClient } from './backend-client';
 import type { BufferPool } from './buffer-pool';
 import { WriteBatcher } from './write-batcher';
@@ -11,7 +12,13 @@ export interface BackendStatus {
   since: number;
   lastError?: string;
   version?: string;
-  spool: SpoolBacklog & { replaying: boolean; replayedRecords: number; rejectedOnReplay: number };
+  spool: SpoolBacklog & {
+    /** Age of the oldest record waiting, in ms (null when the spool is empty). */
+    oldestAgeMs: number | null;
+    replaying: boolean;
+    replayedRecords: number;
+    rejectedOnReplay: number;
+  };
 }
 
 /**
@@ -90,6 +97,7 @@ export class Backend {
       version: this.client.version,
       spool: {
         ...backlog,
+        oldestAgeMs: backlog.oldestAt === null ? null : Date.now() - backlog.oldestAt,
         replaying: this.replay !== undefined,
         replayedRecords: this.replayedRecords,
         rejectedOnReplay: this.rejectedOnReplay,
@@ -165,7 +173,15 @@ export class Backend {
 
   private async replayBacklog(): Promise<void> {
     const spool = this.spool!;
+    const rate = this.config.replayLinesPerSecond;
+    const started = Date.now();
+    let lines = 0;
     while (!this.closing && this.healthy) {
+      if (rate > 0) {
+        // keep the replay under `rate` lines/s on average since this pass began
+        const due = started + (lines / rate) * 1000 - Date.now();
+        if (due > 0) await sleep(Math.min(due, 5_000));
+      }
       const record = await spool.peek();
       if (!record) return;
       const outcome = await this.client.write(record.rp, record.precision, [record.body], record.body.length);
@@ -182,6 +198,7 @@ export class Backend {
       }
       await spool.ack();
       this.replayedRecords++;
+      lines += record.lines;
     }
   }
 

@@ -21,6 +21,7 @@ describe('parseClusterConfig', () => {
       spoolMaxBytes: 1024 * 1024 * 1024,
       downAfter: 3,
       upAfter: 2,
+      replayLinesPerSecond: 0,
     });
   });
 

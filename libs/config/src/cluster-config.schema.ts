@@ -34,6 +34,7 @@ const backendSchema = z.object({
   spoolMaxBytes: z.number().int().positive().default(1024 * 1024 * 1024),
   downAfter: z.number().int().min(1).default(3),
   upAfter: z.number().int().min(1).default(2),
+  replayLinesPerSecond: z.number().nonnegative().default(0),
 });
 
 type QueryStatementKind = Exclude<StatementKind, 'unknown'>;

@@ -29,6 +29,8 @@ export interface BackendConfig {
   downAfter: number;
   /** Consecutive successful health checks that bring it back up. */
   upAfter: number;
+  /** Cap on lines replayed from the spool per second (0: one record in flight is the only limit). */
+  replayLinesPerSecond: number;
 }
 
 /** One proxy node, chosen with --node. */
