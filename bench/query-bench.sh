@@ -145,6 +145,9 @@ for _ in 1 2; do
   run "select direct A" "$A/query?db=dba&q=$SELECT_Q" "$CONNS"
   run "select proxy" "$P/query?db=mydb&q=$SELECT_Q" "$CONNS"
 done
+# One connection: the latency the extra hop adds when the CPUs are not saturated.
+run "select direct A" "$A/query?db=dba&q=$SELECT_Q" 1
+run "select proxy" "$P/query?db=mydb&q=$SELECT_Q" 1
 echo "--- SHOW MEASUREMENTS (fan-out over 2 backends, merged)"
 for c in 1 "$CONNS"; do
   run "show direct A" "$A/query?db=dba&q=$SHOW_Q" "$c"
@@ -156,6 +159,8 @@ echo "--- summary"
 awk -v d="$(get "select direct A" "$CONNS" 3)" -v p="$(get "select proxy" "$CONNS" 3)" \
     -v d50="$(p50avg "select direct A" "$CONNS")" -v p50="$(p50avg "select proxy" "$CONNS")" \
   'BEGIN { printf "SELECT c=%s: proxy %.0f req/s = %.1f %% of direct %.0f (target >= 85 %%); p50 %.3f vs %.3f ms: +%.3f ms (target <= 0.5)\n", '"$CONNS"', p, 100 * p / d, d, p50, d50, p50 - d50 }'
+awk -v d50="$(p50avg "select direct A" 1)" -v p50="$(p50avg "select proxy" 1)" -v d="$(get "select direct A" 1 3)" -v p="$(get "select proxy" 1 3)" \
+  'BEGIN { printf "SELECT c=1: p50 %.3f vs %.3f ms: +%.3f ms; %.0f vs %.0f req/s\n", p50, d50, p50 - d50, p, d }'
 for c in 1 "$CONNS"; do
   awk -v a="$(p50avg "show direct A" "$c")" -v b="$(p50avg "show direct B" "$c")" -v p="$(p50avg "show proxy fan-out" "$c")" \
       -v ra="$(get "show direct A" "$c" 3)" -v rb="$(get "show direct B" "$c" 3)" -v rp="$(get "show proxy fan-out" "$c" 3)" -v c="$c" \

@@ -89,6 +89,8 @@ export async function collectQuery(
   try {
     body = await readLimited(res.body, MAX_COLLECTED_BYTES);
   } catch (err) {
+    // Too large to merge is this statement's answer, not the backend's failure: no failover.
+    if (err instanceof TooLargeError) return { ok: true, backend: index, response: { error: err.message }, version };
     return { ok: false, backend: index, error: `${backend.name}: ${describeError(err)}` };
   }
   if (res.statusCode >= 500) {
@@ -113,6 +115,8 @@ export function firstOutcome(response: QueryResponse): StatementOutcome {
   return outcome;
 }
 
+class TooLargeError extends Error {}
+
 async function readLimited(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -120,7 +124,10 @@ async function readLimited(body: Dispatcher.ResponseData['body'], limit: number)
     size += (chunk as Buffer).length;
     if (size > limit) {
       body.destroy();
-      throw new Error(`answer larger than ${limit} bytes; ask for it alone (it is streamed then)`);
+      throw new TooLargeError(
+        `the answer to this statement is larger than ${limit} bytes, too large for the proxy to merge; ` +
+          'send the statement on its own (single-backend answers are streamed)',
+      );
     }
     chunks.push(chunk as Buffer);
   }

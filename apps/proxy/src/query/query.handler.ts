@@ -192,12 +192,14 @@ export class QueryHandler {
       // pipe() keeps back-pressure (a slow client pauses the backend's socket); a broken backend
       // stream cuts the client's connection, as influxd dying mid-answer would.
       const body = upstream.body;
-      body.once('error', (err) => {
+      const broke = (err: unknown) => {
         if (!isAbort(err) && !query.signal?.aborted) {
           this.logger.warn(`query ${query.requestId}: stream from ${backend.name} broke: ${describeError(err)}`);
         }
         res.destroy();
-      });
+      };
+      if (body.errored) return broke(body.errored);
+      body.once('error', broke);
       body.pipe(res);
       return;
     }
@@ -407,6 +409,8 @@ function firstChunk(body: Readable): Promise<{ chunk?: Buffer; error?: unknown }
       body.off('data', onData);
       body.off('end', onEnd);
       body.off('error', onError);
+      // An error before the caller attaches its own listener must not go unhandled.
+      body.on('error', ignore);
       resolve(result);
     };
     const onData = (chunk: Buffer) => {
@@ -420,6 +424,8 @@ function firstChunk(body: Readable): Promise<{ chunk?: Buffer; error?: unknown }
     body.once('error', onError);
   });
 }
+
+function ignore(): void {}
 
 /** The client went away: the `signal` undici's request() takes (aborted + an 'abort' event). */
 class ClientGone extends EventEmitter {
