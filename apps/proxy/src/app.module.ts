@@ -11,6 +11,7 @@ import { ProxyServer } from './http/proxy-server';
 import { PingHandler } from './ping/ping.handler';
 import { PROXY_OPTIONS } from './proxy-options.token';
 import { QueryHandler } from './query/query.handler';
+import { QueryStats } from './query/query-stats';
 import { WriteHandler } from './write/write.handler';
 import { WriteStats } from './write/write-stats';
 
@@ -32,6 +33,7 @@ export class AppModule {
         WriteHandler,
         PingHandler,
         QueryHandler,
+        QueryStats,
         ProxyServer,
       ],
     };

@@ -53,6 +53,8 @@ const proxySchema = z.object({
     .array(z.enum(QUERY_STATEMENT_KINDS, { error: (issue) => `unknown statement kind ${JSON.stringify(issue.input)}` }))
     .default(() => DEFAULT_FORBIDDEN_STATEMENTS.slice() as QueryStatementKind[]),
   fanoutCreate: flag.default(true),
+  maxSelectBuckets: z.number().int().nonnegative().default(100_000),
+  maxUnboundedRawSelect: flag.default(false),
   ackMode: z.enum(['durable', 'buffered']).default('durable'),
 });
 

@@ -57,6 +57,10 @@ export interface ProxyNodeConfig {
   forbiddenStatements: string[];
   /** CREATE DATABASE / CREATE RETENTION POLICY run on every backend; when false they are refused. */
   fanoutCreate: boolean;
+  /** Query guard: most GROUP BY time() buckets one SELECT may ask for (0: no limit). */
+  maxSelectBuckets: number;
+  /** Query guard: refuse raw SELECTs that have neither a LIMIT nor a time bound. */
+  maxUnboundedRawSelect: boolean;
 }
 
 export interface ClusterConfig {

@@ -1,6 +1,8 @@
 import type { Backend } from '@app/backend';
 import { influxHeaders, writeInfluxError } from '@app/http-compat';
 import { InfluxQLParseError, type ParsedStatement, parseQuery } from '@app/influxql';
+import { checkStatements } from '@app/query-guard';
+import { QueryStats } from './query-stats';
 import { Injectable, Logger } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
@@ -68,7 +70,10 @@ export class QueryHandler {
   /** Cluster-wide SHOWs in flight, per topology: identical ones arriving meanwhile share the answer. */
   private readonly inflight = new WeakMap<Topology, Map<string, Promise<StatementOutcome | Unavailable>>>();
 
-  constructor(private readonly cluster: ClusterStateService) {}
+  constructor(
+    private readonly cluster: ClusterStateService,
+    private readonly stats: QueryStats,
+  ) {}
 
   async handle(req: IncomingMessage, res: ServerResponse, url: URLSearchParams, requestId: string): Promise<void> {
     const topology = this.cluster.topology;
@@ -106,10 +111,26 @@ export class QueryHandler {
 
     let statements: ParsedStatement[];
     try {
-      statements = parseQuery(params.q);
+      statements = parseQuery(params.q, { params: boundParams(params.params) });
     } catch (err) {
       if (!(err instanceof InfluxQLParseError)) throw err;
       return writeInfluxError(res, 400, `error parsing query: ${err.message}`, influxHeaders(topology.version, requestId));
+    }
+
+    // the guard: a statement that would make a backend build millions of buckets never leaves the proxy
+    const node = topology.node;
+    const refusal = checkStatements(
+      statements,
+      { maxSelectBuckets: node.maxSelectBuckets, maxUnboundedRawSelect: node.maxUnboundedRawSelect },
+      BigInt(Date.now()) * 1_000_000n,
+    );
+    if (refusal) {
+      this.stats.countGuardRefusal(refusal.reason);
+      this.logger.warn(
+        `query ${requestId} from ${req.socket.remoteAddress ?? '?'} refused by the guard (${refusal.reason}, ` +
+          `statement ${refusal.statementIndex + 1}): ${refusal.message}: ${JSON.stringify(params.q.slice(0, 500))}`,
+      );
+      return writeInfluxError(res, 400, refusal.message, influxHeaders(topology.version, requestId));
     }
 
     const plan = planQuery(statements, topology, params.db);
@@ -466,4 +487,11 @@ function describePlan(plans: readonly StatementPlan[], topology: Topology): stri
       }
     })
     .join('; ');
+}
+
+/** The `params` JSON as the parser binds it (already checked by checkBoundParams). */
+function boundParams(raw: string): Record<string, unknown> | undefined {
+  if (raw === '') return undefined;
+  const parsed: unknown = JSON.parse(raw);
+  return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
 }
