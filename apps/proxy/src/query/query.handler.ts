@@ -1,6 +1,7 @@
 import type { Backend } from '@app/backend';
 import { influxHeaders, writeInfluxError } from '@app/http-compat';
-import { InfluxQLParseError, type ParsedStatement, parseQuery } from '@app/influxql';
+import { InfluxQLParseError, type ParsedStatement } from '@app/influxql';
+import { ParseCache } from './parse-cache';
 import { checkStatements } from '@app/query-guard';
 import { QueryStats } from './query-stats';
 import { Injectable, Logger } from '@nestjs/common';
@@ -67,6 +68,7 @@ interface Unavailable {
 @Injectable()
 export class QueryHandler {
   private readonly logger = new Logger(QueryHandler.name);
+  private readonly parsed = new ParseCache();
   /** Cluster-wide SHOWs in flight, per topology: identical ones arriving meanwhile share the answer. */
   private readonly inflight = new WeakMap<Topology, Map<string, Promise<StatementOutcome | Unavailable>>>();
 
@@ -111,7 +113,7 @@ export class QueryHandler {
 
     let statements: ParsedStatement[];
     try {
-      statements = parseQuery(params.q, { params: boundParams(params.params) });
+      statements = this.parsed.parse(params.q, params.params, boundParams(params.params));
     } catch (err) {
       if (!(err instanceof InfluxQLParseError)) throw err;
       return writeInfluxError(res, 400, `error parsing query: ${err.message}`, influxHeaders(topology.version, requestId));
