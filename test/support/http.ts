@@ -5,6 +5,7 @@
  */
 import * as http from 'node:http';
 import { IncomingHttpHeaders } from 'node:http';
+import * as https from 'node:https';
 
 export interface HttpResponse {
   status: number;
@@ -22,6 +23,8 @@ export interface RequestOptions {
   /** Send the body with chunked transfer encoding instead of Content-Length. */
   chunked?: boolean;
   timeoutMs?: number;
+  /** For https:// URLs: the PEM CA(s) to trust (instead of Node's bundled ones). */
+  ca?: string | Buffer;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -47,7 +50,9 @@ export function request(url: string, options: RequestOptions = {}): Promise<Http
       clearTimeout(timer);
       reject(new Error(`${method} ${url}: ${err.message}`));
     };
-    const req = http.request(url, { method, headers, agent: false });
+    const req = url.startsWith('https:')
+      ? https.request(url, { method, headers, agent: false, ca: options.ca })
+      : http.request(url, { method, headers, agent: false });
     const timer = setTimeout(() => {
       fail(new Error(`no complete answer within ${timeoutMs} ms`));
       req.destroy();
@@ -155,9 +160,14 @@ export function parseJsonLossless(text: string): any {
 }
 
 /** GETs `url` once; true when it answers `status` (default 204). Errors count as false. */
-export async function answers(url: string, status = 204, timeoutMs = 2_000): Promise<boolean> {
+export async function answers(
+  url: string,
+  status = 204,
+  timeoutMs = 2_000,
+  options: Pick<RequestOptions, 'ca' | 'headers'> = {},
+): Promise<boolean> {
   try {
-    const res = await request(url, { timeoutMs });
+    const res = await request(url, { ...options, timeoutMs });
     return res.status === status;
   } catch {
     return false;

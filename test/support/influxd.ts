@@ -27,8 +27,15 @@ const ADDRESS_SPACE_LIMIT = '4000000000';
 
 export type Row = Record<string, any> & { time: bigint };
 
+export interface StartInfluxdOptions {
+  /** Serve HTTPS with this certificate and key (PEM files); `ca` is what the harness trusts when it talks to it. */
+  tls?: { certFile: string; keyFile: string; ca: string | Buffer };
+  /** auth-enabled = true with this admin user, created at first start; the harness's own requests use it. */
+  auth?: { username: string; password: string };
+}
+
 export interface Influxd {
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT (https:// with `tls`) */
   readonly url: string;
   readonly port: number;
   /** Port of the RPC/backup service (top-level bind-address). */
@@ -56,12 +63,17 @@ export interface Influxd {
   restart(): Promise<void>;
 }
 
-export async function startInfluxd(): Promise<Influxd> {
+export async function startInfluxd(options: StartInfluxdOptions = {}): Promise<Influxd> {
   const dir = await makeTempDir('influxd');
   const [port, rpcPort] = await freePorts(2);
   const configPath = path.join(dir, 'influxd.conf');
-  await fs.promises.writeFile(configPath, influxdConf(dir, port, rpcPort));
-  const url = `http://127.0.0.1:${port}`;
+  await fs.promises.writeFile(configPath, influxdConf(dir, port, rpcPort, options));
+  const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const ca = options.tls?.ca;
+  const authHeaders: Record<string, string> = options.auth
+    ? { Authorization: `Basic ${Buffer.from(`${options.auth.username}:${options.auth.password}`).toString('base64')}` }
+    : {};
+  let userCreated = false;
 
   let proc: ManagedProcess | undefined;
   let version = '';
@@ -70,15 +82,29 @@ export async function startInfluxd(): Promise<Influxd> {
   const launch = async () => {
     proc = spawnManaged(`influxd:${port}`, 'prlimit', [`--as=${ADDRESS_SPACE_LIMIT}`, '--', 'influxd', '-config', configPath]);
     const current = proc;
-    await waitUntil(() => answers(`${url}/ping`, 204), {
+    await waitUntil(() => answers(`${url}/ping`, 204, 2_000, { ca }), {
       attempts: 150,
       intervalMs: 100,
       what: `influxd on ${url} to answer GET /ping with 204`,
       abort: () => (current.isRunning() ? undefined : 'influxd exited'),
       details: () => current.output(),
     });
-    const ping = await request(`${url}/ping`);
+    const ping = await request(`${url}/ping`, { ca });
     version = String(ping.headers['x-influxdb-version'] ?? '');
+    if (options.auth && !userCreated) {
+      // with no admin yet, influxd lets this one statement through unauthenticated
+      const { username, password } = options.auth;
+      const res = await request(`${url}/query`, {
+        method: 'POST',
+        ca,
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          q: `CREATE USER ${JSON.stringify(username)} WITH PASSWORD '${password.replace(/'/g, "\\'")}' WITH ALL PRIVILEGES`,
+        }).toString(),
+      });
+      if (res.status !== 200 || res.json().results?.[0]?.error) throw new Error(`CREATE USER on ${url}: ${res.status} ${res.text}`);
+      userCreated = true;
+    }
   };
 
   const handle: Influxd = {
@@ -99,7 +125,8 @@ export async function startInfluxd(): Promise<Influxd> {
       const search = new URLSearchParams({ ...(db ? { db } : {}), ...params });
       const res = await request(`${url}/query?${search}`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        ca,
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...authHeaders },
         body: new URLSearchParams({ q }).toString(),
       });
       if (res.status !== 200) throw new Error(`influxd ${url} query ${JSON.stringify(q)} → ${res.status} ${res.text}`);
@@ -131,7 +158,7 @@ export async function startInfluxd(): Promise<Influxd> {
 
     write(db, body, params = {}, headers = {}) {
       const search = new URLSearchParams({ db, ...params });
-      return request(`${url}/write?${search}`, { method: 'POST', body, headers });
+      return request(`${url}/write?${search}`, { method: 'POST', body, ca, headers: { ...authHeaders, ...headers } });
     },
 
     async kill(signal = 'SIGKILL') {
@@ -176,7 +203,7 @@ export async function startInfluxd(): Promise<Influxd> {
   return handle;
 }
 
-function influxdConf(dir: string, port: number, rpcPort: number): string {
+function influxdConf(dir: string, port: number, rpcPort: number, options: StartInfluxdOptions = {}): string {
   const p = (sub: string) => JSON.stringify(path.join(dir, sub));
   return `reporting-disabled = true
 bind-address = "127.0.0.1:${rpcPort}"
@@ -203,8 +230,9 @@ bind-address = "127.0.0.1:${rpcPort}"
 [http]
   enabled = true
   bind-address = "127.0.0.1:${port}"
-  auth-enabled = false
-  log-enabled = false
+  auth-enabled = ${options.auth ? 'true' : 'false'}
+  https-enabled = ${options.tls ? 'true' : 'false'}
+${options.tls ? `  https-certificate = ${JSON.stringify(options.tls.certFile)}\n  https-private-key = ${JSON.stringify(options.tls.keyFile)}\n` : ''}  log-enabled = false
   pprof-enabled = false
 
 [logging]

@@ -56,8 +56,18 @@ export interface ProxyConfig {
 }
 
 export interface StartProxyOptions {
-  /** Written as JSON to a temp file (a string is written as is, e.g. to test invalid files). */
-  config: ProxyConfig | string;
+  /**
+   * Written as JSON to a temp file (a string is written as is, e.g. to test invalid files) and passed
+   * as --config. With `store`, nothing is written: it only tells the node's listen address.
+   */
+  config?: ProxyConfig | string;
+  /**
+   * Flags choosing another config store instead of --config, e.g. ['--redis', '127.0.0.1:6379'] or
+   * ['--etcd', url]. Then `config` or `listenAddr` must tell where the node listens.
+   */
+  store?: string[];
+  /** The node's listen address when no `config` tells it (store-backed proxies). */
+  listenAddr?: string;
   node?: string;
   /** Defaults to a fresh dir inside the proxy's temp dir (removed on stop). A given dir is left alone. */
   spoolDir?: string;
@@ -65,6 +75,10 @@ export interface StartProxyOptions {
   /** Passed as --log-file-path. */
   logFile?: string;
   env?: NodeJS.ProcessEnv;
+  /** The CA to trust when the node has tlsCert (its url is then https://). */
+  ca?: string | Buffer;
+  /** Headers of the readiness GET /ping (credentials when the config has pingAuthEnabled). */
+  readyHeaders?: Record<string, string>;
 }
 
 export interface ProxyProcess {
@@ -101,11 +115,19 @@ export async function startProxy(options: StartProxyOptions): Promise<ProxyProce
   const spoolDir = options.spoolDir ?? path.join(dir, 'spool');
   await fs.promises.mkdir(spoolDir, { recursive: true });
   const serialize = (config: ProxyConfig | string) => (typeof config === 'string' ? config : JSON.stringify(config, null, 2));
-  await fs.promises.writeFile(configPath, serialize(options.config));
+  if (!options.store) {
+    if (options.config === undefined) throw new Error('startProxy: give `config` (or `store` and `listenAddr`)');
+    await fs.promises.writeFile(configPath, serialize(options.config));
+  }
 
-  const listenAddr = listenAddrOf(options.config, node);
-  const url = `http://${listenAddr}`;
-  const args = ['--config', configPath, '--node', node, '--spool-dir', spoolDir];
+  const listenAddr = options.listenAddr
+    ? loopbackAddr(options.listenAddr)
+    : options.config !== undefined
+      ? listenAddrOf(options.config, node)
+      : undefined;
+  if (!listenAddr) throw new Error('startProxy: a store-backed proxy needs `listenAddr` or `config`');
+  const url = `${usesTls(options.config, node) ? 'https' : 'http'}://${listenAddr}`;
+  const args = [...(options.store ?? ['--config', configPath]), '--node', node, '--spool-dir', spoolDir];
   if (options.logFile) args.push('--log-file-path', options.logFile);
   args.push(...(options.extraArgs ?? []));
 
@@ -115,7 +137,7 @@ export async function startProxy(options: StartProxyOptions): Promise<ProxyProce
   const launch = async () => {
     proc = spawnManaged(`proxy:${node}`, PROXY_BIN, args, { cwd: REPO_ROOT, env: options.env });
     const current = proc;
-    await waitUntil(() => answers(`${url}/ping`, 204), {
+    await waitUntil(() => answers(`${url}/ping`, 204, 2_000, { ca: options.ca, headers: options.readyHeaders }), {
       attempts: 150,
       intervalMs: 100,
       what: `influxdb-proxy on ${url} to answer GET /ping with 204`,
@@ -189,10 +211,23 @@ export async function startProxy(options: StartProxyOptions): Promise<ProxyProce
   return handle;
 }
 
+function usesTls(config: ProxyConfig | string | undefined, node: string): boolean {
+  try {
+    const parsed: ProxyConfig | undefined = typeof config === 'string' ? JSON.parse(config) : config;
+    return Boolean(parsed?.proxies?.[node]?.tlsCert);
+  } catch {
+    return false;
+  }
+}
+
 function listenAddrOf(config: ProxyConfig | string, node: string): string {
   const parsed: ProxyConfig = typeof config === 'string' ? JSON.parse(config) : config;
   const addr = parsed.proxies?.[node]?.listenAddr;
   if (!addr) throw new Error(`config has no proxies.${node}.listenAddr`);
+  return loopbackAddr(addr);
+}
+
+function loopbackAddr(addr: string): string {
   return addr.startsWith(':') ? `127.0.0.1${addr}` : addr;
 }
 

@@ -15,6 +15,8 @@ export class RespError extends Error {}
 export interface Redis {
   /** redis://127.0.0.1:PORT */
   readonly url: string;
+  /** requirepass, when started with one (command() authenticates with it). */
+  readonly password?: string;
   readonly host: string;
   readonly port: number;
   readonly pid: number;
@@ -28,7 +30,13 @@ export interface Redis {
   restart(): Promise<void>;
 }
 
-export async function startRedis(): Promise<Redis> {
+export interface StartRedisOptions {
+  /** Start with `--requirepass`; command() sends AUTH first. */
+  password?: string;
+}
+
+export async function startRedis(options: StartRedisOptions = {}): Promise<Redis> {
+  const password = options.password;
   const dir = await makeTempDir('redis');
   const port = await freePort();
   const host = '127.0.0.1';
@@ -42,9 +50,10 @@ export async function startRedis(): Promise<Redis> {
       '--save', '',
       '--appendonly', 'no',
       '--dir', dir,
+      ...(password ? ['--requirepass', password] : []),
     ]);
     const current = proc;
-    await waitUntil(async () => (await respCommand(host, port, ['PING'], 1_000)) === 'PONG', {
+    await waitUntil(async () => (await respCommand(host, port, ['PING'], 1_000, password)) === 'PONG', {
       attempts: 150,
       intervalMs: 100,
       what: `redis-server on ${host}:${port} to answer PING`,
@@ -55,6 +64,7 @@ export async function startRedis(): Promise<Redis> {
 
   const handle: Redis = {
     url: `redis://${host}:${port}`,
+    password,
     host,
     port,
     dir,
@@ -63,7 +73,7 @@ export async function startRedis(): Promise<Redis> {
     },
     isRunning: () => proc?.isRunning() ?? false,
     output: () => proc?.output() ?? '',
-    command: (...args) => respCommand(host, port, args.map(String)),
+    command: (...args) => respCommand(host, port, args.map(String), undefined, password),
     async kill(signal = 'SIGKILL') {
       if (!proc?.isRunning()) return proc ? proc.exited : { code: null, signal: null };
       try {
@@ -101,8 +111,15 @@ export async function startRedis(): Promise<Redis> {
   return handle;
 }
 
-/** One RESP2 command over a fresh TCP connection. */
-export function respCommand(host: string, port: number, args: string[], timeoutMs = 5_000): Promise<RespValue> {
+/** One RESP2 command over a fresh TCP connection (after AUTH when a password is given). */
+export function respCommand(
+  host: string,
+  port: number,
+  args: string[],
+  timeoutMs = 5_000,
+  password?: string,
+): Promise<RespValue> {
+  const commands = password ? [['AUTH', password], args] : [args];
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host, port });
     let buffer = Buffer.alloc(0);
@@ -117,22 +134,31 @@ export function respCommand(host: string, port: number, args: string[], timeoutM
     };
     socket.on('error', (err) => done(() => reject(err)));
     socket.on('connect', () => {
-      const parts = [`*${args.length}\r\n`];
-      for (const arg of args) parts.push(`$${Buffer.byteLength(arg)}\r\n${arg}\r\n`);
+      const parts: string[] = [];
+      for (const command of commands) {
+        parts.push(`*${command.length}\r\n`);
+        for (const arg of command) parts.push(`$${Buffer.byteLength(arg)}\r\n${arg}\r\n`);
+      }
       socket.write(parts.join(''));
     });
     socket.on('data', (chunk) => {
       buffer = Buffer.concat([buffer, chunk]);
-      let parsed: [RespValue, number] | undefined;
+      const values: RespValue[] = [];
+      let offset = 0;
       try {
-        parsed = parseResp(buffer, 0);
+        while (values.length < commands.length) {
+          const parsed = parseResp(buffer, offset);
+          if (!parsed) return;
+          values.push(parsed[0]);
+          offset = parsed[1];
+        }
       } catch (err) {
         done(() => reject(err));
         return;
       }
-      if (!parsed) return;
-      const [value] = parsed;
-      done(() => (value instanceof RespError ? reject(value) : resolve(value)));
+      const failed = values.find((v) => v instanceof RespError);
+      const value = values[values.length - 1];
+      done(() => (failed ? reject(failed) : resolve(value)));
     });
   });
 }

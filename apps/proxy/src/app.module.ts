@@ -6,12 +6,20 @@ import { MetaController } from './admin/meta.controller';
 import { ReloadController } from './admin/reload.controller';
 import type { ProxyOptions } from './cli/proxy-options';
 import { ClusterStateService } from './cluster/cluster-state.service';
+import { MembershipService } from './cluster/membership.service';
+import { HealthController } from './health/health.controller';
 import { InfluxExceptionFilter } from './http/influx-exception.filter';
 import { ProxyServer } from './http/proxy-server';
+import { RequestObserver } from './http/request-observer';
+import { MetricsController } from './metrics/metrics.controller';
+import { MetricsModule } from './metrics/metrics.module';
+import { RequestGate } from './http/request-gate';
 import { PingHandler } from './ping/ping.handler';
 import { PROXY_OPTIONS } from './proxy-options.token';
 import { QueryHandler } from './query/query.handler';
 import { QueryStats } from './query/query-stats';
+import { SelfReportService } from './self-report/self-report.service';
+import { WriteBudget } from './write/write-budget';
 import { WriteHandler } from './write/write.handler';
 import { WriteStats } from './write/write-stats';
 
@@ -21,20 +29,26 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot({ kind: 'file', path: options.configPath }),
+        ConfigModule.forRoot(options.store),
+        MetricsModule.forRoot(),
       ],
-      controllers: [ReloadController, MetaController],
+      controllers: [ReloadController, MetaController, HealthController, MetricsController],
       providers: [
         { provide: PROXY_OPTIONS, useValue: options },
         { provide: APP_FILTER, useClass: InfluxExceptionFilter },
         { provide: BufferPool, useValue: new BufferPool() },
         ClusterStateService,
+        MembershipService,
         WriteStats,
         WriteHandler,
         PingHandler,
         QueryHandler,
         QueryStats,
+        RequestObserver,
+        SelfReportService,
         ProxyServer,
+        RequestGate,
+        WriteBudget,
       ],
     };
   }

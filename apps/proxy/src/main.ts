@@ -7,16 +7,19 @@ import { AppModule } from './app.module';
 import { parseProxyArgs } from './cli/proxy-options';
 import { ClusterStateService } from './cluster/cluster-state.service';
 import { ProxyServer } from './http/proxy-server';
+import { openLogDestination } from './logging/log-destination';
 import { PinoNestLogger } from './pino-nest.logger';
 
 async function bootstrap(): Promise<void> {
   const options = parseProxyArgs(process.argv.slice(2));
-  const logger = pino(
-    { level: options.logLevel, base: { node: options.node } },
-    options.logFilePath ? pino.destination({ dest: options.logFilePath, mkdir: true, sync: false }) : undefined,
-  );
+  // stdout, or --log-file-path (rotated by --log-rotate-size / --log-rotate-interval, else reopened on SIGHUP)
+  const logs = openLogDestination(options.logFilePath, options.logRotation);
+  const logger = pino({ level: options.logLevel, base: { node: options.node } }, logs.stream);
+  if (options.logFilePath) process.on('SIGHUP', () => logs.reopen());
   const expressApp = express();
   expressApp.disable('x-powered-by');
+  // Express's last-resort error page shows the stack trace unless env is production
+  expressApp.set('env', 'production');
   const app = await NestFactory.create(AppModule.forRoot(options), new ExpressAdapter(expressApp), {
     logger: new PinoNestLogger(logger),
   });
@@ -25,12 +28,21 @@ async function bootstrap(): Promise<void> {
   } catch (err) {
     logger.fatal(`cannot start: ${(err as Error).message}`);
     await app.close();
-    process.exitCode = 1;
-    return;
+    logger.flush();
+    await logs.close();
+    process.exit(1); // at once: a config store client's reconnect timers must not hold a failed start
   }
   await app.init();
   const server = app.get(ProxyServer);
-  await server.listen(expressApp);
+  try {
+    await server.listen(expressApp);
+  } catch (err) {
+    // e.g. the port is taken or tlsCert/tlsKey cannot be read
+    logger.fatal(`cannot listen: ${(err as Error).message}`);
+    await app.close();
+    process.exitCode = 1;
+    return;
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -41,6 +53,7 @@ async function bootstrap(): Promise<void> {
     await app.close(); // drains every backend's batches
     logger.info('stopped');
     logger.flush();
+    await logs.close();
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));

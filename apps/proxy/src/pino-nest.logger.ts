@@ -1,28 +1,44 @@
 import type { LoggerService } from '@nestjs/common';
-import type { Logger as PinoLogger } from 'pino';
+import type { Level, Logger as PinoLogger } from 'pino';
+import { redactSecrets } from './logging/redact';
 
-/** Nest's logger calls, written as pino JSON lines with the caller's context. */
+/**
+ * Nest's logger calls, written as pino JSON lines with the caller's context. A message may be an
+ * object `{ msg, ...fields }`: its fields become the line's fields (e.g. `reqId` on per-request lines).
+ * Passwords (`p=` parameters, InfluxQL password literals) are redacted from every message.
+ */
 export class PinoNestLogger implements LoggerService {
   constructor(private readonly pino: PinoLogger) {}
 
   log(message: unknown, context?: string): void {
-    this.pino.info({ context }, String(message));
+    this.write('info', message, context);
   }
   error(message: unknown, trace?: string, context?: string): void {
     // Nest passes (message, context) when there is no trace
-    if (context === undefined && trace !== undefined && !trace.includes('\n')) this.pino.error({ context: trace }, String(message));
-    else this.pino.error({ context, trace }, String(message));
+    if (context === undefined && trace !== undefined && !trace.includes('\n')) this.write('error', message, trace);
+    else this.write('error', message, context, trace === undefined ? undefined : redactSecrets(trace));
   }
   warn(message: unknown, context?: string): void {
-    this.pino.warn({ context }, String(message));
+    this.write('warn', message, context);
   }
   debug(message: unknown, context?: string): void {
-    this.pino.debug({ context }, String(message));
+    this.write('debug', message, context);
   }
   verbose(message: unknown, context?: string): void {
-    this.pino.trace({ context }, String(message));
+    this.write('trace', message, context);
   }
   fatal(message: unknown, context?: string): void {
-    this.pino.fatal({ context }, String(message));
+    this.write('fatal', message, context);
+  }
+
+  private write(level: Level, message: unknown, context: string | undefined, trace?: string): void {
+    if (!this.pino.isLevelEnabled(level)) return;
+    if (message !== null && typeof message === 'object' && !(message instanceof Error)) {
+      const { msg, ...fields } = message as { msg?: unknown } & Record<string, unknown>;
+      this.pino[level]({ context, ...fields, trace }, redactSecrets(String(msg ?? '')));
+      return;
+    }
+    const text = message instanceof Error ? (message.stack ?? message.message) : String(message);
+    this.pino[level]({ context, trace }, redactSecrets(text));
   }
 }

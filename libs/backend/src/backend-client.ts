@@ -1,4 +1,5 @@
-import type { BackendConfig } from '@app/config';
+import { type BackendConfig, ConfigValidationError } from '@app/config';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { Pool, type Dispatcher } from 'undici';
@@ -29,7 +30,12 @@ export class BackendClient {
     this.pool = new Pool(url.origin, {
       connections: config.concurrency + 4,
       keepAliveTimeout: 30_000,
-      connect: { timeout: Math.min(config.timeout, 5000) },
+      // https:// is always verified: against caFile when given, else Node's bundled CAs
+      connect: {
+        timeout: Math.min(config.timeout, 5000),
+        rejectUnauthorized: true,
+        ...(url.protocol === 'https:' && config.caFile ? { ca: readCa(name, config.caFile) } : {}),
+      },
     });
     if (config.username !== undefined) {
       const token = Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64');
@@ -118,6 +124,31 @@ export class BackendClient {
     const v = headers['x-influxdb-version'];
     if (typeof v === 'string' && v) this.version = v;
   }
+}
+
+/**
+ * Reads every https backend's caFile, throwing ConfigValidationError for the first that is unusable:
+ * a config is checked with this before any of its backends is built, so a bad one is refused whole.
+ */
+export function checkBackendFiles(backends: Record<string, BackendConfig>): void {
+  for (const [name, config] of Object.entries(backends)) {
+    if (config.caFile && config.url.startsWith('https:')) readCa(name, config.caFile);
+  }
+}
+
+/** The PEM CA bundle of a backend, read when its client is built (so on every config (re)load). */
+function readCa(backend: string, file: string): Buffer {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(file);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ConfigValidationError(`backends.${backend}.caFile: cannot read ${file}: ${e.code ?? e.message}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConfigValidationError(`backends.${backend}.caFile: ${file} holds no PEM certificate`);
+  }
+  return pem;
 }
 
 async function errorText(res: Dispatcher.ResponseData): Promise<string> {

@@ -3,6 +3,7 @@ import { Spool, SpoolFullError, type SpoolBacklog } from '@app/spool';
 import { Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BackendClient } from './backend-client';
+import { type BackendObserver, NO_OBSERVER } from './backend-observer';
 import type { BufferPool } from './buffer-pool';
 import { WriteBatcher } from './write-batcher';
 import type { WriteOutcome } from './write-outcome';
@@ -18,6 +19,10 @@ export interface BackendStatus {
     replaying: boolean;
     replayedRecords: number;
     rejectedOnReplay: number;
+    /** The spool's cap (spoolMaxBytes). */
+    maxBytes: number;
+    /** Whether the spool refused its last append for lack of room (and nothing has been freed since). */
+    full: boolean;
   };
 }
 
@@ -44,11 +49,14 @@ export class Backend {
   private rejectedOnReplay = 0;
   private closing = false;
   private replayNotBefore = 0;
+  /** Set when the spool refuses an append for lack of room; cleared by a later append or ack. */
+  private spoolFull = false;
 
   constructor(
     readonly name: string,
     readonly config: BackendConfig,
     private readonly pool?: BufferPool,
+    private readonly observer: BackendObserver = NO_OBSERVER,
   ) {
     this.client = new BackendClient(name, config);
     this.batcher = new WriteBatcher(
@@ -101,6 +109,8 @@ export class Backend {
         replaying: this.replay !== undefined,
         replayedRecords: this.replayedRecords,
         rejectedOnReplay: this.rejectedOnReplay,
+        maxBytes: this.config.spoolMaxBytes,
+        full: this.spoolFull || backlog.bytes >= this.config.spoolMaxBytes,
       },
     };
   }
@@ -124,7 +134,9 @@ export class Backend {
   ): Promise<WriteOutcome> {
     const spool = this.spool;
     if (spool && (!this.healthy || !spool.isEmpty)) return this.toSpool(rp, precision, chunks, bytes, lines);
+    const started = performance.now();
     const outcome = await this.client.write(rp, precision, chunks, bytes);
+    this.observer.batchSent(lines, (performance.now() - started) / 1000, outcome);
     if (outcome.kind !== 'unavailable') return outcome;
     this.markDown(outcome.error);
     if (!spool) return outcome;
@@ -149,7 +161,9 @@ export class Backend {
     try {
       await this.spool!.append({ rp, precision, body, lines });
     } catch (err) {
+      this.observer.spoolRefused(lines);
       if (err instanceof SpoolFullError) {
+        this.spoolFull = true;
         this.logger.warn(`backend ${this.name}: ${err.message}; answering 503`);
         return { kind: 'unavailable', error: err.message };
       }
@@ -158,6 +172,8 @@ export class Backend {
     } finally {
       if (gathered) this.pool?.release(gathered);
     }
+    this.spoolFull = false;
+    this.observer.spooled(lines);
     this.kickReplay();
     return { kind: 'ok' };
   }
@@ -197,6 +213,8 @@ export class Backend {
         this.logger.warn(`backend ${this.name}: replayed batch refused (${outcome.status}): ${outcome.error}`);
       }
       await spool.ack();
+      this.spoolFull = false;
+      this.observer.replayed(record.lines, outcome);
       this.replayedRecords++;
       lines += record.lines;
     }

@@ -2,4 +2,5 @@ export * from './write-outcome';
 export * from './backend-client';
 export * from './write-batcher';
 export * from './backend';
+export * from './backend-observer';
 export * from './buffer-pool';

@@ -1,3 +1,4 @@
+import { PasswordHashFormatError, parsePasswordHash } from '@app/auth';
 import { STATEMENT_KINDS, type StatementKind } from '@app/influxql';
 import { z } from 'zod';
 import {
@@ -29,17 +30,68 @@ const backendSchema = z.object({
   writeOnly: flag.default(false),
   username: z.string().optional(),
   password: z.string().optional(),
+  caFile: z.string().min(1).optional(),
   gzip: flag.default(false),
   concurrency: z.number().int().min(1).max(256).default(4),
   spoolMaxBytes: z.number().int().positive().default(1024 * 1024 * 1024),
   downAfter: z.number().int().min(1).default(3),
   upAfter: z.number().int().min(1).default(2),
   replayLinesPerSecond: z.number().nonnegative().default(0),
+}).superRefine((b, ctx) => {
+  if (b.caFile !== undefined && !b.url.startsWith('https:')) {
+    ctx.addIssue({ code: 'custom', path: ['caFile'], message: 'only for https:// backends' });
+  }
 });
 
 type QueryStatementKind = Exclude<StatementKind, 'unknown'>;
 /** The statement kinds a proxy's `forbiddenStatements` may name. */
 const QUERY_STATEMENT_KINDS = STATEMENT_KINDS.filter((k): k is QueryStatementKind => k !== 'unknown');
+
+/** A proxy user: `hash` must parse (its value never appears in the message); `admin` defaults to false. */
+const userSchema = z.object({
+  hash: z.string().superRefine((hash, ctx) => {
+    try {
+      parsePasswordHash(hash);
+    } catch (err) {
+      if (!(err instanceof PasswordHashFormatError)) throw err;
+      ctx.addIssue({ code: 'custom', message: err.message });
+    }
+  }),
+  admin: flag.default(false),
+});
+
+/** User entries take `hash` and `admin` in any case, like every other config key. */
+function lowerKeys(value: unknown): unknown {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+interface ProxySecurityFields {
+  users: Record<string, unknown>;
+  authEnabled: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  headersTimeout: number;
+  requestTimeout: number;
+}
+
+/** Settings of a proxy that only make sense together. */
+function checkProxySecurity(p: ProxySecurityFields, ctx: z.RefinementCtx): void {
+  for (const name of Object.keys(p.users)) {
+    // Basic and Token credentials end the user name at the first colon
+    if (name.includes(':')) ctx.addIssue({ code: 'custom', path: ['users', name], message: 'a user name cannot contain ":"' });
+  }
+  if (p.authEnabled && Object.keys(p.users).length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['users'], message: 'authEnabled needs at least one user' });
+  }
+  if ((p.tlsCert === undefined) !== (p.tlsKey === undefined)) {
+    const missing = p.tlsCert === undefined ? 'tlsCert' : 'tlsKey';
+    ctx.addIssue({ code: 'custom', path: [missing], message: 'tlsCert and tlsKey go together' });
+  }
+  if (p.headersTimeout > p.requestTimeout) {
+    ctx.addIssue({ code: 'custom', path: ['headersTimeout'], message: 'cannot be longer than requestTimeout' });
+  }
+}
 
 const proxySchema = z.object({
   listenAddr: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]*):\d{1,5}$/, 'must be host:port'),
@@ -56,7 +108,21 @@ const proxySchema = z.object({
   maxSelectBuckets: z.number().int().nonnegative().default(100_000),
   maxUnboundedRawSelect: flag.default(false),
   ackMode: z.enum(['durable', 'buffered']).default('durable'),
-});
+  selfReport: flag.default(false),
+  selfReportMeasurement: z.string().min(1).default('influx_proxy'),
+  users: z
+    .record(z.string().min(1), z.preprocess(lowerKeys, userSchema))
+    .default({}),
+  authEnabled: flag.default(false),
+  pingAuthEnabled: flag.default(false),
+  metaAuthEnabled: flag.default(false),
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
+  headersTimeout: z.number().positive().default(10),
+  requestTimeout: z.number().positive().default(300),
+  maxConcurrentRequests: z.number().int().positive().default(1024),
+  maxBufferedWriteBytes: z.number().int().positive().default(256 * 1024 * 1024),
+}).superRefine(checkProxySecurity);
 
 const clusterSchema = z.object({
   backends: z.record(z.string().min(1), z.unknown()),

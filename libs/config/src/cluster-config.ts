@@ -19,6 +19,11 @@ export interface BackendConfig {
   writeOnly: boolean;
   username?: string;
   password?: string;
+  /**
+   * PEM file of the CA(s) that sign an https:// backend's certificate; replaces Node's bundled CAs for
+   * this backend. Verification is never switched off.
+   */
+  caFile?: string;
   /** gzip bodies sent to this backend. */
   gzip: boolean;
   /** Write batches in flight at once toward this backend. */
@@ -39,7 +44,7 @@ export interface ProxyNodeConfig {
   /** When set, clients must use this db name. */
   db: string;
   zone: string;
-  /** Self-report period in seconds. */
+  /** Self-report period in seconds (0: no self-report). */
   interval: number;
   /** Idle keep-alive timeout for client connections, in seconds. */
   idleTimeout: number;
@@ -51,6 +56,12 @@ export interface ProxyNodeConfig {
    */
   ackMode: 'durable' | 'buffered';
   /**
+   * Every `interval` seconds, write this proxy's counters as points to `selfReportMeasurement` through
+   * its own write path (routed by the keymaps like any line). Off by default: it writes into users' databases.
+   */
+  selfReport: boolean;
+  selfReportMeasurement: string;
+  /**
    * /query statement kinds (as @app/influxql names them, e.g. `drop-database`) that make the proxy refuse
    * the whole request with 400 before any backend sees any of its statements.
    */
@@ -61,6 +72,35 @@ export interface ProxyNodeConfig {
   maxSelectBuckets: number;
   /** Query guard: refuse raw SELECTs that have neither a LIMIT nor a time bound. */
   maxUnboundedRawSelect: boolean;
+  /** Users allowed in when `authEnabled`, by name. */
+  users: Record<string, ProxyUser>;
+  /** Requests must authenticate as one of `users` (as influxd's auth-enabled). */
+  authEnabled: boolean;
+  /** /ping and /health need a user too (as influxd's ping-auth-enabled); only with authEnabled. */
+  pingAuthEnabled: boolean;
+  /** /meta and /metrics need an admin user; only with authEnabled (/reload always needs one then). */
+  metaAuthEnabled: boolean;
+  /** PEM certificate chain and private key files: the listener speaks HTTPS. Re-read on a config reload. */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Seconds a client may take to send a request's headers (and to finish a TLS handshake). */
+  headersTimeout: number;
+  /** Seconds a client may take to send a whole request, body included. */
+  requestTimeout: number;
+  /** Requests served at once (/ping, /health and /metrics not counted); more are answered 503. */
+  maxConcurrentRequests: number;
+  /**
+   * Bytes of write bodies held in memory (received, or batched and waiting for backends); a write that
+   * would pass it is answered 503 until the backends catch up.
+   */
+  maxBufferedWriteBytes: number;
+}
+
+/** A proxy user; `hash` is an scrypt PHC string (bin/influxdb-proxy-passwd makes one). */
+export interface ProxyUser {
+  hash: string;
+  /** Admins may use /reload (and /meta, /metrics with metaAuthEnabled). */
+  admin: boolean;
 }
 
 export interface ClusterConfig {

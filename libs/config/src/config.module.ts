@@ -1,9 +1,10 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ConfigProvider } from './config.provider';
+import { EtcdConfigProvider } from './etcd-config.provider';
 import { FileConfigProvider } from './file-config.provider';
-
-/** Which store holds the cluster config. Redis and etcd join this union. */
-export type ConfigStoreOptions = { kind: 'file'; path: string };
+import { MembershipStore } from './membership';
+import { RedisConfigProvider } from './redis-config.provider';
+import type { ConfigStoreOptions } from './store-options';
 
 export const CONFIG_STORE_OPTIONS = Symbol('CONFIG_STORE_OPTIONS');
 
@@ -11,6 +12,10 @@ function createProvider(options: ConfigStoreOptions): ConfigProvider {
   switch (options.kind) {
     case 'file':
       return new FileConfigProvider(options.path);
+    case 'redis':
+      return new RedisConfigProvider(options);
+    case 'etcd':
+      return new EtcdConfigProvider(options);
   }
 }
 
@@ -23,8 +28,10 @@ export class ConfigModule {
       providers: [
         { provide: CONFIG_STORE_OPTIONS, useValue: options },
         { provide: ConfigProvider, useFactory: createProvider, inject: [CONFIG_STORE_OPTIONS] },
+        // membership records live beside the config, through the same connection
+        { provide: MembershipStore, useFactory: (p: ConfigProvider) => p.membership(), inject: [ConfigProvider] },
       ],
-      exports: [ConfigProvider],
+      exports: [ConfigProvider, MembershipStore],
     };
   }
 }

@@ -1,5 +1,6 @@
 import type { Observable } from 'rxjs';
 import type { ClusterConfig } from './cluster-config';
+import { InProcessMembershipStore, type MembershipStore } from './membership';
 
 /** Where the cluster configuration lives: the file, Redis or etcd. Also the injection token. */
 export abstract class ConfigProvider {
@@ -12,4 +13,13 @@ export abstract class ConfigProvider {
   /** What /meta shows about the store. */
   abstract describe(): { kind: string; address: string };
   abstract close(): Promise<void>;
+
+  private inProcessMembers?: MembershipStore;
+  /**
+   * Where proxies register themselves. Stores shared by several proxies (Redis, etcd) keep the records
+   * beside the config under keys that cannot collide with it; the default is this process alone.
+   */
+  membership(): MembershipStore {
+    return (this.inProcessMembers ??= new InProcessMembershipStore());
+  }
 }

@@ -1,20 +1,29 @@
-import { type BackendConfig, ConfigProvider } from '@app/config';
-import { Controller, Get, Header } from '@nestjs/common';
+import { type BackendConfig, ConfigProvider, type ProxyMember, type ProxyNodeConfig } from '@app/config';
+import { Controller, Get, Header, Inject } from '@nestjs/common';
+import type { ProxyOptions } from '../cli/proxy-options';
 import { ClusterStateService } from '../cluster/cluster-state.service';
+import { MembershipService } from '../cluster/membership.service';
+import { PROXY_OPTIONS } from '../proxy-options.token';
 import { WriteStats } from '../write/write-stats';
 
-/** GET /meta: the seed's document (config and backend status) plus what this proxy sees. */
+/**
+ * GET /meta: the seed's document (config and backend status) plus what this proxy sees, and the
+ * live membership of every proxy sharing the store, so monitoring can poll any one proxy.
+ */
 @Controller()
 export class MetaController {
   constructor(
     private readonly cluster: ClusterStateService,
     private readonly provider: ConfigProvider,
     private readonly stats: WriteStats,
+    private readonly membership: MembershipService,
+    @Inject(PROXY_OPTIONS) private readonly options: ProxyOptions,
   ) {}
 
   @Get('meta')
   @Header('Cache-Control', 'no-store')
-  meta() {
+  async meta() {
+    const { members, error } = await this.membership.members();
     const topology = this.cluster.topology;
     const backends: Record<string, Omit<BackendConfig, 'password'> & { password?: string }> = {};
     const backendStatus: Record<string, boolean> = {};
@@ -25,7 +34,9 @@ export class MetaController {
       backendDetail[b.name] = { ...b.status(), batches: b.batcher.pending };
     }
     return {
-      proxies: topology.config.proxies,
+      node: this.options.node,
+      proxies: proxiesWithMembership(redactUsers(topology.config.proxies), members),
+      membership: { scope: this.membership.scope, ttl: this.membership.ttl, ...(error ? { error } : {}) },
       backends,
       backendStatus,
       backendDetail,
@@ -36,6 +47,71 @@ export class MetaController {
   }
 }
 
+const REDACTED = '******';
+
 function redact(config: BackendConfig): BackendConfig {
-  return config.password === undefined ? config : { ...config, password: '******' };
+  const url = redactUrl(config.url);
+  if (config.password === undefined && url === config.url) return config;
+  return { ...config, url, ...(config.password === undefined ? {} : { password: REDACTED }) };
+}
+
+/** Proxy users keep their names and admin flags; their password hashes are not shown. */
+function redactUsers(proxies: Record<string, ProxyNodeConfig>): Record<string, ProxyNodeConfig> {
+  const out: Record<string, ProxyNodeConfig> = {};
+  for (const [name, node] of Object.entries(proxies)) {
+    const users = Object.fromEntries(
+      Object.entries(node.users ?? {}).map(([user, entry]) => [user, { ...entry, hash: REDACTED }]),
+    );
+    out[name] = { ...node, users };
+  }
+  return out;
+}
+
+/** `http://user:secret@host` → `http://user:******@host`. */
+function redactUrl(text: string): string {
+  try {
+    const url = new URL(text);
+    if (!url.password) return text;
+    url.password = REDACTED;
+    return url.toString();
+  } catch {
+    return text;
+  }
+}
+
+const SECRET_KEY = /^(password|hash|secret|token)$/i;
+
+/** A copy with every value under a secret-looking key (password, hash, secret, token) masked. */
+function redactSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactSecrets);
+  if (!value || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) && v !== undefined ? REDACTED : redactSecrets(v)]),
+  );
+}
+
+/**
+ * Each configured proxy with what its membership record says (alive, lastSeen, address, version,
+ * backlog per backend); a live record whose name is not in the config is listed too (configured: false).
+ */
+function proxiesWithMembership(configured: Record<string, object>, members: ProxyMember[]) {
+  const live = new Map(members.map((m) => [m.name, m]));
+  const out: Record<string, object> = {};
+  const view = (m: ProxyMember | undefined) => ({
+    alive: m !== undefined,
+    lastSeen: m?.lastHeartbeat ?? null,
+    address: m?.address ?? null,
+    version: m?.version ?? null,
+    startedAt: m?.startedAt ?? null,
+    hostname: m?.hostname ?? null,
+    pid: m?.pid ?? null,
+    backlog: m?.backlog ?? {},
+  });
+  for (const [name, config] of Object.entries(configured)) {
+    out[name] = { ...(redactSecrets(config) as object), configured: true, ...view(live.get(name)) };
+  }
+  for (const m of members) {
+    if (!(m.name in out)) out[m.name] = { zone: m.zone, configured: false, ...view(m) };
+  }
+  return out;
 }

@@ -1,8 +1,9 @@
-import { Backend, BufferPool } from '@app/backend';
+import { Backend, BufferPool, checkBackendFiles } from '@app/backend';
 import { type ClusterConfig, ConfigProvider, ConfigValidationError } from '@app/config';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
 import type { Subscription } from 'rxjs';
+import { ProxyMetrics } from '../metrics/proxy-metrics';
 import { PROXY_OPTIONS } from '../proxy-options.token';
 import type { ProxyOptions } from '../cli/proxy-options';
 import { Topology } from './topology';
@@ -22,6 +23,7 @@ export class ClusterStateService implements OnApplicationShutdown {
     private readonly provider: ConfigProvider,
     @Inject(PROXY_OPTIONS) private readonly options: ProxyOptions,
     private readonly pool: BufferPool,
+    private readonly metrics: ProxyMetrics,
   ) {}
 
   /** Loads the first config; fails (start-up error) when it is invalid or names no such node. */
@@ -47,9 +49,11 @@ export class ClusterStateService implements OnApplicationShutdown {
     try {
       next = await this.build(config);
     } catch (err) {
+      this.metrics.configReloadFailures.inc();
       this.logger.error(`config refused, keeping the last good one: ${(err as Error).message}`);
       throw err;
     }
+    this.metrics.configReloads.inc();
     const previous = this.current;
     this.current = next;
     if (previous) this.retire(previous, next);
@@ -75,6 +79,7 @@ export class ClusterStateService implements OnApplicationShutdown {
         `proxies.${this.options.node}.listenAddr: cannot change while running (restart the proxy)`,
       );
     }
+    checkBackendFiles(config.backends); // an unreadable caFile refuses the config before any backend is built
     const reusable = new Map(this.current?.backends.map((b) => [b.name, b]));
     const backends = await Promise.all(
       Object.entries(config.backends).map(async ([name, cfg]) => {
@@ -82,7 +87,7 @@ export class ClusterStateService implements OnApplicationShutdown {
         if (old && JSON.stringify(old.config) === JSON.stringify(cfg)) return old;
         // a changed backend keeps its name and so its spool directory: the old one lets go of it first
         if (old) await old.drain();
-        const backend = new Backend(name, cfg, this.pool);
+        const backend = new Backend(name, cfg, this.pool, this.metrics.forBackend(name));
         await backend.start(join(this.options.spoolDir, encodeURIComponent(name)));
         return backend;
       }),

@@ -1,10 +1,13 @@
 import { requestIdOf, setInfluxHeaders, writeInfluxError } from '@app/http-compat';
 import { Injectable, Logger } from '@nestjs/common';
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { ClusterStateService } from '../cluster/cluster-state.service';
 import { PingHandler } from '../ping/ping.handler';
 import { QueryHandler } from '../query/query.handler';
 import { WriteHandler } from '../write/write.handler';
+import { RequestObserver } from './request-observer';
+import { type Listener, adoptSettings, createListener } from './listener';
+import { RequestGate } from './request-gate';
 
 /**
  * The proxy's own http.Server. /write and /ping are served by plain handlers (the hot path stays
@@ -13,31 +16,25 @@ import { WriteHandler } from '../write/write.handler';
 @Injectable()
 export class ProxyServer {
   private readonly logger = new Logger(ProxyServer.name);
-  private server?: Server;
+  private server?: Listener;
+  private settingsWatch?: NodeJS.Timeout;
 
   constructor(
     private readonly cluster: ClusterStateService,
     private readonly write: WriteHandler,
     private readonly ping: PingHandler,
     private readonly query: QueryHandler,
+    private readonly observer: RequestObserver,
+    private readonly gate: RequestGate,
   ) {}
 
   /** Starts listening on the node's listenAddr; `framework` serves what the plain handlers do not. */
-  async listen(framework: RequestListener): Promise<Server> {
-    const node = this.cluster.topology.node;
+  async listen(framework: RequestListener): Promise<Listener> {
+    const topology = this.cluster.topology;
+    const node = topology.node;
     const { host, port } = splitListenAddr(node.listenAddr);
-    const server = createServer(
-      {
-        keepAliveTimeout: node.idleTimeout * 1000,
-        headersTimeout: 60_000,
-        requestTimeout: 300_000,
-      },
-      (req, res) => this.dispatch(req, res, framework),
-    );
-    server.on('clientError', (err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-      else socket.destroy(err);
-    });
+    // HTTP or HTTPS, with the timeouts and parser limits of listener.ts
+    const server = await createListener(node, (req, res) => this.dispatch(req, res, framework));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -46,7 +43,16 @@ export class ProxyServer {
       });
     });
     this.server = server;
-    this.logger.log(`listening on ${node.listenAddr}`);
+    this.logger.log(`listening on ${node.listenAddr}${node.tlsCert ? ' (https)' : ''}`);
+    // a reloaded config's timeouts (and renewed TLS certificate) apply to the running listener
+    let seen = topology;
+    this.settingsWatch = setInterval(() => {
+      const current = this.cluster.topology;
+      if (current === seen) return;
+      seen = current;
+      void adoptSettings(server, current.node, this.logger);
+    }, 1000);
+    this.settingsWatch.unref();
     return server;
   }
 
@@ -54,6 +60,7 @@ export class ProxyServer {
   async close(graceMs = 30_000): Promise<void> {
     const server = this.server;
     if (!server) return;
+    clearInterval(this.settingsWatch);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     const idle = setInterval(() => server.closeIdleConnections(), 50);
     const force = setTimeout(() => server.closeAllConnections(), graceMs);
@@ -67,6 +74,32 @@ export class ProxyServer {
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     const requestId = requestIdOf(req);
+    this.observer.begin(req, res, path, requestId);
+    // the cap on requests in flight, then authentication (RequestGate answers the refusals)
+    const admitted = this.gate.admit(req, res, path, q < 0 ? '' : url.slice(q + 1), requestId);
+    if (admitted === false) return;
+    if (admitted === true) {
+      try {
+        this.route(req, res, framework, url, q, path, requestId);
+      } catch (err) {
+        this.fail(res, err, requestId);
+      }
+      return;
+    }
+    admitted
+      .then((ok) => ok && this.route(req, res, framework, url, q, path, requestId))
+      .catch((err) => this.fail(res, err, requestId));
+  }
+
+  private route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    framework: RequestListener,
+    url: string,
+    q: number,
+    path: string,
+    requestId: string,
+  ): void {
     switch (path) {
       case '/write': {
         const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
@@ -90,7 +123,7 @@ export class ProxyServer {
   }
 
   private fail(res: ServerResponse, err: unknown, requestId: string): void {
-    this.logger.error(`request ${requestId} failed: ${(err as Error)?.stack ?? err}`);
+    this.logger.error({ msg: `request ${requestId} failed: ${(err as Error)?.stack ?? err}`, reqId: requestId });
     writeInfluxError(res, 500, 'internal error');
   }
 }

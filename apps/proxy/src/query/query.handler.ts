@@ -13,6 +13,8 @@ import { gzip as gzipCb } from 'node:zlib';
 import { ClusterStateService } from '../cluster/cluster-state.service';
 import type { Topology } from '../cluster/topology';
 import { writeMethodNotAllowed } from '../http/method-not-allowed';
+import { refuseUnprivileged } from '../http/query-privileges';
+import { RequestObserver } from '../http/request-observer';
 import {
   type BackendQuery,
   type CollectedAnswer,
@@ -75,6 +77,7 @@ export class QueryHandler {
   constructor(
     private readonly cluster: ClusterStateService,
     private readonly stats: QueryStats,
+    private readonly observer: RequestObserver,
   ) {}
 
   async handle(req: IncomingMessage, res: ServerResponse, url: URLSearchParams, requestId: string): Promise<void> {
@@ -105,6 +108,7 @@ export class QueryHandler {
       params = paramsFromUrl(url);
       req.resume();
     }
+    this.observer.query(res, params.q, params.db); // queryTracing's log line
     if (params.q === '') {
       return writeInfluxError(res, 400, 'missing required parameter "q"', influxHeaders(topology.version, requestId));
     }
@@ -118,6 +122,7 @@ export class QueryHandler {
       if (!(err instanceof InfluxQLParseError)) throw err;
       return writeInfluxError(res, 400, `error parsing query: ${err.message}`, influxHeaders(topology.version, requestId));
     }
+    if (refuseUnprivileged(req, res, statements, influxHeaders(topology.version, requestId))) return; // auth: admin-only statements
 
     // the guard: a statement that would make a backend build millions of buckets never leaves the proxy
     const node = topology.node;
@@ -343,6 +348,7 @@ export class QueryHandler {
     topology: Topology,
     query: BackendQuery,
   ): Promise<StatementOutcome | Unavailable> {
+    this.observer.fanout(plan.backends.length); // metrics
     const answers = await Promise.all(plan.backends.map((i) => this.collect(i, plan.text, topology, query)));
     const ok = answers.filter((a): a is Extract<CollectedAnswer, { ok: true }> => a.ok);
     const failures = answers.filter((a): a is Extract<CollectedAnswer, { ok: false }> => !a.ok).map((a) => a.error);

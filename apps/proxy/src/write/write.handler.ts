@@ -1,11 +1,15 @@
 import { BufferPool, type WriteOutcome } from '@app/backend';
 import { influxHeaders, writeInfluxError } from '@app/http-compat';
-import { isValidPrecision, timestampFor } from '@app/line-protocol';
+import { isValidPrecision, type Precision, timestampFor } from '@app/line-protocol';
 import { Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { ClusterStateService } from '../cluster/cluster-state.service';
+import type { Topology } from '../cluster/topology';
 import { writeMethodNotAllowed } from '../http/method-not-allowed';
+import { RequestObserver } from '../http/request-observer';
+import { ProxyMetrics } from '../metrics/proxy-metrics';
 import { BodyError, receiveBody } from './receive-body';
+import { WriteBudget } from './write-budget';
 import { LineRouter, type RoutedLines } from './route-lines';
 import { WriteStats } from './write-stats';
 
@@ -22,6 +26,9 @@ export class WriteHandler {
     private readonly cluster: ClusterStateService,
     private readonly stats: WriteStats,
     private readonly pool: BufferPool,
+    private readonly metrics: ProxyMetrics,
+    private readonly observer: RequestObserver,
+    private readonly budget: WriteBudget,
   ) {
     this.router = new LineRouter(pool);
   }
@@ -49,6 +56,10 @@ export class WriteHandler {
     }
     const rp = query.get('rp') ?? '';
 
+    // memory cap (maxBufferedWriteBytes): 503 before the body is read when it would be passed
+    const limit = topology.node.maxBufferedWriteBytes;
+    const hold = this.budget.admit(req, res, limit, headers);
+    if (!hold) return;
     let body: Buffer;
     try {
       body = await receiveBody(req, this.pool);
@@ -59,19 +70,16 @@ export class WriteHandler {
       }
       throw err;
     }
+    if (!this.budget.resize(hold, body.length, limit, req, res, headers)) return this.pool.release(body);
 
     const routed = this.router.route(body, topology, () =>
       Buffer.from(timestampFor(receivedAt, receivedHr, precision), 'latin1'),
     );
     if (!routed.bodyTaken) this.pool.release(body);
     this.count(routed);
-    const pending: Promise<WriteOutcome>[] = [];
-    const names: string[] = [];
-    for (const part of routed.parts) {
-      const backend = topology.backends[part.backend];
-      pending.push(backend.batcher.append(rp, precision, part.body, part.lines));
-      names.push(backend.name);
-    }
+    this.observer.writeLines(res, db, routed.accepted + routed.dropped);
+    const { pending, names } = this.queue(topology, routed, rp, precision);
+    hold.releaseWhen(pending);
     if (topology.node.ackMode === 'buffered') {
       // the client chose latency: answer now; failures are still spooled, and logged here
       void Promise.all(pending).then((outcomes) => this.logFailures(outcomes, names, requestId));
@@ -81,11 +89,46 @@ export class WriteHandler {
     this.answer(res, headers, routed, outcomes, names, requestId);
   }
 
+  /**
+   * Writes lines the proxy makes itself (the self-report) through the same route and batch stages as
+   * a client's, without HTTP. Resolves with each target backend's outcome; unroutable lines are dropped.
+   */
+  async writeLocal(body: Buffer, rp = '', precision: Precision | '' = ''): Promise<{ backend: string; outcome: WriteOutcome }[]> {
+    const topology = this.cluster.topology;
+    const receivedAt = Date.now();
+    const receivedHr = process.hrtime.bigint();
+    const routed = this.router.route(body, topology, () =>
+      Buffer.from(timestampFor(receivedAt, receivedHr, precision), 'latin1'),
+    );
+    const { pending, names } = this.queue(topology, routed, rp, precision);
+    const outcomes = await Promise.all(pending);
+    return outcomes.map((outcome, i) => ({ backend: names[i], outcome }));
+  }
+
+  /** Batch stage: hands each backend its part; counts the lines routed to it. */
+  private queue(
+    topology: Topology,
+    routed: RoutedLines,
+    rp: string,
+    precision: string,
+  ): { pending: Promise<WriteOutcome>[]; names: string[] } {
+    const pending: Promise<WriteOutcome>[] = [];
+    const names: string[] = [];
+    for (const part of routed.parts) {
+      const backend = topology.backends[part.backend];
+      this.metrics.forBackend(backend.name).routed.inc(part.lines);
+      pending.push(backend.batcher.append(rp, precision, part.body, part.lines));
+      names.push(backend.name);
+    }
+    return { pending, names };
+  }
+
   private logFailures(outcomes: WriteOutcome[], names: string[], requestId: string): void {
     outcomes.forEach((o, i) => {
       if (o.kind === 'ok') return;
       this.stats.droppedAfterBufferedAck++;
-      this.logger.error(`buffered write ${requestId}: backend ${names[i]} lost a batch: ${o.error}`);
+      this.metrics.forBackend(names[i]).lostAfterAck.inc();
+      this.logger.error({ msg: `buffered write ${requestId}: backend ${names[i]} lost a batch: ${o.error}`, reqId: requestId });
     });
   }
 
@@ -102,20 +145,24 @@ export class WriteHandler {
       const o = outcomes[i];
       if (o.kind === 'unavailable') {
         this.stats.backendUnavailable++;
-        this.logger.warn(`write ${requestId}: ${o.error}; answering 503`);
+        this.logger.warn({ msg: `write ${requestId}: ${o.error}; answering 503`, reqId: requestId });
         return writeInfluxError(res, 503, o.error, headers);
       }
       if (o.kind === 'rejected') {
         this.stats.backendRejected++;
-        this.logger.warn(`write ${requestId}: backend ${names[i]} refused a batch (${o.status}): ${o.error}`);
+        this.logger.warn({
+          msg: `write ${requestId}: backend ${names[i]} refused a batch (${o.status}): ${o.error}`,
+          reqId: requestId,
+        });
         rejected ??= o;
       }
     }
     if (rejected) return writeInfluxError(res, rejected.status, rejected.error, headers);
     if (routed.dropped > 0) {
-      this.logger.warn(
-        `write ${requestId}: dropped ${routed.dropped} lines (${routed.unroutable} without a backend): ${routed.failed[0]}`,
-      );
+      this.logger.warn({
+        msg: `write ${requestId}: dropped ${routed.dropped} lines (${routed.unroutable} without a backend): ${routed.failed[0]}`,
+        reqId: requestId,
+      });
       const reasons = routed.failed.join('\n');
       const message = routed.accepted === 0 ? reasons : `partial write: ${reasons} dropped=${routed.dropped}`;
       return writeInfluxError(res, 400, message, headers);
@@ -127,6 +174,10 @@ export class WriteHandler {
     this.stats.linesAccepted += routed.accepted;
     this.stats.droppedUnroutable += routed.unroutable;
     this.stats.droppedUnparsable += routed.dropped - routed.unroutable;
+    const m = this.metrics;
+    m.pointsReceived.inc(routed.accepted + routed.dropped);
+    if (routed.unroutable > 0) m.droppedUnroutable.inc(routed.unroutable);
+    if (routed.dropped > routed.unroutable) m.droppedUnparsable.inc(routed.dropped - routed.unroutable);
   }
 }
 

@@ -1,0 +1,367 @@
+import type { Backend, BackendObserver, WriteOutcome } from '@app/backend';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { METRICS_OPTIONS, type MetricsOptions } from './metrics.options';
+
+/** The endpoints requests are counted by; anything else is `other`. */
+export const ENDPOINTS = ['write', 'query', 'ping', 'health', 'metrics', 'meta', 'reload', 'other'] as const;
+export type Endpoint = (typeof ENDPOINTS)[number];
+
+/** Why lines were not delivered to a backend (the `reason` label of points_dropped_total). */
+export type DropReason =
+  /** The line could not be parsed (no backend label). */
+  | 'unparsable'
+  /** No keymap (nor `_default_`) names a backend for its measurement (no backend label). */
+  | 'unroutable'
+  /** The backend answered 4xx for the batch (final: influxd kept the good lines, the count is the batch's). */
+  | 'rejected'
+  /** The backend's spool had no room (or failed): the client got 503 and may retry. */
+  | 'spool_full';
+
+const PREFIX = 'influxdb_proxy_';
+/** Batch sends on loopback take ~1–50 ms; slow or overloaded backends seconds. */
+const FLUSH_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** The names of the proxy's own metrics. */
+export const METRIC = {
+  httpRequestsTotal: `${PREFIX}http_requests_total`,
+  httpRequestDurationSeconds: `${PREFIX}http_request_duration_seconds`,
+  pointsReceivedTotal: `${PREFIX}points_received_total`,
+  pointsRoutedTotal: `${PREFIX}points_routed_total`,
+  pointsWrittenTotal: `${PREFIX}points_written_total`,
+  pointsSpooledTotal: `${PREFIX}points_spooled_total`,
+  pointsDroppedTotal: `${PREFIX}points_dropped_total`,
+  batchFlushDurationSeconds: `${PREFIX}batch_flush_duration_seconds`,
+  batchesLostAfterAckTotal: `${PREFIX}batches_lost_after_ack_total`,
+  replayedPointsTotal: `${PREFIX}replayed_points_total`,
+  replayedRecordsTotal: `${PREFIX}replayed_records_total`,
+  backendHealthy: `${PREFIX}backend_healthy`,
+  spoolBacklogBytes: `${PREFIX}spool_backlog_bytes`,
+  spoolBacklogRecords: `${PREFIX}spool_backlog_records`,
+  spoolMaxBytes: `${PREFIX}spool_max_bytes`,
+  spoolOldestAgeSeconds: `${PREFIX}spool_oldest_age_seconds`,
+  queryFanoutsTotal: `${PREFIX}query_fanouts_total`,
+  queryFanoutBackendRequestsTotal: `${PREFIX}query_fanout_backend_requests_total`,
+  configReloadsTotal: `${PREFIX}config_reloads_total`,
+  configReloadFailuresTotal: `${PREFIX}config_reload_failures_total`,
+  queryGuardRefusalsTotal: `${PREFIX}query_guard_refusals_total`,
+  selfReportsTotal: `${PREFIX}self_reports_total`,
+} as const;
+
+type CounterChild = Counter.Internal;
+type HistogramChild = Histogram.Internal<string>;
+
+/**
+ * One backend's pre-bound metric children. It is also the backend's observer: the hot path calls
+ * inc()/observe() on children made once per backend name, never building a label object per batch.
+ */
+export class BackendMetrics implements BackendObserver {
+  readonly routed: CounterChild;
+  readonly written: CounterChild;
+  readonly spooledPoints: CounterChild;
+  readonly replayedPoints: CounterChild;
+  readonly replayedRecords: CounterChild;
+  readonly dropped: Record<'rejected' | 'spool_full', CounterChild>;
+  readonly lostAfterAck: CounterChild;
+  readonly flush: HistogramChild;
+
+  constructor(m: ProxyMetrics, readonly name: string) {
+    this.routed = m.pointsRouted.labels(name);
+    this.written = m.pointsWritten.labels(name);
+    this.spooledPoints = m.pointsSpooled.labels(name);
+    this.replayedPoints = m.replayedPoints.labels(name);
+    this.replayedRecords = m.replayedRecords.labels(name);
+    this.dropped = {
+      rejected: m.pointsDropped.labels('rejected', name),
+      spool_full: m.pointsDropped.labels('spool_full', name),
+    };
+    this.lostAfterAck = m.batchesLostAfterAck.labels(name);
+    this.flush = m.flushSeconds.labels(name);
+  }
+
+  batchSent(lines: number, seconds: number, outcome: WriteOutcome): void {
+    this.flush.observe(seconds);
+    if (outcome.kind === 'ok') this.written.inc(lines);
+    else if (outcome.kind === 'rejected') this.dropped.rejected.inc(lines);
+    // unavailable: the batch goes on to the spool, and is counted there (spooled or spool_full)
+  }
+
+  spooled(lines: number): void {
+    this.spooledPoints.inc(lines);
+  }
+
+  spoolRefused(lines: number): void {
+    this.dropped.spool_full.inc(lines);
+  }
+
+  replayed(lines: number, outcome: WriteOutcome): void {
+    this.replayedRecords.inc();
+    if (outcome.kind === 'ok') {
+      this.replayedPoints.inc(lines);
+      this.written.inc(lines);
+    } else {
+      this.dropped.rejected.inc(lines);
+    }
+  }
+}
+
+/**
+ * The proxy's Prometheus metrics, in one prom-client Registry (no global state: tests may build as
+ * many as they like). Counters are bumped where things happen; the per-backend gauges (health, spool
+ * backlog) are read from the backends when /metrics is scraped (observeBackends).
+ */
+@Injectable()
+export class ProxyMetrics {
+  readonly registry = new Registry();
+
+  readonly requests = new Counter({
+    name: METRIC.httpRequestsTotal,
+    help: 'HTTP requests answered, by endpoint and status (status "0": the client went away before the answer)',
+    labelNames: ['endpoint', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly requestSeconds = new Histogram({
+    name: METRIC.httpRequestDurationSeconds,
+    help: 'Time from the request to the end of its answer, by endpoint',
+    labelNames: ['endpoint'] as const,
+    buckets: REQUEST_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly pointsReceived = new Counter({
+    name: METRIC.pointsReceivedTotal,
+    help: 'Lines of line protocol received in /write bodies (comments and blank lines excluded)',
+    registers: [this.registry],
+  });
+  readonly pointsRouted = new Counter({
+    name: METRIC.pointsRoutedTotal,
+    help: 'Lines routed to a backend (a line replicated to two backends counts once for each)',
+    labelNames: ['backend'] as const,
+    registers: [this.registry],
+  });
+  readonly pointsWritten = new Counter({
+    name: METRIC.pointsWrittenTotal,
+    help: 'Lines the backend acknowledged, sent directly or replayed from its spool',
+    labelNames: ['backend'] as const,
+    registers: [this.registry],
+  });
+  readonly pointsSpooled = new Counter({
+    name: METRIC.pointsSpooledTotal,
+    help: "Lines fsynced in the backend's spool (backend down, failing, or behind a backlog)",
+    labelNames: ['backend'] as const,
+    registers: [this.registry],
+  });
+  readonly pointsDropped = new Counter({
+    name: METRIC.pointsDroppedTotal,
+    help: 'Lines not delivered, by reason (unparsable and unroutable lines have no backend)',
+    labelNames: ['reason', 'backend'] as const,
+    registers: [this.registry],
+  });
+  readonly flushSeconds = new Histogram({
+    name: METRIC.batchFlushDurationSeconds,
+    help: 'Time to send one batch to a backend and read its answer',
+    labelNames: ['backend'] as const,
+    buckets: FLUSH_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly batchesLostAfterAck = new Counter({
+    name: METRIC.batchesLostAfterAckTotal,
+    help: 'Batches that failed after a buffered-mode 204 (their lines are also in points_dropped_total)',
+    labelNames: ['backend'] as const,
+    registers: [this.registry],
+  });
+  readonly replayedPoints = new Counter({
+    name: METRIC.replayedPointsTotal,
+    help: 'Lines delivered from the spool by the replay loop (rate() of it is the replay rate)',
+    labelNames: ['backend'] as const,
+    registers: [this.registry],
+  });
+  readonly replayedRecords = new Counter({
+    name: METRIC.replayedRecordsTotal,
+    help: 'Spool records the replay loop finished with (delivered, or refused for good with a 4xx)',
+    labelNames: ['backend'] as const,
+    registers: [this.registry],
+  });
+  readonly backendHealthy = new Gauge({
+    name: METRIC.backendHealthy,
+    help: '1 when this proxy sees the backend up, 0 when down',
+    labelNames: ['backend'] as const,
+    registers: [this.registry],
+  });
+  readonly spoolBytes = new Gauge({
+    name: METRIC.spoolBacklogBytes,
+    help: "Bytes waiting in the backend's spool",
+    labelNames: ['backend'] as const,
+    registers: [this.registry],
+  });
+  readonly spoolRecords = new Gauge({
+    name: METRIC.spoolBacklogRecords,
+    help: "Batches waiting in the backend's spool",
+    labelNames: ['backend'] as const,
+    registers: [this.registry],
+  });
+  readonly spoolMaxBytes = new Gauge({
+    name: METRIC.spoolMaxBytes,
+    help: "The backend's spool cap (spoolMaxBytes); writes are answered 503 when the backlog reaches it",
+    labelNames: ['backend'] as const,
+    registers: [this.registry],
+  });
+  readonly spoolOldestAge = new Gauge({
+    name: METRIC.spoolOldestAgeSeconds,
+    help: "Age of the oldest batch waiting in the backend's spool (0 when empty)",
+    labelNames: ['backend'] as const,
+    registers: [this.registry],
+  });
+  readonly queryFanouts = new Counter({
+    name: METRIC.queryFanoutsTotal,
+    help: 'Query statements sent to several backends and merged',
+    registers: [this.registry],
+  });
+  readonly queryFanoutBackends = new Counter({
+    name: METRIC.queryFanoutBackendRequestsTotal,
+    help: 'Backend requests made by fanned-out statements',
+    registers: [this.registry],
+  });
+  readonly configReloads = new Counter({
+    name: METRIC.configReloadsTotal,
+    help: 'New configurations applied after start-up',
+    registers: [this.registry],
+  });
+  readonly configReloadFailures = new Counter({
+    name: METRIC.configReloadFailuresTotal,
+    help: 'Configurations refused (invalid, or unreadable); the last good one stayed',
+    registers: [this.registry],
+  });
+  readonly guardRefusals = new Counter({
+    name: METRIC.queryGuardRefusalsTotal,
+    help: 'Queries the query guard refused before any backend saw them, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly selfReports = new Counter({
+    name: METRIC.selfReportsTotal,
+    help: 'Self-report points written through the write path, by result',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly backends = new Map<string, BackendMetrics>();
+  /** Per endpoint, the request counter child per status code (made on first use). */
+  private readonly byStatus: CounterChild[][] = ENDPOINTS.map(() => []);
+  private readonly durations: HistogramChild[];
+  readonly droppedUnparsable: CounterChild;
+  readonly droppedUnroutable: CounterChild;
+
+  constructor(@Optional() @Inject(METRICS_OPTIONS) options: MetricsOptions = {}) {
+    if (options.defaultMetrics !== false) {
+      // process and Node.js metrics, event-loop lag (nodejs_eventloop_lag_*) among them
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+    }
+    this.durations = ENDPOINTS.map((e) => this.requestSeconds.labels(e));
+    this.droppedUnparsable = this.pointsDropped.labels('unparsable', '');
+    this.droppedUnroutable = this.pointsDropped.labels('unroutable', '');
+  }
+
+  /** The pre-bound metrics (and observer) of the backend called `name`; the same object for the same name. */
+  forBackend(name: string): BackendMetrics {
+    let m = this.backends.get(name);
+    if (!m) {
+      m = new BackendMetrics(this, name);
+      this.backends.set(name, m);
+    }
+    return m;
+  }
+
+  /** Counts one answered request. `status` 0: the client went away first. */
+  requestDone(endpoint: number, status: number, seconds: number): void {
+    const children = this.byStatus[endpoint];
+    let child = children[status];
+    if (!child) {
+      child = this.requests.labels(ENDPOINTS[endpoint], String(status));
+      children[status] = child;
+    }
+    child.inc();
+    this.durations[endpoint].observe(seconds);
+  }
+
+  /** A statement fanned out to `backends` backends. */
+  fanout(backends: number): void {
+    this.queryFanouts.inc();
+    this.queryFanoutBackends.inc(backends);
+  }
+
+  /** Sets the per-backend gauges from the backends of the current topology (removed backends disappear). */
+  observeBackends(backends: readonly Backend[]): void {
+    this.backendHealthy.reset();
+    this.spoolBytes.reset();
+    this.spoolRecords.reset();
+    this.spoolMaxBytes.reset();
+    this.spoolOldestAge.reset();
+    for (const b of backends) {
+      const s = b.status();
+      this.backendHealthy.labels(b.name).set(s.healthy ? 1 : 0);
+      this.spoolBytes.labels(b.name).set(s.spool.bytes);
+      this.spoolRecords.labels(b.name).set(s.spool.records);
+      this.spoolMaxBytes.labels(b.name).set(s.spool.maxBytes);
+      this.spoolOldestAge.labels(b.name).set((s.spool.oldestAgeMs ?? 0) / 1000);
+    }
+  }
+
+  /** Copies the query path's guard-refusal counts (kept by QueryStats) into their counter. */
+  observeGuardRefusals(byReason: Readonly<Record<string, number>>): void {
+    this.guardRefusals.reset();
+    for (const reason in byReason) this.guardRefusals.labels(reason).inc(byReason[reason]);
+  }
+
+  /** The text exposition format (what GET /metrics answers). */
+  render(backends: readonly Backend[]): Promise<string> {
+    this.observeBackends(backends);
+    return this.registry.metrics();
+  }
+
+  /** Every series of the proxy's own counters with its current value (what the self-report reads). */
+  async counterSamples(): Promise<CounterSample[]> {
+    const out: CounterSample[] = [];
+    for (const metric of await this.registry.getMetricsAsJSON()) {
+      if (String(metric.type) !== 'counter' || !metric.name.startsWith(PREFIX)) continue;
+      for (const v of metric.values) out.push({ name: metric.name, labels: v.labels, value: v.value });
+    }
+    return out;
+  }
+}
+
+/** One series of a counter and its value. */
+export interface CounterSample {
+  name: string;
+  labels: Partial<Record<string, string | number>>;
+  value: number;
+}
+
+/** `name{a="x",b="y"}` with labels in the order given; the plain name when there are none. */
+export function seriesKey(name: string, labels: Partial<Record<string, string | number>>): string {
+  const parts: string[] = [];
+  for (const k in labels) parts.push(`${k}="${labels[k]}"`);
+  return parts.length === 0 ? name : `${name}{${parts.join(',')}}`;
+}
+
+/** Index of an endpoint in ENDPOINTS from a request path. */
+export function endpointOf(path: string): number {
+  switch (path) {
+    case '/write':
+      return 0;
+    case '/query':
+      return 1;
+    case '/ping':
+      return 2;
+    case '/health':
+      return 3;
+    case '/metrics':
+      return 4;
+    case '/meta':
+      return 5;
+    case '/reload':
+      return 6;
+    default:
+      return 7;
+  }
+}

@@ -1,0 +1,116 @@
+import { Injectable } from '@nestjs/common';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { writeEarlyError } from '../http/early-answer';
+import { MAX_BODY_BYTES } from './receive-body';
+
+/** What a chunked body (length unknown until it has arrived) is counted as while it is received. */
+const CHUNKED_ESTIMATE = 1 << 20;
+
+/** influxd's throttle text (services/httpd/handler.go, Throttler), for a full write buffer. */
+export const WRITE_BUFFER_FULL = 'request throttled, write buffer full';
+
+/** The bytes one write request holds in memory, from admission until its batches are answered. */
+export class WriteHold {
+  private handedOff = false;
+  private released = false;
+
+  constructor(
+    private readonly budget: WriteBudget,
+    public bytes: number,
+  ) {}
+
+  /** Gives the bytes back (once). */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.budget.give(this.bytes);
+  }
+
+  /** From now on the bytes are given back when every batch carrying them has been answered. */
+  releaseWhen(pending: readonly Promise<unknown>[]): void {
+    this.handedOff = true;
+    const done = () => this.release();
+    Promise.all(pending).then(done, done);
+  }
+
+  /** Whether the response closing should give the bytes back (nothing was handed to a batcher). */
+  get orphaned(): boolean {
+    return !this.handedOff;
+  }
+}
+
+/**
+ * The cap on write bytes held in memory: bodies being received and parsed, and the batches carrying
+ * them until their backends answered (or the spool took them). A write that would pass the cap is
+ * answered 503 before its body is read, so memory stays bounded when backends fall behind; clients
+ * (Telegraf among them) retry a 503. One write is always admitted when nothing else is held, so a
+ * body larger than the cap is slow, never refused forever.
+ */
+@Injectable()
+export class WriteBudget {
+  private held = 0;
+
+  /** Bytes held now. */
+  get bytes(): number {
+    return this.held;
+  }
+
+  /**
+   * Admits a write by its declared size (a chunked one by an estimate), or answers it 503 and returns
+   * undefined. The hold is given back when the response closes unless releaseWhen() took it over.
+   */
+  admit(req: IncomingMessage, res: ServerResponse, limit: number, headers: OutgoingHttpHeaders): WriteHold | undefined {
+    const declared = Number(req.headers['content-length'] ?? -1);
+    const bytes = declared >= 0 ? Math.min(declared, MAX_BODY_BYTES) : CHUNKED_ESTIMATE;
+    if (!this.take(bytes, limit)) {
+      writeThrottled(req, res, headers);
+      return undefined;
+    }
+    const hold = new WriteHold(this, bytes);
+    res.once('close', () => {
+      if (hold.orphaned) hold.release();
+    });
+    return hold;
+  }
+
+  /**
+   * Re-sizes a hold to what the body really takes (inflated, or a chunked body's real length).
+   * false (and a 503 sent) when growing it would pass the cap; the hold is then given back on close.
+   */
+  resize(hold: WriteHold, bytes: number, limit: number, req: IncomingMessage, res: ServerResponse, headers: OutgoingHttpHeaders): boolean {
+    const delta = bytes - hold.bytes;
+    if (delta <= 0) {
+      this.give(-delta);
+      hold.bytes = bytes;
+      return true;
+    }
+    if (this.held > hold.bytes && this.held + delta > limit) {
+      writeThrottled(req, res, headers);
+      return false;
+    }
+    this.held += delta;
+    hold.bytes = bytes;
+    return true;
+  }
+
+  /** @internal */
+  give(bytes: number): void {
+    this.held -= bytes;
+  }
+
+  private take(bytes: number, limit: number): boolean {
+    if (this.held > 0 && this.held + bytes > limit) return false;
+    this.held += bytes;
+    return true;
+  }
+}
+
+/** 503 with influxd's throttle wording and Retry-After, before the body is read. */
+export function writeThrottled(
+  req: IncomingMessage,
+  res: ServerResponse,
+  headers: OutgoingHttpHeaders,
+  message = WRITE_BUFFER_FULL,
+): void {
+  writeEarlyError(req, res, 503, message, { ...headers, 'Retry-After': '1' });
+}

@@ -1,0 +1,3 @@
+export * from './password-hash';
+export * from './credentials';
+export * from './authenticator';

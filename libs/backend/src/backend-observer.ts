@@ -1,0 +1,25 @@
+import type { WriteOutcome } from './write-outcome';
+
+/**
+ * What a Backend tells about its batches as they happen, so that the app can count them (metrics)
+ * without this library knowing how. Called on the write path: implementations must be cheap and
+ * must not throw.
+ */
+export interface BackendObserver {
+  /** A batch was sent to the backend and answered (or failed) after `seconds`. */
+  batchSent(lines: number, seconds: number, outcome: WriteOutcome): void;
+  /** A batch was fsynced in the backend's spool (it is acknowledged from there). */
+  spooled(lines: number): void;
+  /** The spool refused a batch (full, or failing): the write is answered 503. */
+  spoolRefused(lines: number): void;
+  /** The replay loop delivered a spooled record (`ok`), or the backend refused it for good (`rejected`). */
+  replayed(lines: number, outcome: WriteOutcome): void;
+}
+
+/** Observes nothing. */
+export const NO_OBSERVER: BackendObserver = Object.freeze({
+  batchSent() {},
+  spooled() {},
+  spoolRefused() {},
+  replayed() {},
+});

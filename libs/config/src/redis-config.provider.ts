@@ -1,0 +1,290 @@
+import { Logger } from '@nestjs/common';
+import Redis, { type RedisOptions } from 'ioredis';
+import { Subject, type Observable } from 'rxjs';
+import type { ClusterConfig } from './cluster-config';
+import { ConfigValidationError } from './cluster-config.schema';
+import { ConfigProvider } from './config.provider';
+import { MembershipStore, parseMemberRecord, type ProxyMember } from './membership';
+import { StoreUnavailableError, withTimeout } from './store-errors';
+import {
+  configFromRedisHashes,
+  fingerprint,
+  REDIS_BACKENDS_KEY,
+  REDIS_CONFIG_CHANNEL,
+  REDIS_KEYMAPS_KEY,
+  REDIS_MEMBER_PREFIX,
+  REDIS_PROXIES_KEY,
+  type RedisConfigHashes,
+} from './store-layout';
+import { describeStore, type RedisStoreOptions } from './store-options';
+
+/**
+ * The seed's Redis layout: hashes `b:`, `m:`, `n:` written by config.py. A change is noticed through
+ * a pub/sub message on REDIS_CONFIG_CHANNEL (config.py and POST /reload publish one), on every
+ * reconnect, and by a slow periodic re-read as a safety net. While Redis is unreachable the proxy
+ * keeps its last good config and ioredis reconnects by itself.
+ */
+export class RedisConfigProvider extends ConfigProvider {
+  private readonly logger = new Logger(RedisConfigProvider.name);
+  private readonly client: Redis;
+  private subscriber?: Redis;
+  private readonly changes = new Subject<ClusterConfig>();
+  private readonly members: RedisMembershipStore;
+  private readonly address: string;
+  /** Fingerprint of the store contents last looked at (applied, or refused and logged once). */
+  private lastSeen?: string;
+  private refreshTimer?: NodeJS.Timeout;
+  private debounce?: NodeJS.Timeout;
+  private checking = false;
+  private checkAgain = false;
+  private unreachable = false;
+  private lastError?: Error;
+  private closed = false;
+  /** Marks this process's own announcements, which it need not act on. */
+  private readonly instance = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+
+  constructor(private readonly options: RedisStoreOptions) {
+    super();
+    this.address = describeStore(options).address;
+    this.client = new Redis(clientOptions(options));
+    this.client.on('error', (err: Error) => this.onConnectionError(err));
+    this.client.on('ready', () => this.onReady('config'));
+    this.members = new RedisMembershipStore(this.client);
+  }
+
+  async load(): Promise<ClusterConfig> {
+    await this.connect();
+    const hashes = await this.readHashes();
+    this.lastSeen = fingerprint(hashes);
+    const config = configFromRedisHashes(hashes, this.where(), (msg) => this.logger.warn(msg));
+    await this.subscribe();
+    this.refreshTimer = setInterval(() => this.scheduleCheck(), this.options.refreshSeconds * 1000);
+    this.refreshTimer.unref();
+    return config;
+  }
+
+  watch(): Observable<ClusterConfig> {
+    return this.changes.asObservable();
+  }
+
+  async reload(): Promise<ClusterConfig> {
+    const hashes = await this.readHashes();
+    this.lastSeen = fingerprint(hashes);
+    const config = configFromRedisHashes(hashes, this.where(), (msg) => this.logger.warn(msg));
+    // tell the other proxies; our own subscriber hears it too and finds nothing new
+    this.client
+      .publish(REDIS_CONFIG_CHANNEL, JSON.stringify({ db: this.options.db, by: 'reload', from: this.instance }))
+      .catch((err: Error) => this.logger.warn(`could not announce the reload on ${REDIS_CONFIG_CHANNEL}: ${err.message}`));
+    return config;
+  }
+
+  describe() {
+    return describeStore(this.options);
+  }
+
+  override membership(): MembershipStore {
+    return this.members;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.refreshTimer);
+    clearTimeout(this.debounce);
+    this.changes.complete();
+    this.subscriber?.disconnect();
+    try {
+      if (this.client.status === 'ready') await withTimeout(this.client.quit(), 1_000, 'quit timed out');
+    } catch {
+      /* closing anyway */
+    }
+    this.client.disconnect();
+  }
+
+  private where(): string {
+    return `Redis ${this.address}`;
+  }
+
+  /** Start-up: connect within connectTimeoutMs or fail with a message saying where and why. */
+  private async connect(): Promise<void> {
+    try {
+      await withTimeout(
+        this.client.connect(),
+        this.options.connectTimeoutMs,
+        `no answer within ${this.options.connectTimeoutMs} ms`,
+      );
+      // connect() resolves on "connect"; wait for "ready" (AUTH and SELECT done) as well
+      if (this.client.status !== 'ready') {
+        await withTimeout(
+          new Promise<void>((resolve) => this.client.once('ready', () => resolve())),
+          this.options.connectTimeoutMs,
+          `no answer within ${this.options.connectTimeoutMs} ms`,
+        );
+      }
+    } catch (err) {
+      const why = this.lastError?.message ?? (err as Error).message;
+      this.closed = true;
+      this.client.disconnect();
+      throw new StoreUnavailableError(`cannot reach the config store ${this.where()}: ${why}`);
+    }
+    this.unreachable = false;
+  }
+
+  private async subscribe(): Promise<void> {
+    const sub = this.client.duplicate();
+    this.subscriber = sub;
+    sub.on('error', () => {
+      /* the main connection logs outages */
+    });
+    sub.on('ready', () => this.onReady('subscriber'));
+    sub.on('message', (channel: string, message: string) => {
+      if (channel !== REDIS_CONFIG_CHANNEL) return;
+      if (!this.isForOurDb(message)) return;
+      this.logger.log(`config change announced on ${REDIS_CONFIG_CHANNEL}: re-reading ${this.where()}`);
+      this.scheduleCheck();
+    });
+    await withTimeout(sub.subscribe(REDIS_CONFIG_CHANNEL), this.options.connectTimeoutMs, 'SUBSCRIBE timed out');
+  }
+
+  /** Pub/sub is server-wide: a message names the database index it is about (and who sent it). */
+  private isForOurDb(message: string): boolean {
+    try {
+      const parsed = JSON.parse(message) as { db?: unknown; from?: unknown };
+      if (parsed?.from === this.instance) return false;
+      return parsed?.db === undefined || Number(parsed.db) === this.options.db;
+    } catch {
+      return true;
+    }
+  }
+
+  private async readHashes(): Promise<RedisConfigHashes> {
+    const replies = await this.client
+      .multi()
+      .hgetall(REDIS_BACKENDS_KEY)
+      .hgetall(REDIS_KEYMAPS_KEY)
+      .hgetall(REDIS_PROXIES_KEY)
+      .exec();
+    if (!replies) throw new Error('MULTI/EXEC was aborted');
+    const values = replies.map(([err, value]) => {
+      if (err) throw err;
+      return (value ?? {}) as Record<string, string>;
+    });
+    return { backends: values[0], keymaps: values[1], proxies: values[2] };
+  }
+
+  private onConnectionError(err: Error): void {
+    this.lastError = err;
+    if (this.closed || this.unreachable || this.lastSeen === undefined) return;
+    this.unreachable = true;
+    this.logger.warn(
+      `config store ${this.where()} unreachable (${err.message}); serving with the last good config and reconnecting`,
+    );
+  }
+
+  private onReady(which: 'config' | 'subscriber'): void {
+    if (this.closed || this.lastSeen === undefined) return;
+    if (which === 'config' && this.unreachable) {
+      this.unreachable = false;
+      this.logger.log(`config store ${this.where()} reachable again: re-reading the config`);
+    }
+    // a change may have been made (or announced) while we were away
+    this.scheduleCheck();
+  }
+
+  private scheduleCheck(): void {
+    if (this.closed) return;
+    clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => void this.check(), 50);
+  }
+
+  private async check(): Promise<void> {
+    if (this.checking) {
+      this.checkAgain = true;
+      return;
+    }
+    this.checking = true;
+    try {
+      let hashes: RedisConfigHashes;
+      try {
+        hashes = await this.readHashes();
+      } catch (err) {
+        this.logger.debug(`re-reading ${this.where()} failed: ${(err as Error).message}`);
+        return;
+      }
+      const print = fingerprint(hashes);
+      if (print === this.lastSeen) return;
+      this.lastSeen = print;
+      let config: ClusterConfig;
+      try {
+        config = configFromRedisHashes(hashes, this.where(), (msg) => this.logger.warn(msg));
+      } catch (err) {
+        if (!(err instanceof ConfigValidationError)) throw err;
+        this.logger.error(`config in ${this.where()} refused, keeping the last good one: ${err.message}`);
+        return;
+      }
+      this.logger.log(`config in ${this.where()} changed; applying it`);
+      if (!this.closed) this.changes.next(config);
+    } finally {
+      this.checking = false;
+      if (this.checkAgain) {
+        this.checkAgain = false;
+        this.scheduleCheck();
+      }
+    }
+  }
+}
+
+/** Membership records as `influxdb-proxy:member:<name>` string keys that expire after their TTL. */
+export class RedisMembershipStore extends MembershipStore {
+  readonly scope = 'store' as const;
+
+  constructor(private readonly client: Redis) {
+    super();
+  }
+
+  async heartbeat(member: ProxyMember): Promise<void> {
+    await this.client.set(REDIS_MEMBER_PREFIX + member.name, JSON.stringify(member), 'PX', Math.round(member.ttl * 1000));
+  }
+
+  async leave(name: string): Promise<void> {
+    await this.client.del(REDIS_MEMBER_PREFIX + name);
+  }
+
+  async members(): Promise<ProxyMember[]> {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.client.scan(cursor, 'MATCH', `${REDIS_MEMBER_PREFIX}*`, 'COUNT', 200);
+      keys.push(...batch);
+      cursor = next;
+    } while (cursor !== '0');
+    if (keys.length === 0) return [];
+    const values = await this.client.mget(...new Set(keys));
+    return values.map(parseMemberRecord).filter((m): m is ProxyMember => m !== null);
+  }
+}
+
+function clientOptions(options: RedisStoreOptions): RedisOptions {
+  const common: RedisOptions = {
+    lazyConnect: true,
+    username: options.username,
+    password: options.password,
+    db: options.db,
+    connectionName: 'influxdb-proxy',
+    connectTimeout: options.connectTimeoutMs,
+    commandTimeout: 5_000,
+    // a command during an outage fails soon instead of queueing forever; the next heartbeat or re-read retries
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times) => Math.min(100 * times, 2_000),
+  };
+  if (options.sentinels?.length) {
+    return {
+      ...common,
+      sentinels: options.sentinels,
+      name: options.masterName ?? 'mymaster',
+      sentinelPassword: options.sentinelPassword,
+      sentinelRetryStrategy: (times) => Math.min(100 * times, 2_000),
+    };
+  }
+  return { ...common, host: options.host, port: options.port, tls: options.tls ? {} : undefined };
+}
