@@ -6,7 +6,7 @@
 import { request } from './support/http';
 import { Influxd, startInfluxd } from './support/influxd';
 import { freePort } from './support/ports';
-import { stopAll } from './support/processes';
+import { stopAll, waitUntil } from './support/processes';
 import { ProxyProcess, startProxy } from './support/proxy-process';
 
 const DB = 'mydb';
@@ -56,7 +56,12 @@ it('refuses the unbounded GROUP BY time() query with influxd’s max-select-buck
   // the backend is still the same process, and answering
   expect(A.pid).toBe(pid);
   expect((await request(`${A.url}/ping`)).status).toBe(204);
-  expect(proxy.output()).toMatch(/from 127\.0\.0\.1 refused by the guard \(max-select-buckets/);
+  // logged with the client address (the log line may reach us a moment after the answer)
+  await waitUntil(async () => /from 127\.0\.0\.1 refused by the guard \(max-select-buckets/.test(proxy.output()), {
+    attempts: 50,
+    what: 'the guard refusal in the proxy log',
+    details: () => proxy.output(),
+  });
 });
 
 it('lets the same query through with a Grafana-style relative range and returns data', async () => {
@@ -100,4 +105,11 @@ it('applies a proxy’s own limit, and its optional cap on raw SELECTs without L
   expect((await query(strict, 'SELECT * FROM heavy WHERE time > now() - 1h')).status).toBe(200);
   // the default proxy has the raw cap off
   expect((await query(proxy, 'SELECT * FROM heavy')).status).toBe(200);
+});
+
+it('shows the effective guard settings and its refusals in /meta', async () => {
+  const meta = (await request(`${strict.url}/meta`)).json();
+  expect(meta.queryGuard).toMatchObject({ maxSelectBuckets: 1000, maxUnboundedRawSelect: true });
+  expect(meta.queryGuard.forbiddenStatements).toContain('drop-database');
+  expect(meta.queryGuard.refusals).toMatchObject({ 'max-select-buckets': 1, 'unbounded-raw-select': 1 });
 });

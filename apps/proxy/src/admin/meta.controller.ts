@@ -4,6 +4,7 @@ import type { ProxyOptions } from '../cli/proxy-options';
 import { ClusterStateService } from '../cluster/cluster-state.service';
 import { MembershipService } from '../cluster/membership.service';
 import { PROXY_OPTIONS } from '../proxy-options.token';
+import { QueryStats } from '../query/query-stats';
 import { WriteStats } from '../write/write-stats';
 
 /**
@@ -18,6 +19,7 @@ export class MetaController {
     private readonly stats: WriteStats,
     private readonly membership: MembershipService,
     @Inject(PROXY_OPTIONS) private readonly options: ProxyOptions,
+    private readonly queryStats: QueryStats,
   ) {}
 
   @Get('meta')
@@ -43,6 +45,12 @@ export class MetaController {
       measurementToBackends: topology.config.keymaps,
       provider: this.provider.describe(),
       writeStats: this.stats,
+      queryGuard: {
+        maxSelectBuckets: topology.node.maxSelectBuckets,
+        maxUnboundedRawSelect: topology.node.maxUnboundedRawSelect,
+        forbiddenStatements: topology.node.forbiddenStatements,
+        refusals: this.queryStats.guardRefusals,
+      },
     };
   }
 }
