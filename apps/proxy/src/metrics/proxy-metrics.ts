@@ -1,6 +1,7 @@
 import type { Backend, BackendObserver, WriteOutcome } from '@app/backend';
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { type CounterCell, type HistogramCell, HotCounter, HotHistogram } from './hot-metrics';
 import { METRICS_OPTIONS, type MetricsOptions } from './metrics.options';
 
 /** The endpoints requests are counted by; anything else is `other`. */
@@ -49,8 +50,8 @@ export const METRIC = {
   selfReportsTotal: `${PREFIX}self_reports_total`,
 } as const;
 
-type CounterChild = Counter.Internal;
-type HistogramChild = Histogram.Internal<string>;
+type CounterChild = CounterCell;
+type HistogramChild = HistogramCell;
 
 /**
  * One backend's pre-bound metric children. It is also the backend's observer: the hot path calls
@@ -108,80 +109,82 @@ export class BackendMetrics implements BackendObserver {
 
 /**
  * The proxy's Prometheus metrics, in one prom-client Registry (no global state: tests may build as
- * many as they like). Counters are bumped where things happen; the per-backend gauges (health, spool
- * backlog) are read from the backends when /metrics is scraped (observeBackends).
+ * many as they like). Counters and histograms are hot-metrics cells, bumped where things happen for
+ * the cost of an addition; the per-backend gauges (health, spool backlog) are read from the backends
+ * when /metrics is scraped (observeBackends).
  */
 @Injectable()
 export class ProxyMetrics {
   readonly registry = new Registry();
 
-  readonly requests = new Counter({
-    name: METRIC.httpRequestsTotal,
-    help: 'HTTP requests answered, by endpoint and status (status "0": the client went away before the answer)',
-    labelNames: ['endpoint', 'status'] as const,
-    registers: [this.registry],
-  });
-  readonly requestSeconds = new Histogram({
-    name: METRIC.httpRequestDurationSeconds,
-    help: 'Time from the request to the end of its answer, by endpoint',
-    labelNames: ['endpoint'] as const,
-    buckets: REQUEST_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly pointsReceived = new Counter({
-    name: METRIC.pointsReceivedTotal,
-    help: 'Lines of line protocol received in /write bodies (comments and blank lines excluded)',
-    registers: [this.registry],
-  });
-  readonly pointsRouted = new Counter({
-    name: METRIC.pointsRoutedTotal,
-    help: 'Lines routed to a backend (a line replicated to two backends counts once for each)',
-    labelNames: ['backend'] as const,
-    registers: [this.registry],
-  });
-  readonly pointsWritten = new Counter({
-    name: METRIC.pointsWrittenTotal,
-    help: 'Lines the backend acknowledged, sent directly or replayed from its spool',
-    labelNames: ['backend'] as const,
-    registers: [this.registry],
-  });
-  readonly pointsSpooled = new Counter({
-    name: METRIC.pointsSpooledTotal,
-    help: "Lines fsynced in the backend's spool (backend down, failing, or behind a backlog)",
-    labelNames: ['backend'] as const,
-    registers: [this.registry],
-  });
-  readonly pointsDropped = new Counter({
-    name: METRIC.pointsDroppedTotal,
-    help: 'Lines not delivered, by reason (unparsable and unroutable lines have no backend)',
-    labelNames: ['reason', 'backend'] as const,
-    registers: [this.registry],
-  });
-  readonly flushSeconds = new Histogram({
-    name: METRIC.batchFlushDurationSeconds,
-    help: 'Time to send one batch to a backend and read its answer',
-    labelNames: ['backend'] as const,
-    buckets: FLUSH_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly batchesLostAfterAck = new Counter({
-    name: METRIC.batchesLostAfterAckTotal,
-    help: 'Batches that failed after a buffered-mode 204 (their lines are also in points_dropped_total)',
-    labelNames: ['backend'] as const,
-    registers: [this.registry],
-  });
-  readonly replayedPoints = new Counter({
-    name: METRIC.replayedPointsTotal,
-    help: 'Lines delivered from the spool by the replay loop (rate() of it is the replay rate)',
-    labelNames: ['backend'] as const,
-    registers: [this.registry],
-  });
-  readonly replayedRecords = new Counter({
-    name: METRIC.replayedRecordsTotal,
-    help: 'Spool records the replay loop finished with (delivered, or refused for good with a 4xx)',
-    labelNames: ['backend'] as const,
-    registers: [this.registry],
-  });
+  readonly requests = new HotCounter(
+    METRIC.httpRequestsTotal,
+    'HTTP requests answered, by endpoint and status (status "0": the client went away before the answer)',
+    ['endpoint', 'status'],
+    this.registry,
+  );
+  readonly requestSeconds = new HotHistogram(
+    METRIC.httpRequestDurationSeconds,
+    'Time from the request to the end of its answer, by endpoint',
+    ['endpoint'],
+    REQUEST_BUCKETS,
+    this.registry,
+  );
+  readonly pointsReceived = new HotCounter(
+    METRIC.pointsReceivedTotal,
+    'Lines of line protocol received in /write bodies (comments and blank lines excluded)',
+    [],
+    this.registry,
+  );
+  readonly pointsRouted = new HotCounter(
+    METRIC.pointsRoutedTotal,
+    'Lines routed to a backend (a line replicated to two backends counts once for each)',
+    ['backend'],
+    this.registry,
+  );
+  readonly pointsWritten = new HotCounter(
+    METRIC.pointsWrittenTotal,
+    'Lines the backend acknowledged, sent directly or replayed from its spool',
+    ['backend'],
+    this.registry,
+  );
+  readonly pointsSpooled = new HotCounter(
+    METRIC.pointsSpooledTotal,
+    "Lines fsynced in the backend's spool (backend down, failing, or behind a backlog)",
+    ['backend'],
+    this.registry,
+  );
+  readonly pointsDropped = new HotCounter(
+    METRIC.pointsDroppedTotal,
+    'Lines not delivered, by reason (unparsable and unroutable lines have no backend)',
+    ['reason', 'backend'],
+    this.registry,
+  );
+  readonly flushSeconds = new HotHistogram(
+    METRIC.batchFlushDurationSeconds,
+    'Time to send one batch to a backend and read its answer',
+    ['backend'],
+    FLUSH_BUCKETS,
+    this.registry,
+  );
+  readonly batchesLostAfterAck = new HotCounter(
+    METRIC.batchesLostAfterAckTotal,
+    'Batches that failed after a buffered-mode 204 (their lines are also in points_dropped_total)',
+    ['backend'],
+    this.registry,
+  );
+  readonly replayedPoints = new HotCounter(
+    METRIC.replayedPointsTotal,
+    'Lines delivered from the spool by the replay loop (rate() of it is the replay rate)',
+    ['backend'],
+    this.registry,
+  );
+  readonly replayedRecords = new HotCounter(
+    METRIC.replayedRecordsTotal,
+    'Spool records the replay loop finished with (delivered, or refused for good with a 4xx)',
+    ['backend'],
+    this.registry,
+  );
   readonly backendHealthy = new Gauge({
     name: METRIC.backendHealthy,
     help: '1 when this proxy sees the backend up, 0 when down',
@@ -212,43 +215,48 @@ export class ProxyMetrics {
     labelNames: ['backend'] as const,
     registers: [this.registry],
   });
-  readonly queryFanouts = new Counter({
-    name: METRIC.queryFanoutsTotal,
-    help: 'Query statements sent to several backends and merged',
-    registers: [this.registry],
-  });
-  readonly queryFanoutBackends = new Counter({
-    name: METRIC.queryFanoutBackendRequestsTotal,
-    help: 'Backend requests made by fanned-out statements',
-    registers: [this.registry],
-  });
-  readonly configReloads = new Counter({
-    name: METRIC.configReloadsTotal,
-    help: 'New configurations applied after start-up',
-    registers: [this.registry],
-  });
-  readonly configReloadFailures = new Counter({
-    name: METRIC.configReloadFailuresTotal,
-    help: 'Configurations refused (invalid, or unreadable); the last good one stayed',
-    registers: [this.registry],
-  });
-  readonly guardRefusals = new Counter({
-    name: METRIC.queryGuardRefusalsTotal,
-    help: 'Queries the query guard refused before any backend saw them, by reason',
-    labelNames: ['reason'] as const,
-    registers: [this.registry],
-  });
-  readonly selfReports = new Counter({
-    name: METRIC.selfReportsTotal,
-    help: 'Self-report points written through the write path, by result',
-    labelNames: ['result'] as const,
-    registers: [this.registry],
-  });
+  readonly queryFanouts = new HotCounter(
+    METRIC.queryFanoutsTotal,
+    'Query statements sent to several backends and merged',
+    [],
+    this.registry,
+  );
+  readonly queryFanoutBackends = new HotCounter(
+    METRIC.queryFanoutBackendRequestsTotal,
+    'Backend requests made by fanned-out statements',
+    [],
+    this.registry,
+  );
+  readonly configReloads = new HotCounter(
+    METRIC.configReloadsTotal,
+    'New configurations applied after start-up',
+    [],
+    this.registry,
+  );
+  readonly configReloadFailures = new HotCounter(
+    METRIC.configReloadFailuresTotal,
+    'Configurations refused (invalid, or unreadable); the last good one stayed',
+    [],
+    this.registry,
+  );
+  readonly guardRefusals = new HotCounter(
+    METRIC.queryGuardRefusalsTotal,
+    'Queries the query guard refused before any backend saw them, by reason',
+    ['reason'],
+    this.registry,
+  );
+  readonly selfReports = new HotCounter(
+    METRIC.selfReportsTotal,
+    'Self-report points written through the write path, by result',
+    ['result'],
+    this.registry,
+  );
 
   private readonly backends = new Map<string, BackendMetrics>();
   /** Per endpoint, the request counter child per status code (made on first use). */
   private readonly byStatus: CounterChild[][] = ENDPOINTS.map(() => []);
-  private readonly durations: HistogramChild[];
+  /** Per endpoint, its duration histogram (made on first use). */
+  private readonly durations: (HistogramChild | undefined)[] = [];
   readonly droppedUnparsable: CounterChild;
   readonly droppedUnroutable: CounterChild;
 
@@ -257,7 +265,6 @@ export class ProxyMetrics {
       // process and Node.js metrics, event-loop lag (nodejs_eventloop_lag_*) among them
       collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
     }
-    this.durations = ENDPOINTS.map((e) => this.requestSeconds.labels(e));
     this.droppedUnparsable = this.pointsDropped.labels('unparsable', '');
     this.droppedUnroutable = this.pointsDropped.labels('unroutable', '');
   }
@@ -281,7 +288,7 @@ export class ProxyMetrics {
       children[status] = child;
     }
     child.inc();
-    this.durations[endpoint].observe(seconds);
+    (this.durations[endpoint] ??= this.requestSeconds.labels(ENDPOINTS[endpoint])).observe(seconds);
   }
 
   /** A statement fanned out to `backends` backends. */

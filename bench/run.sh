@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# npm run bench: the proxy's own benchmark — direct vs through the proxy, in one run, on loopback only.
+#
+#   npm run bench                 (bench/run.sh)        npm run bench -- --quick   (3 s runs)
+#   env: DUR (10: seconds per write run)  QDUR (5: per query run)  CONN (8)  LINES (5000)  SMALL_CONN (32)
+#        SKIP_BUILD=1 (use the existing build; otherwise it is rebuilt when a source is newer)
+#
+# Writes: two counting sinks stand in for InfluxDB, so what is measured is the proxy, not a database
+# (the Go sink of ../shared/bench/sink when Go is installed, else bench/sink.js). wrk posts LINES-point
+# batches on CONN connections, then one-point requests on SMALL_CONN, to sink 1 directly and to the
+# proxy, which routes cpu → sink 1, temperature → sink 2, the rest → both; the proxy's deliveries are
+# counted at the sinks once it has drained.
+# Queries (when influxd is installed): one influxd with two databases serves as backends a and b; a
+# GROUP BY SELECT (one backend, streamed back) and SHOW MEASUREMENTS (fanned out to both and merged),
+# each direct vs through the proxy. bench/query-bench.sh compares queries in more detail.
+# Printed per run: requests/s, points/s (writes), p50/p90/p99 latency, and the peak RSS of the process
+# under test — the sink or influxd for direct runs, the proxy through it (peak reset before each run).
+# Everything it starts is stopped on exit, by PID. Needs node, wrk, curl; go and influxd are optional.
+set -euo pipefail
+
+DUR=${DUR:-10}
+QDUR=${QDUR:-5}
+CONN=${CONN:-8}
+LINES=${LINES:-5000}
+SMALL_CONN=${SMALL_CONN:-32}
+if [ "${1:-}" = "--quick" ]; then DUR=3; QDUR=3; fi
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SHARED_SINK=${SHARED_SINK:-$ROOT/../shared/bench/sink}
+WORK=$(mktemp -d /tmp/proxy-bench.XXXXXX)
+PIDS=()
+
+cleanup() {
+  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]:-}"; do
+    [ -n "$pid" ] || continue
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+command -v curl >/dev/null || { echo "curl is not installed" >&2; exit 1; }
+
+MAIN=$ROOT/dist/apps/proxy/apps/proxy/src/main.js
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  if [ ! -f "$MAIN" ] || [ -n "$(find "$ROOT/apps" "$ROOT/libs" -name '*.ts' -newer "$MAIN" -print -quit)" ]; then
+    echo "building (npm run build)…" >&2
+    (cd "$ROOT" && npm run build >/dev/null)
+  fi
+fi
+[ -f "$MAIN" ] || { echo "not built: npm run build" >&2; exit 1; }
+
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+wait_ping() {
+  for _ in $(seq 1 150); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$1/ping")" = 204 ] && return 0
+    sleep 0.1
+  done
+  echo "no answer from $1/ping" >&2
+  return 1
+}
+peak_reset() { echo 5 > "/proc/$1/clear_refs" 2>/dev/null || true; }
+peak_mb() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo '-'; }
+count() { curl -s "$1/count" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).points))'; }
+
+# --- sinks
+if command -v go >/dev/null && [ -f "$SHARED_SINK/main.go" ]; then
+  SINK_KIND="Go sink (../shared/bench/sink)"
+  (cd "$SHARED_SINK" && GO111MODULE=off go build -o "$WORK/sink" .)
+  start_sink() { "$WORK/sink" -addr "127.0.0.1:$1" >"$WORK/sink-$1.log" 2>&1 & PIDS+=($!); SINK_PID=$!; }
+else
+  SINK_KIND="Node sink (bench/sink.js)"
+  start_sink() { node "$ROOT/bench/sink.js" "127.0.0.1:$1" >"$WORK/sink-$1.log" 2>&1 & PIDS+=($!); SINK_PID=$!; }
+fi
+S1_PORT=$(free_port); start_sink "$S1_PORT"; S1_PID=$SINK_PID
+S2_PORT=$(free_port); start_sink "$S2_PORT"
+S1=http://127.0.0.1:$S1_PORT; S2=http://127.0.0.1:$S2_PORT
+wait_ping "$S1"; wait_ping "$S2"
+
+start_proxy() { # name config-json → PROXY_PID, PROXY_URL
+  local port=$2
+  mkdir -p "$WORK/$1/spool"
+  printf '%s' "$3" > "$WORK/$1/config.json"
+  "$ROOT/bin/influxdb-proxy" --config "$WORK/$1/config.json" --node p1 --spool-dir "$WORK/$1/spool" \
+    --log-level warn >"$WORK/$1/log" 2>&1 &
+  PIDS+=($!); PROXY_PID=$!; PROXY_URL=http://127.0.0.1:$port
+  wait_ping "$PROXY_URL" || { tail -20 "$WORK/$1/log" >&2; exit 1; }
+}
+
+WP_PORT=$(free_port)
+mkdir -p "$WORK/wp"
+start_proxy wp "$WP_PORT" "{
+  \"backends\": {\"node1\": {\"url\": \"$S1\", \"db\": \"bench\"}, \"node2\": {\"url\": \"$S2\", \"db\": \"bench\"}},
+  \"keymaps\": {\"cpu\": [\"node1\"], \"temperature\": [\"node2\"], \"_default_\": [\"node1\", \"node2\"]},
+  \"proxies\": {\"p1\": {\"listenAddr\": \"127.0.0.1:$WP_PORT\", \"db\": \"bench\"}}}"
+WP=$PROXY_URL; WP_PID=$PROXY_PID
+
+# --- bodies: LINES points over 7 measurements (as ../shared/bench/genbody.py), and one point
+node -e '
+  const n = Number(process.argv[1]); const ms = ["cpu","mem","disk","net","temperature","station_data","http_requests"];
+  let out = ""; const t0 = 1700000000000000000n;
+  for (let i = 0; i < n; i++) {
+    const host = "server" + String(i % 100).padStart(3, "0");
+    out += `${ms[i % 7]},host=${host},region=us-west-${i % 4},dc=dc${i % 3} usage_user=${(i * 7919 % 10000) / 100},usage_system=${(i * 104729 % 1000) / 100},count=${i}i,ok=true ${t0 + BigInt(i) * 1000n}\n`;
+  }
+  require("fs").writeFileSync(process.argv[2], out);
+  require("fs").writeFileSync(process.argv[3], `cpu,host=server001,region=us-west-1 usage_user=12.5,count=1i\n`);' \
+  "$LINES" "$WORK/body" "$WORK/one"
+EXP1=$(grep -vc '^temperature,' "$WORK/body" || true)
+EXP2=$(grep -vc '^cpu,' "$WORK/body" || true)
+
+RESULTS=$WORK/results
+printf '%-37s %-7s %5s %9s %11s %8s %8s %8s %8s  %s\n' run target conns 'req/s' 'points/s' 'p50 ms' 'p90 ms' 'p99 ms' 'peak MB' 'note' > "$RESULTS"
+
+# wrk_run label target url conns seconds pid [body lines] → a row in RESULTS; sets OK (2xx answers)
+wrk_run() {
+  local label=$1 target=$2 url=$3 conns=$4 secs=$5 pid=$6 body=${7:-} lines=${8:-0} note=${9:-}
+  peak_reset "$pid"
+  local out
+  out=$(BODY=$body wrk -t1 -c"$conns" -d"${secs}s" --timeout 30s -s "$ROOT/bench/wrk-report.lua" "$url" 2>&1)
+  local reqs errs p50 p90 p99
+  reqs=$(awk '/^REQS/ { print $2 }' <<<"$out")
+  read -r _ _ _ _ errs _ < <(grep '^ERRS' <<<"$out")
+  read -r _ p50 p90 p99 < <(grep '^LAT_US' <<<"$out")
+  OK=$((reqs - errs))
+  awk -v l="$label" -v t="$target" -v c="$conns" -v ok="$OK" -v s="$secs" -v n="$lines" -v a="$p50" -v b="$p90" -v d="$p99" \
+      -v m="$(peak_mb "$pid")" -v e="$errs" -v note="$note" 'BEGIN {
+    pts = n > 0 ? sprintf("%.0f", ok * n / s) : "-";
+    if (e > 0) note = note (note == "" ? "" : "; ") e " non-2xx";
+    printf "%-37s %-7s %5d %9.0f %11s %8.2f %8.2f %8.2f %8s  %s\n", l, t, c, ok / s, pts, a / 1000, b / 1000, d / 1000, m, note }' >> "$RESULTS"
+}
+
+# drained: waits until both sinks stop counting; prints "node1 node2" delivered fractions
+delivered() { # ok-requests per-request-1 per-request-2
+  local last=-1 c1=0 c2=0
+  for _ in $(seq 1 60); do
+    c1=$(count "$S1"); c2=$(count "$S2")
+    [ "$c1:$c2" = "$last" ] && break
+    last="$c1:$c2"; sleep 0.5
+  done
+  # requests still in flight when wrk stops are not counted by wrk but are delivered: ≥ 100 %
+  awk -v c1="$c1" -v c2="$c2" -v w1="$(($1 * $2))" -v w2="$(($1 * $3))" 'BEGIN {
+    printf "sinks got %.1f%%", 100 * c1 / w1; if (w2) printf " / %.1f%%", 100 * c2 / w2; printf " of the acknowledged" }'
+}
+
+# appends a note to the last row
+add_note() {
+  local last
+  last=$(tail -n 1 "$RESULTS")
+  sed -i '$d' "$RESULTS"
+  case "$last" in
+    *'  ') printf '%s%s\n' "$last" "$1" >> "$RESULTS" ;;
+    *) printf '%s; %s\n' "$last" "$1" >> "$RESULTS" ;;
+  esac
+}
+
+echo "influxdb-proxy bench: $(nproc) CPUs, $SINK_KIND, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "writes: ${DUR}s per run…" >&2
+# JIT warm-up, not measured
+BODY=$WORK/body wrk -t1 -c2 -d2s -s "$ROOT/bench/wrk-report.lua" "$WP/write?db=bench" >/dev/null 2>&1
+sleep 1
+
+curl -s -XPOST "$S1/reset" >/dev/null
+wrk_run "write ${LINES}-point batches" direct "$S1/write?db=bench" "$CONN" "$DUR" "$S1_PID" "$WORK/body" "$LINES"
+curl -s -XPOST "$S1/reset" >/dev/null; curl -s -XPOST "$S2/reset" >/dev/null
+wrk_run "write ${LINES}-point batches" proxy "$WP/write?db=bench" "$CONN" "$DUR" "$WP_PID" "$WORK/body" "$LINES" \
+  "routed to 2 sinks"
+add_note "$(delivered "$OK" "$EXP1" "$EXP2")"
+
+curl -s -XPOST "$S1/reset" >/dev/null
+wrk_run "write 1-point requests" direct "$S1/write?db=bench" "$SMALL_CONN" "$DUR" "$S1_PID" "$WORK/one" 1
+curl -s -XPOST "$S1/reset" >/dev/null; curl -s -XPOST "$S2/reset" >/dev/null
+wrk_run "write 1-point requests" proxy "$WP/write?db=bench" "$SMALL_CONN" "$DUR" "$WP_PID" "$WORK/one" 1
+add_note "$(delivered "$OK" 1 0)"
+
+# --- queries against a real influxd
+if command -v influxd >/dev/null; then
+  echo "queries: ${QDUR}s per run…" >&2
+  I_PORT=$(free_port); I_RPC=$(free_port); I=http://127.0.0.1:$I_PORT
+  mkdir -p "$WORK/influxd"
+  cat > "$WORK/influxd/influxd.conf" <<EOF
+reporting-disabled = true
+bind-address = "127.0.0.1:$I_RPC"
+[meta]
+  dir = "$WORK/influxd/meta"
+  logging-enabled = false
+[data]
+  dir = "$WORK/influxd/data"
+  wal-dir = "$WORK/influxd/wal"
+  query-log-enabled = false
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+[http]
+  bind-address = "127.0.0.1:$I_PORT"
+  log-enabled = false
+[logging]
+  suppress-logo = true
+  level = "error"
+EOF
+  prlimit --as=4000000000 -- influxd -config "$WORK/influxd/influxd.conf" >"$WORK/influxd/log" 2>&1 &
+  PIDS+=($!); I_PID=$!
+  wait_ping "$I"
+  # prlimit execs influxd: the PID is influxd's
+  for db in dba dbb; do curl -s -XPOST "$I/query" --data-urlencode "q=CREATE DATABASE $db" >/dev/null; done
+  T0=1700000000
+  node -e '
+    const t0 = BigInt(process.argv[1]) * 1000000000n; const fs = require("fs"); let a = "", b = "";
+    for (let i = 0; i < 3600; i++) a += `cpu,host=h${i % 10} v=${(i * 7) % 100} ${t0 + BigInt(i) * 1000000000n}\n`;
+    for (let m = 0; m < 200; m++) { a += `ma_${m},host=x v=1 ${t0}\n`; b += `mb_${m},host=y v=1 ${t0}\n`; }
+    fs.writeFileSync(process.argv[2], a); fs.writeFileSync(process.argv[3], b);' "$T0" "$WORK/a.lp" "$WORK/b.lp"
+  curl -sf -XPOST "$I/write?db=dba" --data-binary @"$WORK/a.lp"
+  curl -sf -XPOST "$I/write?db=dbb" --data-binary @"$WORK/b.lp"
+
+  QP_PORT=$(free_port)
+  start_proxy qp "$QP_PORT" "{
+    \"backends\": {\"a\": {\"url\": \"$I\", \"db\": \"dba\"}, \"b\": {\"url\": \"$I\", \"db\": \"dbb\"}},
+    \"keymaps\": {\"cpu\": [\"a\"], \"_default_\": [\"a\", \"b\"]},
+    \"proxies\": {\"p1\": {\"listenAddr\": \"127.0.0.1:$QP_PORT\", \"db\": \"bench\"}}}"
+  QP=$PROXY_URL; QP_PID=$PROXY_PID
+  enc() { node -e 'process.stdout.write(encodeURIComponent(process.argv[1]))' "$1"; }
+  SELECT_Q=$(enc "SELECT mean(v) FROM cpu WHERE time >= ${T0}s AND time < $((T0 + 3600))s GROUP BY time(10m), host")
+  SHOW_Q=$(enc "SHOW MEASUREMENTS")
+  wrk -t1 -c2 -d2s "$QP/query?db=bench&q=$SELECT_Q" >/dev/null # JIT warm-up
+  wrk -t1 -c2 -d2s "$QP/query?db=bench&q=$SHOW_Q" >/dev/null
+  QC=$(( CONN < 4 ? CONN : 4 ))
+  wrk_run "query SELECT ... GROUP BY (1 backend)" direct "$I/query?db=dba&q=$SELECT_Q" "$QC" "$QDUR" "$I_PID"
+  wrk_run "query SELECT ... GROUP BY (1 backend)" proxy "$QP/query?db=bench&q=$SELECT_Q" "$QC" "$QDUR" "$QP_PID" "" 0 "streamed"
+  wrk_run "query SHOW MEASUREMENTS" direct "$I/query?db=dba&q=$SHOW_Q" "$QC" "$QDUR" "$I_PID" "" 0 "one db"
+  wrk_run "query SHOW MEASUREMENTS" proxy "$QP/query?db=bench&q=$SHOW_Q" "$QC" "$QDUR" "$QP_PID" "" 0 "fan-out to 2, merged"
+else
+  echo "influxd is not installed: query runs skipped" >&2
+fi
+
+cat "$RESULTS"
+echo "(points/s: points in 2xx-answered requests / run time; a sink receiving > 100 % got requests still in flight when wrk stopped)"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
