@@ -1,4 +1,4 @@
-import { BufferPool } from '@app/backend';
+import { BufferPool, ReplayGate } from '@app/backend';
 import { ConfigModule } from '@app/config';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
@@ -18,6 +18,8 @@ import { PingHandler } from './ping/ping.handler';
 import { PROXY_OPTIONS } from './proxy-options.token';
 import { QueryHandler } from './query/query.handler';
 import { QueryStats } from './query/query-stats';
+import { SentinelFeedService } from './sentinel/sentinel-feed.service';
+import { SentinelViewService } from './sentinel/sentinel-view.service';
 import { SelfReportService } from './self-report/self-report.service';
 import { WriteBudget } from './write/write-budget';
 import { WriteHandler } from './write/write.handler';
@@ -39,6 +41,9 @@ export class AppModule {
         { provide: BufferPool, useValue: new BufferPool() },
         ClusterStateService,
         MembershipService,
+        SentinelViewService,
+        { provide: ReplayGate, useExisting: SentinelViewService },
+        SentinelFeedService,
         WriteStats,
         WriteHandler,
         PingHandler,

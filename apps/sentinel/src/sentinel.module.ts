@@ -1,5 +1,22 @@
-import { Module } from '@nestjs/common';
+import { ConfigModule } from '@app/config';
+import { type DynamicModule, Module } from '@nestjs/common';
+import type { SentinelOptions } from './cli/sentinel-options';
+import { HealthChecker } from './health/health-checker.service';
+import { HealthController } from './http/health.controller';
+import { MetaController } from './http/meta.controller';
+import { SentinelMembershipService } from './membership/sentinel-membership.service';
+import { SENTINEL_OPTIONS } from './sentinel-options.token';
+import { SentinelService } from './sentinel.service';
 
-/** The sentinel's capabilities (health checks, leader election, replay slots) arrive with their issue. */
+/** The sentinel: leader election, backend health, replay slots, its own membership, GET /meta and GET /health. */
 @Module({})
-export class SentinelModule {}
+export class SentinelModule {
+  static forRoot(options: SentinelOptions): DynamicModule {
+    return {
+      module: SentinelModule,
+      imports: [ConfigModule.forRoot(options.store)],
+      controllers: [MetaController, HealthController],
+      providers: [{ provide: SENTINEL_OPTIONS, useValue: options }, HealthChecker, SentinelService, SentinelMembershipService],
+    };
+  }
+}

@@ -5,14 +5,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BackendClient } from './backend-client';
 import { type BackendObserver, NO_OBSERVER } from './backend-observer';
 import type { BufferPool } from './buffer-pool';
+import { type HealthOverride, OPEN_REPLAY_GATE, type ReplayGate } from './replay-gate';
 import { WriteBatcher } from './write-batcher';
 import type { WriteOutcome } from './write-outcome';
 
 export interface BackendStatus {
+  /** Whether writes and queries go to it now: the sentinel's view while a live sentinel publishes one, else the own checks. */
   healthy: boolean;
   since: number;
   lastError?: string;
   version?: string;
+  /** Where `healthy` comes from. */
+  source?: 'sentinel' | 'self';
+  /** This proxy's own checks (pings every checkInterval, failed writes), whichever the source. */
+  own?: { healthy: boolean; since: number; lastError?: string; writeFailed: boolean };
+  /** The sentinel's view, while it counts. */
+  sentinel?: { up: boolean; since: number; lastError: string | null; by: string };
   spool: SpoolBacklog & {
     /** Age of the oldest record waiting, in ms (null when the spool is empty). */
     oldestAgeMs: number | null;
@@ -23,6 +31,8 @@ export interface BackendStatus {
     maxBytes: number;
     /** Whether the spool refused its last append for lack of room (and nothing has been freed since). */
     full: boolean;
+    /** A backlog that waits for a replay slot from the leading sentinel. */
+    waitingForSlot?: boolean;
   };
 }
 
@@ -37,8 +47,12 @@ export class Backend {
   readonly client: BackendClient;
   readonly batcher: WriteBatcher;
   private spool?: Spool;
+  /** The own checks' verdict (pings, failed writes). */
   private healthy = true;
   private since = Date.now();
+  /** Down by a failed write (not only by pings): this holds even against a sentinel that says up. */
+  private writeFailed = false;
+  private override?: HealthOverride;
   private failures = 0;
   private successes = 0;
   private lastError?: string;
@@ -57,6 +71,7 @@ export class Backend {
     readonly config: BackendConfig,
     private readonly pool?: BufferPool,
     private readonly observer: BackendObserver = NO_OBSERVER,
+    private readonly gate: ReplayGate = OPEN_REPLAY_GATE,
   ) {
     this.client = new BackendClient(name, config);
     this.batcher = new WriteBatcher(
@@ -88,8 +103,29 @@ export class Backend {
     this.timer.unref();
   }
 
+  /** The sentinel's view while one counts (and no write failed here since), else the own checks. */
   get isHealthy(): boolean {
-    return this.healthy;
+    const o = this.liveOverride();
+    return o ? o.up && !this.writeFailed : this.healthy;
+  }
+
+  /**
+   * Feeds the health the leading sentinel published (undefined: none). It counts until its `expiresAt`;
+   * after that, or without one, the own checks decide.
+   */
+  setHealthOverride(override: HealthOverride | undefined): void {
+    this.override = override;
+    this.kickReplay();
+  }
+
+  /** Tries to start the replay loop now (e.g. a replay slot was just granted). */
+  resumeReplay(): void {
+    this.kickReplay();
+  }
+
+  private liveOverride(): HealthOverride | undefined {
+    const o = this.override;
+    return o && Date.now() < o.expiresAt ? o : undefined;
   }
 
   get version(): string | undefined {
@@ -98,11 +134,17 @@ export class Backend {
 
   status(): BackendStatus {
     const backlog = this.spool?.backlog ?? { records: 0, bytes: 0, oldestAt: null };
+    const o = this.liveOverride();
+    const healthy = this.isHealthy;
+    const replaying = this.replay !== undefined;
     return {
-      healthy: this.healthy,
-      since: this.since,
-      lastError: this.lastError,
+      healthy,
+      since: o && !this.writeFailed ? o.since : this.since,
+      lastError: o && !this.writeFailed ? (o.lastError ?? undefined) : this.lastError,
       version: this.client.version,
+      source: o ? 'sentinel' : 'self',
+      own: { healthy: this.healthy, since: this.since, lastError: this.lastError, writeFailed: this.writeFailed },
+      ...(o ? { sentinel: { up: o.up, since: o.since, lastError: o.lastError, by: o.by } } : {}),
       spool: {
         ...backlog,
         oldestAgeMs: backlog.oldestAt === null ? null : Date.now() - backlog.oldestAt,
@@ -111,6 +153,7 @@ export class Backend {
         rejectedOnReplay: this.rejectedOnReplay,
         maxBytes: this.config.spoolMaxBytes,
         full: this.spoolFull || backlog.bytes >= this.config.spoolMaxBytes,
+        waitingForSlot: backlog.records > 0 && healthy && !replaying && !this.gate.mayReplay(this.name),
       },
     };
   }
@@ -133,7 +176,7 @@ export class Backend {
     lines: number,
   ): Promise<WriteOutcome> {
     const spool = this.spool;
-    if (spool && (!this.healthy || !spool.isEmpty)) return this.toSpool(rp, precision, chunks, bytes, lines);
+    if (spool && (!this.isHealthy || !spool.isEmpty)) return this.toSpool(rp, precision, chunks, bytes, lines);
     const started = performance.now();
     const outcome = await this.client.write(rp, precision, chunks, bytes);
     this.observer.batchSent(lines, (performance.now() - started) / 1000, outcome);
@@ -178,10 +221,11 @@ export class Backend {
     return { kind: 'ok' };
   }
 
-  /** Starts the replay loop when the backend is up and has a backlog; one loop at a time. */
+  /** Starts the replay loop when the backend is up, has a backlog and the gate allows it; one loop at a time. */
   private kickReplay(): void {
-    if (this.replay || this.closing || !this.healthy || !this.spool || this.spool.isEmpty) return;
+    if (this.replay || this.closing || !this.isHealthy || !this.spool || this.spool.isEmpty) return;
     if (Date.now() < this.replayNotBefore) return;
+    if (!this.gate.mayReplay(this.name)) return;
     this.replay = this.replayBacklog().finally(() => {
       this.replay = undefined;
     });
@@ -192,14 +236,18 @@ export class Backend {
     const rate = this.config.replayLinesPerSecond;
     const started = Date.now();
     let lines = 0;
-    while (!this.closing && this.healthy) {
+    // the gate is asked before every record: a replay slot taken back stops the loop after the record in flight
+    while (!this.closing && this.isHealthy && this.gate.mayReplay(this.name)) {
       if (rate > 0) {
         // keep the replay under `rate` lines/s on average since this pass began
         const due = started + (lines / rate) * 1000 - Date.now();
         if (due > 0) await sleep(Math.min(due, 5_000));
       }
       const record = await spool.peek();
-      if (!record) return;
+      if (!record) {
+        this.gate.drained(this.name);
+        return;
+      }
       const outcome = await this.client.write(record.rp, record.precision, [record.body], record.body.length);
       if (outcome.kind === 'unavailable') {
         // wait rewriteInterval (and for the health checks to see it up again) before the next attempt
@@ -237,6 +285,7 @@ export class Backend {
     this.failures = 0;
     if (!this.healthy && ++this.successes >= this.config.upAfter) {
       this.healthy = true;
+      this.writeFailed = false;
       this.since = Date.now();
       this.logger.log(`backend ${this.name} is up`);
     }
@@ -252,6 +301,7 @@ export class Backend {
   private markDown(error: string): void {
     this.successes = 0;
     this.lastError = error;
+    this.writeFailed = true;
     if (this.healthy) this.setDown(error);
   }
 

@@ -3,4 +3,5 @@ export * from './backend-client';
 export * from './write-batcher';
 export * from './backend';
 export * from './backend-observer';
+export * from './replay-gate';
 export * from './buffer-pool';

@@ -4,6 +4,7 @@ import { EtcdConfigProvider } from './etcd-config.provider';
 import { FileConfigProvider } from './file-config.provider';
 import { MembershipStore } from './membership';
 import { RedisConfigProvider } from './redis-config.provider';
+import { SentinelStore } from './sentinel-store';
 import type { ConfigStoreOptions } from './store-options';
 
 export const CONFIG_STORE_OPTIONS = Symbol('CONFIG_STORE_OPTIONS');
@@ -30,8 +31,10 @@ export class ConfigModule {
         { provide: ConfigProvider, useFactory: createProvider, inject: [CONFIG_STORE_OPTIONS] },
         // membership records live beside the config, through the same connection
         { provide: MembershipStore, useFactory: (p: ConfigProvider) => p.membership(), inject: [ConfigProvider] },
+        // so do the sentinels' election, publication and records
+        { provide: SentinelStore, useFactory: (p: ConfigProvider) => p.sentinels(), inject: [ConfigProvider] },
       ],
-      exports: [ConfigProvider, MembershipStore],
+      exports: [ConfigProvider, MembershipStore, SentinelStore],
     };
   }
 }

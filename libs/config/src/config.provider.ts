@@ -1,6 +1,7 @@
 import type { Observable } from 'rxjs';
 import type { ClusterConfig } from './cluster-config';
 import { InProcessMembershipStore, type MembershipStore } from './membership';
+import { InProcessSentinelStore, type SentinelStore } from './sentinel-store';
 
 /** Where the cluster configuration lives: the file, Redis or etcd. Also the injection token. */
 export abstract class ConfigProvider {
@@ -21,5 +22,15 @@ export abstract class ConfigProvider {
    */
   membership(): MembershipStore {
     return (this.inProcessMembers ??= new InProcessMembershipStore());
+  }
+
+  private inProcessSentinels?: SentinelStore;
+  /**
+   * Where sentinels elect their leader and publish backend health and replay slots, and where proxies
+   * read them. Redis and etcd keep them beside the config (runtime keys with TTLs or leases); the
+   * default is this process alone (the file store shares nothing).
+   */
+  sentinels(): SentinelStore {
+    return (this.inProcessSentinels ??= new InProcessSentinelStore());
   }
 }

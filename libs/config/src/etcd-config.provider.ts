@@ -6,6 +6,9 @@ import type { ClusterConfig } from './cluster-config';
 import { ConfigValidationError } from './cluster-config.schema';
 import { ConfigProvider } from './config.provider';
 import { MembershipStore, parseMemberRecord, type ProxyMember } from './membership';
+import { keepaliveOnce } from './etcd-lease';
+import { EtcdSentinelStore } from './etcd-sentinel.store';
+import type { SentinelStore } from './sentinel-store';
 import { StoreUnavailableError, withTimeout } from './store-errors';
 import { configFromEtcdKeys, ETCD_MEMBERS_DIR, ETCD_RUNTIME_DIR, fingerprint } from './store-layout';
 import { describeStore, type EtcdStoreOptions } from './store-options';
@@ -21,6 +24,7 @@ export class EtcdConfigProvider extends ConfigProvider {
   private readonly client: Etcd3;
   private readonly changes = new Subject<ClusterConfig>();
   private readonly members: EtcdMembershipStore;
+  private readonly sentinelStore: EtcdSentinelStore;
   private watcher?: Watcher;
   private lastSeen?: string;
   private refreshTimer?: NodeJS.Timeout;
@@ -46,6 +50,7 @@ export class EtcdConfigProvider extends ConfigProvider {
       },
     });
     this.members = new EtcdMembershipStore(this.client, options.prefix + ETCD_MEMBERS_DIR);
+    this.sentinelStore = new EtcdSentinelStore(this.client, options.prefix);
   }
 
   async load(): Promise<ClusterConfig> {
@@ -86,6 +91,10 @@ export class EtcdConfigProvider extends ConfigProvider {
 
   override membership(): MembershipStore {
     return this.members;
+  }
+
+  override sentinels(): SentinelStore {
+    return this.sentinelStore;
   }
 
   async close(): Promise<void> {
@@ -207,7 +216,7 @@ export class EtcdMembershipStore extends MembershipStore {
     const ttl = Math.max(1, Math.round(member.ttl));
     if (this.lease && this.leaseTtl === ttl) {
       try {
-        await this.lease.keepaliveOnce();
+        await keepaliveOnce(this.lease);
       } catch (err) {
         if (!(err instanceof EtcdLeaseInvalidError) && !this.lease.revoked()) throw err;
         this.lease = undefined; // expired while we could not reach etcd: take a new one

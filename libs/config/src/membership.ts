@@ -31,6 +31,12 @@ export interface ProxyMember {
   ttl: number;
   /** Spool backlog per backend name. */
   backlog: Record<string, MemberBacklog>;
+  /** Replay slots this proxy holds (granted by the leading sentinel): backend name → slot id. */
+  slots?: Record<string, string>;
+  /** The last slot this proxy gave back, per backend (its backlog for that backend had run empty). */
+  released?: Record<string, string>;
+  /** Backends whose writes failed at this proxy and that its own checks have not seen recover yet. */
+  failing?: Record<string, { since: number; error: string }>;
 }
 
 /** Where membership records live; each ConfigProvider hands out the one beside its config. */
@@ -84,8 +90,15 @@ export function parseMemberRecord(text: string | null | undefined): ProxyMember 
       lastHeartbeat: Number(value.lastHeartbeat ?? 0),
       ttl: Number(value.ttl ?? 0),
       backlog: value.backlog && typeof value.backlog === 'object' ? value.backlog : {},
+      ...(isObject(value.slots) ? { slots: value.slots } : {}),
+      ...(isObject(value.released) ? { released: value.released } : {}),
+      ...(isObject(value.failing) ? { failing: value.failing } : {}),
     };
   } catch {
     return null;
   }
+}
+
+function isObject<T>(value: T | undefined): value is T {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

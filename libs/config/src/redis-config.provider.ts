@@ -5,6 +5,8 @@ import type { ClusterConfig } from './cluster-config';
 import { ConfigValidationError } from './cluster-config.schema';
 import { ConfigProvider } from './config.provider';
 import { MembershipStore, parseMemberRecord, type ProxyMember } from './membership';
+import { RedisSentinelStore } from './redis-sentinel.store';
+import type { SentinelStore } from './sentinel-store';
 import { StoreUnavailableError, withTimeout } from './store-errors';
 import {
   configFromRedisHashes,
@@ -30,6 +32,7 @@ export class RedisConfigProvider extends ConfigProvider {
   private subscriber?: Redis;
   private readonly changes = new Subject<ClusterConfig>();
   private readonly members: RedisMembershipStore;
+  private readonly sentinelStore: RedisSentinelStore;
   private readonly address: string;
   /** Fingerprint of the store contents last looked at (applied, or refused and logged once). */
   private lastSeen?: string;
@@ -50,6 +53,7 @@ export class RedisConfigProvider extends ConfigProvider {
     this.client.on('error', (err: Error) => this.onConnectionError(err));
     this.client.on('ready', () => this.onReady('config'));
     this.members = new RedisMembershipStore(this.client);
+    this.sentinelStore = new RedisSentinelStore(this.client);
   }
 
   async load(): Promise<ClusterConfig> {
@@ -84,6 +88,10 @@ export class RedisConfigProvider extends ConfigProvider {
 
   override membership(): MembershipStore {
     return this.members;
+  }
+
+  override sentinels(): SentinelStore {
+    return this.sentinelStore;
   }
 
   async close(): Promise<void> {

@@ -22,6 +22,12 @@ export const REDIS_PROXIES_KEY = 'n:';
 export const REDIS_CONFIG_CHANNEL = 'influxdb-proxy:config-changed';
 /** Membership records: `influxdb-proxy:member:<name>`, plain string keys with an expiry. */
 export const REDIS_MEMBER_PREFIX = 'influxdb-proxy:member:';
+/** The sentinels' leader lock: the leader's claim (JSON), with a TTL renewed only by its holder. */
+export const REDIS_SENTINEL_LEADER_KEY = 'influxdb-proxy:sentinel:leader';
+/** The leading sentinel's publication (backend health, replay slots), with a TTL. */
+export const REDIS_SENTINEL_STATE_KEY = 'influxdb-proxy:sentinel:state';
+/** Sentinel membership records: `influxdb-proxy:sentinel:member:<name>`, with an expiry. */
+export const REDIS_SENTINEL_MEMBER_PREFIX = 'influxdb-proxy:sentinel:member:';
 
 export interface RedisConfigHashes {
   backends: Record<string, string>;
@@ -60,6 +66,12 @@ export const ETCD_SECTIONS = ['backends', 'keymaps', 'proxies'] as const;
  */
 export const ETCD_RUNTIME_DIR = 'runtime/';
 export const ETCD_MEMBERS_DIR = 'runtime/proxies/';
+/** Sentinel membership records, each on its sentinel's lease. */
+export const ETCD_SENTINELS_DIR = 'runtime/sentinels/';
+/** The sentinels' election (etcd3's election API: `<dir>election/leader/<lease id>`) and the leader's publication. */
+export const ETCD_SENTINEL_DIR = 'runtime/sentinel/';
+export const ETCD_SENTINEL_ELECTION = 'leader';
+export const ETCD_SENTINEL_STATE_KEY = 'runtime/sentinel/state';
 
 /** Every key and value under `prefix` → a validated config. */
 export function configFromEtcdKeys(

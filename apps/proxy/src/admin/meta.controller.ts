@@ -5,6 +5,7 @@ import { ClusterStateService } from '../cluster/cluster-state.service';
 import { MembershipService } from '../cluster/membership.service';
 import { PROXY_OPTIONS } from '../proxy-options.token';
 import { QueryStats } from '../query/query-stats';
+import { SentinelFeedService } from '../sentinel/sentinel-feed.service';
 import { WriteStats } from '../write/write-stats';
 
 /**
@@ -20,12 +21,13 @@ export class MetaController {
     private readonly membership: MembershipService,
     @Inject(PROXY_OPTIONS) private readonly options: ProxyOptions,
     private readonly queryStats: QueryStats,
+    private readonly sentinel: SentinelFeedService,
   ) {}
 
   @Get('meta')
   @Header('Cache-Control', 'no-store')
   async meta() {
-    const { members, error } = await this.membership.members();
+    const [{ members, error }, sentinel] = await Promise.all([this.membership.members(), this.sentinel.describe()]);
     const topology = this.cluster.topology;
     const backends: Record<string, Omit<BackendConfig, 'password'> & { password?: string }> = {};
     const backendStatus: Record<string, boolean> = {};
@@ -39,6 +41,7 @@ export class MetaController {
       node: this.options.node,
       proxies: proxiesWithMembership(redactUsers(topology.config.proxies), members),
       membership: { scope: this.membership.scope, ttl: this.membership.ttl, ...(error ? { error } : {}) },
+      sentinel,
       backends,
       backendStatus,
       backendDetail,

@@ -1,4 +1,4 @@
-import { Backend, BufferPool, checkBackendFiles } from '@app/backend';
+import { Backend, BufferPool, checkBackendFiles, ReplayGate } from '@app/backend';
 import { type ClusterConfig, ConfigProvider, ConfigValidationError } from '@app/config';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
@@ -24,6 +24,8 @@ export class ClusterStateService implements OnApplicationShutdown {
     @Inject(PROXY_OPTIONS) private readonly options: ProxyOptions,
     private readonly pool: BufferPool,
     private readonly metrics: ProxyMetrics,
+    /** Whether a backlog may be replayed now (the sentinel's replay slots). */
+    private readonly replayGate: ReplayGate,
   ) {}
 
   /** Loads the first config; fails (start-up error) when it is invalid or names no such node. */
@@ -87,7 +89,7 @@ export class ClusterStateService implements OnApplicationShutdown {
         if (old && JSON.stringify(old.config) === JSON.stringify(cfg)) return old;
         // a changed backend keeps its name and so its spool directory: the old one lets go of it first
         if (old) await old.drain();
-        const backend = new Backend(name, cfg, this.pool, this.metrics.forBackend(name));
+        const backend = new Backend(name, cfg, this.pool, this.metrics.forBackend(name), this.replayGate);
         await backend.start(join(this.options.spoolDir, encodeURIComponent(name)));
         return backend;
       }),

@@ -3,8 +3,10 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleD
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import type { Subscription } from 'rxjs';
 import { PROJECT_ROOT, type ProxyOptions } from '../cli/proxy-options';
 import { PROXY_OPTIONS } from '../proxy-options.token';
+import { SentinelViewService } from '../sentinel/sentinel-view.service';
 import { ClusterStateService } from './cluster-state.service';
 
 /** influxdb-proxy's own version, as package.json says. */
@@ -30,11 +32,15 @@ export class MembershipService implements OnApplicationBootstrap, OnModuleDestro
   private running = false;
   private failing = false;
   private lastKnown: ProxyMember[] = [];
+  /** A heartbeat asked for while one was on its way: written right after it (it may carry newer news). */
+  private again = false;
+  private requests?: Subscription;
 
   constructor(
     private readonly store: MembershipStore,
     private readonly cluster: ClusterStateService,
     @Inject(PROXY_OPTIONS) private readonly options: ProxyOptions,
+    private readonly sentinel: SentinelViewService,
   ) {}
 
   get ttl(): number {
@@ -47,6 +53,11 @@ export class MembershipService implements OnApplicationBootstrap, OnModuleDestro
 
   async onApplicationBootstrap(): Promise<void> {
     this.running = true;
+    // a released replay slot, a new backlog or failing writes: the leading sentinel should know at once
+    this.requests = this.sentinel.beatRequests.subscribe(() => {
+      if (this.beating) this.again = true;
+      else void this.beat();
+    });
     await this.beat();
     this.timer = setInterval(() => void this.beat(), Math.max(200, (this.ttl * 1000) / 3));
     this.timer.unref();
@@ -56,6 +67,7 @@ export class MembershipService implements OnApplicationBootstrap, OnModuleDestro
     if (!this.running) return;
     this.running = false;
     clearInterval(this.timer);
+    this.requests?.unsubscribe();
     await this.beating;
     try {
       await withTimeout(this.store.leave(this.options.node), 2_000, 'no answer within 2 s');
@@ -79,9 +91,12 @@ export class MembershipService implements OnApplicationBootstrap, OnModuleDestro
   self(): ProxyMember {
     const topology = this.cluster.topology;
     const backlog: ProxyMember['backlog'] = {};
+    const failing: NonNullable<ProxyMember['failing']> = {};
     for (const b of topology.backends) {
-      const { records, bytes, oldestAt } = b.status().spool;
+      const status = b.status();
+      const { records, bytes, oldestAt } = status.spool;
       backlog[b.name] = { records, bytes, oldestAt };
+      if (status.own?.writeFailed) failing[b.name] = { since: status.own.since, error: status.own.lastError ?? 'write failed' };
     }
     return {
       name: this.options.node,
@@ -94,6 +109,8 @@ export class MembershipService implements OnApplicationBootstrap, OnModuleDestro
       lastHeartbeat: Date.now(),
       ttl: this.ttl,
       backlog,
+      ...this.sentinel.memberFields(),
+      failing,
     };
   }
 
@@ -101,6 +118,10 @@ export class MembershipService implements OnApplicationBootstrap, OnModuleDestro
     if (!this.running) return Promise.resolve();
     this.beating ??= this.beatOnce().finally(() => {
       this.beating = undefined;
+      if (this.again) {
+        this.again = false;
+        void this.beat();
+      }
     });
     return this.beating;
   }

@@ -1,0 +1,177 @@
+import { type SentinelMember, SentinelStore, withTimeout } from '@app/config';
+import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { ClusterStateService } from '../cluster/cluster-state.service';
+import { SentinelViewService } from './sentinel-view.service';
+
+/** How long start-up waits for the first read of the store before replaying without a sentinel. */
+const FIRST_READ_GRACE_MS = 5_000;
+
+/**
+ * Reads the leading sentinel's publication from the config store (every half of its interval) and
+ * feeds it into each Backend: the published health overrides the own checks while the sentinel is
+ * live, a newly granted replay slot starts the replay, an empty backlog gives its slot back. A change
+ * the leader must know of (a backlog appearing or emptying, writes failing) asks for a heartbeat now.
+ */
+@Injectable()
+export class SentinelFeedService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('Sentinel');
+  private timer?: NodeJS.Timeout;
+  private grace?: NodeJS.Timeout;
+  private polling?: Promise<void>;
+  private running = false;
+  private readError?: string;
+  private following?: string;
+  private readonly verdicts = new Map<string, boolean>();
+  private readonly started = new Map<string, string>();
+  private signature = '';
+  private lastBeatAsk = 0;
+  private lastMembers: SentinelMember[] = [];
+
+  constructor(
+    private readonly store: SentinelStore,
+    private readonly sentinel: SentinelViewService,
+    private readonly cluster: ClusterStateService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const view = this.sentinel.view;
+    if (this.store.scope === 'process') {
+      view.decide(); // the file store shares nothing: no sentinel can coordinate this proxy
+      this.kickAll();
+      return;
+    }
+    this.running = true;
+    this.grace = setTimeout(() => {
+      if (view.isDecided) return;
+      this.logger.warn(`no answer from the config store within ${FIRST_READ_GRACE_MS} ms: replaying without a sentinel for now`);
+      view.decide();
+      this.kickAll();
+    }, FIRST_READ_GRACE_MS);
+    this.grace.unref();
+    this.schedule(0);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    clearTimeout(this.grace);
+    await this.polling;
+  }
+
+  /** The `sentinel` section of /meta: the sentinels, which one leads, when a publication was last seen. */
+  async describe() {
+    const errors: string[] = [];
+    const [members, leader] = await Promise.all([
+      withTimeout(this.store.members(), 2_000, 'no answer within 2 s').then(
+        (m) => (this.lastMembers = m),
+        (err: Error) => {
+          errors.push(`sentinels: ${err.message}`);
+          return this.lastMembers;
+        },
+      ),
+      withTimeout(this.store.leader(), 2_000, 'no answer within 2 s').catch((err: Error) => {
+        errors.push(`leader: ${err.message}`);
+        return null;
+      }),
+    ]);
+    const now = Date.now();
+    const view = this.sentinel.view;
+    const live = view.live(now);
+    return {
+      leader: leader ?? live?.leader ?? null,
+      members: Object.fromEntries(
+        members.map((m) => [
+          m.name,
+          { alive: true, lastSeen: m.lastHeartbeat, address: m.address, version: m.version, leader: m.name === (leader ?? live?.leader) },
+        ]),
+      ),
+      /** Local epoch ms when this proxy last saw a new publication (null: never). */
+      lastSeen: view.lastSeen,
+      /** Whether a live sentinel's view is in use (else the own checks, and uncoordinated replays). */
+      live: live !== undefined,
+      publication: live ? { leader: live.leader, term: live.term, seq: live.seq, interval: live.interval, staleAfter: live.staleAfter } : null,
+      slots: view.held(now),
+      ...(this.readError ? { readError: this.readError } : {}),
+      ...(errors.length ? { error: errors.join('; ') } : {}),
+    };
+  }
+
+  private schedule(ms: number): void {
+    if (!this.running) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.polling = this.poll().finally(() => {
+        this.polling = undefined;
+        const live = this.sentinel.view.live(Date.now());
+        this.schedule(live ? Math.min(1_000, Math.max(100, live.interval / 2)) : 500);
+      });
+    }, ms);
+    this.timer.unref();
+  }
+
+  private async poll(): Promise<void> {
+    const view = this.sentinel.view;
+    const started = Date.now();
+    const firstAnswer = !view.isDecided;
+    try {
+      view.observe(await withTimeout(this.store.readState(), 2_000, 'no answer within 2 s'), started);
+      if (this.readError) this.logger.log('reading the sentinel publication again');
+      this.readError = undefined;
+    } catch (err) {
+      view.readFailed(started);
+      if (!this.readError) this.logger.warn(`cannot read the sentinel publication: ${(err as Error).message}`);
+      this.readError = (err as Error).message;
+    }
+    this.feed(Date.now());
+    if (firstAnswer && view.isDecided) this.kickAll();
+  }
+
+  private feed(now: number): void {
+    const view = this.sentinel.view;
+    const live = view.live(now);
+    if (live?.leader !== this.following) {
+      if (live) this.logger.log(`following sentinel ${live.leader}: its backend health overrides this proxy's checks, replays wait for its slots`);
+      else if (this.following) this.logger.warn(`no live sentinel (last seen: ${this.following}): own health checks, replays uncoordinated`);
+      this.following = live?.leader;
+    }
+    let tell = false;
+    const parts: string[] = [];
+    for (const backend of this.cluster.topology.backends) {
+      const override = view.health(backend.name, now);
+      backend.setHealthOverride(override);
+      if (override && this.verdicts.get(backend.name) !== override.up) {
+        if (override.up) this.logger.log(`backend ${backend.name} is up according to sentinel ${override.by}`);
+        else this.logger.warn(`backend ${backend.name} is down according to sentinel ${override.by}: ${override.lastError ?? ''}`);
+      }
+      if (override) this.verdicts.set(backend.name, override.up);
+      else this.verdicts.delete(backend.name);
+
+      const status = backend.status();
+      const slot = view.slot(backend.name, now);
+      if (slot && status.spool.records === 0 && !status.spool.replaying) {
+        this.sentinel.release(backend.name, 'no backlog left');
+      } else if (slot && this.started.get(backend.name) !== slot.id) {
+        this.started.set(backend.name, slot.id);
+        this.logger.log(`replay slot ${slot.id} for backend ${backend.name} granted: replaying ${status.spool.records} records`);
+        backend.resumeReplay();
+      }
+      parts.push(`${backend.name}:${status.spool.records > 0 ? 1 : 0}:${status.own?.writeFailed ? 1 : 0}`);
+    }
+    // the leader grants slots from the membership records: tell it at once when something it plans on changed
+    const signature = parts.join(',');
+    if (signature !== this.signature) {
+      this.signature = signature;
+      tell = true;
+    }
+    // a slot stays ours only while the leader keeps seeing new heartbeats within the slot TTL
+    if (live && Object.keys(view.held(now)).length > 0 && now - this.lastBeatAsk >= live.slotTtl / 3) tell = true;
+    if (tell) {
+      this.lastBeatAsk = now;
+      this.sentinel.beatRequests.next();
+    }
+  }
+
+  private kickAll(): void {
+    for (const backend of this.cluster.topology.backends) backend.resumeReplay();
+  }
+}

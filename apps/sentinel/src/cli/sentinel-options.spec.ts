@@ -1,0 +1,59 @@
+import { resolve } from 'node:path';
+import { checkTimings, INSTALL_DIR, parseListen, parseSentinelArgs, staleAfterMs } from './sentinel-options';
+
+describe('sentinel command line', () => {
+  it('takes the same store flags as the proxy, single- or double-dash', () => {
+    expect(parseSentinelArgs(['--name', 's1']).store).toEqual({ kind: 'file', path: resolve(INSTALL_DIR, 'config.json') });
+    expect(parseSentinelArgs(['-redis', 'localhost:6380', '-redis-pwd', 'pw', '-redis-db', '2']).store).toMatchObject({
+      kind: 'redis',
+      host: 'localhost',
+      port: 6380,
+      password: 'pw',
+      db: 2,
+    });
+    expect(parseSentinelArgs(['--etcd', 'http://e1:2379,e2:2379', '--etcd-prefix', '/ip']).store).toMatchObject({
+      kind: 'etcd',
+      hosts: ['http://e1:2379', 'http://e2:2379'],
+      prefix: '/ip/',
+    });
+  });
+
+  it('has defaults for every timing, in milliseconds', () => {
+    const o = parseSentinelArgs(['--name', 's9']);
+    expect(o).toMatchObject({
+      name: 's9',
+      listen: { host: '127.0.0.1', port: 8090 },
+      intervalMs: 1_000,
+      timeoutMs: 2_000,
+      fall: 3,
+      rise: 2,
+      leaderTtlMs: 5_000,
+      replaySlots: 1,
+      slotTtlMs: 10_000,
+      membershipTtl: 10,
+      writeFailureReports: 1,
+    });
+    expect(staleAfterMs(o)).toBe(7_000);
+    expect(parseSentinelArgs(['--check-interval', '0.25', '--leader-ttl', '2', '--slot-ttl', '3'])).toMatchObject({
+      intervalMs: 250,
+      leaderTtlMs: 2_000,
+      slotTtlMs: 3_000,
+    });
+  });
+
+  it('refuses timings that cannot work together', () => {
+    const store = { kind: 'file' as const, path: '/c' };
+    expect(() => checkTimings({ store, intervalMs: 1_000, leaderTtlMs: 1_500, slotTtlMs: 10_000 })).toThrow(/--leader-ttl must be at least twice/);
+    expect(() => checkTimings({ store, intervalMs: 1_000, leaderTtlMs: 5_000, slotTtlMs: 1_000 })).toThrow(/--slot-ttl must be at least twice/);
+    expect(() =>
+      checkTimings({ store: { kind: 'etcd', hosts: [], prefix: '/', refreshSeconds: 1, connectTimeoutMs: 1 }, intervalMs: 100, leaderTtlMs: 1_500, slotTtlMs: 1_000 }),
+    ).toThrow(/whole seconds/);
+  });
+
+  it('reads listen addresses', () => {
+    expect(parseListen('127.0.0.1:8090')).toEqual({ host: '127.0.0.1', port: 8090 });
+    expect(parseListen(':9000')).toEqual({ host: '0.0.0.0', port: 9000 });
+    expect(parseListen('[::1]:9000')).toEqual({ host: '::1', port: 9000 });
+    expect(() => parseListen('nope')).toThrow(/--listen: "nope" is not host:port/);
+  });
+});

@@ -1,0 +1,154 @@
+import { type ConfigStoreOptions, StoreAddressError, storeOptions, withStoreFlags } from '@app/config';
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import yargs from 'yargs';
+
+/** Everything the command line decides, parsed once and handed to SentinelModule.forRoot. */
+export interface SentinelOptions {
+  /** This sentinel's name among the sentinels (--name). */
+  name: string;
+  store: ConfigStoreOptions;
+  /** Where GET /meta and GET /health listen. */
+  listen: { host: string; port: number };
+  /** Milliseconds between probes of each backend, and between the leader's publications. */
+  intervalMs: number;
+  /** A probe (ping and query together) that takes longer fails. */
+  timeoutMs: number;
+  fall: number;
+  rise: number;
+  /** Leadership lasts this long without renewal; a dead leader is replaced within it. */
+  leaderTtlMs: number;
+  /** Proxies replaying to one backend at once. */
+  replaySlots: number;
+  /** A proxy stops replaying this long after it last saw its slot (and the leader re-grants no sooner). */
+  slotTtlMs: number;
+  /** Seconds this sentinel's record outlives its last heartbeat. */
+  membershipTtl: number;
+  /** Proxies that must report failing writes to mark an answering backend down for all (0: never). */
+  writeFailureReports: number;
+  logLevel: string;
+}
+
+/** The install directory (where package.json is), home of the embedded default config.json. */
+export const INSTALL_DIR = findRoot(__dirname);
+
+/** influxdb-proxy's version, as package.json says. */
+export const SENTINEL_VERSION: string = (() => {
+  try {
+    return String(JSON.parse(readFileSync(join(INSTALL_DIR, 'package.json'), 'utf8')).version ?? 'unknown');
+  } catch {
+    return 'unknown';
+  }
+})();
+
+/** Milliseconds proxies wait for a new publication before they fall back to their own checks. */
+export function staleAfterMs(options: Pick<SentinelOptions, 'intervalMs' | 'leaderTtlMs'>): number {
+  // a few intervals, and never less than a takeover takes (the old leader's TTL, then one publication)
+  return Math.max(3 * options.intervalMs, options.leaderTtlMs + 2 * options.intervalMs);
+}
+
+/** A command-line value that cannot be used; the message names the flag. */
+export class SentinelOptionError extends Error {
+  override readonly name = 'SentinelOptionError';
+}
+
+/** Parses argv (single- and double-dash long flags alike, as the proxy takes them). */
+export function parseSentinelArgs(argv: string[]): SentinelOptions {
+  const args = withStoreFlags(
+    yargs(argv)
+      .scriptName('influxdb-sentinel')
+      .usage(
+        '$0 [options]\n\nWatches the InfluxDB backends for a fleet of influxdb-proxy processes sharing a Redis or etcd\n' +
+          'config store: one sentinel leads, probes every backend and publishes its health and replay slots.',
+      )
+      .parserConfiguration({ 'short-option-groups': false, 'camel-case-expansion': true }),
+  )
+    .option('name', { type: 'string', description: 'this sentinel’s name among the sentinels', defaultDescription: 'the host name' })
+    .option('listen', { type: 'string', description: 'host:port of GET /meta and GET /health', default: '127.0.0.1:8090' })
+    .option('check-interval', { type: 'number', description: 'seconds between probes of each backend (and publications)', default: 1 })
+    .option('check-timeout', { type: 'number', description: 'seconds a probe (/ping, then SHOW DATABASES) may take', default: 2 })
+    .option('fall', { type: 'number', description: 'failed probes in a row that mark a backend down', default: 3 })
+    .option('rise', { type: 'number', description: 'good probes in a row that bring it back up', default: 2 })
+    .option('leader-ttl', { type: 'number', description: 'seconds leadership lasts without renewal (a dead leader is replaced within it)', default: 5 })
+    .option('replay-slots', { type: 'number', description: 'proxies replaying their spool to one backend at once', default: 1 })
+    .option('slot-ttl', { type: 'number', description: 'seconds a proxy keeps a replay slot it can no longer see renewed', default: 10 })
+    .option('membership-ttl', { type: 'number', description: 'seconds this sentinel stays listed without a heartbeat', default: 10 })
+    .option('write-failure-reports', {
+      type: 'number',
+      description: 'proxies reporting failing writes that mark an answering backend down for all (0: off)',
+      default: 1,
+    })
+    .option('log-level', {
+      type: 'string',
+      choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'],
+      default: 'info',
+      description: 'least severe level logged',
+    })
+    .strictOptions()
+    .version(false)
+    .help()
+    .wrap(100)
+    .exitProcess(true)
+    .parseSync();
+  try {
+    const store = storeOptions(args, resolve(args.config ?? resolve(INSTALL_DIR, 'config.json')));
+    const seconds = (flag: string, value: number, min = 0) => {
+      if (!(value > min)) throw new SentinelOptionError(`--${flag} must be more than ${min} seconds`);
+      return Math.round(value * 1000);
+    };
+    const count = (flag: string, value: number, min: number) => {
+      if (!Number.isInteger(value) || value < min) throw new SentinelOptionError(`--${flag} must be a whole number ≥ ${min}`);
+      return value;
+    };
+    const options: SentinelOptions = {
+      name: args.name?.trim() || hostname(),
+      store,
+      listen: parseListen(args.listen),
+      intervalMs: seconds('check-interval', args.checkInterval),
+      timeoutMs: seconds('check-timeout', args.checkTimeout),
+      fall: count('fall', args.fall, 1),
+      rise: count('rise', args.rise, 1),
+      leaderTtlMs: seconds('leader-ttl', args.leaderTtl),
+      replaySlots: count('replay-slots', args.replaySlots, 1),
+      slotTtlMs: seconds('slot-ttl', args.slotTtl),
+      membershipTtl: seconds('membership-ttl', args.membershipTtl) / 1000,
+      writeFailureReports: count('write-failure-reports', args.writeFailureReports, 0),
+      logLevel: args.logLevel,
+    };
+    checkTimings(options);
+    return options;
+  } catch (err) {
+    if (!(err instanceof StoreAddressError) && !(err instanceof SentinelOptionError)) throw err;
+    console.error(`influxdb-sentinel: ${err.message}`);
+    process.exit(2);
+  }
+}
+
+/** The leader publishes every interval and must have one confirmed within its TTL; proxies poll at half an interval. */
+export function checkTimings(o: Pick<SentinelOptions, 'intervalMs' | 'leaderTtlMs' | 'slotTtlMs' | 'store'>): void {
+  if (o.leaderTtlMs < 2 * o.intervalMs) {
+    throw new SentinelOptionError('--leader-ttl must be at least twice --check-interval (the leader renews it as it publishes)');
+  }
+  if (o.store.kind === 'etcd' && o.leaderTtlMs % 1000 !== 0) {
+    throw new SentinelOptionError('--leader-ttl must be whole seconds with etcd (a lease TTL)');
+  }
+  if (o.slotTtlMs < 2 * o.intervalMs) {
+    throw new SentinelOptionError('--slot-ttl must be at least twice --check-interval (proxies re-read their slot every half interval)');
+  }
+}
+
+/** `host:port`, `:port` (all interfaces) or `[v6]:port`. */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:/[\]]*)):(\d{1,5})$/.exec(text.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port < 1 || port > 65535) throw new SentinelOptionError(`--listen: ${JSON.stringify(text)} is not host:port`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+function findRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return process.cwd();
+  }
+}
