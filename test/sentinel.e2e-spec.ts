@@ -11,12 +11,14 @@
  *   time (checked on the wire, in /meta samples and in the slot log) and every acknowledged point
  *   arrives exactly once on each backend.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { CountingProxy, ForwardedWrite, startCountingProxy } from './support/counting-proxy';
 import { EtcdCluster, startEtcdCluster } from './support/etcd';
 import { request } from './support/http';
 import { Influxd, startInfluxd } from './support/influxd';
 import { freePorts } from './support/ports';
-import { sleep, stopAll, waitUntil } from './support/processes';
+import { makeTempDir, removeDir, sleep, stopAll, waitUntil } from './support/processes';
 import { ProxyConfig, ProxyProcess, startProxy } from './support/proxy-process';
 import { Redis, startRedis } from './support/redis';
 import { SentinelProcess, startSentinel } from './support/sentinel-process';
@@ -379,7 +381,6 @@ async function backendOutage(fleet: Fleet, measurement: string): Promise<void> {
   expect(sampler.overlaps).toEqual([]);
   // … and in the leader's slot log: a slot for b goes to the next proxy only once the last one gave it back
   const slotLog = [...leader.output().matchAll(/replay slot \S+ for backend b (granted to|released by|taken back from) proxy (p\d)/g)].map((m) => `${m[1]} ${m[2]}`);
-  if (/taken back/.test(leader.output())) require('fs').appendFileSync('/tmp/slotlog.txt', `\n=== ${measurement}\n` + leader.output() + '\n--- p1\n' + p1.output() + '\n--- p2\n' + p2.output());
   expect(slotLog.filter((l) => l.startsWith('granted')).length).toBeGreaterThanOrEqual(2);
   const overlapping = slotLog.filter((l, i) => l.startsWith('granted') && i > 0 && slotLog[i - 1].startsWith('granted'));
   expect({ overlapping, slotLog }).toEqual({ overlapping: [], slotLog });
@@ -524,5 +525,37 @@ describe('sentinels on Redis', () => {
 
   it('an influxd stopped under write load: both proxies see it down via the sentinel and spool; back up, they replay one at a time and every point arrives exactly once', async () => {
     await backendOutage(fleet!, 'outage_redis');
+  });
+
+  it('SIGTERM: the leader resigns and exits 0, and the other takes over at once', async () => {
+    const { leader, follower } = await leaderOf(fleet!);
+    const stoppedAt = Date.now();
+    expect(await leader.stop()).toBe(0);
+    const took = await waitUntil(async () => ((await role(follower)) === 'leader' ? Date.now() - stoppedAt : undefined), { attempts: 100, intervalMs: 25 });
+    expect(took).toBeLessThan(LEADER_TTL_MS); // no waiting for the lock to expire
+    expect(leader.output()).toMatch(/resigned the leadership/);
+    expect(await redis.command('GET', 'influxdb-proxy:sentinel:member:' + leader.name)).toBeNull();
+  });
+});
+
+describe('a sentinel on a config file', () => {
+  it('leads alone, probes the backends and serves /meta and /health (nothing is shared)', async () => {
+    const dir = await makeTempDir('sentinel-file');
+    try {
+      const file = path.join(dir, 'config.json');
+      await fs.promises.writeFile(file, JSON.stringify(clusterConfig((await freePorts(2)) as [number, number])));
+      const solo = await startSentinel({ store: ['--config', file], name: 'solo', extraArgs: SENTINEL_FLAGS });
+      const m = await waitUntil(async () => {
+        const j = await solo.meta();
+        return j.backends.a.up === true && j.backends.b.up === true ? j : undefined;
+      });
+      expect(m).toMatchObject({ name: 'solo', role: 'leader', leader: 'solo', provider: { kind: 'file', address: file } });
+      expect(Object.keys(m.sentinels)).toEqual(['solo']);
+      expect(m.proxies).toEqual({});
+      expect(solo.output()).toMatch(/the file config store shares nothing/);
+      expect(await solo.stop()).toBe(0);
+    } finally {
+      await removeDir(dir);
+    }
   });
 });

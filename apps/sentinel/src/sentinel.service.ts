@@ -193,7 +193,8 @@ export class SentinelService implements OnApplicationShutdown {
     if (term !== this.term) return; // re-elected meanwhile: the next round starts the new term afresh
     let written: boolean;
     try {
-      written = await campaign.publish(state, staleAfter);
+      // the key outlives a dead leader long enough for the next one to carry on from it (liveness is told by seq)
+      written = await campaign.publish(state, 2 * staleAfter);
     } catch (err) {
       this.publishError = (err as Error).message;
       this.logger.warn(`publication ${state.seq} failed: ${this.publishError}`);

@@ -34,7 +34,10 @@ export interface CoolingSlot {
   remainingMs: number;
 }
 
-/** The leading sentinel's publication, rewritten every `interval` ms with a TTL of `staleAfter` ms. */
+/**
+ * The leading sentinel's publication, rewritten every `interval` ms with a TTL of twice `staleAfter`
+ * (long enough for the next leader to carry on from it; proxies tell a live leader by a changing seq).
+ */
 export interface SentinelState {
   /** Counts this leader's publications; a new term starts again from 1. */
   seq: number;
