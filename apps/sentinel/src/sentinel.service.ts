@@ -39,7 +39,7 @@ export class SentinelService implements OnApplicationShutdown {
   private seq = 0;
   private adopted = false;
   private planner?: SlotPlanner;
-  private readonly freshness: HeartbeatFreshness;
+  private readonly freshness = new HeartbeatFreshness();
   private published?: SentinelState;
   private publishError?: string;
   /** Slot changes planned but not yet published (logged once they are). */
@@ -53,9 +53,7 @@ export class SentinelService implements OnApplicationShutdown {
     private readonly proxies: MembershipStore,
     private readonly health: HealthChecker,
     @Inject(SENTINEL_OPTIONS) private readonly options: SentinelOptions,
-  ) {
-    this.freshness = new HeartbeatFreshness(options.slotTtlMs);
-  }
+  ) {}
 
   /** Loads the config (failing start-up when it cannot), then campaigns and starts the rounds. */
   async start(): Promise<void> {
@@ -167,7 +165,7 @@ export class SentinelService implements OnApplicationShutdown {
       this.logger.warn(`cannot read the proxies' records: ${err.message}; replay slots unchanged this round`);
       return undefined;
     });
-    if (term !== this.term) return;
+    if (term !== this.term) return; // re-elected meanwhile: the next round starts the new term afresh
     const now = Date.now();
     let plan: SlotPlan;
     if (members) {
@@ -190,7 +188,6 @@ export class SentinelService implements OnApplicationShutdown {
       slots: plan.slots,
       cooling: plan.cooling,
     };
-    if (term !== this.term) return; // re-elected meanwhile: the next round starts the new term afresh
     let written: boolean;
     try {
       // the key outlives a dead leader long enough for the next one to carry on from it (liveness is told by seq)
@@ -215,7 +212,8 @@ export class SentinelService implements OnApplicationShutdown {
   private report(member: ProxyMember, now: number): ProxyReport {
     return {
       name: member.name,
-      fresh: this.freshness.isFresh(member.name, now),
+      heartbeatAgeMs: this.freshness.ageMs(member.name, now),
+      beatEveryMs: (member.ttl * 1000) / 3,
       backlog: member.backlog,
       released: member.released ?? {},
       failing: member.failing ?? {},

@@ -4,7 +4,7 @@ import { HeartbeatFreshness, type ProxyReport, SlotPlanner } from './slot-planne
 const up = { b: { up: true, timeoutMs: 1_000 } };
 
 function proxy(name: string, records: number, extra: Partial<ProxyReport> = {}, oldestAt: number | null = records ? 100 : null): ProxyReport {
-  return { name, fresh: true, backlog: { b: { records, oldestAt } }, released: {}, failing: {}, ...extra };
+  return { name, heartbeatAgeMs: 0, beatEveryMs: 1_000, backlog: { b: { records, oldestAt } }, released: {}, failing: {}, ...extra };
 }
 
 function planner(perBackend = 1) {
@@ -47,7 +47,7 @@ describe('SlotPlanner', () => {
   it('takes a slot back from a proxy that stopped heartbeating and keeps it busy for the slot TTL plus the write timeout', () => {
     const p = planner();
     p.plan(0, up, [proxy('p1', 4), proxy('p2', 4, {}, 500)]);
-    const revoked = p.plan(100, up, [proxy('p1', 4, { fresh: false }), proxy('p2', 4, {}, 500)]);
+    const revoked = p.plan(100, up, [proxy('p1', 4, { heartbeatAgeMs: 3_000 }), proxy('p2', 4, {}, 500)]);
     expect(revoked.events).toEqual([{ kind: 'revoked', backend: 'b', proxy: 'p1', id: 't-1', reason: 'no heartbeat within the slot TTL' }]);
     expect(revoked.slots).toEqual({});
     expect(revoked.cooling).toEqual({ b: { p1: { id: 't-1', remainingMs: 4_000 } } });
@@ -55,6 +55,17 @@ describe('SlotPlanner', () => {
     const after = p.plan(4_100, up, [proxy('p2', 4)]);
     expect(after.events).toEqual([{ kind: 'granted', backend: 'b', proxy: 'p2', id: 't-2', records: 4 }]);
     expect(after.cooling).toEqual({});
+  });
+
+  it('grants to a proxy that heartbeats as seldom as its membership TTL says, but takes a slot back after one silent slot TTL', () => {
+    const p = planner();
+    // an idle proxy with a 30 s membership TTL heartbeats every 10 s: it is alive for 20 s after one
+    const idle = (age: number, records = 4) => proxy('p1', records, { heartbeatAgeMs: age, beatEveryMs: 10_000 });
+    expect(p.plan(0, up, [idle(19_000)]).slots).toEqual({ b: { p1: { id: 't-1', grantedAt: 0 } } });
+    expect(p.plan(1, up, [idle(2_999)]).events).toEqual([]);
+    expect(p.plan(2, up, [idle(3_000)]).events).toEqual([{ kind: 'revoked', backend: 'b', proxy: 'p1', id: 't-1', reason: 'no heartbeat within the slot TTL' }]);
+    const q = planner();
+    expect(q.plan(0, up, [idle(20_000)]).slots).toEqual({}); // silent for two periods: presumed dead
   });
 
   it('takes a slot back when its proxy’s record expired or its writes fail, and never grants to a failing proxy', () => {
@@ -102,14 +113,14 @@ describe('SlotPlanner', () => {
 
 describe('HeartbeatFreshness', () => {
   it('judges by when a new heartbeat value was seen on this clock, not by the proxy’s clock', () => {
-    const f = new HeartbeatFreshness(1_000);
+    const f = new HeartbeatFreshness();
     f.update([{ name: 'p1', lastHeartbeat: 5_000_000 }], 0); // p1's clock is far ahead: irrelevant
-    expect(f.isFresh('p1', 999)).toBe(true);
+    expect(f.ageMs('p1', 999)).toBe(999);
     f.update([{ name: 'p1', lastHeartbeat: 5_000_000 }], 999); // same record again
-    expect(f.isFresh('p1', 1_000)).toBe(false);
+    expect(f.ageMs('p1', 1_000)).toBe(1_000);
     f.update([{ name: 'p1', lastHeartbeat: 5_000_400 }], 1_200);
-    expect(f.isFresh('p1', 2_100)).toBe(true);
+    expect(f.ageMs('p1', 2_100)).toBe(900);
     f.update([], 2_200);
-    expect(f.isFresh('p1', 2_200)).toBe(false);
+    expect(f.ageMs('p1', 2_200)).toBe(Infinity);
   });
 });

@@ -3,8 +3,10 @@ import type { CoolingSlot, ReplaySlot, SentinelState } from '@app/config';
 /** One proxy as the leader sees it in a planning round (from its membership record). */
 export interface ProxyReport {
   name: string;
-  /** Whether a new heartbeat of it has been seen within the slot TTL (by the leader's clock). */
-  fresh: boolean;
+  /** Milliseconds (the leader's clock) since a new heartbeat of it was seen. */
+  heartbeatAgeMs: number;
+  /** How often it heartbeats when nothing happens (a third of its membership TTL), in ms. */
+  beatEveryMs: number;
   /** Spool backlog per backend. */
   backlog: Record<string, { records: number; oldestAt: number | null }>;
   /** The last slot it gave back, per backend. */
@@ -43,8 +45,9 @@ export interface SlotPlannerOptions {
 
 /**
  * Replay slots, as the leader hands them out: per backend at most `perBackend` proxies hold one, each
- * granted to a proxy that reports a backlog for that backend, oldest backlog first, and only while the
- * sentinel sees the backend up. A proxy gives its slot back when its backlog is empty (its record names
+ * granted to a live proxy (a new heartbeat within two of its heartbeat periods) that reports a backlog
+ * for that backend, oldest backlog first, and only while the sentinel sees the backend up. A holder
+ * heartbeats at least every slot TTL/3; one silent for a slot TTL loses its slot. A proxy gives its slot back when its backlog is empty (its record names
  * the slot as released) and the next proxy gets one at once. A slot taken back — its proxy stopped
  * heartbeating, or its writes fail — stays busy ("cooling") for the slot TTL plus the backend's write
  * timeout, the longest that proxy may still replay under it.
@@ -96,7 +99,7 @@ export class SlotPlanner {
           grants.delete(proxy);
           events.push({ kind: 'released', backend, proxy, id: slot.id, heldMs: now - slot.grantedAt });
           continue;
-        } else if (!report.fresh) reason = 'no heartbeat within the slot TTL';
+        } else if (report.heartbeatAgeMs >= this.options.slotTtl) reason = 'no heartbeat within the slot TTL';
         else if (report.failing[backend] !== undefined) reason = 'its writes to the backend fail';
         if (reason === undefined) continue;
         grants.delete(proxy);
@@ -106,7 +109,7 @@ export class SlotPlanner {
       if (view?.up && now >= this.notBefore) {
         let free = this.options.perBackend - grants.size - cooling.size;
         const waiting = proxies
-          .filter((p) => p.fresh && (p.backlog[backend]?.records ?? 0) > 0)
+          .filter((p) => isAlive(p, this.options.slotTtl) && (p.backlog[backend]?.records ?? 0) > 0)
           .filter((p) => !grants.has(p.name) && !cooling.has(p.name) && p.failing[backend] === undefined)
           .sort((a, b) => oldest(a, backend) - oldest(b, backend) || (a.name < b.name ? -1 : 1));
         for (const p of waiting) {
@@ -150,18 +153,20 @@ export class SlotPlanner {
   }
 }
 
+function isAlive(p: ProxyReport, slotTtl: number): boolean {
+  return p.heartbeatAgeMs < Math.max(slotTtl, 2 * p.beatEveryMs);
+}
+
 function oldest(p: ProxyReport, backend: string): number {
   return p.backlog[backend]?.oldestAt ?? Number.MAX_SAFE_INTEGER;
 }
 
 /**
- * Which proxies are heartbeating, by the leader's own clock: a proxy is fresh while a new value of its
- * `lastHeartbeat` has been seen within `windowMs` (comparing its clock with ours would need synced clocks).
+ * How long ago each proxy last heartbeat, by the leader's own clock: since a new value of its
+ * `lastHeartbeat` was seen (comparing its clock with ours would need synced clocks).
  */
 export class HeartbeatFreshness {
   private readonly seen = new Map<string, { beat: number; at: number }>();
-
-  constructor(private readonly windowMs: number) {}
 
   update(records: readonly { name: string; lastHeartbeat: number }[], now: number): void {
     const present = new Set<string>();
@@ -173,8 +178,8 @@ export class HeartbeatFreshness {
     for (const name of this.seen.keys()) if (!present.has(name)) this.seen.delete(name);
   }
 
-  isFresh(name: string, now: number): boolean {
+  ageMs(name: string, now: number): number {
     const last = this.seen.get(name);
-    return last !== undefined && now - last.at < this.windowMs;
+    return last === undefined ? Infinity : now - last.at;
   }
 }
