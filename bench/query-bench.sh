@@ -42,7 +42,7 @@ wait_ping() { # url
   echo "no answer from $1" >&2; exit 1
 }
 
-start_influxd() { # name → prints port
+start_influxd() { # name → sets PORT (runs in this shell so its PID is kept for cleanup)
   local name=$1 port rpc
   port=$(free_port); rpc=$(free_port)
   mkdir -p "$WORK/$name"
@@ -69,10 +69,11 @@ bind-address = "127.0.0.1:$rpc"
 EOF
   prlimit --as=4000000000 -- influxd -config "$WORK/$name/influxd.conf" > "$WORK/$name/log" 2>&1 &
   PIDS+=($!)
-  echo "$port"
+  PORT=$port
 }
 
-A_PORT=$(start_influxd a); B_PORT=$(start_influxd b)
+start_influxd a; A_PORT=$PORT
+start_influxd b; B_PORT=$PORT
 A=http://127.0.0.1:$A_PORT; B=http://127.0.0.1:$B_PORT
 wait_ping "$A"; wait_ping "$B"
 

@@ -107,6 +107,11 @@ export class BackendClient {
     return this.pool.request(options);
   }
 
+  /** The query path's streamed answers: the handler sees the answer as undici parses it, no stream in between. */
+  dispatch(options: Omit<Dispatcher.DispatchOptions, 'origin'>, handler: Dispatcher.DispatchHandler): void {
+    this.pool.dispatch(options as Dispatcher.DispatchOptions, handler);
+  }
+
   get pathPrefix(): string {
     return this.basePath;
   }

@@ -25,8 +25,8 @@ export interface BackendQuery {
   signal?: { readonly aborted: boolean } & ({ addEventListener(type: 'abort', l: () => void): void } | EventEmitter);
 }
 
-/** Sends one /query to `backend`: the backend's db and credentials, the client's other parameters. */
-export function sendQuery(backend: Backend, text: string, query: BackendQuery): Promise<Dispatcher.ResponseData> {
+/** One /query to `backend`: the backend's db and credentials, the client's other parameters. */
+export function queryRequest(backend: Backend, text: string, query: BackendQuery): Dispatcher.DispatchOptions {
   const p = query.params;
   let path = `${backend.client.pathPrefix}/query?db=${encodeURIComponent(backend.config.db)}`;
   if (p.rp !== '') path += `&rp=${encodeURIComponent(p.rp)}`;
@@ -51,15 +51,12 @@ export function sendQuery(backend: Backend, text: string, query: BackendQuery): 
     body = `q=${encodeURIComponent(text)}`;
   }
   const timeout = backend.config.timeoutQuery;
-  return backend.client.request({
-    path,
-    method: query.method,
-    headers,
-    body,
-    headersTimeout: timeout,
-    bodyTimeout: timeout,
-    signal: query.signal,
-  });
+  return { path, method: query.method, headers, body, headersTimeout: timeout, bodyTimeout: timeout };
+}
+
+/** Sends one /query to `backend` and resolves with its answer (status, headers, body stream). */
+export function sendQuery(backend: Backend, text: string, query: BackendQuery): Promise<Dispatcher.ResponseData> {
+  return backend.client.request({ ...queryRequest(backend, text, query), signal: query.signal });
 }
 
 /** How a backend answered a statement the proxy reads whole. */

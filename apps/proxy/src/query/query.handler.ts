@@ -6,8 +6,7 @@ import { checkStatements } from '@app/query-guard';
 import { QueryStats } from './query-stats';
 import { Injectable, Logger } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { ClusterStateService } from '../cluster/cluster-state.service';
@@ -23,8 +22,9 @@ import {
   firstOutcome,
   headerOf,
   isAbort,
-  sendQuery,
+  queryRequest,
 } from './backend-query';
+import { StreamRelay } from './stream-relay';
 import {
   FormBodyError,
   type QueryParams,
@@ -149,12 +149,6 @@ export class QueryHandler {
       this.logger.log(`query ${requestId}: ${JSON.stringify(params.q.slice(0, 1000))} → ${describePlan(plan.statements, topology)}`);
     }
 
-    // Aborts the backend requests when the client goes away before its answer is complete. An
-    // EventEmitter (undici takes one) costs far less per request than an AbortController.
-    const signal = new ClientGone();
-    res.once('close', () => {
-      if (!res.writableEnded) signal.abort();
-    });
     const query: BackendQuery = {
       method,
       params,
@@ -162,10 +156,15 @@ export class QueryHandler {
       accept: req.headers.accept,
       acceptEncoding: req.headers['accept-encoding'],
       requestId,
-      signal,
     };
     if (plan.stream) return this.stream(res, topology, plan.stream.candidates, plan.stream.text, query);
-    return this.runStatements(req, res, topology, plan.statements, query);
+    // Aborts the backend requests when the client goes away before its answer is complete. An
+    // EventEmitter (undici takes one) costs far less per request than an AbortController.
+    const signal = new ClientGone();
+    res.once('close', () => {
+      if (!res.writableEnded) signal.abort();
+    });
+    return this.runStatements(req, res, topology, plan.statements, { ...query, signal });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -179,57 +178,39 @@ export class QueryHandler {
     query: BackendQuery,
   ): Promise<void> {
     const failures: string[] = [];
+    let answering: Backend | undefined;
+    const relay = new StreamRelay(
+      res,
+      (_status, upstream) => {
+        const headers = influxHeaders(headerOf(upstream, 'x-influxdb-version') ?? topology.version, query.requestId);
+        for (const [from, to] of PASSED_HEADERS) {
+          const v = upstream[from];
+          if (v !== undefined) headers[to] = v;
+        }
+        return headers;
+      },
+      // a broken backend stream cuts the client's connection, as influxd dying mid-answer would
+      (err) => {
+        if (!isAbort(err)) this.logger.warn(`query ${query.requestId}: stream from ${answering?.name} broke: ${describeError(err)}`);
+      },
+    );
     for (const index of candidates) {
       const backend = topology.backends[index];
-      let upstream;
-      try {
-        upstream = await sendQuery(backend, text(backend.config.db), query);
-      } catch (err) {
-        if (query.signal?.aborted) return;
-        failures.push(`${backend.name}: ${describeError(err)}`);
-        continue;
-      }
-      if (upstream.statusCode >= 500) {
-        const body = await upstream.body.text().catch((err: unknown) => describeError(err));
-        failures.push(`${backend.name} answered ${upstream.statusCode}: ${body.trim().slice(0, 300)}`);
-        continue;
-      }
-      // influxd sends its 200 before it runs the query: the answer is committed to this backend only
-      // once its first bytes arrive, so a backend that stalls (timeoutQuery) or dies before that
-      // still leaves the next one to answer.
-      const first = await firstChunk(upstream.body);
-      if (first.error !== undefined) {
-        if (query.signal?.aborted) return;
-        failures.push(`${backend.name}: ${describeError(first.error)}`);
-        continue;
-      }
-      if (failures.length > 0) {
-        this.logger.warn(`query ${query.requestId}: answered by ${backend.name} after ${failures.join('; ')}`);
-      }
-      const headers = influxHeaders(headerOf(upstream.headers, 'x-influxdb-version') ?? topology.version, query.requestId);
-      for (const [from, to] of PASSED_HEADERS) {
-        const v = upstream.headers[from];
-        if (v !== undefined) headers[to] = v;
-      }
-      res.writeHead(upstream.statusCode, headers);
-      if (first.chunk === undefined) {
-        res.end();
+      answering = backend;
+      const options = queryRequest(backend, text(backend.config.db), query);
+      const outcome = await relay.attempt((handler) => backend.client.dispatch(options, handler));
+      if (outcome.kind === 'gone') return;
+      if (outcome.kind === 'answered') {
+        if (failures.length > 0) {
+          this.logger.warn(`query ${query.requestId}: answered by ${backend.name} after ${failures.join('; ')}`);
+        }
         return;
       }
-      res.write(first.chunk);
-      // pipe() keeps back-pressure (a slow client pauses the backend's socket); a broken backend
-      // stream cuts the client's connection, as influxd dying mid-answer would.
-      const body = upstream.body;
-      const broke = (err: unknown) => {
-        if (!isAbort(err) && !query.signal?.aborted) {
-          this.logger.warn(`query ${query.requestId}: stream from ${backend.name} broke: ${describeError(err)}`);
-        }
-        res.destroy();
-      };
-      if (body.errored) return broke(body.errored);
-      body.once('error', broke);
-      body.pipe(res);
-      return;
+      failures.push(
+        'error' in outcome
+          ? `${backend.name}: ${describeError(outcome.error)}`
+          : `${backend.name} answered ${outcome.status}: ${outcome.body.trim().slice(0, 300)}`,
+      );
     }
     this.answerUnavailable(res, topology, query, `no backend could answer: ${failures.join('; ')}`);
   }
@@ -428,33 +409,6 @@ export class QueryHandler {
     writeInfluxError(res, 503, message, influxHeaders(topology.version, query.requestId));
   }
 }
-
-/**
- * Waits for a body's first chunk (left paused), its end (no chunk) or its error (a timeout, a reset).
- */
-function firstChunk(body: Readable): Promise<{ chunk?: Buffer; error?: unknown }> {
-  return new Promise((resolve) => {
-    const done = (result: { chunk?: Buffer; error?: unknown }) => {
-      body.off('data', onData);
-      body.off('end', onEnd);
-      body.off('error', onError);
-      // An error before the caller attaches its own listener must not go unhandled.
-      body.on('error', ignore);
-      resolve(result);
-    };
-    const onData = (chunk: Buffer) => {
-      body.pause();
-      done({ chunk });
-    };
-    const onEnd = () => done({});
-    const onError = (error: unknown) => done({ error });
-    body.on('data', onData);
-    body.once('end', onEnd);
-    body.once('error', onError);
-  });
-}
-
-function ignore(): void {}
 
 /** The client went away: the `signal` undici's request() takes (aborted + an 'abort' event). */
 class ClientGone extends EventEmitter {
