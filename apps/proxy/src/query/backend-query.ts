@@ -68,13 +68,17 @@ export type CollectedAnswer =
 /** Most bytes of one backend answer the proxy reads into memory (merged answers only). */
 export const MAX_COLLECTED_BYTES = 256 << 20;
 
-/** Sends a statement and reads the JSON answer; a 4xx becomes a statement error, like influxd's own. */
-export async function collectQuery(
-  index: number,
-  backend: Backend,
-  text: string,
-  query: BackendQuery,
-): Promise<CollectedAnswer> {
+/**
+ * A backend's answer read whole but not yet parsed: a 200's body as it came, or (4xx, too large) the
+ * statement error it stands for.
+ */
+export type RawAnswer =
+  | { ok: true; backend: number; body: Buffer; version?: string }
+  | { ok: true; backend: number; response: QueryResponse; version?: string }
+  | { ok: false; backend: number; error: string };
+
+/** Sends a statement and reads the answer; a 4xx becomes a statement error, like influxd's own. */
+export async function collectRaw(index: number, backend: Backend, text: string, query: BackendQuery): Promise<RawAnswer> {
   let res: Dispatcher.ResponseData;
   try {
     res = await sendQuery(backend, text, query.streamed ? { ...query, streamed: false } : query);
@@ -82,7 +86,7 @@ export async function collectQuery(
     return { ok: false, backend: index, error: `${backend.name}: ${describeError(err)}` };
   }
   const version = headerOf(res.headers, 'x-influxdb-version');
-  let body: string;
+  let body: Buffer;
   try {
     body = await readLimited(res.body, MAX_COLLECTED_BYTES);
   } catch (err) {
@@ -91,16 +95,27 @@ export async function collectQuery(
     return { ok: false, backend: index, error: `${backend.name}: ${describeError(err)}` };
   }
   if (res.statusCode >= 500) {
-    return { ok: false, backend: index, error: `${backend.name} answered ${res.statusCode}: ${errorText(body)}` };
+    return { ok: false, backend: index, error: `${backend.name} answered ${res.statusCode}: ${errorText(body.toString('utf8'))}` };
   }
   if (res.statusCode !== 200) {
-    return { ok: true, backend: index, response: { error: errorText(body) }, version };
+    return { ok: true, backend: index, response: { error: errorText(body.toString('utf8')) }, version };
   }
+  return { ok: true, backend: index, body, version };
+}
+
+/** Parses a raw answer's body; an unreadable one is the backend's failure. */
+export function parseAnswer(answer: RawAnswer, name: string): CollectedAnswer {
+  if (!answer.ok || !('body' in answer)) return answer;
   try {
-    return { ok: true, backend: index, response: parseQueryResponse(body), version };
+    return { ok: true, backend: answer.backend, response: parseQueryResponse(answer.body.toString('utf8')), version: answer.version };
   } catch (err) {
-    return { ok: false, backend: index, error: `${backend.name}: unreadable answer (${(err as Error).message})` };
+    return { ok: false, backend: answer.backend, error: `${name}: unreadable answer (${(err as Error).message})` };
   }
+}
+
+/** Sends a statement and reads the JSON answer (see collectRaw). */
+export async function collectQuery(index: number, backend: Backend, text: string, query: BackendQuery): Promise<CollectedAnswer> {
+  return parseAnswer(await collectRaw(index, backend, text, query), backend.name);
 }
 
 /** The first statement result of a backend answer (the proxy sends one statement per collected request). */
@@ -114,7 +129,7 @@ export function firstOutcome(response: QueryResponse): StatementOutcome {
 
 class TooLargeError extends Error {}
 
-async function readLimited(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
+async function readLimited(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -128,7 +143,7 @@ async function readLimited(body: Dispatcher.ResponseData['body'], limit: number)
     }
     chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks, size).toString('utf8');
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
 }
 
 function errorText(body: string): string {

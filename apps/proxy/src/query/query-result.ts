@@ -24,6 +24,11 @@ export interface Series {
   tags?: Record<string, string>;
   columns: string[];
   values?: Value[][];
+  /**
+   * The values as influxd's JSON text, spliced into the answer as is (merged from the backends'
+   * bytes, see raw-rows-merge.ts). A series has either this or `values`.
+   */
+  rawValues?: string;
   partial?: boolean;
 }
 
@@ -169,9 +174,39 @@ function orderedSeries(s: Series): Record<string, unknown> {
     name: s.name ? s.name : undefined,
     tags: s.tags && Object.keys(s.tags).length > 0 ? s.tags : undefined,
     columns: s.columns && s.columns.length > 0 ? s.columns : undefined,
-    values: s.values && s.values.length > 0 ? s.values : undefined,
+    values: s.rawValues !== undefined ? new RawJson(s.rawValues) : s.values && s.values.length > 0 ? s.values : undefined,
     partial: s.partial ? true : undefined,
   };
+}
+
+/** Marks JSON text to splice into JSON.stringify's output, replaced by the text afterwards. */
+const RAW_MARK = `\u0000raw${Math.random().toString(36).slice(2)}:`;
+const RAW_MARKED = new RegExp(`"${JSON.stringify(RAW_MARK).slice(1, -1).replace(/\\/g, '\\\\')}(\\d+)"`, 'g');
+/** The texts of the RawJson met by the JSON.stringify in progress (it is synchronous). */
+let rawTexts: string[] = [];
+
+class RawJson {
+  constructor(readonly text: string) {}
+
+  toJSON(): string {
+    return RAW_MARK + (rawTexts.push(this.text) - 1);
+  }
+}
+
+/** The results with every `rawValues` parsed into `values` (for CSV and indented JSON); shared objects stay untouched. */
+export function withParsedValues(results: readonly StatementResult[]): StatementResult[] {
+  return results.map((r) =>
+    r.series?.some((s) => s.rawValues !== undefined)
+      ? {
+          ...r,
+          series: r.series.map((s) => {
+            if (s.rawValues === undefined) return s;
+            const { rawValues, ...rest } = s;
+            return { ...rest, values: parseLossless(rawValues) as Value[][] };
+          }),
+        }
+      : r,
+  );
 }
 
 const BIG_MARKED = new RegExp(`"${JSON.stringify(BIG_MARK).slice(1, -1).replace(/\\/g, '\\\\')}(-?\\d+)"`, 'g');
@@ -192,6 +227,7 @@ const GO_ESCAPES: Record<string, string> = {
  * matched whole, so an escaped backslash followed by `b` is left alone. BigNumbers get their digits.
  */
 export function goStringify(value: unknown, pretty = false): string {
+  rawTexts = [];
   let out = JSON.stringify(value, null, pretty ? 4 : undefined);
   if (GO_FIXUPS.test(out)) {
     GO_FIXUPS.lastIndex = 0;
@@ -199,6 +235,11 @@ export function goStringify(value: unknown, pretty = false): string {
   }
   GO_FIXUPS.lastIndex = 0;
   if (out.includes('big')) out = out.replace(BIG_MARKED, '$1');
+  if (rawTexts.length > 0) {
+    const texts = rawTexts;
+    rawTexts = [];
+    out = out.replace(RAW_MARKED, (_m, i: string) => texts[Number(i)]);
+  }
   return out;
 }
 

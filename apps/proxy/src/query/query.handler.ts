@@ -22,6 +22,9 @@ import {
   firstOutcome,
   headerOf,
   isAbort,
+  type RawAnswer,
+  collectRaw,
+  parseAnswer,
   queryRequest,
 } from './backend-query';
 import { StreamRelay } from './stream-relay';
@@ -42,7 +45,9 @@ import {
   renderCsv,
   renderJson,
   renderJsonLines,
+  withParsedValues,
 } from './query-result';
+import { mergeRowsRaw } from './raw-rows-merge';
 import { mergeOutcomes } from './result-merge';
 
 const gzip = promisify(gzipCb);
@@ -243,10 +248,11 @@ export class QueryHandler {
     let body: string;
     let type: string;
     if (csv) {
-      body = renderCsv(results);
+      body = renderCsv(withParsedValues(results));
       type = 'text/csv';
     } else {
-      body = params.chunked === 'true' ? renderJsonLines(results, params.pretty) : renderJson(results, params.pretty);
+      const rendered = params.pretty ? withParsedValues(results) : results; // indented values are re-rendered
+      body = params.chunked === 'true' ? renderJsonLines(rendered, params.pretty) : renderJson(rendered, params.pretty);
       type = 'application/json';
     }
     let payload = Buffer.from(body, 'utf8');
@@ -330,14 +336,25 @@ export class QueryHandler {
     query: BackendQuery,
   ): Promise<StatementOutcome | Unavailable> {
     this.observer.fanout(plan.backends.length); // metrics
-    const answers = await Promise.all(plan.backends.map((i) => this.collect(i, plan.text, topology, query)));
-    const ok = answers.filter((a): a is Extract<CollectedAnswer, { ok: true }> => a.ok);
-    const failures = answers.filter((a): a is Extract<CollectedAnswer, { ok: false }> => !a.ok).map((a) => a.error);
+    const raw = await Promise.all(
+      plan.backends.map((i) => {
+        const backend = topology.backends[i];
+        return collectRaw(i, backend, plan.text(backend.config.db), query);
+      }),
+    );
+    // SHOW … answers in influxd's plain shape merge as bytes; others are parsed and merged as values
+    const bodies: Buffer[] = [];
+    for (const a of raw) if (a.ok && 'body' in a) bodies.push(a.body);
+    const fast = bodies.length === raw.filter((a) => a.ok).length ? mergeRowsRaw(bodies, plan.merge) : undefined;
+    const answers = fast ? raw : raw.map((a) => parseAnswer(a, topology.backends[a.backend].name));
+    const ok = answers.filter((a) => a.ok);
+    const failures = answers.filter((a): a is Extract<RawAnswer, { ok: false }> => !a.ok).map((a) => a.error);
     if (ok.length === 0) {
       return { unavailable: `no backend could answer: ${failures.length > 0 ? failures.join('; ') : 'none is up'}` };
     }
     if (failures.length > 0) this.logger.warn(`query ${query.requestId}: fan-out answered without ${failures.join('; ')}`);
-    const merged = mergeOutcomes(plan.merge, ok.map((a) => firstOutcome(a.response)));
+    const merged =
+      fast ?? mergeOutcomes(plan.merge, (ok as Extract<CollectedAnswer, { ok: true }>[]).map((a) => firstOutcome(a.response)));
     // A keymap whose backends all failed (or are down) leaves a hole: say so the way influxd warns.
     const answered = new Set(ok.map((a) => dataKey(topology.backends[a.backend])));
     const missing = plan.required.filter((set) => !set.some((i) => answered.has(dataKey(topology.backends[i]))));
