@@ -164,7 +164,7 @@ export class QueryHandler {
     };
     if (plan.stream) return this.stream(res, topology, plan.stream.candidates, plan.stream.text, query);
     // Aborts the backend requests when the client goes away before its answer is complete. An
-    // EventEmitter (undici takes one) costs far less per request than an AbortController.
+    // EventEmitter costs far less per request than an AbortController.
     const signal = new ClientGone();
     res.once('close', () => {
       if (!res.writableEnded) signal.abort();
@@ -427,7 +427,7 @@ export class QueryHandler {
   }
 }
 
-/** The client went away: the `signal` undici's request() takes (aborted + an 'abort' event). */
+/** The client went away: aborts the backend requests of a merged answer (aborted + an 'abort' event). */
 class ClientGone extends EventEmitter {
   aborted = false;
   reason: Error | undefined;
