@@ -2,6 +2,9 @@
 # /query benchmark: direct influxd vs through the proxy, in the same run, on loopback only.
 #
 #   bench/query-bench.sh [seconds=10] [connections=4]
+#   PIN=1 bench/query-bench.sh …   influxd on the last CPU, proxy and wrk on the others (taskset), as if
+#                                  the backends had their own machine; SELECT only (the two backends of a
+#                                  fan-out would share one CPU)
 #
 # Starts two influxd (temp dirs, loopback ports, address space capped) and one proxy (the current
 # build: run `npm run build` first), loads a small data set directly into the backends, then runs wrk:
@@ -72,8 +75,8 @@ EOF
   PORT=$port
 }
 
-start_influxd a; A_PORT=$PORT
-start_influxd b; B_PORT=$PORT
+start_influxd a; A_PORT=$PORT; A_PID=$!
+start_influxd b; B_PORT=$PORT; B_PID=$!
 A=http://127.0.0.1:$A_PORT; B=http://127.0.0.1:$B_PORT
 wait_ping "$A"; wait_ping "$B"
 
@@ -103,7 +106,7 @@ cat > "$WORK/proxy.json" <<EOF
 EOF
 mkdir -p "$WORK/spool"
 "$ROOT/bin/influxdb-proxy" --config "$WORK/proxy.json" --node p1 --spool-dir "$WORK/spool" > "$WORK/proxy.log" 2>&1 &
-PIDS+=($!)
+PIDS+=($!); P_PID=$!
 wait_ping "$P"
 
 enc() { node -e 'process.stdout.write(encodeURIComponent(process.argv[1]))' "$1"; }
@@ -114,13 +117,24 @@ SHOW_Q=$(enc "SHOW MEASUREMENTS")
 cmp <(curl -s "$A/query?db=dba&q=$SELECT_Q") <(curl -s "$P/query?db=mydb&q=$SELECT_Q") >/dev/null \
   || { echo "proxy and influxd disagree on the SELECT" >&2; exit 1; }
 
-run() { # label url conns → "label req/s p50 p99"
-  local out rps p50 p99
-  out=$(wrk -t"$(( $3 < 2 ? $3 : 2 ))" -c"$3" -d"${DURATION}s" --latency "$2")
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of a PID
+TICK=$(getconf CLK_TCK)
+
+run() { # label url conns → "label req/s p50 p99, CPU per request of influxd A / B and the proxy"
+  local out rps p50 p99 reqs cpu="" pid before=()
+  for pid in "$A_PID" "$B_PID" "$P_PID"; do before+=("$(cpu_ticks "$pid")"); done
+  out=$($WRAP wrk -t"$(( $3 < 2 ? $3 : 2 ))" -c"$3" -d"${DURATION}s" --latency "$2")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-  printf '%-30s c=%-2s %10s req/s   p50 %9s   p99 %9s\n' "$1" "$3" "$rps" "$p50" "$p99"
+  reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+  local i=0
+  for pid in "$A_PID" "$B_PID" "$P_PID"; do
+    cpu+=" $(( ($(cpu_ticks "$pid") - before[i]) * 1000000 / TICK / (reqs > 0 ? reqs : 1) ))"
+    i=$((i + 1))
+  done
+  read -r ca cb cp <<<"$cpu"
+  printf '%-22s c=%-2s %9s req/s  p50 %8s  p99 %8s  CPU/req µs: A %5s B %5s proxy %5s\n' "$1" "$3" "$rps" "$p50" "$p99" "$ca" "$cb" "$cp"
   echo "$1|$3|$rps|$p50" >> "$WORK/results"
 }
 
@@ -136,9 +150,19 @@ p50avg() { # label conns → mean p50 in ms over the rounds
   awk -v s="$sum" -v n="$n" 'BEGIN { printf "%.3f", s / n }'
 }
 
+WRAP=""
+if [ "${PIN:-0}" = 1 ]; then
+  LAST=$(( $(nproc) - 1 ))
+  [ "$LAST" -ge 1 ] || { echo "PIN=1 needs 2 CPUs or more" >&2; exit 1; }
+  for pid in "$A_PID" "$B_PID"; do taskset -a -pc "$LAST" "$pid" >/dev/null; done
+  taskset -a -pc "0-$((LAST - 1))" "$P_PID" >/dev/null
+  WRAP="taskset -c 0-$((LAST - 1))"
+  echo "PIN=1: influxd on CPU $LAST; proxy and wrk on CPUs 0-$((LAST - 1))"
+fi
+
 # JIT warm-up, not measured.
-wrk -t1 -c2 -d2s "$P/query?db=mydb&q=$SELECT_Q" >/dev/null
-wrk -t1 -c2 -d2s "$P/query?db=mydb&q=$SHOW_Q" >/dev/null
+$WRAP wrk -t1 -c2 -d2s "$P/query?db=mydb&q=$SELECT_Q" >/dev/null
+$WRAP wrk -t1 -c2 -d2s "$P/query?db=mydb&q=$SHOW_Q" >/dev/null
 
 echo "wrk -t2 -d${DURATION}s, loopback, $(nproc) CPUs, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "--- SELECT … GROUP BY (single backend, streamed); alternating rounds"
@@ -149,12 +173,14 @@ done
 # One connection: the latency the extra hop adds when the CPUs are not saturated.
 run "select direct A" "$A/query?db=dba&q=$SELECT_Q" 1
 run "select proxy" "$P/query?db=mydb&q=$SELECT_Q" 1
-echo "--- SHOW MEASUREMENTS (fan-out over 2 backends, merged)"
-for c in 1 "$CONNS"; do
-  run "show direct A" "$A/query?db=dba&q=$SHOW_Q" "$c"
-  run "show direct B" "$B/query?db=dbb&q=$SHOW_Q" "$c"
-  run "show proxy fan-out" "$P/query?db=mydb&q=$SHOW_Q" "$c"
-done
+if [ "${PIN:-0}" != 1 ]; then
+  echo "--- SHOW MEASUREMENTS (fan-out over 2 backends, merged; at c>1 identical SHOWs in flight share one fan-out)"
+  for c in 1 "$CONNS"; do
+    run "show direct A" "$A/query?db=dba&q=$SHOW_Q" "$c"
+    run "show direct B" "$B/query?db=dbb&q=$SHOW_Q" "$c"
+    run "show proxy fan-out" "$P/query?db=mydb&q=$SHOW_Q" "$c"
+  done
+fi
 
 echo "--- summary"
 awk -v d="$(get "select direct A" "$CONNS" 3)" -v p="$(get "select proxy" "$CONNS" 3)" \
@@ -162,7 +188,7 @@ awk -v d="$(get "select direct A" "$CONNS" 3)" -v p="$(get "select proxy" "$CONN
   'BEGIN { printf "SELECT c=%s: proxy %.0f req/s = %.1f %% of direct %.0f (target >= 85 %%); p50 %.3f vs %.3f ms: +%.3f ms (target <= 0.5)\n", '"$CONNS"', p, 100 * p / d, d, p50, d50, p50 - d50 }'
 awk -v d50="$(p50avg "select direct A" 1)" -v p50="$(p50avg "select proxy" 1)" -v d="$(get "select direct A" 1 3)" -v p="$(get "select proxy" 1 3)" \
   'BEGIN { printf "SELECT c=1: p50 %.3f vs %.3f ms: +%.3f ms; %.0f vs %.0f req/s\n", p50, d50, p50 - d50, p, d }'
-for c in 1 "$CONNS"; do
+[ "${PIN:-0}" = 1 ] || for c in 1 "$CONNS"; do
   awk -v a="$(p50avg "show direct A" "$c")" -v b="$(p50avg "show direct B" "$c")" -v p="$(p50avg "show proxy fan-out" "$c")" \
       -v ra="$(get "show direct A" "$c" 3)" -v rb="$(get "show direct B" "$c" 3)" -v rp="$(get "show proxy fan-out" "$c" 3)" -v c="$c" \
     'BEGIN { slow = a > b ? a : b; rslow = ra < rb ? ra : rb;

@@ -1,16 +1,14 @@
 import { Logger } from '@nestjs/common';
 import { ExponentialBackoff, handleWhen, type IBackoff, noop, retry } from 'cockatiel';
 import { Etcd3, EtcdLeaseInvalidError, isRecoverableError, type Lease, type Watcher } from 'etcd3';
-import { Subject, type Observable } from 'rxjs';
 import type { ClusterConfig } from './cluster-config';
-import { ConfigValidationError } from './cluster-config.schema';
-import { ConfigProvider } from './config.provider';
 import { MembershipStore, parseMemberRecord, type ProxyMember } from './membership';
 import { keepaliveOnce } from './etcd-lease';
 import { EtcdSentinelStore } from './etcd-sentinel.store';
 import type { SentinelStore } from './sentinel-store';
 import { StoreUnavailableError, withTimeout } from './store-errors';
-import { configFromEtcdKeys, ETCD_MEMBERS_DIR, ETCD_RUNTIME_DIR, fingerprint } from './store-layout';
+import { configFromEtcdKeys, ETCD_MEMBERS_DIR, ETCD_RUNTIME_DIR } from './store-layout';
+import { StoreConfigProvider } from './store-config.provider';
 import { describeStore, type EtcdStoreOptions } from './store-options';
 
 /**
@@ -19,20 +17,14 @@ import { describeStore, type EtcdStoreOptions } from './store-options';
  * transaction arrive together and are applied as one config); a slow periodic re-read and a re-read
  * on every reconnect are the safety net. While etcd is unreachable the proxy keeps its last good config.
  */
-export class EtcdConfigProvider extends ConfigProvider {
-  private readonly logger = new Logger(EtcdConfigProvider.name);
+export class EtcdConfigProvider extends StoreConfigProvider<Record<string, string>> {
+  protected readonly logger = new Logger(EtcdConfigProvider.name);
   private readonly client: Etcd3;
-  private readonly changes = new Subject<ClusterConfig>();
   private readonly members: EtcdMembershipStore;
   private readonly sentinelStore: EtcdSentinelStore;
   private watcher?: Watcher;
-  private lastSeen?: string;
   private refreshTimer?: NodeJS.Timeout;
-  private debounce?: NodeJS.Timeout;
-  private checking = false;
-  private checkAgain = false;
   private unreachable = false;
-  private closed = false;
 
   constructor(private readonly options: EtcdStoreOptions) {
     super();
@@ -57,7 +49,7 @@ export class EtcdConfigProvider extends ConfigProvider {
     let kvs: Record<string, string>;
     try {
       kvs = await withTimeout(
-        this.readKeys(),
+        this.readStore(),
         this.options.connectTimeoutMs,
         `no answer within ${this.options.connectTimeoutMs} ms`,
       );
@@ -67,22 +59,15 @@ export class EtcdConfigProvider extends ConfigProvider {
       const why = (err as Error).message.replace(/[.\s]*Resolution note:\s*$/, '');
       throw new StoreUnavailableError(`cannot reach the config store ${this.where()}: ${why}`);
     }
-    this.lastSeen = fingerprint(kvs);
-    const config = configFromEtcdKeys(this.options.prefix, kvs, (msg) => this.logger.warn(msg));
+    const config = this.adopt(kvs);
     await this.startWatching();
     this.refreshTimer = setInterval(() => this.scheduleCheck(), this.options.refreshSeconds * 1000);
     this.refreshTimer.unref();
     return config;
   }
 
-  watch(): Observable<ClusterConfig> {
-    return this.changes.asObservable();
-  }
-
   async reload(): Promise<ClusterConfig> {
-    const kvs = await this.readKeys();
-    this.lastSeen = fingerprint(kvs);
-    return configFromEtcdKeys(this.options.prefix, kvs, (msg) => this.logger.warn(msg));
+    return this.readNow();
   }
 
   describe() {
@@ -99,10 +84,8 @@ export class EtcdConfigProvider extends ConfigProvider {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
+    this.stopChecking();
     clearInterval(this.refreshTimer);
-    clearTimeout(this.debounce);
-    this.changes.complete();
     try {
       if (this.watcher) await withTimeout(this.watcher.cancel(), 1_000, 'watch cancel timed out');
     } catch {
@@ -111,12 +94,16 @@ export class EtcdConfigProvider extends ConfigProvider {
     this.client.close();
   }
 
-  private where(): string {
+  protected where(): string {
     return `etcd ${this.options.hosts.join(',')} (prefix ${this.options.prefix})`;
   }
 
+  protected configFrom(kvs: Record<string, string>): ClusterConfig {
+    return configFromEtcdKeys(this.options.prefix, kvs, (msg) => this.logger.warn(msg));
+  }
+
   /** The config keys under the prefix (runtime records left out). */
-  private async readKeys(): Promise<Record<string, string>> {
+  protected async readStore(): Promise<Record<string, string>> {
     const all = await this.client.getAll().prefix(this.options.prefix).strings();
     const runtime = this.options.prefix + ETCD_RUNTIME_DIR;
     return Object.fromEntries(Object.entries(all).filter(([key]) => !key.startsWith(runtime)));
@@ -150,48 +137,6 @@ export class EtcdConfigProvider extends ConfigProvider {
       this.scheduleCheck();
     });
     watcher.on('error', (err: Error) => this.logger.warn(`etcd watch: ${err.message}`));
-  }
-
-  private scheduleCheck(): void {
-    if (this.closed) return;
-    clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => void this.check(), 50);
-  }
-
-  private async check(): Promise<void> {
-    if (this.checking) {
-      this.checkAgain = true;
-      return;
-    }
-    this.checking = true;
-    try {
-      let kvs: Record<string, string>;
-      try {
-        kvs = await this.readKeys();
-      } catch (err) {
-        this.logger.debug(`re-reading ${this.where()} failed: ${(err as Error).message}`);
-        return;
-      }
-      const print = fingerprint(kvs);
-      if (print === this.lastSeen) return;
-      this.lastSeen = print;
-      let config: ClusterConfig;
-      try {
-        config = configFromEtcdKeys(this.options.prefix, kvs, (msg) => this.logger.warn(msg));
-      } catch (err) {
-        if (!(err instanceof ConfigValidationError)) throw err;
-        this.logger.error(`config in ${this.where()} refused, keeping the last good one: ${err.message}`);
-        return;
-      }
-      this.logger.log(`config in ${this.where()} changed; applying it`);
-      if (!this.closed) this.changes.next(config);
-    } finally {
-      this.checking = false;
-      if (this.checkAgain) {
-        this.checkAgain = false;
-        this.scheduleCheck();
-      }
-    }
   }
 }
 

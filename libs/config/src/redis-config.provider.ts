@@ -1,16 +1,13 @@
 import { Logger } from '@nestjs/common';
 import Redis, { type RedisOptions } from 'ioredis';
-import { Subject, type Observable } from 'rxjs';
 import type { ClusterConfig } from './cluster-config';
-import { ConfigValidationError } from './cluster-config.schema';
-import { ConfigProvider } from './config.provider';
 import { MembershipStore, parseMemberRecord, type ProxyMember } from './membership';
 import { RedisSentinelStore } from './redis-sentinel.store';
 import type { SentinelStore } from './sentinel-store';
+import { StoreConfigProvider } from './store-config.provider';
 import { StoreUnavailableError, withTimeout } from './store-errors';
 import {
   configFromRedisHashes,
-  fingerprint,
   REDIS_BACKENDS_KEY,
   REDIS_CONFIG_CHANNEL,
   REDIS_KEYMAPS_KEY,
@@ -26,23 +23,16 @@ import { describeStore, type RedisStoreOptions } from './store-options';
  * reconnect, and by a slow periodic re-read as a safety net. While Redis is unreachable the proxy
  * keeps its last good config and ioredis reconnects by itself.
  */
-export class RedisConfigProvider extends ConfigProvider {
-  private readonly logger = new Logger(RedisConfigProvider.name);
+export class RedisConfigProvider extends StoreConfigProvider<RedisConfigHashes> {
+  protected readonly logger = new Logger(RedisConfigProvider.name);
   private readonly client: Redis;
   private subscriber?: Redis;
-  private readonly changes = new Subject<ClusterConfig>();
   private readonly members: RedisMembershipStore;
   private readonly sentinelStore: RedisSentinelStore;
   private readonly address: string;
-  /** Fingerprint of the store contents last looked at (applied, or refused and logged once). */
-  private lastSeen?: string;
   private refreshTimer?: NodeJS.Timeout;
-  private debounce?: NodeJS.Timeout;
-  private checking = false;
-  private checkAgain = false;
   private unreachable = false;
   private lastError?: Error;
-  private closed = false;
   /** Marks this process's own announcements, which it need not act on. */
   private readonly instance = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
 
@@ -58,23 +48,15 @@ export class RedisConfigProvider extends ConfigProvider {
 
   async load(): Promise<ClusterConfig> {
     await this.connect();
-    const hashes = await this.readHashes();
-    this.lastSeen = fingerprint(hashes);
-    const config = configFromRedisHashes(hashes, this.where(), (msg) => this.logger.warn(msg));
+    const config = await this.readNow();
     await this.subscribe();
     this.refreshTimer = setInterval(() => this.scheduleCheck(), this.options.refreshSeconds * 1000);
     this.refreshTimer.unref();
     return config;
   }
 
-  watch(): Observable<ClusterConfig> {
-    return this.changes.asObservable();
-  }
-
   async reload(): Promise<ClusterConfig> {
-    const hashes = await this.readHashes();
-    this.lastSeen = fingerprint(hashes);
-    const config = configFromRedisHashes(hashes, this.where(), (msg) => this.logger.warn(msg));
+    const config = await this.readNow();
     // tell the other proxies; our own subscriber hears it too and finds nothing new
     this.client
       .publish(REDIS_CONFIG_CHANNEL, JSON.stringify({ db: this.options.db, by: 'reload', from: this.instance }))
@@ -96,10 +78,8 @@ export class RedisConfigProvider extends ConfigProvider {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
+    this.stopChecking();
     clearInterval(this.refreshTimer);
-    clearTimeout(this.debounce);
-    this.changes.complete();
     this.subscriber?.disconnect();
     try {
       if (this.client.status === 'ready') await withTimeout(this.client.quit(), 1_000, 'quit timed out');
@@ -109,8 +89,12 @@ export class RedisConfigProvider extends ConfigProvider {
     this.client.disconnect();
   }
 
-  private where(): string {
+  protected where(): string {
     return `Redis ${this.address}`;
+  }
+
+  protected configFrom(hashes: RedisConfigHashes): ClusterConfig {
+    return configFromRedisHashes(hashes, this.where(), (msg) => this.logger.warn(msg));
   }
 
   /** Start-up: connect within connectTimeoutMs or fail with a message saying where and why. */
@@ -165,7 +149,7 @@ export class RedisConfigProvider extends ConfigProvider {
     }
   }
 
-  private async readHashes(): Promise<RedisConfigHashes> {
+  protected async readStore(): Promise<RedisConfigHashes> {
     const replies = await this.client
       .multi()
       .hgetall(REDIS_BACKENDS_KEY)
@@ -197,48 +181,6 @@ export class RedisConfigProvider extends ConfigProvider {
     }
     // a change may have been made (or announced) while we were away
     this.scheduleCheck();
-  }
-
-  private scheduleCheck(): void {
-    if (this.closed) return;
-    clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => void this.check(), 50);
-  }
-
-  private async check(): Promise<void> {
-    if (this.checking) {
-      this.checkAgain = true;
-      return;
-    }
-    this.checking = true;
-    try {
-      let hashes: RedisConfigHashes;
-      try {
-        hashes = await this.readHashes();
-      } catch (err) {
-        this.logger.debug(`re-reading ${this.where()} failed: ${(err as Error).message}`);
-        return;
-      }
-      const print = fingerprint(hashes);
-      if (print === this.lastSeen) return;
-      this.lastSeen = print;
-      let config: ClusterConfig;
-      try {
-        config = configFromRedisHashes(hashes, this.where(), (msg) => this.logger.warn(msg));
-      } catch (err) {
-        if (!(err instanceof ConfigValidationError)) throw err;
-        this.logger.error(`config in ${this.where()} refused, keeping the last good one: ${err.message}`);
-        return;
-      }
-      this.logger.log(`config in ${this.where()} changed; applying it`);
-      if (!this.closed) this.changes.next(config);
-    } finally {
-      this.checking = false;
-      if (this.checkAgain) {
-        this.checkAgain = false;
-        this.scheduleCheck();
-      }
-    }
   }
 }
 
