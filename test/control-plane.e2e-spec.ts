@@ -351,6 +351,32 @@ describe.each(['redis', 'etcd'] as const)('live reconfiguration from %s', (kind)
     await proxy.stop();
   });
 
+  it('changes a backend’s settings while writes flow: its replacement takes over without refusing one write', async () => {
+    const store = await makeStore(kind);
+    const port = await freePort();
+    const measurements = [0, 1, 2, 3].map((i) => `chg_${kind}_${i}`);
+    const keymaps = Object.fromEntries(measurements.map((m) => [m, ['a'] as BackendName[]]));
+    await store.push(cluster({ p1: port }, { ...keymaps, _default_: ['a'] }, ['a']));
+    const proxy = await startOn(store, port);
+
+    const flows = measurements.map((m) => new WriteFlow(proxy, m));
+    await Promise.all(flows.map((f) => f.more(5)));
+    // each change replaces backend a (same name, so the same spool directory) while four writers keep going
+    for (const timeout of [5_001, 5_002, 5_003, 5_004, 5_005]) {
+      await store.push(cluster({ p1: port }, { ...keymaps, _default_: ['a'] }, ['a'], { a: { timeout } }));
+      await metaUntil(proxy, `backend a with timeout ${timeout}`, (j) => j.backends.a?.timeout === timeout);
+      await Promise.all(flows.map((f) => f.more(3)));
+    }
+    await Promise.all(flows.map((f) => f.stop()));
+
+    for (const [i, flow] of flows.entries()) {
+      const where = await placement(measurements[i]);
+      expectNothingLost(flow, where);
+      expect(where.a.sort((x, y) => x - y)).toEqual(flow.acked);
+    }
+    await proxy.stop();
+  });
+
   it('adds and removes a backend while writes flow: the new one receives, the removed one is drained, nothing lost', async () => {
     const store = await makeStore(kind);
     const port = await freePort();

@@ -65,6 +65,8 @@ export class Backend {
   private replayNotBefore = 0;
   /** Set when the spool refuses an append for lack of room; cleared by a later append or ack. */
   private spoolFull = false;
+  /** The backend that replaces this one (same name, changed settings): batches sent after the drain go to it. */
+  private successor?: Promise<Backend>;
 
   constructor(
     readonly name: string,
@@ -161,11 +163,25 @@ export class Backend {
   /** Stops checks, sends or spools what is buffered, finishes the replay step in flight, closes the spool. */
   async drain(): Promise<void> {
     clearInterval(this.timer);
+    // Batches still buffered go out here; the batches of writes arriving from now on (the topology
+    // that routes to this backend is swapped only once its successor is ready) go to the successor.
     await this.batcher.drain();
     this.closing = true;
     await this.replay;
     await this.spool?.close();
     await this.client.close();
+  }
+
+  /**
+   * Drains this backend and hands it over to `successor` (the same name with changed settings, so
+   * the same spool directory, which it may open only once this one has let go of it): writes keep
+   * arriving here until the topology is swapped, and those this backend can no longer take are sent
+   * through the successor once it has started. Resolves when this one has let go.
+   */
+  async handOver(successor: Promise<Backend>): Promise<void> {
+    this.successor = successor;
+    successor.catch(() => undefined); // a replacement that fails to start is the config's error, reported there
+    await this.drain();
   }
 
   private async sendBatch(
@@ -175,6 +191,15 @@ export class Backend {
     bytes: number,
     lines: number,
   ): Promise<WriteOutcome> {
+    if (this.closing && this.successor) {
+      let next: Backend;
+      try {
+        next = await this.successor;
+      } catch (err) {
+        return { kind: 'unavailable', error: `backend ${this.name} is being replaced and its replacement failed: ${(err as Error).message}` };
+      }
+      return next.sendBatch(rp, precision, chunks, bytes, lines);
+    }
     const spool = this.spool;
     if (spool && (!this.isHealthy || !spool.isEmpty)) return this.toSpool(rp, precision, chunks, bytes, lines);
     const started = performance.now();

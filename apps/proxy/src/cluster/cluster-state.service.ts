@@ -87,10 +87,28 @@ export class ClusterStateService implements OnApplicationShutdown {
       Object.entries(config.backends).map(async ([name, cfg]) => {
         const old = reusable.get(name);
         if (old && JSON.stringify(old.config) === JSON.stringify(cfg)) return old;
-        // a changed backend keeps its name and so its spool directory: the old one lets go of it first
-        if (old) await old.drain();
         const backend = new Backend(name, cfg, this.pool, this.metrics.forBackend(name), this.replayGate);
-        await backend.start(join(this.options.spoolDir, encodeURIComponent(name)));
+        const dir = join(this.options.spoolDir, encodeURIComponent(name));
+        if (!old) {
+          await backend.start(dir);
+          return backend;
+        }
+        // A changed backend keeps its name and so its spool directory: the old one lets go of it
+        // first, and hands the writes that arrive meanwhile to its replacement once that has started.
+        let started!: (b: Backend) => void;
+        let failed!: (err: unknown) => void;
+        const replacement = new Promise<Backend>((resolve, reject) => {
+          started = resolve;
+          failed = reject;
+        });
+        await old.handOver(replacement);
+        try {
+          await backend.start(dir);
+        } catch (err) {
+          failed(err);
+          throw err;
+        }
+        started(backend);
         return backend;
       }),
     );
