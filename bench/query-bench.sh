@@ -17,66 +17,15 @@ set -euo pipefail
 DURATION=${1:-10}
 CONNS=${2:-4}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-WORK=$(mktemp -d /tmp/query-bench.XXXXXX)
-PIDS=()
-
-cleanup() {
-  for pid in "${PIDS[@]:-}"; do
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]:-}"; do
-    [ -n "$pid" ] && for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+bench_init query-bench
 
 [ -x "$ROOT/bin/influxdb-proxy" ] && [ -d "$ROOT/dist/apps/proxy" ] || { echo "build first: npm run build" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 1; }
 
-free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
-
-wait_ping() { # url
-  for _ in $(seq 1 150); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$1/ping")" = 204 ] && return 0
-    sleep 0.1
-  done
-  echo "no answer from $1" >&2; exit 1
-}
-
-start_influxd() { # name → sets PORT (runs in this shell so its PID is kept for cleanup)
-  local name=$1 port rpc
-  port=$(free_port); rpc=$(free_port)
-  mkdir -p "$WORK/$name"
-  cat > "$WORK/$name/influxd.conf" <<EOF
-reporting-disabled = true
-bind-address = "127.0.0.1:$rpc"
-[meta]
-  dir = "$WORK/$name/meta"
-  logging-enabled = false
-[data]
-  dir = "$WORK/$name/data"
-  wal-dir = "$WORK/$name/wal"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-[http]
-  bind-address = "127.0.0.1:$port"
-  log-enabled = false
-[logging]
-  suppress-logo = true
-  level = "error"
-EOF
-  prlimit --as=4000000000 -- influxd -config "$WORK/$name/influxd.conf" > "$WORK/$name/log" 2>&1 &
-  PIDS+=($!)
-  PORT=$port
-}
-
-start_influxd a; A_PORT=$PORT; A_PID=$!
-start_influxd b; B_PORT=$PORT; B_PID=$!
+start_influxd a; A_PORT=$INFLUXD_PORT; A_PID=$INFLUXD_PID
+start_influxd b; B_PORT=$INFLUXD_PORT; B_PID=$INFLUXD_PID
 A=http://127.0.0.1:$A_PORT; B=http://127.0.0.1:$B_PORT
 wait_ping "$A"; wait_ping "$B"
 

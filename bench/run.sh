@@ -26,20 +26,9 @@ SMALL_CONN=${SMALL_CONN:-32}
 if [ "${1:-}" = "--quick" ]; then DUR=3; QDUR=3; fi
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED_SINK=${SHARED_SINK:-$ROOT/../shared/bench/sink}
-WORK=$(mktemp -d /tmp/proxy-bench.XXXXXX)
-PIDS=()
-
-cleanup() {
-  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]:-}"; do
-    [ -n "$pid" ] || continue
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+bench_init proxy-bench
 
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 command -v curl >/dev/null || { echo "curl is not installed" >&2; exit 1; }
@@ -53,15 +42,6 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 fi
 [ -f "$MAIN" ] || { echo "not built: npm run build" >&2; exit 1; }
 
-free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
-wait_ping() {
-  for _ in $(seq 1 150); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$1/ping")" = 204 ] && return 0
-    sleep 0.1
-  done
-  echo "no answer from $1/ping" >&2
-  return 1
-}
 peak_reset() { echo 5 > "/proc/$1/clear_refs" 2>/dev/null || true; }
 peak_mb() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo '-'; }
 count() { curl -s "$1/count" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).points))'; }
@@ -179,33 +159,8 @@ add_note "$(delivered "$OK" 1 0)"
 # --- queries against a real influxd
 if command -v influxd >/dev/null; then
   echo "queries: ${QDUR}s per run…" >&2
-  I_PORT=$(free_port); I_RPC=$(free_port); I=http://127.0.0.1:$I_PORT
-  mkdir -p "$WORK/influxd"
-  cat > "$WORK/influxd/influxd.conf" <<EOF
-reporting-disabled = true
-bind-address = "127.0.0.1:$I_RPC"
-[meta]
-  dir = "$WORK/influxd/meta"
-  logging-enabled = false
-[data]
-  dir = "$WORK/influxd/data"
-  wal-dir = "$WORK/influxd/wal"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-[http]
-  bind-address = "127.0.0.1:$I_PORT"
-  log-enabled = false
-[logging]
-  suppress-logo = true
-  level = "error"
-EOF
-  prlimit --as=4000000000 -- influxd -config "$WORK/influxd/influxd.conf" >"$WORK/influxd/log" 2>&1 &
-  PIDS+=($!); I_PID=$!
+  start_influxd influxd; I_PORT=$INFLUXD_PORT; I_PID=$INFLUXD_PID; I=http://127.0.0.1:$I_PORT
   wait_ping "$I"
-  # prlimit execs influxd: the PID is influxd's
   for db in dba dbb; do curl -s -XPOST "$I/query" --data-urlencode "q=CREATE DATABASE $db" >/dev/null; done
   T0=1700000000
   node -e '

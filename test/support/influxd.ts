@@ -6,19 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HttpResponse, answers, request } from './http';
 import { freePorts } from './ports';
-import {
-  ExitInfo,
-  ManagedProcess,
-  makeTempDir,
-  removeDir,
-  spawnManaged,
-  stopAll,
-  terminate,
-  track,
-  untrack,
-  waitForExit,
-  waitUntil,
-} from './processes';
+import { ServiceApi, ServiceLifecycle, ServiceRunner, makeTempDir, spawnManaged, stopAll, untilServing } from './processes';
 
 export { stopAll };
 
@@ -34,20 +22,16 @@ export interface StartInfluxdOptions {
   auth?: { username: string; password: string };
 }
 
-export interface Influxd {
+export interface Influxd extends ServiceLifecycle {
   /** http://127.0.0.1:PORT (https:// with `tls`) */
   readonly url: string;
   readonly port: number;
   /** Port of the RPC/backup service (top-level bind-address). */
   readonly rpcPort: number;
-  /** PID of the running influxd (changes on restart); -1 when not running. */
-  readonly pid: number;
   /** Temp dir holding influxd.conf, meta, data and wal. */
   readonly dir: string;
   /** Version influxd reports in X-Influxdb-Version (set once it has answered /ping). */
   readonly version: string;
-  isRunning(): boolean;
-  output(): string;
   /** POST /query with form body q=…; db and params go in the URL. Throws unless 200. */
   query(q: string, db?: string, params?: Record<string, string>): Promise<any>;
   /** Runs `q` (one statement) with epoch=ns; returns rows as objects, `time` as BigInt ns. Throws on a statement error. */
@@ -56,11 +40,7 @@ export interface Influxd {
   /** POST /write?db=… with `body` exactly as given. */
   write(db: string, body: string | Buffer, params?: Record<string, string>, headers?: Record<string, string>): Promise<HttpResponse>;
   /** SIGTERM by PID, wait for exit (bounded, then SIGKILL), remove the temp dir. */
-  stop(): Promise<void>;
-  /** Sends `signal` (default SIGKILL), waits for exit; the dir is kept so restart() can reuse it. */
-  kill(signal?: NodeJS.Signals): Promise<ExitInfo>;
-  /** Starts influxd again on the same ports and dir (stopping it first if it is running). */
-  restart(): Promise<void>;
+  stop(): Promise<unknown>;
 }
 
 export async function startInfluxd(options: StartInfluxdOptions = {}): Promise<Influxd> {
@@ -75,51 +55,42 @@ export async function startInfluxd(options: StartInfluxdOptions = {}): Promise<I
     : {};
   let userCreated = false;
 
-  let proc: ManagedProcess | undefined;
   let version = '';
-  let stopped = false;
 
-  const launch = async () => {
-    proc = spawnManaged(`influxd:${port}`, 'prlimit', [`--as=${ADDRESS_SPACE_LIMIT}`, '--', 'influxd', '-config', configPath]);
-    const current = proc;
-    await waitUntil(() => answers(`${url}/ping`, 204, 2_000, { ca }), {
-      attempts: 150,
-      intervalMs: 100,
-      what: `influxd on ${url} to answer GET /ping with 204`,
-      abort: () => (current.isRunning() ? undefined : 'influxd exited'),
-      details: () => current.output(),
-    });
-    const ping = await request(`${url}/ping`, { ca });
-    version = String(ping.headers['x-influxdb-version'] ?? '');
-    if (options.auth && !userCreated) {
-      // with no admin yet, influxd lets this one statement through unauthenticated
-      const { username, password } = options.auth;
-      const res = await request(`${url}/query`, {
-        method: 'POST',
-        ca,
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          q: `CREATE USER ${JSON.stringify(username)} WITH PASSWORD '${password.replace(/'/g, "\\'")}' WITH ALL PRIVILEGES`,
-        }).toString(),
-      });
-      if (res.status !== 200 || res.json().results?.[0]?.error) throw new Error(`CREATE USER on ${url}: ${res.status} ${res.text}`);
-      userCreated = true;
-    }
-  };
+  const runner = new ServiceRunner({
+    what: `influxd on ${url}`,
+    dir,
+    stopTimeoutMs: 15_000,
+    spawn: () => spawnManaged(`influxd:${port}`, 'prlimit', [`--as=${ADDRESS_SPACE_LIMIT}`, '--', 'influxd', '-config', configPath]),
+    ready: async (proc) => {
+      await untilServing(proc, `influxd on ${url} to answer GET /ping with 204`, () => answers(`${url}/ping`, 204, 2_000, { ca }));
+      const ping = await request(`${url}/ping`, { ca });
+      version = String(ping.headers['x-influxdb-version'] ?? '');
+      if (options.auth && !userCreated) {
+        // with no admin yet, influxd lets this one statement through unauthenticated
+        const { username, password } = options.auth;
+        const res = await request(`${url}/query`, {
+          method: 'POST',
+          ca,
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({
+            q: `CREATE USER ${JSON.stringify(username)} WITH PASSWORD '${password.replace(/'/g, "\\'")}' WITH ALL PRIVILEGES`,
+          }).toString(),
+        });
+        if (res.status !== 200 || res.json().results?.[0]?.error) throw new Error(`CREATE USER on ${url}: ${res.status} ${res.text}`);
+        userCreated = true;
+      }
+    },
+  });
 
-  const handle: Influxd = {
+  const handle: Influxd = runner.handle<ServiceApi<Influxd>>({
     url,
     port,
     rpcPort,
     dir,
-    get pid() {
-      return proc?.isRunning() ? proc.pid : -1;
-    },
     get version() {
       return version;
     },
-    isRunning: () => proc?.isRunning() ?? false,
-    output: () => proc?.output() ?? '',
 
     async query(q, db, params = {}) {
       const search = new URLSearchParams({ ...(db ? { db } : {}), ...params });
@@ -160,46 +131,8 @@ export async function startInfluxd(options: StartInfluxdOptions = {}): Promise<I
       const search = new URLSearchParams({ db, ...params });
       return request(`${url}/write?${search}`, { method: 'POST', body, ca, headers: { ...authHeaders, ...headers } });
     },
-
-    async kill(signal = 'SIGKILL') {
-      if (!proc) return { code: null, signal: null };
-      const current = proc;
-      if (!current.isRunning()) return current.exited;
-      try {
-        process.kill(current.pid, signal);
-      } catch {
-        /* already gone */
-      }
-      const info = await waitForExit(current, 15_000);
-      if (!info) throw new Error(`influxd pid ${current.pid} did not exit after ${signal}`);
-      return info;
-    },
-
-    async restart() {
-      if (stopped) throw new Error('influxd was stopped (its dir is gone); start a new one');
-      if (proc?.isRunning()) await terminate(proc, 'SIGTERM');
-      await launch();
-    },
-
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      untrack(handle);
-      try {
-        if (proc) await terminate(proc, 'SIGTERM', 15_000);
-      } finally {
-        await removeDir(dir);
-      }
-    },
-  };
-
-  track(handle);
-  try {
-    await launch();
-  } catch (err) {
-    await handle.stop().catch(() => undefined);
-    throw err;
-  }
+  });
+  await runner.start();
   return handle;
 }
 

@@ -306,3 +306,143 @@ export function makeTempDir(label: string): Promise<string> {
 export async function removeDir(dir: string): Promise<void> {
   await fs.promises.rm(dir, { recursive: true, force: true, maxRetries: 3 });
 }
+
+// ---------------------------------------------------------------------------------------------
+// services: a process the harness starts, kills, restarts and stops by PID
+
+/** What every service handle (influxd, redis-server, etcd, a proxy, a sentinel) offers. */
+export interface ServiceLifecycle {
+  /** PID of the running process (changes on restart); -1 when not running. */
+  readonly pid: number;
+  isRunning(): boolean;
+  /** Its last output, for failure messages. */
+  output(): string;
+  /** Sends `signal` (default SIGKILL) by PID and waits for the exit; its dir is kept for restart(). */
+  kill(signal?: NodeJS.Signals): Promise<ExitInfo>;
+  /** Starts it again on the same ports and dir (stopping it first if it is running). */
+  restart(): Promise<void>;
+}
+
+/** A service handle's own API, without the lifecycle ServiceRunner.handle() adds. */
+export type ServiceApi<H> = Omit<H, keyof ServiceLifecycle | 'stop'>;
+
+export interface ServiceSpec {
+  /** How it is named in errors ("influxd on http://127.0.0.1:PORT"). */
+  what: string;
+  spawn: () => ManagedProcess;
+  /** Resolves once the fresh process serves (see untilServing). */
+  ready: (proc: ManagedProcess) => Promise<unknown>;
+  /** Removed on stop(): the service's own temp dir. */
+  dir?: string;
+  /** How long a stop's SIGTERM may take before SIGKILL. */
+  stopTimeoutMs?: number;
+}
+
+/**
+ * Runs one service process: start() spawns it and waits until it serves; kill/restart/stop act on it
+ * by PID; it is tracked for stopAll() until stopped. `handle()` puts its lifecycle on a service's own API.
+ */
+export class ServiceRunner implements Stoppable {
+  private proc?: ManagedProcess;
+  private stopped = false;
+
+  constructor(private readonly spec: ServiceSpec) {}
+
+  get pid(): number {
+    return this.proc?.isRunning() ? this.proc.pid : -1;
+  }
+
+  get process(): ManagedProcess | undefined {
+    return this.proc;
+  }
+
+  isRunning(): boolean {
+    return this.proc?.isRunning() ?? false;
+  }
+
+  output(): string {
+    return this.proc?.output() ?? '';
+  }
+
+  /** Starts it (tracked from now on); when it does not come up it is stopped and the error thrown. */
+  async start(): Promise<void> {
+    track(this);
+    try {
+      await this.launch();
+    } catch (err) {
+      await this.stop().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<ExitInfo> {
+    const proc = this.proc;
+    if (!proc) return { code: null, signal: null };
+    if (!proc.isRunning()) return proc.exited;
+    try {
+      process.kill(proc.pid, signal);
+    } catch {
+      /* gone */
+    }
+    const info = await waitForExit(proc, 20_000);
+    if (!info) throw new Error(`${this.spec.what} (pid ${proc.pid}) did not exit after ${signal}`);
+    return info;
+  }
+
+  async restart(): Promise<void> {
+    if (this.stopped) throw new Error(`${this.spec.what} was stopped; start a new one`);
+    if (this.proc?.isRunning()) await terminate(this.proc, 'SIGTERM', this.spec.stopTimeoutMs);
+    await this.launch();
+  }
+
+  /** SIGTERM by PID (SIGKILL after stopTimeoutMs), then its dir is removed; resolves with the exit code. */
+  async stop(): Promise<number | null> {
+    if (this.stopped) return this.proc ? (await this.proc.exited).code : null;
+    this.stopped = true;
+    untrack(this);
+    try {
+      return this.proc ? (await terminate(this.proc, 'SIGTERM', this.spec.stopTimeoutMs)).code : null;
+    } finally {
+      if (this.spec.dir) await removeDir(this.spec.dir);
+    }
+  }
+
+  /** `api` with this runner's lifecycle (pid, isRunning, output, kill, restart, stop) added; getters in `api` stay getters. */
+  handle<T extends object>(api: T): T & ServiceLifecycle & { stop(): Promise<number | null> } {
+    const handle = Object.defineProperties(
+      {},
+      {
+        pid: { get: () => this.pid, enumerable: true },
+        isRunning: { value: () => this.isRunning() },
+        output: { value: () => this.output() },
+        kill: { value: (signal?: NodeJS.Signals) => this.kill(signal) },
+        restart: { value: () => this.restart() },
+        stop: { value: () => this.stop() },
+      },
+    );
+    return Object.defineProperties(handle, Object.getOwnPropertyDescriptors(api)) as T &
+      ServiceLifecycle & { stop(): Promise<number | null> };
+  }
+
+  private async launch(): Promise<void> {
+    const proc = this.spec.spawn();
+    this.proc = proc;
+    await this.spec.ready(proc);
+  }
+}
+
+/** Waits (150 x 100 ms unless told) until `probe` says the fresh `proc` serves; gives up at once if it exits. */
+export function untilServing(
+  proc: ManagedProcess,
+  what: string,
+  probe: () => Promise<boolean>,
+  attempts = 150,
+): Promise<true> {
+  return waitUntil(async () => (await probe()) || undefined, {
+    attempts,
+    intervalMs: 100,
+    what,
+    abort: () => (proc.isRunning() ? undefined : `${proc.name} exited (${proc.child.exitCode ?? proc.child.signalCode})`),
+    details: () => proc.output(),
+  });
+}

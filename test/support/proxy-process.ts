@@ -5,20 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { answers, request } from './http';
-import {
-  ExitInfo,
-  ManagedProcess,
-  REPO_ROOT,
-  makeTempDir,
-  removeDir,
-  spawnManaged,
-  stopAll,
-  terminate,
-  track,
-  untrack,
-  waitForExit,
-  waitUntil,
-} from './processes';
+import { ExitInfo, REPO_ROOT, ServiceApi, ServiceLifecycle, ServiceRunner, makeTempDir, spawnManaged, stopAll, untilServing } from './processes';
 
 export { stopAll };
 
@@ -81,26 +68,19 @@ export interface StartProxyOptions {
   readyHeaders?: Record<string, string>;
 }
 
-export interface ProxyProcess {
+export interface ProxyProcess extends ServiceLifecycle {
   /** http://<listenAddr of the chosen node> */
   readonly url: string;
-  readonly pid: number;
   readonly configPath: string;
   readonly spoolDir: string;
   /** Temp dir holding the config file (and the default spool dir). */
   readonly dir: string;
-  output(): string;
-  isRunning(): boolean;
-  /** SIGTERM, wait for exit (bounded, then SIGKILL); returns the exit code. Removes the temp dir. */
+  /** SIGTERM, wait for exit (bounded, then SIGKILL); returns the exit code. Removes the temp dir (a given spool dir stays). */
   stop(): Promise<number | null>;
-  /** Sends `signal` (default SIGKILL) and waits for exit. Keeps the temp dir (restart() may follow). */
-  kill(signal?: NodeJS.Signals): Promise<ExitInfo>;
   /** Sends `signal` without waiting. */
   signal(signal: NodeJS.Signals): void;
   /** Resolves when the current process exits. */
   exited(): Promise<ExitInfo>;
-  /** Starts the proxy again with the same arguments (config file, spool dir). */
-  restart(): Promise<void>;
   /** Overwrites the config file (object → JSON, string → as is). Does not reload by itself. */
   rewriteConfig(config: ProxyConfig | string): Promise<void>;
 }
@@ -131,83 +111,34 @@ export async function startProxy(options: StartProxyOptions): Promise<ProxyProce
   if (options.logFile) args.push('--log-file-path', options.logFile);
   args.push(...(options.extraArgs ?? []));
 
-  let proc: ManagedProcess | undefined;
-  let stopped = false;
-
-  const launch = async () => {
-    proc = spawnManaged(`proxy:${node}`, PROXY_BIN, args, { cwd: REPO_ROOT, env: options.env });
-    const current = proc;
-    await waitUntil(() => answers(`${url}/ping`, 204, 2_000, { ca: options.ca, headers: options.readyHeaders }), {
-      attempts: 150,
-      intervalMs: 100,
-      what: `influxdb-proxy on ${url} to answer GET /ping with 204`,
-      abort: () => {
-        if (current.isRunning()) return undefined;
-        return `influxdb-proxy exited (${JSON.stringify(current.child.exitCode ?? current.child.signalCode)})`;
-      },
-      details: () => current.output(),
-    });
-  };
-
-  const handle: ProxyProcess = {
+  const runner = new ServiceRunner({
+    what: `influxdb-proxy on ${url}`,
+    dir, // a caller-provided spool dir lives elsewhere and is the caller's to remove
+    stopTimeoutMs: 20_000,
+    spawn: () => spawnManaged(`proxy:${node}`, PROXY_BIN, args, { cwd: REPO_ROOT, env: options.env }),
+    ready: (proc) =>
+      untilServing(proc, `influxdb-proxy on ${url} to answer GET /ping with 204`, () =>
+        answers(`${url}/ping`, 204, 2_000, { ca: options.ca, headers: options.readyHeaders }),
+      ),
+  });
+  const handle: ProxyProcess = runner.handle<ServiceApi<ProxyProcess>>({
     url,
     configPath,
     spoolDir,
     dir,
-    get pid() {
-      return proc?.isRunning() ? proc.pid : -1;
-    },
-    output: () => proc?.output() ?? '',
-    isRunning: () => proc?.isRunning() ?? false,
-    async stop() {
-      if (stopped) return proc ? (await proc.exited).code : null;
-      stopped = true;
-      untrack(handle);
-      try {
-        if (!proc) return null;
-        const info = await terminate(proc, 'SIGTERM', 20_000);
-        return info.code;
-      } finally {
-        // A caller-provided spool dir lives elsewhere and is the caller's to remove.
-        await removeDir(dir);
-      }
-    },
-    async kill(signal = 'SIGKILL') {
-      if (!proc) return { code: null, signal: null };
-      const current = proc;
-      if (!current.isRunning()) return current.exited;
-      try {
-        process.kill(current.pid, signal);
-      } catch {
-        /* gone */
-      }
-      const info = await waitForExit(current, 20_000);
-      if (!info) throw new Error(`influxdb-proxy pid ${current.pid} did not exit after ${signal}`);
-      return info;
-    },
-    signal(signal) {
+    signal(signal: NodeJS.Signals) {
+      const proc = runner.process;
       if (proc?.isRunning()) process.kill(proc.pid, signal);
     },
-    exited: () => (proc ? proc.exited : Promise.resolve({ code: null, signal: null })),
-    async restart() {
-      if (stopped) throw new Error('proxy was stopped (its dir is gone); start a new one');
-      if (proc?.isRunning()) await terminate(proc, 'SIGTERM', 20_000);
-      await launch();
-    },
-    async rewriteConfig(config) {
+    exited: (): Promise<ExitInfo> => runner.process?.exited ?? Promise.resolve({ code: null, signal: null }),
+    async rewriteConfig(config: ProxyConfig | string) {
       // Write beside and rename, so the proxy never reads a half-written file.
       const tmp = `${configPath}.${process.pid}.tmp`;
       await fs.promises.writeFile(tmp, serialize(config));
       await fs.promises.rename(tmp, configPath);
     },
-  };
-  track(handle);
-  try {
-    await launch();
-  } catch (err) {
-    await handle.stop().catch(() => undefined);
-    throw err;
-  }
+  });
+  await runner.start();
   return handle;
 }
 

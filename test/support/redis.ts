@@ -4,7 +4,7 @@
  */
 import * as net from 'node:net';
 import { freePort } from './ports';
-import { ExitInfo, ManagedProcess, makeTempDir, removeDir, spawnManaged, stopAll, terminate, track, untrack, waitForExit, waitUntil } from './processes';
+import { ServiceLifecycle, ServiceRunner, makeTempDir, spawnManaged, stopAll, untilServing } from './processes';
 
 export { stopAll };
 
@@ -12,22 +12,17 @@ export type RespValue = string | number | null | RespValue[] | RespError;
 
 export class RespError extends Error {}
 
-export interface Redis {
+export interface Redis extends ServiceLifecycle {
   /** redis://127.0.0.1:PORT */
   readonly url: string;
   /** requirepass, when started with one (command() authenticates with it). */
   readonly password?: string;
   readonly host: string;
   readonly port: number;
-  readonly pid: number;
   readonly dir: string;
-  isRunning(): boolean;
-  output(): string;
   /** Sends one command, returns the parsed reply (an error reply is thrown as RespError). */
   command(...args: (string | number)[]): Promise<RespValue>;
-  stop(): Promise<void>;
-  kill(signal?: NodeJS.Signals): Promise<ExitInfo>;
-  restart(): Promise<void>;
+  stop(): Promise<unknown>;
 }
 
 export interface StartRedisOptions {
@@ -40,74 +35,31 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   const dir = await makeTempDir('redis');
   const port = await freePort();
   const host = '127.0.0.1';
-  let proc: ManagedProcess | undefined;
-  let stopped = false;
-
-  const launch = async () => {
-    proc = spawnManaged(`redis:${port}`, 'redis-server', [
-      '--port', String(port),
-      '--bind', host,
-      '--save', '',
-      '--appendonly', 'no',
-      '--dir', dir,
-      ...(password ? ['--requirepass', password] : []),
-    ]);
-    const current = proc;
-    await waitUntil(async () => (await respCommand(host, port, ['PING'], 1_000, password)) === 'PONG', {
-      attempts: 150,
-      intervalMs: 100,
-      what: `redis-server on ${host}:${port} to answer PING`,
-      abort: () => (current.isRunning() ? undefined : 'redis-server exited'),
-      details: () => current.output(),
-    });
-  };
-
-  const handle: Redis = {
+  const runner = new ServiceRunner({
+    what: `redis-server on ${host}:${port}`,
+    dir,
+    stopTimeoutMs: 10_000,
+    spawn: () =>
+      spawnManaged(`redis:${port}`, 'redis-server', [
+        '--port', String(port),
+        '--bind', host,
+        '--save', '',
+        '--appendonly', 'no',
+        '--dir', dir,
+        ...(password ? ['--requirepass', password] : []),
+      ]),
+    ready: (proc) =>
+      untilServing(proc, `redis-server on ${host}:${port} to answer PING`, async () => (await respCommand(host, port, ['PING'], 1_000, password)) === 'PONG'),
+  });
+  const handle: Redis = runner.handle({
     url: `redis://${host}:${port}`,
     password,
     host,
     port,
     dir,
-    get pid() {
-      return proc?.isRunning() ? proc.pid : -1;
-    },
-    isRunning: () => proc?.isRunning() ?? false,
-    output: () => proc?.output() ?? '',
-    command: (...args) => respCommand(host, port, args.map(String), undefined, password),
-    async kill(signal = 'SIGKILL') {
-      if (!proc?.isRunning()) return proc ? proc.exited : { code: null, signal: null };
-      try {
-        process.kill(proc.pid, signal);
-      } catch {
-        /* gone */
-      }
-      const info = await waitForExit(proc, 15_000);
-      if (!info) throw new Error(`redis-server pid ${proc.pid} did not exit after ${signal}`);
-      return info;
-    },
-    async restart() {
-      if (stopped) throw new Error('redis-server was stopped; start a new one');
-      if (proc?.isRunning()) await terminate(proc);
-      await launch();
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      untrack(handle);
-      try {
-        if (proc) await terminate(proc, 'SIGTERM', 10_000);
-      } finally {
-        await removeDir(dir);
-      }
-    },
-  };
-  track(handle);
-  try {
-    await launch();
-  } catch (err) {
-    await handle.stop().catch(() => undefined);
-    throw err;
-  }
+    command: (...args: (string | number)[]) => respCommand(host, port, args.map(String), undefined, password),
+  });
+  await runner.start();
   return handle;
 }
 

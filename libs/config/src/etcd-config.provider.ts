@@ -5,11 +5,10 @@ import type { ClusterConfig } from './cluster-config';
 import { MembershipStore, parseMemberRecord, type ProxyMember } from './membership';
 import { keepaliveOnce } from './etcd-lease';
 import { EtcdSentinelStore } from './etcd-sentinel.store';
-import type { SentinelStore } from './sentinel-store';
 import { StoreUnavailableError, withTimeout } from './store-errors';
 import { configFromEtcdKeys, ETCD_MEMBERS_DIR, ETCD_RUNTIME_DIR } from './store-layout';
 import { StoreConfigProvider } from './store-config.provider';
-import { describeStore, type EtcdStoreOptions } from './store-options';
+import type { EtcdStoreOptions } from './store-options';
 
 /**
  * Config in etcd: `<prefix>backends/<name>`, `<prefix>keymaps/<measurement>`, `<prefix>proxies/<name>`,
@@ -20,13 +19,13 @@ import { describeStore, type EtcdStoreOptions } from './store-options';
 export class EtcdConfigProvider extends StoreConfigProvider<Record<string, string>> {
   protected readonly logger = new Logger(EtcdConfigProvider.name);
   private readonly client: Etcd3;
-  private readonly members: EtcdMembershipStore;
-  private readonly sentinelStore: EtcdSentinelStore;
+  protected readonly members: EtcdMembershipStore;
+  protected readonly sentinelStore: EtcdSentinelStore;
   private watcher?: Watcher;
   private refreshTimer?: NodeJS.Timeout;
   private unreachable = false;
 
-  constructor(private readonly options: EtcdStoreOptions) {
+  constructor(protected readonly options: EtcdStoreOptions) {
     super();
     this.client = new Etcd3({
       hosts: options.hosts,
@@ -68,18 +67,6 @@ export class EtcdConfigProvider extends StoreConfigProvider<Record<string, strin
 
   async reload(): Promise<ClusterConfig> {
     return this.readNow();
-  }
-
-  describe() {
-    return describeStore(this.options);
-  }
-
-  override membership(): MembershipStore {
-    return this.members;
-  }
-
-  override sentinels(): SentinelStore {
-    return this.sentinelStore;
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,6 @@ import Redis, { type RedisOptions } from 'ioredis';
 import type { ClusterConfig } from './cluster-config';
 import { MembershipStore, parseMemberRecord, type ProxyMember } from './membership';
 import { RedisSentinelStore } from './redis-sentinel.store';
-import type { SentinelStore } from './sentinel-store';
 import { StoreConfigProvider } from './store-config.provider';
 import { StoreUnavailableError, withTimeout } from './store-errors';
 import {
@@ -27,8 +26,8 @@ export class RedisConfigProvider extends StoreConfigProvider<RedisConfigHashes> 
   protected readonly logger = new Logger(RedisConfigProvider.name);
   private readonly client: Redis;
   private subscriber?: Redis;
-  private readonly members: RedisMembershipStore;
-  private readonly sentinelStore: RedisSentinelStore;
+  protected readonly members: RedisMembershipStore;
+  protected readonly sentinelStore: RedisSentinelStore;
   private readonly address: string;
   private refreshTimer?: NodeJS.Timeout;
   private unreachable = false;
@@ -36,7 +35,7 @@ export class RedisConfigProvider extends StoreConfigProvider<RedisConfigHashes> 
   /** Marks this process's own announcements, which it need not act on. */
   private readonly instance = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
 
-  constructor(private readonly options: RedisStoreOptions) {
+  constructor(protected readonly options: RedisStoreOptions) {
     super();
     this.address = describeStore(options).address;
     this.client = new Redis(clientOptions(options));
@@ -62,18 +61,6 @@ export class RedisConfigProvider extends StoreConfigProvider<RedisConfigHashes> 
       .publish(REDIS_CONFIG_CHANNEL, JSON.stringify({ db: this.options.db, by: 'reload', from: this.instance }))
       .catch((err: Error) => this.logger.warn(`could not announce the reload on ${REDIS_CONFIG_CHANNEL}: ${err.message}`));
     return config;
-  }
-
-  describe() {
-    return describeStore(this.options);
-  }
-
-  override membership(): MembershipStore {
-    return this.members;
-  }
-
-  override sentinels(): SentinelStore {
-    return this.sentinelStore;
   }
 
   async close(): Promise<void> {

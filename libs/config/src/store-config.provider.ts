@@ -3,7 +3,10 @@ import { Subject, type Observable } from 'rxjs';
 import type { ClusterConfig } from './cluster-config';
 import { ConfigValidationError } from './cluster-config.schema';
 import { ConfigProvider } from './config.provider';
+import type { MembershipStore } from './membership';
+import type { SentinelStore } from './sentinel-store';
 import { fingerprint } from './store-layout';
+import { describeStore, type EtcdStoreOptions, type RedisStoreOptions } from './store-options';
 
 /**
  * What the Redis and etcd providers share: the store is re-read (debounced: a burst of change
@@ -13,6 +16,10 @@ import { fingerprint } from './store-layout';
  */
 export abstract class StoreConfigProvider<Raw> extends ConfigProvider {
   protected abstract readonly logger: Logger;
+  protected abstract readonly options: RedisStoreOptions | EtcdStoreOptions;
+  /** Membership records and the sentinels' records live in the same store. */
+  protected abstract readonly members: MembershipStore;
+  protected abstract readonly sentinelStore: SentinelStore;
   private readonly changes = new Subject<ClusterConfig>();
   /** Fingerprint of the store contents last looked at (applied, or refused and logged once). */
   protected lastSeen?: string;
@@ -32,6 +39,18 @@ export abstract class StoreConfigProvider<Raw> extends ConfigProvider {
 
   watch(): Observable<ClusterConfig> {
     return this.changes.asObservable();
+  }
+
+  describe() {
+    return describeStore(this.options);
+  }
+
+  override membership(): MembershipStore {
+    return this.members;
+  }
+
+  override sentinels(): SentinelStore {
+    return this.sentinelStore;
   }
 
   /** Reads the store now (start-up, POST /reload): its config, and the content is remembered as seen. */
