@@ -4,6 +4,7 @@ export * from './config.provider';
 export * from './file-config.provider';
 export * from './config.module';
 export * from './membership';
+export * from './member-heartbeat';
 export * from './store-options';
 export * from './store-flags';
 export * from './sentinel-state';

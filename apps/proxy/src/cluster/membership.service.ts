@@ -1,4 +1,4 @@
-import { MembershipStore, type ProxyMember, withTimeout } from '@app/config';
+import { MemberHeartbeat, MembershipStore, type ProxyMember } from '@app/config';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -25,15 +25,8 @@ export const PROXY_VERSION: string = (() => {
  */
 @Injectable()
 export class MembershipService implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger(MembershipService.name);
   private readonly startedAt = Date.now();
-  private timer?: NodeJS.Timeout;
-  private beating?: Promise<void>;
-  private running = false;
-  private failing = false;
-  private lastKnown: ProxyMember[] = [];
-  /** A heartbeat asked for while one was on its way: written right after it (it may carry newer news). */
-  private again = false;
+  private readonly heartbeat: MemberHeartbeat<ProxyMember>;
   private requests?: Subscription;
 
   constructor(
@@ -41,7 +34,9 @@ export class MembershipService implements OnApplicationBootstrap, OnModuleDestro
     private readonly cluster: ClusterStateService,
     @Inject(PROXY_OPTIONS) private readonly options: ProxyOptions,
     private readonly sentinel: SentinelViewService,
-  ) {}
+  ) {
+    this.heartbeat = new MemberHeartbeat(store, options.node, options.membershipTtl, () => this.self(), new Logger(MembershipService.name));
+  }
 
   get ttl(): number {
     return this.options.membershipTtl;
@@ -52,39 +47,19 @@ export class MembershipService implements OnApplicationBootstrap, OnModuleDestro
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.running = true;
     // a released replay slot, a new backlog or failing writes: the leading sentinel should know at once
-    this.requests = this.sentinel.beatRequests.subscribe(() => {
-      if (this.beating) this.again = true;
-      else void this.beat();
-    });
-    await this.beat();
-    this.timer = setInterval(() => void this.beat(), Math.max(200, (this.ttl * 1000) / 3));
-    this.timer.unref();
+    this.requests = this.sentinel.beatRequests.subscribe(() => this.heartbeat.request());
+    await this.heartbeat.start();
   }
 
   async onModuleDestroy(): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    clearInterval(this.timer);
     this.requests?.unsubscribe();
-    await this.beating;
-    try {
-      await withTimeout(this.store.leave(this.options.node), 2_000, 'no answer within 2 s');
-      this.logger.log(`left the membership of the config store`);
-    } catch (err) {
-      this.logger.warn(`could not remove this proxy's membership record (it expires in ${this.ttl} s): ${(err as Error).message}`);
-    }
+    await this.heartbeat.stop();
   }
 
   /** Live records (the last list read, with the error, when the store does not answer). */
-  async members(): Promise<{ members: ProxyMember[]; error?: string }> {
-    try {
-      this.lastKnown = await withTimeout(this.store.members(), 2_000, 'no answer within 2 s');
-      return { members: this.lastKnown };
-    } catch (err) {
-      return { members: this.lastKnown, error: (err as Error).message };
-    }
+  members(): Promise<{ members: ProxyMember[]; error?: string }> {
+    return this.heartbeat.members();
   }
 
   /** This proxy's record as of now. */
@@ -112,28 +87,5 @@ export class MembershipService implements OnApplicationBootstrap, OnModuleDestro
       ...this.sentinel.memberFields(),
       failing,
     };
-  }
-
-  private beat(): Promise<void> {
-    if (!this.running) return Promise.resolve();
-    this.beating ??= this.beatOnce().finally(() => {
-      this.beating = undefined;
-      if (this.again) {
-        this.again = false;
-        void this.beat();
-      }
-    });
-    return this.beating;
-  }
-
-  private async beatOnce(): Promise<void> {
-    try {
-      await withTimeout(this.store.heartbeat(this.self()), 5_000, 'no answer within 5 s');
-      if (this.failing) this.logger.log('membership heartbeat written again');
-      this.failing = false;
-    } catch (err) {
-      if (!this.failing) this.logger.warn(`membership heartbeat failed (retrying every ${this.ttl / 3} s): ${(err as Error).message}`);
-      this.failing = true;
-    }
   }
 }

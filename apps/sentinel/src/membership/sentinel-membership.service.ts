@@ -1,4 +1,4 @@
-import { type SentinelMember, SentinelStore, withTimeout } from '@app/config';
+import { MemberHeartbeat, type SentinelMember, SentinelStore } from '@app/config';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { hostname } from 'node:os';
 import type { Subscription } from 'rxjs';
@@ -12,52 +12,36 @@ import { SentinelService } from '../sentinel.service';
  */
 @Injectable()
 export class SentinelMembershipService implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger('SentinelMembership');
   private readonly startedAt = Date.now();
-  private timer?: NodeJS.Timeout;
-  private beating?: Promise<void>;
-  private again = false;
-  private running = false;
+  private readonly heartbeat: MemberHeartbeat<SentinelMember>;
   private roles?: Subscription;
-  private lastKnown: SentinelMember[] = [];
-  /** The last heartbeat's error, while the store does not take them. */
-  failing?: string;
 
   constructor(
-    private readonly store: SentinelStore,
+    store: SentinelStore,
     private readonly sentinel: SentinelService,
     @Inject(SENTINEL_OPTIONS) private readonly options: SentinelOptions,
-  ) {}
+  ) {
+    this.heartbeat = new MemberHeartbeat(store, options.name, options.membershipTtl, () => this.self(), new Logger('SentinelMembership'));
+  }
+
+  /** The last heartbeat's error, while the store does not take them. */
+  get failing(): string | undefined {
+    return this.heartbeat.failing;
+  }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.running = true;
-    this.roles = this.sentinel.roleChanges.subscribe(() => void this.beat());
-    await this.beat();
-    this.timer = setInterval(() => void this.beat(), Math.max(200, (this.options.membershipTtl * 1000) / 3));
-    this.timer.unref();
+    this.roles = this.sentinel.roleChanges.subscribe(() => this.heartbeat.request()); // a new role: say so at once
+    await this.heartbeat.start();
   }
 
   async onModuleDestroy(): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    clearInterval(this.timer);
     this.roles?.unsubscribe();
-    await this.beating;
-    try {
-      await withTimeout(this.store.leave(this.options.name), 2_000, 'no answer within 2 s');
-    } catch (err) {
-      this.logger.warn(`could not remove this sentinel's record (it expires in ${this.options.membershipTtl} s): ${(err as Error).message}`);
-    }
+    await this.heartbeat.stop();
   }
 
   /** Live records (the last list read, with the error, when the store does not answer). */
-  async members(): Promise<{ members: SentinelMember[]; error?: string }> {
-    try {
-      this.lastKnown = await withTimeout(this.store.members(), 2_000, 'no answer within 2 s');
-      return { members: this.lastKnown };
-    } catch (err) {
-      return { members: this.lastKnown, error: (err as Error).message };
-    }
+  members(): Promise<{ members: SentinelMember[]; error?: string }> {
+    return this.heartbeat.members();
   }
 
   self(): SentinelMember {
@@ -72,33 +56,5 @@ export class SentinelMembershipService implements OnApplicationBootstrap, OnModu
       ttl: this.options.membershipTtl,
       leading: this.sentinel.leading,
     };
-  }
-
-  /** One heartbeat at a time; one asked for during another follows it (it may carry a new role). */
-  private beat(): Promise<void> {
-    if (!this.running) return Promise.resolve();
-    if (this.beating) {
-      this.again = true;
-      return this.beating;
-    }
-    this.beating = this.beatOnce().finally(() => {
-      this.beating = undefined;
-      if (this.again) {
-        this.again = false;
-        void this.beat();
-      }
-    });
-    return this.beating;
-  }
-
-  private async beatOnce(): Promise<void> {
-    try {
-      await withTimeout(this.store.heartbeat(this.self()), 5_000, 'no answer within 5 s');
-      if (this.failing) this.logger.log('heartbeat written again');
-      this.failing = undefined;
-    } catch (err) {
-      if (!this.failing) this.logger.warn(`heartbeat failed (retrying): ${(err as Error).message}`);
-      this.failing = (err as Error).message;
-    }
   }
 }
