@@ -124,7 +124,7 @@ export class StreamRelay implements Dispatcher.DispatchHandler {
     }
     // the whole answer arrived in one read: one write, with a length instead of chunked encoding
     const headers = this.answerHeaders(this.status, this.upstreamHeaders ?? {});
-    headers['Content-Length'] = this.heldBytes;
+    if (this.status !== 204 && this.status !== 304) headers['Content-Length'] = this.heldBytes; // those carry no body
     const body = this.held.length === 1 ? this.held[0] : Buffer.concat(this.held, this.heldBytes);
     this.held = [];
     this.heldBytes = 0;
