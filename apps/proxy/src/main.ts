@@ -2,20 +2,16 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import express from 'express';
-import pino from 'pino';
 import { AppModule } from './app.module';
 import { parseProxyArgs } from './cli/proxy-options';
 import { ClusterStateService } from './cluster/cluster-state.service';
 import { ProxyServer } from './http/proxy-server';
-import { openLogDestination } from './logging/log-destination';
-import { PinoNestLogger } from './pino-nest.logger';
+import { PinoNestLogger, openRootLogger } from '@app/logging';
 
 async function bootstrap(): Promise<void> {
   const options = parseProxyArgs(process.argv.slice(2));
   // stdout, or --log-file-path (rotated by --log-rotate-size / --log-rotate-interval, else reopened on SIGHUP)
-  const logs = openLogDestination(options.logFilePath, options.logRotation);
-  const logger = pino({ level: options.logLevel, base: { node: options.node } }, logs.stream);
-  if (options.logFilePath) process.on('SIGHUP', () => logs.reopen());
+  const { logger, logs } = openRootLogger(options, { node: options.node });
   const expressApp = express();
   expressApp.disable('x-powered-by');
   // Express's last-resort error page shows the stack trace unless env is production

@@ -1,23 +1,18 @@
 import 'reflect-metadata';
-import { ConsoleLogger, type LogLevel } from '@nestjs/common';
+import { PinoNestLogger, openRootLogger } from '@app/logging';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { parseSentinelArgs } from './cli/sentinel-options';
 import { SentinelModule } from './sentinel.module';
 import { SentinelService } from './sentinel.service';
 
-const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
-/** --log-level (pino's names, as the proxy takes them) → Nest's levels at or above it. */
-const FROM: Record<string, LogLevel> = { fatal: 'fatal', error: 'error', warn: 'warn', info: 'log', debug: 'debug', trace: 'verbose' };
-
 async function bootstrap(): Promise<void> {
   const options = parseSentinelArgs(process.argv.slice(2));
-  const logger = new ConsoleLogger(`sentinel:${options.name}`, {
-    json: true,
-    colors: false,
-    logLevels: LEVELS.slice(0, LEVELS.indexOf(FROM[options.logLevel] ?? 'log') + 1),
+  // the proxy's logging: pino JSON lines on stdout, or --log-file-path (rotated, or reopened on SIGHUP)
+  const { logger, logs } = openRootLogger(options, { sentinel: options.name });
+  const app = await NestFactory.create<NestExpressApplication>(SentinelModule.forRoot(options), {
+    logger: new PinoNestLogger(logger),
   });
-  const app = await NestFactory.create<NestExpressApplication>(SentinelModule.forRoot(options), { logger });
   app.disable('x-powered-by');
   app.set('env', 'production');
   try {
@@ -25,6 +20,8 @@ async function bootstrap(): Promise<void> {
   } catch (err) {
     logger.fatal(`cannot start: ${(err as Error).message}`);
     await app.close().catch(() => undefined);
+    logger.flush();
+    await logs.close();
     process.exit(1); // at once: a store client's reconnect timers must not hold a failed start
   }
   try {
@@ -32,16 +29,21 @@ async function bootstrap(): Promise<void> {
   } catch (err) {
     logger.fatal(`cannot listen on ${options.listen.host}:${options.listen.port}: ${(err as Error).message}`);
     await app.close().catch(() => undefined);
+    logger.flush();
+    await logs.close();
     process.exit(1);
   }
-  logger.log(`sentinel ${options.name} serving /meta and /health on ${options.listen.host}:${options.listen.port}`);
+  logger.info(`sentinel ${options.name} serving /meta and /health on ${options.listen.host}:${options.listen.port}`);
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.log(`${signal}: resigning and stopping`);
+    logger.info(`${signal}: resigning and stopping`);
     await app.close();
+    logger.info('stopped');
+    logger.flush();
+    await logs.close();
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));

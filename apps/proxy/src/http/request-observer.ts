@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClusterStateService } from '../cluster/cluster-state.service';
-import { redactQuery, redactUrl } from '../logging/redact';
+import { redactQuery, redactUrl } from '@app/logging';
 import { endpointOf, ProxyMetrics } from '../metrics/proxy-metrics';
 
 const WRITE = endpointOf('/write');

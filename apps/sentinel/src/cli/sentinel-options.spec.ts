@@ -18,6 +18,14 @@ describe('sentinel command line', () => {
     });
   });
 
+  it('takes the proxy’s logging flags: a log file, rotated by size or interval', () => {
+    expect(parseSentinelArgs(['--name', 's1'])).toMatchObject({ logLevel: 'info', logFilePath: undefined, logRotation: undefined });
+    const o = parseSentinelArgs(['-log-file-path', 'logs/s1.log', '--log-rotate-size', '10M', '--log-rotate-interval', 'daily', '--log-level', 'warn']);
+    expect(o.logFilePath).toBe(resolve('logs/s1.log'));
+    expect(o.logRotation).toEqual({ size: '10M', interval: '1d', keep: 7, compress: false });
+    expect(o.logLevel).toBe('warn');
+  });
+
   it('has defaults for every timing, in milliseconds', () => {
     const o = parseSentinelArgs(['--name', 's9']);
     expect(o).toMatchObject({

@@ -3,9 +3,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import yargs from 'yargs';
+import { type LogSettings, LogOptionError, logSettings, withLogFlags } from '@app/logging';
 
 /** Everything the command line decides, parsed once and handed to SentinelModule.forRoot. */
-export interface SentinelOptions {
+export interface SentinelOptions extends LogSettings {
   /** This sentinel's name among the sentinels (--name). */
   name: string;
   store: ConfigStoreOptions;
@@ -27,7 +28,6 @@ export interface SentinelOptions {
   membershipTtl: number;
   /** Proxies that must report failing writes to mark an answering backend down for all (0: never). */
   writeFailureReports: number;
-  logLevel: string;
 }
 
 /** The install directory (where package.json is), home of the embedded default config.json. */
@@ -55,14 +55,16 @@ export class SentinelOptionError extends Error {
 
 /** Parses argv (single- and double-dash long flags alike, as the proxy takes them). */
 export function parseSentinelArgs(argv: string[]): SentinelOptions {
-  const args = withStoreFlags(
-    yargs(argv)
+  const args = withLogFlags(
+    withStoreFlags(
+      yargs(argv)
       .scriptName('influxdb-sentinel')
       .usage(
         '$0 [options]\n\nWatches the InfluxDB backends for a fleet of influxdb-proxy processes sharing a Redis or etcd\n' +
           'config store: one sentinel leads, probes every backend and publishes its health and replay slots.',
       )
-      .parserConfiguration({ 'short-option-groups': false, 'camel-case-expansion': true }),
+        .parserConfiguration({ 'short-option-groups': false, 'camel-case-expansion': true }),
+    ),
   )
     .option('name', { type: 'string', description: 'this sentinel’s name among the sentinels', defaultDescription: 'the host name' })
     .option('listen', { type: 'string', description: 'host:port of GET /meta and GET /health', default: '127.0.0.1:8090' })
@@ -78,12 +80,6 @@ export function parseSentinelArgs(argv: string[]): SentinelOptions {
       type: 'number',
       description: 'proxies reporting failing writes that mark an answering backend down for all (0: off)',
       default: 1,
-    })
-    .option('log-level', {
-      type: 'string',
-      choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'],
-      default: 'info',
-      description: 'least severe level logged',
     })
     .strictOptions()
     .version(false)
@@ -114,12 +110,12 @@ export function parseSentinelArgs(argv: string[]): SentinelOptions {
       slotTtlMs: seconds('slot-ttl', args.slotTtl),
       membershipTtl: seconds('membership-ttl', args.membershipTtl) / 1000,
       writeFailureReports: count('write-failure-reports', args.writeFailureReports, 0),
-      logLevel: args.logLevel,
+      ...logSettings(args),
     };
     checkTimings(options);
     return options;
   } catch (err) {
-    if (!(err instanceof StoreAddressError) && !(err instanceof SentinelOptionError)) throw err;
+    if (!(err instanceof StoreAddressError) && !(err instanceof SentinelOptionError) && !(err instanceof LogOptionError)) throw err;
     console.error(`influxdb-sentinel: ${err.message}`);
     process.exit(2);
   }

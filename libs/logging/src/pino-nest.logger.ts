@@ -1,6 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
 import type { Level, Logger as PinoLogger } from 'pino';
-import { redactSecrets } from './logging/redact';
+import { redactSecrets } from './redact';
 
 /**
  * Nest's logger calls, written as pino JSON lines with the caller's context. A message may be an

@@ -72,8 +72,8 @@ export function openLogDestination(path: string | undefined, rotation: LogRotati
   if (rotation.interval !== undefined) options.interval = rotation.interval;
   if (rotation.compress) options.compress = 'gzip';
   const stream: RotatingFileStream = createStream(basename(path), options);
-  stream.on('error', (err) => process.stderr.write(`influxdb-proxy: log file ${path}: ${err.message}\n`));
-  stream.on('warning', (err) => process.stderr.write(`influxdb-proxy: log rotation of ${path}: ${err.message}\n`));
+  stream.on('error', (err) => process.stderr.write(`log file ${path}: ${err.message}\n`));
+  stream.on('warning', (err) => process.stderr.write(`log rotation of ${path}: ${err.message}\n`));
   return {
     stream,
     reopen() {},

@@ -1,0 +1,4 @@
+export * from './log-destination';
+export * from './log-flags';
+export * from './pino-nest.logger';
+export * from './redact';
