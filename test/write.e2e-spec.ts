@@ -5,6 +5,8 @@
  * Each test writes its own measurement or its own `test` tag and timestamps, so tests never see
  * each other's data.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { HttpResponse, request } from './support/http';
 import { Influxd, Row, startInfluxd } from './support/influxd';
@@ -529,6 +531,28 @@ describe('config reload', () => {
     expect(await eventually(B, `SELECT * FROM cpu WHERE test = 'kept'`)).toEqual([{ time: BigInt(T), test: 'kept', value: 1 }]);
     await eventually(A, `SELECT * FROM mem WHERE test = 'kept'`);
     expect(await rowsOn(A, `SELECT * FROM cpu WHERE test = 'kept'`)).toEqual([]);
+  });
+
+  it('refuses a config whose new backend cannot open its spool, before a changed backend is handed over', async () => {
+    await reloading.rewriteConfig(makeConfig(port, KEYMAPS));
+    expect([200, 204]).toContain((await reload(reloading.url)).status);
+    // a plain file where backend c's spool directory would be
+    await fs.promises.writeFile(path.join(reloading.spoolDir, 'c'), 'not a directory');
+    const next = makeConfig(port, { ...KEYMAPS, cpu: ['c'] });
+    next.backends.c = { ...next.backends.b };
+    next.backends.a = { ...next.backends.a, timeout: 10_001 }; // changed: would be handed over
+    await reloading.rewriteConfig(next);
+    const res = await reload(reloading.url);
+    if (res.status !== 400) throw new Error(`expected 400, got ${describeResponse(res)}`);
+    expect(JSON.parse(res.text).error).toMatch(/^backends\.c: cannot open its spool/);
+
+    const meta = JSON.parse((await request(`${reloading.url}/meta`)).text);
+    expect(meta.backends.a.timeout).toBe(10_000); // the previous config, a not replaced
+    expect(Object.keys(meta.backends)).toEqual(['a', 'b']);
+    const T = '1700000920000000000';
+    expectStatus(await write(`mem,test=spool-refused value=1 ${T}`, {}, {}, reloading), 204, reloading);
+    await eventually(A, `SELECT * FROM mem WHERE test = 'spool-refused'`);
+    await fs.promises.rm(path.join(reloading.spoolDir, 'c'));
   });
 });
 

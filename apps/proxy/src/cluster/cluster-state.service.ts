@@ -82,19 +82,35 @@ export class ClusterStateService implements OnApplicationShutdown {
       );
     }
     checkBackendFiles(config.backends); // an unreadable caFile refuses the config before any backend is built
-    const reusable = new Map(this.current?.backends.map((b) => [b.name, b]));
-    const backends = await Promise.all(
-      Object.entries(config.backends).map(async ([name, cfg]) => {
-        const old = reusable.get(name);
-        if (old && JSON.stringify(old.config) === JSON.stringify(cfg)) return old;
-        const backend = new Backend(name, cfg, this.pool, this.metrics.forBackend(name), this.replayGate);
-        const dir = join(this.options.spoolDir, encodeURIComponent(name));
-        if (!old) {
-          await backend.start(dir);
-          return backend;
-        }
-        // A changed backend keeps its name and so its spool directory: the old one lets go of it
-        // first, and hands the writes that arrive meanwhile to its replacement once that has started.
+    const current = new Map(this.current?.backends.map((b) => [b.name, b]));
+    const chosen = new Map<string, Backend>();
+    const added: Backend[] = [];
+    const changed: { old: Backend; next: Backend }[] = [];
+    for (const [name, cfg] of Object.entries(config.backends)) {
+      const old = current.get(name);
+      if (old && JSON.stringify(old.config) === JSON.stringify(cfg)) {
+        chosen.set(name, old);
+        continue;
+      }
+      const next = new Backend(name, cfg, this.pool, this.metrics.forBackend(name), this.replayGate);
+      chosen.set(name, next);
+      if (old) changed.push({ old, next });
+      else added.push(next);
+    }
+    // New names first: when one cannot start (its spool dir), the config is refused with nothing
+    // handed over yet, and the ones that did start are closed again.
+    const starts = await Promise.allSettled(added.map((b) => b.start(this.spoolDirOf(b.name))));
+    const failed = starts.findIndex((r) => r.status === 'rejected');
+    if (failed >= 0) {
+      await Promise.all(added.filter((_b, i) => starts[i].status === 'fulfilled').map((b) => b.drain().catch(() => undefined)));
+      const { name } = added[failed];
+      const reason = (starts[failed] as PromiseRejectedResult).reason as Error;
+      throw new ConfigValidationError(`backends.${name}: cannot open its spool ${this.spoolDirOf(name)}: ${reason?.message ?? reason}`);
+    }
+    // A changed backend keeps its name and so its spool directory: the old one lets go of it first,
+    // and hands the writes that arrive meanwhile to its replacement once that has started.
+    await Promise.all(
+      changed.map(async ({ old, next }) => {
         let started!: (b: Backend) => void;
         let failed!: (err: unknown) => void;
         const replacement = new Promise<Backend>((resolve, reject) => {
@@ -103,16 +119,20 @@ export class ClusterStateService implements OnApplicationShutdown {
         });
         await old.handOver(replacement);
         try {
-          await backend.start(dir);
+          await next.start(this.spoolDirOf(next.name));
         } catch (err) {
           failed(err);
           throw err;
         }
-        started(backend);
-        return backend;
+        started(next);
       }),
     );
+    const backends = [...chosen.values()];
     return new Topology(config, node, backends);
+  }
+
+  private spoolDirOf(name: string): string {
+    return join(this.options.spoolDir, encodeURIComponent(name));
   }
 
   private retire(previous: Topology, next: Topology): void {
