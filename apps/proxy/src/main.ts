@@ -11,7 +11,7 @@ import { PinoNestLogger, openRootLogger } from '@app/logging';
 async function bootstrap(): Promise<void> {
   const options = parseProxyArgs(process.argv.slice(2));
   // stdout, or --log-file-path (rotated by --log-rotate-size / --log-rotate-interval, else reopened on SIGHUP)
-  const { logger, logs } = openRootLogger(options, { node: options.node });
+  const { logger, exit } = openRootLogger(options, { node: options.node });
   const expressApp = express();
   expressApp.disable('x-powered-by');
   // Express's last-resort error page shows the stack trace unless env is production
@@ -24,9 +24,7 @@ async function bootstrap(): Promise<void> {
   } catch (err) {
     logger.fatal(`cannot start: ${(err as Error).message}`);
     await app.close();
-    logger.flush();
-    await logs.close();
-    process.exit(1); // at once: a config store client's reconnect timers must not hold a failed start
+    await exit(1); // at once: a config store client's reconnect timers must not hold a failed start
   }
   await app.init();
   const server = app.get(ProxyServer);
@@ -36,8 +34,7 @@ async function bootstrap(): Promise<void> {
     // e.g. the port is taken or tlsCert/tlsKey cannot be read
     logger.fatal(`cannot listen: ${(err as Error).message}`);
     await app.close();
-    process.exitCode = 1;
-    return;
+    await exit(1);
   }
 
   let stopping = false;
@@ -48,9 +45,7 @@ async function bootstrap(): Promise<void> {
     await server.close();
     await app.close(); // drains every backend's batches
     logger.info('stopped');
-    logger.flush();
-    await logs.close();
-    process.exit(0);
+    await exit(0);
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));

@@ -9,7 +9,7 @@ import { SentinelService } from './sentinel.service';
 async function bootstrap(): Promise<void> {
   const options = parseSentinelArgs(process.argv.slice(2));
   // the proxy's logging: pino JSON lines on stdout, or --log-file-path (rotated, or reopened on SIGHUP)
-  const { logger, logs } = openRootLogger(options, { sentinel: options.name });
+  const { logger, exit } = openRootLogger(options, { sentinel: options.name });
   const app = await NestFactory.create<NestExpressApplication>(SentinelModule.forRoot(options), {
     logger: new PinoNestLogger(logger),
   });
@@ -20,18 +20,14 @@ async function bootstrap(): Promise<void> {
   } catch (err) {
     logger.fatal(`cannot start: ${(err as Error).message}`);
     await app.close().catch(() => undefined);
-    logger.flush();
-    await logs.close();
-    process.exit(1); // at once: a store client's reconnect timers must not hold a failed start
+    await exit(1); // at once: a store client's reconnect timers must not hold a failed start
   }
   try {
     await app.listen(options.listen.port, options.listen.host);
   } catch (err) {
     logger.fatal(`cannot listen on ${options.listen.host}:${options.listen.port}: ${(err as Error).message}`);
     await app.close().catch(() => undefined);
-    logger.flush();
-    await logs.close();
-    process.exit(1);
+    await exit(1);
   }
   logger.info(`sentinel ${options.name} serving /meta and /health on ${options.listen.host}:${options.listen.port}`);
 
@@ -42,9 +38,7 @@ async function bootstrap(): Promise<void> {
     logger.info(`${signal}: resigning and stopping`);
     await app.close();
     logger.info('stopped');
-    logger.flush();
-    await logs.close();
-    process.exit(0);
+    await exit(0);
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));

@@ -173,15 +173,15 @@ export class Backend {
   }
 
   /**
-   * Drains this backend and hands it over to `successor` (the same name with changed settings, so
-   * the same spool directory, which it may open only once this one has let go of it): writes keep
+   * Drains this backend and hands it over to its successor (the same name with changed settings, so
+   * the same spool directory, which `start` may open only once this one has let go of it): writes keep
    * arriving here until the topology is swapped, and those this backend can no longer take are sent
-   * through the successor once it has started. Resolves when this one has let go.
+   * through the successor once it has started. Resolves with the started successor.
    */
-  async handOver(successor: Promise<Backend>): Promise<void> {
+  handOver(start: () => Promise<Backend>): Promise<Backend> {
+    const successor = this.drain().then(start);
     this.successor = successor;
-    successor.catch(() => undefined); // a replacement that fails to start is the config's error, reported there
-    await this.drain();
+    return successor;
   }
 
   private async sendBatch(

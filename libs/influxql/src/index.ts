@@ -25,6 +25,7 @@ export { rewriteDatabase, quoteIdent, identNeedsQuotes, type RewriteDatabaseOpti
 export { InfluxQLParseError } from './errors';
 export { Lexer, KEYWORDS, isKeyword, type Token, type TokenKind } from './tokenizer';
 export { parseDuration } from './duration';
+export { BINARY_PRECEDENCE, INT64_MAX } from './operators';
 export {
   STATEMENT_KINDS,
   type StatementKind,

@@ -3,6 +3,7 @@ import { errorAtPosition, InfluxQLParseError, positionBefore, positionOf } from 
 import { STATEMENT_TRIE, trieStep, type KeywordTrie, type StatementHandler } from './grammar';
 import { quoteSegments } from './rewrite';
 import { isWhitespaceCode, Lexer, type Token, type TokenKind } from './tokenizer';
+import { BINARY_PRECEDENCE as PRECEDENCE, INT64_MAX } from './operators';
 import type {
   ClauseRange,
   IntoTarget,
@@ -31,17 +32,7 @@ import type {
 const MAX_DEPTH = 400;
 
 const UINT64_MAX = (1n << 64n) - 1n;
-const INT64_MAX = (1n << 63n) - 1n;
 const INT32_MAX = 2147483647;
-
-/** influxd's binary operator precedence. */
-const PRECEDENCE: Record<string, number> = {
-  OR: 1,
-  AND: 2,
-  '=': 3, '!=': 3, '=~': 3, '!~': 3, '<': 3, '<=': 3, '>': 3, '>=': 3,
-  '+': 4, '-': 4, '|': 4, '^': 4,
-  '*': 5, '/': 5, '%': 5, '&': 5,
-};
 
 /** Operators influxd refuses in a SELECT field ("operator is intended for WHERE clause"). */
 const CONDITION_OPS = new Set(['=', '!=', '=~', '!~', '<', '<=', '>', '>=', 'AND', 'OR']);

@@ -63,9 +63,24 @@ export function logSettings(args: {
  * The process's pino root logger: JSON lines with `base` fields on stdout, or on --log-file-path
  * (rotated by --log-rotate-*, else reopened on SIGHUP for an external logrotate).
  */
-export function openRootLogger(settings: LogSettings, base: Record<string, unknown>): { logger: Logger; logs: LogDestination } {
+export function openRootLogger(settings: LogSettings, base: Record<string, unknown>): RootLogger {
   const logs = openLogDestination(settings.logFilePath, settings.logRotation);
   const logger = pino({ level: settings.logLevel, base }, logs.stream);
   if (settings.logFilePath) process.on('SIGHUP', () => logs.reopen());
-  return { logger, logs };
+  return {
+    logger,
+    logs,
+    async exit(code) {
+      logger.flush();
+      await logs.close();
+      process.exit(code);
+    },
+  };
+}
+
+export interface RootLogger {
+  logger: Logger;
+  logs: LogDestination;
+  /** Writes out the logs and ends the process with `code` (at once: no timer of a store client may hold it). */
+  exit(code: number): Promise<never>;
 }

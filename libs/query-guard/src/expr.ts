@@ -1,4 +1,4 @@
-import { parseDuration, type Token } from '@app/influxql';
+import { BINARY_PRECEDENCE as PRECEDENCE, INT64_MAX, parseDuration, type Token } from '@app/influxql';
 
 /**
  * A small expression tree read back from a statement's tokens (the `@app/influxql` parser validates
@@ -25,17 +25,6 @@ export type Expr =
   | { type: 'wildcard' }
   | { type: 'distinct' }
   | { type: 'unknown' };
-
-const INT64_MAX = (1n << 63n) - 1n;
-
-/** influxd's binary operator precedence (AND/OR included). */
-const PRECEDENCE: Record<string, number> = {
-  OR: 1,
-  AND: 2,
-  '=': 3, '!=': 3, '=~': 3, '!~': 3, '<': 3, '<=': 3, '>': 3, '>=': 3,
-  '+': 4, '-': 4, '|': 4, '^': 4,
-  '*': 5, '/': 5, '%': 5, '&': 5,
-};
 
 /** Nesting beyond which the reader gives up on a sub-expression (the parser already caps nesting). */
 const MAX_DEPTH = 1000;

@@ -110,22 +110,12 @@ export class ClusterStateService implements OnApplicationShutdown {
     // A changed backend keeps its name and so its spool directory: the old one lets go of it first,
     // and hands the writes that arrive meanwhile to its replacement once that has started.
     await Promise.all(
-      changed.map(async ({ old, next }) => {
-        let started!: (b: Backend) => void;
-        let failed!: (err: unknown) => void;
-        const replacement = new Promise<Backend>((resolve, reject) => {
-          started = resolve;
-          failed = reject;
-        });
-        await old.handOver(replacement);
-        try {
+      changed.map(({ old, next }) =>
+        old.handOver(async () => {
           await next.start(this.spoolDirOf(next.name));
-        } catch (err) {
-          failed(err);
-          throw err;
-        }
-        started(next);
-      }),
+          return next;
+        }),
+      ),
     );
     const backends = [...chosen.values()];
     return new Topology(config, node, backends);

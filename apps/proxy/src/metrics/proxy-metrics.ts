@@ -185,36 +185,27 @@ export class ProxyMetrics {
     ['backend'],
     this.registry,
   );
-  readonly backendHealthy = new Gauge({
-    name: METRIC.backendHealthy,
-    help: '1 when this proxy sees the backend up, 0 when down',
-    labelNames: ['backend'] as const,
-    registers: [this.registry],
-  });
-  readonly spoolBytes = new Gauge({
-    name: METRIC.spoolBacklogBytes,
-    help: "Bytes waiting in the backend's spool",
-    labelNames: ['backend'] as const,
-    registers: [this.registry],
-  });
-  readonly spoolRecords = new Gauge({
-    name: METRIC.spoolBacklogRecords,
-    help: "Batches waiting in the backend's spool",
-    labelNames: ['backend'] as const,
-    registers: [this.registry],
-  });
-  readonly spoolMaxBytes = new Gauge({
-    name: METRIC.spoolMaxBytes,
-    help: "The backend's spool cap (spoolMaxBytes); writes are answered 503 when the backlog reaches it",
-    labelNames: ['backend'] as const,
-    registers: [this.registry],
-  });
-  readonly spoolOldestAge = new Gauge({
-    name: METRIC.spoolOldestAgeSeconds,
-    help: "Age of the oldest batch waiting in the backend's spool (0 when empty)",
-    labelNames: ['backend'] as const,
-    registers: [this.registry],
-  });
+  readonly backendHealthy = backendGauge(
+    this.registry,
+    METRIC.backendHealthy,
+    '1 when this proxy sees the backend up, 0 when down',
+  );
+  readonly spoolBytes = backendGauge(this.registry, METRIC.spoolBacklogBytes, "Bytes waiting in the backend's spool");
+  readonly spoolRecords = backendGauge(
+    this.registry,
+    METRIC.spoolBacklogRecords,
+    "Batches waiting in the backend's spool",
+  );
+  readonly spoolMaxBytes = backendGauge(
+    this.registry,
+    METRIC.spoolMaxBytes,
+    "The backend's spool cap (spoolMaxBytes); writes are answered 503 when the backlog reaches it",
+  );
+  readonly spoolOldestAge = backendGauge(
+    this.registry,
+    METRIC.spoolOldestAgeSeconds,
+    "Age of the oldest batch waiting in the backend's spool (0 when empty)",
+  );
   readonly queryFanouts = new HotCounter(
     METRIC.queryFanoutsTotal,
     'Query statements sent to several backends and merged',
@@ -371,4 +362,9 @@ export function endpointOf(path: string): number {
     default:
       return 7;
   }
+}
+
+/** A gauge per backend (the `backend` label), set from its status when /metrics is read. */
+function backendGauge(registry: Registry, name: string, help: string): Gauge<'backend'> {
+  return new Gauge({ name, help, labelNames: ['backend'] as const, registers: [registry] });
 }

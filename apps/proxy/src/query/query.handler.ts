@@ -342,19 +342,19 @@ export class QueryHandler {
         return collectRaw(i, backend, plan.text(backend.config.db), query);
       }),
     );
-    // SHOW … answers in influxd's plain shape merge as bytes; others are parsed and merged as values
-    const bodies: Buffer[] = [];
-    for (const a of raw) if (a.ok && 'body' in a) bodies.push(a.body);
-    const fast = bodies.length === raw.filter((a) => a.ok).length ? mergeRowsRaw(bodies, plan.merge) : undefined;
-    const answers = fast ? raw : raw.map((a) => parseAnswer(a, topology.backends[a.backend].name));
+    // SHOW … answers in influxd's plain shape (every answer a 200 body) merge as bytes; others are parsed
+    const bodies = raw.flatMap((a) => (a.ok && 'body' in a ? [a.body] : []));
+    const allBodies = bodies.length > 0 && bodies.length === raw.filter((a) => a.ok).length;
+    const fast = allBodies ? mergeRowsRaw(bodies, plan.merge) : undefined;
+    const parsed = fast ? undefined : raw.map((a) => parseAnswer(a, topology.backends[a.backend].name));
+    const answers: readonly (RawAnswer | CollectedAnswer)[] = parsed ?? raw;
     const ok = answers.filter((a) => a.ok);
-    const failures = answers.filter((a): a is Extract<RawAnswer, { ok: false }> => !a.ok).map((a) => a.error);
+    const failures = answers.flatMap((a) => (a.ok ? [] : [a.error]));
     if (ok.length === 0) {
       return { unavailable: `no backend could answer: ${failures.length > 0 ? failures.join('; ') : 'none is up'}` };
     }
     if (failures.length > 0) this.logger.warn(`query ${query.requestId}: fan-out answered without ${failures.join('; ')}`);
-    const merged =
-      fast ?? mergeOutcomes(plan.merge, (ok as Extract<CollectedAnswer, { ok: true }>[]).map((a) => firstOutcome(a.response)));
+    const merged = fast ?? mergeOutcomes(plan.merge, (parsed ?? []).flatMap((a) => (a.ok ? [firstOutcome(a.response)] : [])));
     // A keymap whose backends all failed (or are down) leaves a hole: say so the way influxd warns.
     const answered = new Set(ok.map((a) => dataKey(topology.backends[a.backend])));
     const missing = plan.required.filter((set) => !set.some((i) => answered.has(dataKey(topology.backends[i]))));
