@@ -3,6 +3,7 @@ import { ConfigModule } from '@app/config';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { MetaController } from './admin/meta.controller';
+import { RejectedController } from './admin/rejected.controller';
 import { ReloadController } from './admin/reload.controller';
 import type { ProxyOptions } from './cli/proxy-options';
 import { ClusterStateService } from './cluster/cluster-state.service';
@@ -34,7 +35,7 @@ export class AppModule {
         ConfigModule.forRoot(options.store),
         MetricsModule.forRoot(),
       ],
-      controllers: [ReloadController, MetaController, HealthController, MetricsController],
+      controllers: [ReloadController, RejectedController, MetaController, HealthController, MetricsController],
       providers: [
         { provide: PROXY_OPTIONS, useValue: options },
         { provide: APP_FILTER, useClass: InfluxExceptionFilter },

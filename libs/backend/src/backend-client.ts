@@ -1,9 +1,11 @@
 import { type BackendConfig, ConfigValidationError } from '@app/config';
 import { readFileSync } from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { Pool, type Dispatcher } from 'undici';
-import { WRITE_OK, type WriteOutcome } from './write-outcome';
+import { WRITE_OK, type WriteOutcome, classifyWriteAnswer } from './write-outcome';
 
 const gzip = promisify(gzipCb);
 
@@ -74,14 +76,69 @@ export class BackendClient {
         await res.body.dump();
         return WRITE_OK;
       }
-      const error = await errorText(res);
-      if (res.statusCode >= 400 && res.statusCode < 500 && res.statusCode !== 429) {
-        return { kind: 'rejected', status: res.statusCode, error };
-      }
-      return { kind: 'unavailable', error: `backend ${this.name} answered ${res.statusCode}: ${error}` };
+      return this.outcomeOf(res.statusCode, await errorText(res));
     } catch (err) {
+      // influxd echoes the offending line in X-Influxdb-Error, control characters included, which
+      // undici's strict parser refuses: the backend did answer, so read that answer leniently
+      if ((err as Error)?.name === 'HTTPParserError') {
+        try {
+          const lenient = await this.lenientWrite(path, headers, payload);
+          return this.outcomeOf(lenient.status, lenient.error);
+        } catch (again) {
+          return { kind: 'unavailable', error: `backend ${this.name} unreachable: ${describe(again)}` };
+        }
+      }
       return { kind: 'unavailable', error: `backend ${this.name} unreachable: ${describe(err)}` };
     }
+  }
+
+  private outcomeOf(status: number, error: string): WriteOutcome {
+    const outcome = classifyWriteAnswer(status, error);
+    if (outcome.kind === 'unavailable') return { kind: 'unavailable', error: `backend ${this.name} answered ${status}: ${error}` };
+    return outcome;
+  }
+
+  /**
+   * Sends a write again through node's http client with its lenient parser (the rare answer that
+   * undici cannot parse). Points are idempotent, so sending them twice is harmless.
+   */
+  private lenientWrite(
+    path: string,
+    headers: Record<string, string>,
+    payload: Buffer | Buffer[],
+  ): Promise<{ status: number; error: string }> {
+    const url = new URL(this.config.url);
+    const lib = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = lib.request(
+        {
+          host: url.hostname,
+          port: url.port || (url.protocol === 'https:' ? 443 : 80),
+          path,
+          method: 'POST',
+          headers,
+          insecureHTTPParser: true,
+          timeout: this.config.timeout,
+          ...(url.protocol === 'https:' && this.config.caFile ? { ca: readCa(this.name, this.config.caFile) } : {}),
+        },
+        (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (d: Buffer) => parts.push(d));
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            const v = res.headers['x-influxdb-version'];
+            if (typeof v === 'string' && v) this.version = v;
+            resolve({ status, error: errorTextOf(status, Buffer.concat(parts).toString('utf8')) });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.config.timeout} ms`)));
+      req.on('error', reject);
+      if (Array.isArray(payload)) for (const c of payload) req.write(c);
+      else req.write(payload);
+      req.end();
+    });
   }
 
   /** GET /ping, bounded by the write timeout. */
@@ -157,14 +214,18 @@ function readCa(backend: string, file: string): Buffer {
 }
 
 async function errorText(res: Dispatcher.ResponseData): Promise<string> {
-  const text = await res.body.text();
+  return errorTextOf(res.statusCode, await res.body.text());
+}
+
+/** influxd's error text: the `error` of its JSON body, else the body itself. */
+function errorTextOf(status: number, text: string): string {
   try {
     const parsed = JSON.parse(text) as { error?: unknown };
     if (typeof parsed.error === 'string') return parsed.error;
   } catch {
     // not JSON: fall through to the raw text
   }
-  return text.trim() || `HTTP ${res.statusCode}`;
+  return text.trim() || `HTTP ${status}`;
 }
 
 function describe(err: unknown): string {

@@ -12,8 +12,12 @@ export interface BackendObserver {
   spooled(lines: number): void;
   /** The spool refused a batch (full, or failing): the write is answered 503. */
   spoolRefused(lines: number): void;
-  /** The replay loop delivered a spooled record (`ok`), or the backend refused it for good (`rejected`). */
+  /** The replay loop delivered a spooled record (or a line-aligned part of one). */
   replayed(lines: number, outcome: WriteOutcome): void;
+  /** The backend refused a replayed record for good: it was moved to the rejected-record store. */
+  setAside(lines: number): void;
+  /** An operator dropped set-aside records. */
+  rejectedDropped(lines: number): void;
 }
 
 /** Observes nothing. */
@@ -22,4 +26,6 @@ export const NO_OBSERVER: BackendObserver = Object.freeze({
   spooled() {},
   spoolRefused() {},
   replayed() {},
+  setAside() {},
+  rejectedDropped() {},
 });

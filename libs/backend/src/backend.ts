@@ -1,13 +1,27 @@
 import type { BackendConfig } from '@app/config';
-import { Spool, SpoolFullError, type SpoolBacklog } from '@app/spool';
+import { Spool, SpoolFullError, type SpoolBacklog, type SpoolRecord } from '@app/spool';
 import { Logger } from '@nestjs/common';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BackendClient } from './backend-client';
 import { type BackendObserver, NO_OBSERVER } from './backend-observer';
 import type { BufferPool } from './buffer-pool';
+import { type RejectedEntry, RejectedRecords } from './rejected-records';
 import { type HealthOverride, OPEN_REPLAY_GATE, type ReplayGate } from './replay-gate';
-import { WriteBatcher } from './write-batcher';
-import type { WriteOutcome } from './write-outcome';
+import { type BatchAnswer, type WriteBatch, WriteBatcher } from './write-batcher';
+import { WRITE_OK, WRITE_SPOOLED, type WriteOutcome } from './write-outcome';
+
+/** The longest wait between replay attempts to a backend that refuses them for its state (the first is rewriteInterval, doubled each time). */
+const MAX_REFUSAL_BACKOFF_MS = 30_000;
+/** Halvings of a replayed record that the backend finds too large (413) before a single line is set aside. */
+const MAX_SPLIT_DEPTH = 24;
+
+/** Why a backend does not take the proxy's writes although it answers: its state, not the lines. */
+export interface Refusal {
+  since: number;
+  status: number;
+  error: string;
+}
 
 export interface BackendStatus {
   /** Whether writes and queries go to it now: the sentinel's view while a live sentinel publishes one, else the own checks. */
@@ -21,11 +35,16 @@ export interface BackendStatus {
   own?: { healthy: boolean; since: number; lastError?: string; writeFailed: boolean };
   /** The sentinel's view, while it counts. */
   sentinel?: { up: boolean; since: number; lastError: string | null; by: string };
+  /** Set while the backend refuses the proxy's writes for its state (database missing, credentials refused): its writes wait in the spool. */
+  refusing?: Refusal;
+  /** Records the backend refused for good on replay, set aside (not deleted) for an operator. */
+  rejected?: { records: number; bytes: number; maxBytes: number };
   spool: SpoolBacklog & {
     /** Age of the oldest record waiting, in ms (null when the spool is empty). */
     oldestAgeMs: number | null;
     replaying: boolean;
     replayedRecords: number;
+    /** Records set aside this process's lifetime (see `rejected` for what the store holds). */
     rejectedOnReplay: number;
     /** The spool's cap (spoolMaxBytes). */
     maxBytes: number;
@@ -47,6 +66,9 @@ export class Backend {
   readonly client: BackendClient;
   readonly batcher: WriteBatcher;
   private spool?: Spool;
+  private rejected?: RejectedRecords;
+  private refusal?: Refusal;
+  private refusalBackoff = 0;
   /** The own checks' verdict (pings, failed writes). */
   private healthy = true;
   private since = Date.now();
@@ -76,14 +98,12 @@ export class Backend {
     private readonly gate: ReplayGate = OPEN_REPLAY_GATE,
   ) {
     this.client = new BackendClient(name, config);
-    this.batcher = new WriteBatcher(
-      (rp, precision, chunks, bytes, lines) => this.sendBatch(rp, precision, chunks, bytes, lines),
-      {
-        maxRowLimit: config.maxRowLimit,
-        concurrency: config.concurrency,
-        release: pool ? (chunk: Buffer) => pool.release(chunk) : undefined,
-      },
-    );
+    this.batcher = new WriteBatcher((batch) => this.sendBatch(batch), {
+      maxRowLimit: config.maxRowLimit,
+      maxBatchBytes: config.maxBatchBytes,
+      concurrency: config.concurrency,
+      release: pool ? (chunk: Buffer) => pool.release(chunk) : undefined,
+    });
   }
 
   /** Opens the spool in `dir` (recovering it) and starts health checks; the first check runs at once. */
@@ -99,6 +119,17 @@ export class Backend {
     if (!this.spool.isEmpty) {
       const b = this.spool.backlog;
       this.logger.log(`backend ${this.name}: spool holds ${b.records} records (${b.bytes} bytes) to replay`);
+    }
+    try {
+      this.rejected = await RejectedRecords.open(join(spoolDir, 'rejected'), this.name, this.config.rejectedMaxBytes);
+    } catch (err) {
+      await this.spool.close();
+      throw err;
+    }
+    if (this.rejected.records > 0) {
+      this.logger.warn(
+        `backend ${this.name}: ${this.rejected.records} records it refused on replay are set aside (see /admin/rejected)`,
+      );
     }
     void this.check();
     this.timer = setInterval(() => void this.check(), this.config.checkInterval);
@@ -145,6 +176,12 @@ export class Backend {
       lastError: o && !this.writeFailed ? (o.lastError ?? undefined) : this.lastError,
       version: this.client.version,
       source: o ? 'sentinel' : 'self',
+      ...(this.refusal ? { refusing: { ...this.refusal } } : {}),
+      rejected: {
+        records: this.rejected?.records ?? 0,
+        bytes: this.rejected?.bytes ?? 0,
+        maxBytes: this.config.rejectedMaxBytes,
+      },
       own: { healthy: this.healthy, since: this.since, lastError: this.lastError, writeFailed: this.writeFailed },
       ...(o ? { sentinel: { up: o.up, since: o.since, lastError: o.lastError, by: o.by } } : {}),
       spool: {
@@ -169,6 +206,7 @@ export class Backend {
     this.closing = true;
     await this.replay;
     await this.spool?.close();
+    await this.rejected?.close();
     await this.client.close();
   }
 
@@ -184,13 +222,7 @@ export class Backend {
     return successor;
   }
 
-  private async sendBatch(
-    rp: string,
-    precision: string,
-    chunks: Buffer[],
-    bytes: number,
-    lines: number,
-  ): Promise<WriteOutcome> {
+  private async sendBatch(batch: WriteBatch): Promise<BatchAnswer> {
     if (this.closing && this.successor) {
       let next: Backend;
       try {
@@ -198,26 +230,64 @@ export class Backend {
       } catch (err) {
         return { kind: 'unavailable', error: `backend ${this.name} is being replaced and its replacement failed: ${(err as Error).message}` };
       }
-      return next.sendBatch(rp, precision, chunks, bytes, lines);
+      return next.sendBatch(batch);
     }
     const spool = this.spool;
-    if (spool && (!this.isHealthy || !spool.isEmpty)) return this.toSpool(rp, precision, chunks, bytes, lines);
+    if (spool && (!this.isHealthy || !spool.isEmpty || this.refusal)) return this.toSpool(batch);
+    const { rp, precision, chunks, bytes, lines } = batch;
     const started = performance.now();
     const outcome = await this.client.write(rp, precision, chunks, bytes);
-    this.observer.batchSent(lines, (performance.now() - started) / 1000, outcome);
-    if (outcome.kind !== 'unavailable') return outcome;
-    this.markDown(outcome.error);
-    if (!spool) return outcome;
-    return this.toSpool(rp, precision, chunks, bytes, lines);
+    const seconds = (performance.now() - started) / 1000;
+    switch (outcome.kind) {
+      case 'ok':
+        this.observer.batchSent(lines, seconds, outcome);
+        return outcome;
+      case 'rejected':
+        // several requests' lines: each gets influxd's answer to its own lines, never another's
+        if (chunks.length > 1) return this.sendEachAlone(batch);
+        this.observer.batchSent(lines, seconds, outcome);
+        return { kind: 'rejected', status: outcome.status, error: outcome.error, body: Buffer.from(chunks[0]) };
+      case 'refused':
+        this.observer.batchSent(lines, seconds, outcome);
+        this.markRefusing(outcome);
+        return spool ? this.toSpool(batch) : outcome;
+      case 'unavailable':
+        this.observer.batchSent(lines, seconds, outcome);
+        this.markDown(outcome.error);
+        return spool ? this.toSpool(batch) : outcome;
+    }
   }
 
-  private async toSpool(
-    rp: string,
-    precision: string,
-    chunks: Buffer[],
-    bytes: number,
-    lines: number,
-  ): Promise<WriteOutcome> {
+  /** Sends a batch's chunks (its requests' parts) one by one, in order: one outcome per chunk. */
+  private async sendEachAlone(batch: WriteBatch): Promise<WriteOutcome[]> {
+    const outcomes: WriteOutcome[] = [];
+    for (let i = 0; i < batch.chunks.length; i++) {
+      const chunk = batch.chunks[i];
+      const one: WriteBatch = {
+        rp: batch.rp,
+        precision: batch.precision,
+        chunks: [chunk],
+        chunkLines: [batch.chunkLines[i]],
+        bytes: chunk.length,
+        lines: batch.chunkLines[i],
+      };
+      outcomes.push((await this.sendBatch(one)) as WriteOutcome);
+    }
+    return outcomes;
+  }
+
+  /**
+   * Keeps lines that this backend refused while its replicas took them (the refusal is its state, not
+   * the request's): they wait in its spool like a down backend's, and it is marked refusing.
+   */
+  async keepForLater(rp: string, precision: string, body: Buffer, lines: number, refusal: { status: number; error: string }): Promise<WriteOutcome> {
+    this.markRefusing({ ...refusal, error: `${refusal.error} (its replicas took the same lines)` });
+    if (!this.spool) return { kind: 'unavailable', error: `backend ${this.name} has no spool` };
+    return this.toSpool({ rp, precision, chunks: [body], chunkLines: [lines], bytes: body.length, lines });
+  }
+
+  private async toSpool(batch: WriteBatch): Promise<WriteOutcome> {
+    const { rp, precision, chunks, bytes, lines } = batch;
     // a record is one buffer: gather the chunks into a pooled one, given back once the append settles
     let gathered: Buffer | undefined;
     if (chunks.length > 1) {
@@ -243,7 +313,39 @@ export class Backend {
     this.spoolFull = false;
     this.observer.spooled(lines);
     this.kickReplay();
-    return { kind: 'ok' };
+    return WRITE_SPOOLED;
+  }
+
+  /** Records set aside (refused for good on replay), oldest first. */
+  listRejected(limit: number): Promise<RejectedEntry[]> {
+    return this.rejected ? this.rejected.list(limit) : Promise.resolve([]);
+  }
+
+  /**
+   * Puts every set-aside record back at the end of the spool (after the operator fixed the cause,
+   * e.g. created the retention policy); the replay delivers them. Resolves with what was moved.
+   */
+  async retryRejected(): Promise<{ records: number; lines: number }> {
+    const rejected = this.rejected;
+    const spool = this.spool;
+    if (!rejected || !spool) return { records: 0, lines: 0 };
+    const moved = await rejected.takeAll((record) => spool.append(record));
+    if (moved.records > 0) {
+      this.logger.warn(`backend ${this.name}: ${moved.records} rejected records (${moved.lines} lines) put back to replay`);
+      this.kickReplay();
+    }
+    return moved;
+  }
+
+  /** Deletes every set-aside record, at an operator's word: counted and logged. */
+  async dropRejected(): Promise<{ records: number; lines: number }> {
+    if (!this.rejected) return { records: 0, lines: 0 };
+    const dropped = await this.rejected.takeAll(() => Promise.resolve());
+    if (dropped.records > 0) {
+      this.observer.rejectedDropped(dropped.lines);
+      this.logger.warn(`backend ${this.name}: ${dropped.records} rejected records (${dropped.lines} lines) dropped by an operator`);
+    }
+    return dropped;
   }
 
   /** Starts the replay loop when the backend is up, has a backlog and the gate allows it; one loop at a time. */
@@ -273,24 +375,94 @@ export class Backend {
         this.gate.drained(this.name);
         return;
       }
-      const outcome = await this.client.write(record.rp, record.precision, [record.body], record.body.length);
+      const outcome = await this.deliver(record);
       if (outcome.kind === 'unavailable') {
         // wait rewriteInterval (and for the health checks to see it up again) before the next attempt
         this.markDown(outcome.error);
         this.replayNotBefore = Date.now() + this.config.rewriteInterval;
         return;
       }
-      if (outcome.kind === 'rejected') {
-        // a 4xx is final: InfluxDB wrote the good lines of the batch and refuses the rest for good
-        this.rejectedOnReplay++;
-        this.logger.warn(`backend ${this.name}: replayed batch refused (${outcome.status}): ${outcome.error}`);
+      if (outcome.kind === 'refused') {
+        // the backend's state (its database is gone, it refuses our credentials): keep every record,
+        // try again later, and deliver all of them once it takes writes again
+        this.markRefusing(outcome);
+        this.refusalBackoff = Math.min(
+          this.refusalBackoff ? this.refusalBackoff * 2 : this.config.rewriteInterval,
+          Math.max(MAX_REFUSAL_BACKOFF_MS, this.config.rewriteInterval),
+        );
+        this.replayNotBefore = Date.now() + this.refusalBackoff;
+        return;
       }
+      if (outcome.kind === 'rejected') {
+        // the record's own fault, for good (its rp was dropped, a field changed type): set it aside
+        // with the reason, where an operator can see it, retry or drop it, and go on with the next one
+        const kept = await this.setAside(record, outcome);
+        if (!kept) return;
+      } else {
+        this.observer.replayed(record.lines, outcome);
+      }
+      this.clearRefusal();
       await spool.ack();
       this.spoolFull = false;
-      this.observer.replayed(record.lines, outcome);
       this.replayedRecords++;
       lines += record.lines;
     }
+  }
+
+  /**
+   * Writes a replayed record. A record too large for the backend (413: the proxy merged it) is sent
+   * in line-aligned halves; a single line that is still too large is the record's fault.
+   */
+  private async deliver(record: SpoolRecord, depth = 0): Promise<WriteOutcome> {
+    const outcome = await this.client.write(record.rp, record.precision, [record.body], record.body.length);
+    if (outcome.kind !== 'rejected' || outcome.status !== 413 || depth >= MAX_SPLIT_DEPTH) return outcome;
+    const halves = splitLines(record);
+    if (!halves) return outcome;
+    for (const half of halves) {
+      const part = await this.deliver(half, depth + 1);
+      if (part.kind === 'unavailable' || part.kind === 'refused') return part;
+      if (part.kind === 'rejected') {
+        if (!(await this.setAside(half, part))) return { kind: 'unavailable', error: `rejected-record store of backend ${this.name} has no room` };
+      } else {
+        this.observer.replayed(half.lines, part);
+      }
+    }
+    return WRITE_OK;
+  }
+
+  /** Moves a record the backend refused for good into the rejected store; false (replay held) when it has no room. */
+  private async setAside(record: SpoolRecord, refusal: { status: number; error: string }): Promise<boolean> {
+    try {
+      await this.rejected!.add(record, refusal.status, refusal.error);
+    } catch (err) {
+      const why = err instanceof SpoolFullError ? 'it is full' : (err as Error).message;
+      this.markRefusing({ status: refusal.status, error: `a record was refused (${refusal.error}) and the rejected-record store cannot keep it: ${why}` });
+      this.replayNotBefore = Date.now() + Math.max(MAX_REFUSAL_BACKOFF_MS, this.config.rewriteInterval);
+      return false;
+    }
+    this.rejectedOnReplay++;
+    this.observer.setAside(record.lines);
+    this.logger.warn(
+      `backend ${this.name}: replayed record of ${record.lines} lines refused (${refusal.status}): ${refusal.error}; set aside (see /admin/rejected)`,
+    );
+    return true;
+  }
+
+  /** The backend refuses writes for its state: logged once per episode. */
+  private markRefusing(outcome: { status: number; error: string }): void {
+    if (!this.refusal) {
+      this.logger.warn(`backend ${this.name} refuses writes (${outcome.status}): ${outcome.error}; keeping them in its spool`);
+      this.refusal = { since: Date.now(), status: outcome.status, error: outcome.error };
+    } else {
+      this.refusal = { ...this.refusal, status: outcome.status, error: outcome.error };
+    }
+  }
+
+  private clearRefusal(): void {
+    this.refusalBackoff = 0;
+    if (!this.refusal) return;
+    this.logger.log(`backend ${this.name} takes writes again (refused since ${new Date(this.refusal.since).toISOString()})`);
+    this.refusal = undefined;
   }
 
   private async check(): Promise<void> {
@@ -335,4 +507,25 @@ export class Backend {
     this.since = Date.now();
     this.logger.warn(`backend ${this.name} is down: ${error}`);
   }
+}
+
+/** A record's lines in two line-aligned halves, or null for a single line. */
+function splitLines(record: SpoolRecord): [SpoolRecord, SpoolRecord] | null {
+  const body = record.body;
+  let cut = body.indexOf(0x0a, body.length >> 1);
+  if (cut < 0 || cut === body.length - 1) cut = body.lastIndexOf(0x0a, (body.length >> 1) - 1);
+  if (cut < 0 || cut === body.length - 1) return null;
+  const first = body.subarray(0, cut + 1);
+  const second = body.subarray(cut + 1);
+  const firstLines = countLines(first);
+  return [
+    { rp: record.rp, precision: record.precision, body: first, lines: firstLines },
+    { rp: record.rp, precision: record.precision, body: second, lines: Math.max(0, record.lines - firstLines) },
+  ];
+}
+
+function countLines(body: Buffer): number {
+  let n = 0;
+  for (let i = body.indexOf(0x0a); i >= 0; i = body.indexOf(0x0a, i + 1)) n++;
+  return n;
 }

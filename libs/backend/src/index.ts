@@ -5,3 +5,4 @@ export * from './backend';
 export * from './backend-observer';
 export * from './replay-gate';
 export * from './buffer-pool';
+export * from './rejected-records';

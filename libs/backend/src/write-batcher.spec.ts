@@ -1,4 +1,4 @@
-import { WriteBatcher } from './write-batcher';
+import { type BatchAnswer, type WriteBatch, WriteBatcher } from './write-batcher';
 import { WRITE_OK, type WriteOutcome } from './write-outcome';
 
 interface Sent {
@@ -6,15 +6,16 @@ interface Sent {
   precision: string;
   body: string;
   lines: number;
-  answer: (o: WriteOutcome) => void;
+  answer: (o: BatchAnswer) => void;
 }
 
 function recordingSender() {
   const sent: Sent[] = [];
-  const send = (rp: string, precision: string, chunks: Buffer[], bytes: number, lines: number) =>
-    new Promise<WriteOutcome>((answer) => {
+  const send = ({ rp, precision, chunks, bytes, lines, chunkLines }: WriteBatch) =>
+    new Promise<BatchAnswer>((answer) => {
       const body = Buffer.concat(chunks).toString();
       expect(body.length).toBe(bytes);
+      expect(chunkLines.reduce((a, b) => a + b, 0)).toBe(lines);
       sent.push({ rp, precision, body, lines, answer });
     });
   return { sent, send };
@@ -25,7 +26,7 @@ const tick = () => new Promise((r) => setImmediate(r));
 describe('WriteBatcher', () => {
   it('sends a lone write at once, without waiting for a linger timer', async () => {
     const { sent, send } = recordingSender();
-    const batcher = new WriteBatcher(send, { maxRowLimit: 100, concurrency: 2 });
+    const batcher = new WriteBatcher(send, { maxRowLimit: 100, maxBatchBytes: 1 << 20, concurrency: 2 });
     const done = batcher.append('', 'ns', Buffer.from('a v=1\n'), 1);
     await tick();
     expect(sent.map((s) => s.body)).toEqual(['a v=1\n']);
@@ -35,7 +36,7 @@ describe('WriteBatcher', () => {
 
   it('merges writes that arrive while every slot is busy, in arrival order', async () => {
     const { sent, send } = recordingSender();
-    const batcher = new WriteBatcher(send, { maxRowLimit: 100, concurrency: 1 });
+    const batcher = new WriteBatcher(send, { maxRowLimit: 100, maxBatchBytes: 1 << 20, concurrency: 1 });
     const first = batcher.append('', 'ns', Buffer.from('a v=1\n'), 1);
     await tick();
     const second = batcher.append('', 'ns', Buffer.from('b v=2\n'), 1);
@@ -56,7 +57,7 @@ describe('WriteBatcher', () => {
 
   it('keeps rp and precision apart and never exceeds maxRowLimit lines per batch', async () => {
     const { sent, send } = recordingSender();
-    const batcher = new WriteBatcher(send, { maxRowLimit: 2, concurrency: 1 });
+    const batcher = new WriteBatcher(send, { maxRowLimit: 2, maxBatchBytes: 1 << 20, concurrency: 1 });
     void batcher.append('', 'ns', Buffer.from('hold v=0\n'), 1);
     await tick();
     void batcher.append('', 'ns', Buffer.from('a v=1\n'), 1);
@@ -78,7 +79,7 @@ describe('WriteBatcher', () => {
 
   it('drain() sends what is buffered and resolves when all is answered', async () => {
     const { sent, send } = recordingSender();
-    const batcher = new WriteBatcher(send, { maxRowLimit: 100, concurrency: 1 });
+    const batcher = new WriteBatcher(send, { maxRowLimit: 100, maxBatchBytes: 1 << 20, concurrency: 1 });
     void batcher.append('', 'ns', Buffer.from('a v=1\n'), 1);
     let drained = false;
     const draining = batcher.drain().then(() => (drained = true));
@@ -94,6 +95,7 @@ describe('WriteBatcher', () => {
     const released: string[] = [];
     const batcher = new WriteBatcher(send, {
       maxRowLimit: 100,
+      maxBatchBytes: 1 << 20,
       concurrency: 1,
       release: (c) => released.push(c.toString()),
     });
@@ -107,10 +109,43 @@ describe('WriteBatcher', () => {
   });
 
   it('turns a sender that throws into an unavailable outcome', async () => {
-    const batcher = new WriteBatcher(() => Promise.reject(new Error('boom')), { maxRowLimit: 10, concurrency: 1 });
+    const batcher = new WriteBatcher(() => Promise.reject(new Error('boom')), { maxRowLimit: 10, maxBatchBytes: 1 << 20, concurrency: 1 });
     await expect(batcher.append('', '', Buffer.from('a v=1\n'), 1)).resolves.toEqual({
       kind: 'unavailable',
       error: 'boom',
     });
+  });
+
+  it('never lets a batch grow past maxBatchBytes; a single larger part goes alone', async () => {
+    const { sent, send } = recordingSender();
+    const batcher = new WriteBatcher(send, { maxRowLimit: 100, maxBatchBytes: 12, concurrency: 1 });
+    void batcher.append('', 'ns', Buffer.from('a v=1\n'), 1);
+    await tick();
+    void batcher.append('', 'ns', Buffer.from('b v=1\n'), 1);
+    void batcher.append('', 'ns', Buffer.from('c v=1\n'), 1);
+    void batcher.append('', 'ns', Buffer.from('dddddd v=11111\n'), 1);
+    sent[0].answer(WRITE_OK);
+    for (let i = 1; i < 4; i++) {
+      await tick();
+      sent[i]?.answer(WRITE_OK);
+    }
+    await tick();
+    expect(sent.map((s) => s.body)).toEqual(['a v=1\n', 'b v=1\nc v=1\n', 'dddddd v=11111\n']);
+  });
+
+  it('answers each append with its own outcome when the sender splits the batch', async () => {
+    const { sent, send } = recordingSender();
+    const batcher = new WriteBatcher(send, { maxRowLimit: 100, maxBatchBytes: 1 << 20, concurrency: 1 });
+    const first = batcher.append('', 'ns', Buffer.from('a v=1\n'), 1);
+    await tick();
+    const good = batcher.append('', 'ns', Buffer.from('b v=1\n'), 1);
+    const bad = batcher.append('', 'ns', Buffer.from('c v=x\n'), 1);
+    sent[0].answer(WRITE_OK);
+    await first;
+    await tick();
+    const refusal: WriteOutcome = { kind: 'rejected', status: 400, error: "unable to parse 'c v=x'" };
+    sent[1].answer([WRITE_OK, refusal]);
+    await expect(good).resolves.toBe(WRITE_OK);
+    await expect(bad).resolves.toBe(refusal);
   });
 });

@@ -1,24 +1,36 @@
 import type { WriteOutcome } from './write-outcome';
 
-/**
- * Sends one batch — its chunks in order, `bytes` in all — and resolves with the backend's answer once
- * the chunks are no longer needed. May reject; the batcher turns that into an `unavailable` outcome.
- */
-export type BatchSender = (rp: string, precision: string, chunks: Buffer[], bytes: number, lines: number) => Promise<WriteOutcome>;
-
-interface Batch {
+/** Lines for one backend with one (rp, precision): client requests' parts, back to back. */
+export interface WriteBatch {
   readonly rp: string;
   readonly precision: string;
+  /** One chunk per append (a client request's part), in order. */
   readonly chunks: Buffer[];
+  /** The lines of each chunk. */
+  readonly chunkLines: number[];
   bytes: number;
   lines: number;
-  readonly done: Promise<WriteOutcome>;
-  resolve: (outcome: WriteOutcome) => void;
+}
+
+/** One outcome for the whole batch, or one per chunk (a batch split back into its requests). */
+export type BatchAnswer = WriteOutcome | readonly WriteOutcome[];
+
+/**
+ * Sends one batch and resolves with the backend's answer once the chunks are no longer needed.
+ * May reject; the batcher turns that into an `unavailable` outcome.
+ */
+export type BatchSender = (batch: WriteBatch) => Promise<BatchAnswer>;
+
+interface OpenBatch extends WriteBatch {
+  /** One per append, in the order of `chunks`. */
+  readonly answers: ((outcome: WriteOutcome) => void)[];
 }
 
 export interface BatcherLimits {
   /** Most lines in one batch. */
   maxRowLimit: number;
+  /** Most bytes in one batch (a single append larger than this goes alone). */
+  maxBatchBytes: number;
   /** Batches in flight at once. */
   concurrency: number;
   /** Called with each chunk once its batch is answered (chunks handed to append() belong to the batcher). */
@@ -28,11 +40,13 @@ export interface BatcherLimits {
 /**
  * Batches per (rp, precision) for one backend. A batch is sent as soon as a send slot is free, so a
  * lone write goes out at once; while every slot is busy, writes pile into the open batch (up to
- * maxRowLimit lines) and leave together when a slot frees. Order per backend is the order of append.
+ * maxRowLimit lines and maxBatchBytes) and leave together when a slot frees. Order per backend is
+ * the order of append. Each append is answered with its own outcome: a sender may split a batch back
+ * into its chunks (a client error in one request's lines is that request's alone).
  */
 export class WriteBatcher {
-  private readonly open = new Map<string, Batch>();
-  private readonly ready: Batch[] = [];
+  private readonly open = new Map<string, OpenBatch>();
+  private readonly ready: OpenBatch[] = [];
   private inFlight = 0;
   private pumpScheduled = false;
   private idleWaiters: (() => void)[] = [];
@@ -42,11 +56,14 @@ export class WriteBatcher {
     private readonly limits: BatcherLimits,
   ) {}
 
-  /** Adds whole lines (each ending in '\n') to the batch for (rp, precision); resolves when that batch is answered. */
+  /** Adds whole lines (each ending in '\n') to the batch for (rp, precision); resolves with this chunk's outcome. */
   append(rp: string, precision: string, chunk: Buffer, lines: number): Promise<WriteOutcome> {
     const key = rp + '\n' + precision;
     let batch = this.open.get(key);
-    if (batch && batch.lines + lines > this.limits.maxRowLimit) {
+    if (
+      batch &&
+      (batch.lines + lines > this.limits.maxRowLimit || batch.bytes + chunk.length > this.limits.maxBatchBytes)
+    ) {
       this.close(key, batch);
       batch = undefined;
     }
@@ -54,11 +71,13 @@ export class WriteBatcher {
       batch = newBatch(rp, precision);
       this.open.set(key, batch);
     }
+    const answers = batch.answers;
+    const done = new Promise<WriteOutcome>((resolve) => answers.push(resolve));
     batch.chunks.push(chunk);
+    batch.chunkLines.push(lines);
     batch.bytes += chunk.length;
     batch.lines += lines;
-    const done = batch.done;
-    if (batch.lines >= this.limits.maxRowLimit) this.close(key, batch);
+    if (batch.lines >= this.limits.maxRowLimit || batch.bytes >= this.limits.maxBatchBytes) this.close(key, batch);
     this.schedulePump();
     return done;
   }
@@ -76,7 +95,7 @@ export class WriteBatcher {
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private close(key: string, batch: Batch): void {
+  private close(key: string, batch: OpenBatch): void {
     this.open.delete(key);
     this.ready.push(batch);
   }
@@ -109,23 +128,29 @@ export class WriteBatcher {
     }
   }
 
-  private dispatch(batch: Batch): void {
+  private dispatch(batch: OpenBatch): void {
     this.inFlight++;
-    const settle = (outcome: WriteOutcome) => {
+    const settle = (answer: BatchAnswer) => {
       this.inFlight--;
       const release = this.limits.release;
       if (release) for (const chunk of batch.chunks) release(chunk);
-      batch.resolve(outcome);
+      const answers = batch.answers;
+      if (isPerChunk(answer)) for (let i = 0; i < answers.length; i++) answers[i](answer[i] ?? MISSING);
+      else for (let i = 0; i < answers.length; i++) answers[i](answer);
       this.pump();
     };
-    this.send(batch.rp, batch.precision, batch.chunks, batch.bytes, batch.lines).then(settle, (err: unknown) =>
+    this.send(batch).then(settle, (err: unknown) =>
       settle({ kind: 'unavailable', error: String((err as Error)?.message ?? err) }),
     );
   }
 }
 
-function newBatch(rp: string, precision: string): Batch {
-  let resolve!: (o: WriteOutcome) => void;
-  const done = new Promise<WriteOutcome>((r) => (resolve = r));
-  return { rp, precision, chunks: [], bytes: 0, lines: 0, done, resolve };
+const MISSING: WriteOutcome = Object.freeze({ kind: 'unavailable', error: 'no answer for this part of the batch' });
+
+function isPerChunk(answer: BatchAnswer): answer is readonly WriteOutcome[] {
+  return Array.isArray(answer);
+}
+
+function newBatch(rp: string, precision: string): OpenBatch {
+  return { rp, precision, chunks: [], chunkLines: [], bytes: 0, lines: 0, answers: [] };
 }

@@ -22,6 +22,8 @@ describe('parseClusterConfig', () => {
       downAfter: 3,
       upAfter: 2,
       replayLinesPerSecond: 0,
+      maxBatchBytes: 16 * 1024 * 1024,
+      rejectedMaxBytes: 256 * 1024 * 1024,
     });
   });
 

@@ -37,6 +37,9 @@ const backendSchema = z.object({
   downAfter: z.number().int().min(1).default(3),
   upAfter: z.number().int().min(1).default(2),
   replayLinesPerSecond: z.number().nonnegative().default(0),
+  // influxd's [http] max-body-size is 25 000 000 bytes by default: stay well under it
+  maxBatchBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(16 * 1024 * 1024),
+  rejectedMaxBytes: z.number().int().positive().default(256 * 1024 * 1024),
 }).superRefine((b, ctx) => {
   if (b.caFile !== undefined && !b.url.startsWith('https:')) {
     ctx.addIssue({ code: 'custom', path: ['caFile'], message: 'only for https:// backends' });

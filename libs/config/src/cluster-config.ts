@@ -36,6 +36,13 @@ export interface BackendConfig {
   upAfter: number;
   /** Cap on lines replayed from the spool per second (0: one record in flight is the only limit). */
   replayLinesPerSecond: number;
+  /**
+   * Most bytes of one batch the proxy builds from several requests (a request larger than this goes
+   * alone); under the backend's `max-body-size`, so merged batches are never answered 413.
+   */
+  maxBatchBytes: number;
+  /** Cap of the backend's rejected-record store (records it refused for good on replay), in bytes. */
+  rejectedMaxBytes: number;
 }
 
 /** One proxy node, chosen with --node. */

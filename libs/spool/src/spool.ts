@@ -263,6 +263,26 @@ export class Spool {
     });
   }
 
+  /**
+   * Reads up to `limit` of the records waiting, oldest first, without delivering any (for operators'
+   * listings; the replay reads with peek/ack). Stops at the first record that fails its check.
+   */
+  list(limit: number): Promise<(SpoolRecord & { appendedAt: number })[]> {
+    if (this.closed) return Promise.reject(new Error(`spool of backend ${this.name} is closed`));
+    return this.reads.run(async () => {
+      const out: (SpoolRecord & { appendedAt: number })[] = [];
+      let pos = this.skipFinished(this.pos);
+      for (let seen = 0; seen < this.records && out.length < limit; seen++) {
+        if (pos.off >= pos.seg.end) break;
+        const read = await this.readRecordAt(pos.seg, pos.off);
+        if (!read) break;
+        out.push({ ...read.record, appendedAt: read.appendedAt });
+        pos = this.skipFinished({ seg: pos.seg, off: pos.off + read.size });
+      }
+      return out;
+    });
+  }
+
   /** Writes and fsyncs the appends in flight (resolving them), closes the files. Later calls reject. */
   close(): Promise<void> {
     this.closing ??= (async () => {
@@ -536,7 +556,10 @@ export class Spool {
   }
 
   /** The whole, CRC-checked record at `off`, or null when it is torn or corrupt. */
-  private async readRecordAt(seg: Segment, off: number): Promise<{ record: SpoolRecord; size: number } | null> {
+  private async readRecordAt(
+    seg: Segment,
+    off: number,
+  ): Promise<{ record: SpoolRecord; size: number; appendedAt: number } | null> {
     const avail = seg.end - off;
     if (avail < HEADER_BYTES) return null;
     const fh = await this.readerFor(seg);
@@ -552,6 +575,7 @@ export class Spool {
     return {
       record: { rp: meta.rp, precision: meta.precision, lines: meta.lines, body: payload.subarray(meta.bodyOffset) },
       size: header.totalLength,
+      appendedAt: meta.appendedAt,
     };
   }
 

@@ -9,7 +9,7 @@ type AuthSettings = Pick<ProxyNodeConfig, 'authEnabled' | 'pingAuthEnabled' | 'm
 /**
  * What a request needs, as influxd 1.8 decides it: /write and /query need a user (their OPTIONS
  * preflight does not); /ping and /health only with pingAuthEnabled; /metrics follows pingAuthEnabled
- * unless metaAuthEnabled makes it admin-only like /meta; /reload always needs an admin. Any other
+ * unless metaAuthEnabled makes it admin-only like /meta; /reload and /admin/… always need an admin. Any other
  * path (one that answers 404, or one added later) needs a user, so nothing is open by omission.
  *
  * The path is compared in a canonical form — decoded, lower-case, dot segments and repeated or
@@ -34,6 +34,7 @@ export function accessFor(rawPath: string, method: string | undefined, node: Aut
       return 'admin';
     default:
       // sub-paths of the admin endpoints stay admin-only
+      if (path === '/admin' || path.startsWith('/admin/')) return 'admin';
       if (path.startsWith('/reload/') || (node.metaAuthEnabled && (path.startsWith('/meta/') || path.startsWith('/metrics/')))) {
         return 'admin';
       }

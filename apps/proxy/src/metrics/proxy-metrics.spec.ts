@@ -35,7 +35,7 @@ function valueOf(text: string, series: string): number | undefined {
 }
 
 describe('ProxyMetrics', () => {
-  it('counts a backend’s batches: sent, refused, spooled, replayed', async () => {
+  it('counts a backend’s batches: sent, refused, spooled, replayed, set aside, dropped by an operator', async () => {
     const m = await metrics();
     const a = m.forBackend('a');
     expect(m.forBackend('a')).toBe(a); // pre-bound once per name
@@ -45,13 +45,16 @@ describe('ProxyMetrics', () => {
     a.spooled(5);
     a.spoolRefused(7);
     a.replayed(5, { kind: 'ok' });
-    a.replayed(2, { kind: 'rejected', status: 400, error: 'bad' });
+    a.setAside(2);
+    a.rejectedDropped(2);
     const text = await m.render([]);
     expect(valueOf(text, 'influxdb_proxy_points_written_total{backend="a"}')).toBe(15);
     expect(valueOf(text, 'influxdb_proxy_points_spooled_total{backend="a"}')).toBe(5);
     expect(valueOf(text, 'influxdb_proxy_replayed_points_total{backend="a"}')).toBe(5);
     expect(valueOf(text, 'influxdb_proxy_replayed_records_total{backend="a"}')).toBe(2);
-    expect(valueOf(text, 'influxdb_proxy_points_dropped_total{reason="rejected",backend="a"}')).toBe(5);
+    expect(valueOf(text, 'influxdb_proxy_points_dropped_total{reason="rejected",backend="a"}')).toBe(3);
+    expect(valueOf(text, 'influxdb_proxy_points_set_aside_total{backend="a"}')).toBe(2);
+    expect(valueOf(text, 'influxdb_proxy_points_dropped_total{reason="operator",backend="a"}')).toBe(2);
     expect(valueOf(text, 'influxdb_proxy_points_dropped_total{reason="spool_full",backend="a"}')).toBe(7);
     expect(valueOf(text, 'influxdb_proxy_batch_flush_duration_seconds_count{backend="a"}')).toBe(3);
     expect(valueOf(text, 'influxdb_proxy_batch_flush_duration_seconds_bucket{le="0.005",backend="a"}')).toBe(2);

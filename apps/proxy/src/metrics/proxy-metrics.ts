@@ -17,7 +17,9 @@ export type DropReason =
   /** The backend answered 4xx for the batch (final: influxd kept the good lines, the count is the batch's). */
   | 'rejected'
   /** The backend's spool had no room (or failed): the client got 503 and may retry. */
-  | 'spool_full';
+  | 'spool_full'
+  /** An operator dropped records the backend had refused on replay (POST /admin/rejected/drop). */
+  | 'operator';
 
 const PREFIX = 'influxdb_proxy_';
 /** Batch sends on loopback take ~1–50 ms; slow or overloaded backends seconds. */
@@ -42,6 +44,9 @@ export const METRIC = {
   spoolBacklogRecords: `${PREFIX}spool_backlog_records`,
   spoolMaxBytes: `${PREFIX}spool_max_bytes`,
   spoolOldestAgeSeconds: `${PREFIX}spool_oldest_age_seconds`,
+  pointsSetAsideTotal: `${PREFIX}points_set_aside_total`,
+  rejectedRecords: `${PREFIX}rejected_records`,
+  backendRefusing: `${PREFIX}backend_refusing`,
   queryFanoutsTotal: `${PREFIX}query_fanouts_total`,
   queryFanoutBackendRequestsTotal: `${PREFIX}query_fanout_backend_requests_total`,
   configReloadsTotal: `${PREFIX}config_reloads_total`,
@@ -63,7 +68,8 @@ export class BackendMetrics implements BackendObserver {
   readonly spooledPoints: CounterChild;
   readonly replayedPoints: CounterChild;
   readonly replayedRecords: CounterChild;
-  readonly dropped: Record<'rejected' | 'spool_full', CounterChild>;
+  readonly dropped: Record<'rejected' | 'spool_full' | 'operator', CounterChild>;
+  readonly setAsidePoints: CounterChild;
   readonly lostAfterAck: CounterChild;
   readonly flush: HistogramChild;
 
@@ -76,7 +82,9 @@ export class BackendMetrics implements BackendObserver {
     this.dropped = {
       rejected: m.pointsDropped.labels('rejected', name),
       spool_full: m.pointsDropped.labels('spool_full', name),
+      operator: m.pointsDropped.labels('operator', name),
     };
+    this.setAsidePoints = m.pointsSetAside.labels(name);
     this.lostAfterAck = m.batchesLostAfterAck.labels(name);
     this.flush = m.flushSeconds.labels(name);
   }
@@ -101,9 +109,16 @@ export class BackendMetrics implements BackendObserver {
     if (outcome.kind === 'ok') {
       this.replayedPoints.inc(lines);
       this.written.inc(lines);
-    } else {
-      this.dropped.rejected.inc(lines);
     }
+  }
+
+  setAside(lines: number): void {
+    this.replayedRecords.inc();
+    this.setAsidePoints.inc(lines);
+  }
+
+  rejectedDropped(lines: number): void {
+    this.dropped.operator.inc(lines);
   }
 }
 
@@ -181,9 +196,25 @@ export class ProxyMetrics {
   );
   readonly replayedRecords = new HotCounter(
     METRIC.replayedRecordsTotal,
-    'Spool records the replay loop finished with (delivered, or refused for good with a 4xx)',
+    'Spool records the replay loop finished with (delivered, or refused for good and set aside)',
     ['backend'],
     this.registry,
+  );
+  readonly pointsSetAside = new HotCounter(
+    METRIC.pointsSetAsideTotal,
+    'Lines of spooled records the backend refused for good on replay, moved to its rejected-record store (kept, not dropped)',
+    ['backend'],
+    this.registry,
+  );
+  readonly rejectedRecordsHeld = backendGauge(
+    this.registry,
+    METRIC.rejectedRecords,
+    "Records waiting in the backend's rejected-record store for an operator (GET /admin/rejected)",
+  );
+  readonly backendRefusing = backendGauge(
+    this.registry,
+    METRIC.backendRefusing,
+    "1 while the backend refuses the proxy's writes for its state (database missing, credentials refused); its writes wait in the spool",
   );
   readonly backendHealthy = backendGauge(
     this.registry,
@@ -295,6 +326,8 @@ export class ProxyMetrics {
     this.spoolRecords.reset();
     this.spoolMaxBytes.reset();
     this.spoolOldestAge.reset();
+    this.rejectedRecordsHeld.reset();
+    this.backendRefusing.reset();
     for (const b of backends) {
       const s = b.status();
       this.backendHealthy.labels(b.name).set(s.healthy ? 1 : 0);
@@ -302,6 +335,8 @@ export class ProxyMetrics {
       this.spoolRecords.labels(b.name).set(s.spool.records);
       this.spoolMaxBytes.labels(b.name).set(s.spool.maxBytes);
       this.spoolOldestAge.labels(b.name).set((s.spool.oldestAgeMs ?? 0) / 1000);
+      this.rejectedRecordsHeld.labels(b.name).set(s.rejected?.records ?? 0);
+      this.backendRefusing.labels(b.name).set(s.refusing ? 1 : 0);
     }
   }
 

@@ -9,6 +9,7 @@ import { writeMethodNotAllowed } from '../http/method-not-allowed';
 import { RequestObserver } from '../http/request-observer';
 import { ProxyMetrics } from '../metrics/proxy-metrics';
 import { BodyError, receiveBody } from './receive-body';
+import { type PartRefusal, influxWriteError } from './write-error';
 import { WriteBudget } from './write-budget';
 import { LineRouter, type RoutedLines } from './route-lines';
 import { WriteStats } from './write-stats';
@@ -86,7 +87,40 @@ export class WriteHandler {
       return this.answer(res, headers, routed, [], [], requestId);
     }
     const outcomes = await Promise.all(pending);
+    await this.keepWhatReplicasTook(topology, routed, rp, precision, outcomes);
     this.answer(res, headers, routed, outcomes, names, requestId);
+  }
+
+  /**
+   * A part that one backend refused as the client's fault while another backend of the same request
+   * wrote the same lines (the same line count and bytes): the refusal is that backend's state (an rp
+   * or a field type it alone has), not the request's. Its lines are kept in its spool, and it is
+   * marked refusing, as for a backend whose database is missing. Replaces those outcomes in place.
+   */
+  private async keepWhatReplicasTook(
+    topology: Topology,
+    routed: RoutedLines,
+    rp: string,
+    precision: string,
+    outcomes: WriteOutcome[],
+  ): Promise<void> {
+    if (outcomes.length < 2) return;
+    for (let i = 0; i < outcomes.length; i++) {
+      const o = outcomes[i];
+      if (o.kind !== 'rejected' || !o.body) continue;
+      const part = routed.parts[i];
+      const tookThem = routed.parts.some(
+        (other, j) =>
+          j !== i &&
+          outcomes[j].kind === 'ok' &&
+          !(outcomes[j] as { spooled?: true }).spooled &&
+          other.lines === part.lines &&
+          other.body.length === o.body!.length,
+      );
+      if (!tookThem) continue;
+      const backend = topology.backends[part.backend];
+      outcomes[i] = await backend.keepForLater(rp, precision, o.body, part.lines, o);
+    }
   }
 
   /**
@@ -140,7 +174,7 @@ export class WriteHandler {
     names: string[],
     requestId: string,
   ): void {
-    let rejected: Extract<WriteOutcome, { kind: 'rejected' }> | undefined;
+    let refusals: PartRefusal[] | undefined;
     for (let i = 0; i < outcomes.length; i++) {
       const o = outcomes[i];
       if (o.kind === 'unavailable') {
@@ -148,26 +182,24 @@ export class WriteHandler {
         this.logger.warn({ msg: `write ${requestId}: ${o.error}; answering 503`, reqId: requestId });
         return writeInfluxError(res, 503, o.error, headers);
       }
-      if (o.kind === 'rejected') {
+      if (o.kind === 'rejected' || o.kind === 'refused') {
         this.stats.backendRejected++;
         this.logger.warn({
-          msg: `write ${requestId}: backend ${names[i]} refused a batch (${o.status}): ${o.error}`,
+          msg: `write ${requestId}: backend ${names[i]} refused its lines (${o.status}): ${o.error}`,
           reqId: requestId,
         });
-        rejected ??= o;
+        (refusals ??= []).push({ status: o.status, error: o.error, lines: routed.parts[i]?.lines ?? 0 });
       }
     }
-    if (rejected) return writeInfluxError(res, rejected.status, rejected.error, headers);
+    if (!refusals && routed.dropped === 0) return endEmpty(res, 204, headers);
     if (routed.dropped > 0) {
       this.logger.warn({
         msg: `write ${requestId}: dropped ${routed.dropped} lines (${routed.unroutable} without a backend): ${routed.failed[0]}`,
         reqId: requestId,
       });
-      const reasons = routed.failed.join('\n');
-      const message = routed.accepted === 0 ? reasons : `partial write: ${reasons} dropped=${routed.dropped}`;
-      return writeInfluxError(res, 400, message, headers);
     }
-    endEmpty(res, 204, headers);
+    const answer = influxWriteError(routed, refusals ?? []);
+    writeInfluxError(res, answer.status, answer.error, headers);
   }
 
   private count(routed: RoutedLines): void {
