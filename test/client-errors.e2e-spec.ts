@@ -206,6 +206,9 @@ it('keeps every acknowledged point for a backend rebuilt without its database, a
   expect(held.spool.records).toBeGreaterThan(0);
   expect(held.rejected.records).toBe(0);
   expect((await request(`${proxy.url}/metrics`)).text).toMatch(/influxdb_proxy_backend_refusing\{backend="b"\} 1/);
+  const check = (await request(`${proxy.url}/health`)).json().checks.find((c: { name: string }) => c.name === 'backend:b');
+  expect(check).toMatchObject({ status: 'fail', refusing: { status: 404 } });
+  expect(check.message).toContain('refuses writes');
   await B.createDatabase('dbb');
   await waitUntil(async () => (await countOn(B, 'dbb', 'rebuilt')) === 1001 || false, { attempts: 300, intervalMs: 200, what: 'every point on the rebuilt b' });
   await waitUntil(async () => ((await meta()).backendDetail.b.refusing === undefined ? true : false));

@@ -20,6 +20,10 @@ export interface BackendCheck {
     replaying: boolean;
     full: boolean;
   };
+  /** Set while the backend refuses the proxy's writes for its state: they wait in its spool. */
+  refusing?: { since: string; status: number; error: string };
+  /** Records it refused for good on replay, kept for an operator (GET /admin/rejected). */
+  rejectedRecords: number;
 }
 
 /** InfluxDB 1.8's /health document; `checks` holds one entry per backend. */
@@ -84,9 +88,12 @@ function backendCheck(b: BackendHealthInput): BackendCheck {
   } else {
     message = `down and its spool is full (${used}): its writes are answered 503`;
   }
+  if (s.refusing) message += `; refuses writes since ${new Date(s.refusing.since).toISOString()} (${s.refusing.status}: ${s.refusing.error}), they wait in its spool`;
+  const rejectedRecords = s.rejected?.records ?? 0;
+  if (rejectedRecords > 0) message += `; ${rejectedRecords} records it refused on replay are set aside`;
   return {
     name: `backend:${b.name}`,
-    status: s.healthy && !spool.full ? 'pass' : 'fail',
+    status: s.healthy && !spool.full && !s.refusing ? 'pass' : 'fail',
     message,
     healthy: s.healthy,
     writeOnly: b.writeOnly,
@@ -99,5 +106,7 @@ function backendCheck(b: BackendHealthInput): BackendCheck {
       replaying: spool.replaying,
       full: spool.full,
     },
+    ...(s.refusing ? { refusing: { ...s.refusing, since: new Date(s.refusing.since).toISOString() } } : {}),
+    rejectedRecords,
   };
 }
