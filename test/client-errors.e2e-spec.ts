@@ -8,11 +8,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { startEtcd } from './support/etcd';
 import { request } from './support/http';
 import { Influxd, startInfluxd } from './support/influxd';
-import { freePort } from './support/ports';
+import { freePort, freePorts } from './support/ports';
 import { makeTempDir, removeDir, sleep, stopAll, waitUntil } from './support/processes';
 import { ProxyConfig, ProxyProcess, startProxy } from './support/proxy-process';
+import { startSentinel } from './support/sentinel-process';
 
 const DB = 'mydb';
 let A: Influxd;
@@ -214,3 +216,50 @@ it('keeps every acknowledged point for a backend rebuilt without its database, a
   await waitUntil(async () => ((await meta()).backendDetail.b.refusing === undefined ? true : false));
   expect(await countOn(A, 'dba', 'rebuilt')).toBe(1001);
 });
+
+it('on etcd with sentinels and two proxies in two zones, a bad-rp write leaves every backend up and every query answered for 25 s', async () => {
+  const etcd = await startEtcd();
+  const prefix = '/client-errors/';
+  const [p1Port, p2Port] = await freePorts(2);
+  const backend = (url: string, db: string, zone: string) => ({ url, db, zone, timeout: 2_000, checkInterval: 200, rewriteInterval: 300 });
+  const cluster = {
+    backends: { a: backend(A.url, 'dba', 'za'), b: backend(B.url, 'dbb', 'zb') },
+    keymaps: { _default_: ['a', 'b'] },
+    proxies: { p1: { listenAddr: `127.0.0.1:${p1Port}`, db: DB, zone: 'za' }, p2: { listenAddr: `127.0.0.1:${p2Port}`, db: DB, zone: 'zb' } },
+  };
+  for (const [section, entries] of Object.entries(cluster)) {
+    for (const [name, value] of Object.entries(entries)) await etcd.put(`${prefix}${section}/${name}`, JSON.stringify(value));
+  }
+  const store = ['--etcd', etcd.url, '--etcd-prefix', prefix];
+  const flags = ['--check-interval', '0.25', '--check-timeout', '1', '--fall', '2', '--rise', '2', '--leader-ttl', '2', '--membership-ttl', '3'];
+  const sentinels = await Promise.all(['s1', 's2'].map((name) => startSentinel({ store, name, extraArgs: flags })));
+  const proxies = await Promise.all(
+    (['p1', 'p2'] as const).map((node) => startProxy({ store, node, listenAddr: cluster.proxies[node].listenAddr, extraArgs: ['--membership-ttl', '3'] })),
+  );
+  try {
+    await expect(request(`${proxies[0].url}/write?db=${DB}`, { method: 'POST', body: 'fleet v=1i 1700000000000000000' })).resolves.toMatchObject({ status: 204 });
+    for (const proxy of proxies) {
+      const res = await request(`${proxy.url}/write?db=${DB}&rp=nosuchrp`, { method: 'POST', body: 'cons v=1' });
+      expect(res.status).toBe(500);
+      expect(res.json()).toEqual({ error: 'retention policy not found: nosuchrp' });
+    }
+    const until = Date.now() + 25_000;
+    let samples = 0;
+    while (Date.now() < until) {
+      for (const proxy of proxies) {
+        const q = await request(`${proxy.url}/query?db=${DB}&q=${encodeURIComponent('SELECT count(v) FROM fleet')}`);
+        expect(q.status).toBe(200);
+        expect(q.json().results[0].series[0].values[0][1]).toBe(1);
+        const m = (await request(`${proxy.url}/meta`)).json();
+        expect(m.backendStatus).toEqual({ a: true, b: true });
+        expect(m.backendDetail.a.spool.records + m.backendDetail.b.spool.records).toBe(0);
+      }
+      samples++;
+      await sleep(500);
+    }
+    expect(samples).toBeGreaterThan(10);
+  } finally {
+    await Promise.all([...proxies.map((p) => p.stop()), ...sentinels.map((s) => s.stop())]);
+    await etcd.stop();
+  }
+}, 90_000);
