@@ -23,6 +23,7 @@ import { SentinelFeedService } from './sentinel/sentinel-feed.service';
 import { SentinelViewService } from './sentinel/sentinel-view.service';
 import { SelfReportService } from './self-report/self-report.service';
 import { WriteBudget } from './write/write-budget';
+import { SlowBodyWatch } from './write/slow-body-watch';
 import { WriteHandler } from './write/write.handler';
 import { WriteStats } from './write/write-stats';
 
@@ -55,6 +56,7 @@ export class AppModule {
         ProxyServer,
         RequestGate,
         WriteBudget,
+        SlowBodyWatch,
       ],
     };
   }

@@ -10,8 +10,8 @@ export interface BackendObserver {
   batchSent(lines: number, seconds: number, outcome: WriteOutcome): void;
   /** A batch was fsynced in the backend's spool (it is acknowledged from there). */
   spooled(lines: number): void;
-  /** The spool refused a batch (full, or failing): the write is answered 503. */
-  spoolRefused(lines: number): void;
+  /** The spool refused a batch (`full`: its cap; `disk`: the disk failed): the write is answered 503. */
+  spoolRefused(lines: number, why: 'full' | 'disk'): void;
   /** The replay loop delivered a spooled record (or a line-aligned part of one). */
   replayed(lines: number, outcome: WriteOutcome): void;
   /** The backend refused a replayed record for good: it was moved to the rejected-record store. */

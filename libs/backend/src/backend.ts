@@ -52,6 +52,8 @@ export interface BackendStatus {
     full: boolean;
     /** A backlog that waits for a replay slot from the leading sentinel. */
     waitingForSlot?: boolean;
+    /** Set while the spool's disk fails (no space, I/O errors): what, since when, and in which step. */
+    diskError?: { since: number; problem: string; during: string };
   };
 }
 
@@ -85,6 +87,8 @@ export class Backend {
   private rejectedOnReplay = 0;
   private closing = false;
   private replayNotBefore = 0;
+  /** The spool's disk failing (ENOSPC, EIO…): since when, and what; cleared by the next success. */
+  private diskError?: { since: number; problem: string; during: string };
   /** Set when the spool refuses an append for lack of room; cleared by a later append or ack. */
   private spoolFull = false;
   /** The backend that replaces this one (same name, changed settings): batches sent after the drain go to it. */
@@ -193,6 +197,7 @@ export class Backend {
         maxBytes: this.config.spoolMaxBytes,
         full: this.spoolFull || backlog.bytes >= this.config.spoolMaxBytes,
         waitingForSlot: backlog.records > 0 && healthy && !replaying && !this.gate.mayReplay(this.name),
+        ...(this.diskError ? { diskError: { ...this.diskError } } : {}),
       },
     };
   }
@@ -299,17 +304,20 @@ export class Backend {
     try {
       await this.spool!.append({ rp, precision, body, lines });
     } catch (err) {
-      this.observer.spoolRefused(lines);
       if (err instanceof SpoolFullError) {
+        this.observer.spoolRefused(lines, 'full');
         this.spoolFull = true;
         this.logger.warn(`backend ${this.name}: ${err.message}; answering 503`);
         return { kind: 'unavailable', error: err.message };
       }
-      this.logger.error(`backend ${this.name}: spool append failed: ${(err as Error).message}`);
-      return { kind: 'unavailable', error: `spool of backend ${this.name} failed: ${(err as Error).message}` };
+      this.observer.spoolRefused(lines, 'disk');
+      this.diskFailed('append', err);
+      // the client learns what happened, not the file names or errno of this machine
+      return { kind: 'unavailable', error: `backend ${this.name} is unavailable and its spool cannot take the write (${diskProblem(err)})` };
     } finally {
       if (gathered) this.pool?.release(gathered);
     }
+    this.diskRecovered('append');
     this.spoolFull = false;
     this.observer.spooled(lines);
     this.kickReplay();
@@ -353,9 +361,19 @@ export class Backend {
     if (this.replay || this.closing || !this.isHealthy || !this.spool || this.spool.isEmpty) return;
     if (Date.now() < this.replayNotBefore) return;
     if (!this.gate.mayReplay(this.name)) return;
-    this.replay = this.replayBacklog().finally(() => {
-      this.replay = undefined;
-    });
+    this.replay = this.replayBacklog()
+      .then(
+        () => this.diskRecovered('replay'),
+        (err: unknown) => {
+          // a disk error while reading the spool or persisting its position (ENOSPC, EIO): nothing is
+          // lost (the record stays un-acked and is sent again), the replay waits and tries again
+          this.diskFailed('replay', err);
+          this.replayNotBefore = Date.now() + Math.max(1_000, this.config.rewriteInterval);
+        },
+      )
+      .finally(() => {
+        this.replay = undefined;
+      });
   }
 
   private async replayBacklog(): Promise<void> {
@@ -448,6 +466,21 @@ export class Backend {
     return true;
   }
 
+  /** A spool disk error: logged once per episode (with the details the client is not shown). */
+  private diskFailed(during: string, err: unknown): void {
+    const problem = diskProblem(err);
+    if (!this.diskError) {
+      this.logger.error(`backend ${this.name}: spool disk error during ${during}: ${(err as Error)?.message ?? err}; writes that need the spool get 503, the replay waits`);
+    }
+    this.diskError = { since: this.diskError?.since ?? Date.now(), problem, during };
+  }
+
+  private diskRecovered(during: string): void {
+    if (!this.diskError || (during === 'replay' && this.diskError.during === 'append')) return;
+    this.logger.log(`backend ${this.name}: spool disk works again (failing since ${new Date(this.diskError.since).toISOString()})`);
+    this.diskError = undefined;
+  }
+
   /** The backend refuses writes for its state: logged once per episode. */
   private markRefusing(outcome: { status: number; error: string }): void {
     if (!this.refusal) {
@@ -528,4 +561,22 @@ function countLines(body: Buffer): number {
   let n = 0;
   for (let i = body.indexOf(0x0a); i >= 0; i = body.indexOf(0x0a, i + 1)) n++;
   return n;
+}
+
+/** What went wrong with a spool disk, in words without paths or errno names. */
+function diskProblem(err: unknown): string {
+  switch ((err as NodeJS.ErrnoException)?.code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 'its spool disk is full';
+    case 'EROFS':
+      return 'its spool disk is read-only';
+    case 'EIO':
+      return 'its spool disk has I/O errors';
+    case 'EMFILE':
+    case 'ENFILE':
+      return 'the proxy has no file descriptors left';
+    default:
+      return 'its spool failed';
+  }
 }

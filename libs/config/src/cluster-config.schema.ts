@@ -125,6 +125,7 @@ const proxySchema = z.object({
   requestTimeout: z.number().positive().default(300),
   maxConcurrentRequests: z.number().int().positive().default(1024),
   maxBufferedWriteBytes: z.number().int().positive().default(256 * 1024 * 1024),
+  minBodyRate: z.number().int().nonnegative().default(1024),
 }).superRefine(checkProxySecurity);
 
 const clusterSchema = z.object({

@@ -101,6 +101,11 @@ export interface ProxyNodeConfig {
    * would pass it is answered 503 until the backends catch up.
    */
   maxBufferedWriteBytes: number;
+  /**
+   * Slowest average rate (bytes/s) a write body may arrive at once 10 s have passed; slower ones get
+   * 408 and a closed connection (0: off, leaving only requestTimeout).
+   */
+  minBodyRate: number;
 }
 
 /** A proxy user; `hash` is an scrypt PHC string (bin/influxdb-proxy-passwd makes one). */

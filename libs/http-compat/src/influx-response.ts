@@ -41,7 +41,7 @@ export function writeInfluxError(
     res.destroy();
     return;
   }
-  const body = JSON.stringify({ error: message }) + '\n';
+  const body = JSON.stringify({ error: boundedError(message) }) + '\n';
   const all: OutgoingHttpHeaders = {
     ...headers,
     'Content-Type': 'application/json',
@@ -65,6 +65,17 @@ export function writeNotFound(res: ServerResponse, headers: OutgoingHttpHeaders 
 }
 
 /** A header value must be one line of latin-1; error texts may hold newlines and arbitrary bytes from lines. */
+/**
+ * Most characters of an error message a body carries. influxd echoes offending lines whole, so a
+ * 25 MB line came back as a 25 MB error; past this the message is cut and says how much was left out.
+ */
+export const MAX_ERROR_BODY = 64 * 1024;
+
+export function boundedError(message: string): string {
+  if (message.length <= MAX_ERROR_BODY) return message;
+  return `${message.slice(0, MAX_ERROR_BODY)}… (${message.length - MAX_ERROR_BODY} more characters cut)`;
+}
+
 function headerSafe(message: string): string {
   const s = message.length > MAX_ERROR_HEADER ? message.slice(0, MAX_ERROR_HEADER) : message;
   // the characters node:http refuses in a header value

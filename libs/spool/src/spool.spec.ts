@@ -128,6 +128,24 @@ describe('Spool', () => {
     expect(spool.isEmpty).toBe(true);
   });
 
+  it('gives the disk space of a drained spool back at once, and keeps working after it', async () => {
+    const spool = await openSpool();
+    for (let i = 0; i < 20; i++) await spool.append(rec(i, 10_000));
+    const sizeOnDisk = async () => {
+      let bytes = 0;
+      for (const f of await segmentFiles(dir)) bytes += (await fsp.stat(join(dir, f))).size;
+      return bytes;
+    };
+    expect(await sizeOnDisk()).toBeGreaterThan(200_000);
+    await drain(spool);
+    expect(await sizeOnDisk()).toBe(0);
+    expect(await segmentFiles(dir)).toHaveLength(1);
+    await spool.append(rec(99, 10));
+    await spool.close();
+    const again = await openSpool();
+    expect((await drain(again)).map((r) => r.lines)).toEqual([99]);
+  });
+
   it('resumes after a reopen from the committed position: acked records do not come back, un-acked do', async () => {
     const records = Array.from({ length: 10 }, (_, i) => rec(i));
     let spool = await openSpool({ segmentBytes: 400 });

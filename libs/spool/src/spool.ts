@@ -260,7 +260,30 @@ export class Spool {
       if (this.records === 0) this.oldestAt = null;
       await this.deleteSegmentsBefore(next.seg);
       if (this.records > 0) await this.refreshOldestAt();
+      else await this.reclaimDrained();
     });
+  }
+
+  /**
+   * Once everything is delivered, the segment being appended to holds only delivered records: start
+   * a new one and delete it, so a drained spool gives its disk space back at once instead of when the
+   * segment fills (64 MiB) or the process restarts. Best effort: on any error the space is
+   * reclaimed at the next drain.
+   */
+  private async reclaimDrained(): Promise<void> {
+    if (this.records !== 0 || this.pendingCount !== 0 || this.current.end === 0) return;
+    try {
+      await this.writes.run(async () => {
+        if (this.records === 0 && this.pendingCount === 0 && this.current.end > 0) await this.rotate();
+      });
+      const seg = this.current;
+      if (this.segments[0] === seg) return;
+      await this.persistCommitted({ segmentId: seg.id, offset: 0 });
+      this.pos = { seg, off: 0 };
+      await this.deleteSegmentsBefore(seg);
+    } catch {
+      // no space for a new segment or the committed file: keep the old segment until the next drain
+    }
   }
 
   /**

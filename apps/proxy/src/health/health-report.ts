@@ -19,6 +19,7 @@ export interface BackendCheck {
     oldestAgeMs: number | null;
     replaying: boolean;
     full: boolean;
+    diskError?: { since: string; problem: string; during: string };
   };
   /** Set while the backend refuses the proxy's writes for its state: they wait in its spool. */
   refusing?: { since: string; status: number; error: string };
@@ -88,12 +89,13 @@ function backendCheck(b: BackendHealthInput): BackendCheck {
   } else {
     message = `down and its spool is full (${used}): its writes are answered 503`;
   }
+  if (spool.diskError) message += `; its spool disk fails since ${new Date(spool.diskError.since).toISOString()} (${spool.diskError.problem})`;
   if (s.refusing) message += `; refuses writes since ${new Date(s.refusing.since).toISOString()} (${s.refusing.status}: ${s.refusing.error}), they wait in its spool`;
   const rejectedRecords = s.rejected?.records ?? 0;
   if (rejectedRecords > 0) message += `; ${rejectedRecords} records it refused on replay are set aside`;
   return {
     name: `backend:${b.name}`,
-    status: s.healthy && !spool.full && !s.refusing ? 'pass' : 'fail',
+    status: s.healthy && !spool.full && !s.refusing && !spool.diskError ? 'pass' : 'fail',
     message,
     healthy: s.healthy,
     writeOnly: b.writeOnly,
@@ -105,6 +107,7 @@ function backendCheck(b: BackendHealthInput): BackendCheck {
       oldestAgeMs: spool.oldestAgeMs,
       replaying: spool.replaying,
       full: spool.full,
+      ...(spool.diskError ? { diskError: { ...spool.diskError, since: new Date(spool.diskError.since).toISOString() } } : {}),
     },
     ...(s.refusing ? { refusing: { ...s.refusing, since: new Date(s.refusing.since).toISOString() } } : {}),
     rejectedRecords,

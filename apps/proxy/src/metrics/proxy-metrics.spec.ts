@@ -43,7 +43,8 @@ describe('ProxyMetrics', () => {
     a.batchSent(3, 0.002, { kind: 'rejected', status: 400, error: 'bad' });
     a.batchSent(5, 1.5, { kind: 'unavailable', error: 'down' });
     a.spooled(5);
-    a.spoolRefused(7);
+    a.spoolRefused(7, 'full');
+    a.spoolRefused(1, 'disk');
     a.replayed(5, { kind: 'ok' });
     a.setAside(2);
     a.rejectedDropped(2);
@@ -56,6 +57,7 @@ describe('ProxyMetrics', () => {
     expect(valueOf(text, 'influxdb_proxy_points_set_aside_total{backend="a"}')).toBe(2);
     expect(valueOf(text, 'influxdb_proxy_points_dropped_total{reason="operator",backend="a"}')).toBe(2);
     expect(valueOf(text, 'influxdb_proxy_points_dropped_total{reason="spool_full",backend="a"}')).toBe(7);
+    expect(valueOf(text, 'influxdb_proxy_points_dropped_total{reason="spool_error",backend="a"}')).toBe(1);
     expect(valueOf(text, 'influxdb_proxy_batch_flush_duration_seconds_count{backend="a"}')).toBe(3);
     expect(valueOf(text, 'influxdb_proxy_batch_flush_duration_seconds_bucket{le="0.005",backend="a"}')).toBe(2);
   });

@@ -18,6 +18,8 @@ export type DropReason =
   | 'rejected'
   /** The backend's spool had no room (or failed): the client got 503 and may retry. */
   | 'spool_full'
+  /** The backend's spool disk failed (no space, I/O error): the client got 503 and may retry. */
+  | 'spool_error'
   /** An operator dropped records the backend had refused on replay (POST /admin/rejected/drop). */
   | 'operator';
 
@@ -53,6 +55,7 @@ export const METRIC = {
   configReloadFailuresTotal: `${PREFIX}config_reload_failures_total`,
   queryGuardRefusalsTotal: `${PREFIX}query_guard_refusals_total`,
   selfReportsTotal: `${PREFIX}self_reports_total`,
+  clientAbortedWritesTotal: `${PREFIX}client_aborted_writes_total`,
 } as const;
 
 type CounterChild = CounterCell;
@@ -68,7 +71,7 @@ export class BackendMetrics implements BackendObserver {
   readonly spooledPoints: CounterChild;
   readonly replayedPoints: CounterChild;
   readonly replayedRecords: CounterChild;
-  readonly dropped: Record<'rejected' | 'spool_full' | 'operator', CounterChild>;
+  readonly dropped: Record<'rejected' | 'spool_full' | 'spool_error' | 'operator', CounterChild>;
   readonly setAsidePoints: CounterChild;
   readonly lostAfterAck: CounterChild;
   readonly flush: HistogramChild;
@@ -82,6 +85,7 @@ export class BackendMetrics implements BackendObserver {
     this.dropped = {
       rejected: m.pointsDropped.labels('rejected', name),
       spool_full: m.pointsDropped.labels('spool_full', name),
+      spool_error: m.pointsDropped.labels('spool_error', name),
       operator: m.pointsDropped.labels('operator', name),
     };
     this.setAsidePoints = m.pointsSetAside.labels(name);
@@ -100,8 +104,8 @@ export class BackendMetrics implements BackendObserver {
     this.spooledPoints.inc(lines);
   }
 
-  spoolRefused(lines: number): void {
-    this.dropped.spool_full.inc(lines);
+  spoolRefused(lines: number, why: 'full' | 'disk'): void {
+    (why === 'full' ? this.dropped.spool_full : this.dropped.spool_error).inc(lines);
   }
 
   replayed(lines: number, outcome: WriteOutcome): void {
@@ -271,6 +275,13 @@ export class ProxyMetrics {
     METRIC.selfReportsTotal,
     'Self-report points written through the write path, by result',
     ['result'],
+    this.registry,
+  );
+
+  readonly clientAbortedWrites = new HotCounter(
+    METRIC.clientAbortedWritesTotal,
+    'Write requests whose client went away before its body had arrived (logged at debug)',
+    [],
     this.registry,
   );
 

@@ -32,6 +32,14 @@ const SPACE = 0x20;
 const NO_STAMP = Buffer.alloc(0);
 /** Error texts kept per request; the count of dropped lines stays exact beyond it. */
 const MAX_FAILED_TEXTS = 1000;
+/** Most characters of an offending line quoted in an error (influxd quotes it whole). */
+export const MAX_QUOTED_LINE = 1024;
+
+/** The line for an error message, cut at MAX_QUOTED_LINE characters. */
+function quotedLine(buf: Buffer, cur: LineCursor): string {
+  const text = lineText(buf, cur);
+  return text.length > MAX_QUOTED_LINE ? `${text.slice(0, MAX_QUOTED_LINE)}…` : text;
+}
 
 /** The runs of one backend's lines in the request body: (start, end, how) triples, merged when adjacent. */
 class BackendRuns {
@@ -129,7 +137,7 @@ export class LineRouter {
           : cur.error === LineError.MissingMeasurement
             ? 'missing measurement'
             : 'missing fields';
-        if (++dropped <= MAX_FAILED_TEXTS) failed.push(`unable to parse '${lineText(buf, cur)}': ${reason}`);
+        if (++dropped <= MAX_FAILED_TEXTS) failed.push(`unable to parse '${quotedLine(buf, cur)}': ${reason}`);
         continue;
       }
       const route = router.routeRaw(buf, cur.lineStart, cur.measurementEnd, cur.measurementHash);
@@ -137,7 +145,7 @@ export class LineRouter {
         unroutable++;
         if (++dropped <= MAX_FAILED_TEXTS) {
           const name = unescapeMeasurement(buf, cur.lineStart, cur.measurementEnd);
-          failed.push(`unable to route '${lineText(buf, cur)}': no backend for measurement "${name}"`);
+          failed.push(`unable to route '${quotedLine(buf, cur)}': no backend for measurement "${name}"`);
         }
         continue;
       }

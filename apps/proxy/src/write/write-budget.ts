@@ -1,13 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { writeEarlyError } from '../http/early-answer';
-import { MAX_BODY_BYTES } from './receive-body';
+import { SMALL_BODY_BYTES, WRITE_BUFFER_FULL } from './receive-body';
 
-/** What a chunked body (length unknown until it has arrived) is counted as while it is received. */
-const CHUNKED_ESTIMATE = 1 << 20;
-
-/** influxd's throttle text (services/httpd/handler.go, Throttler), for a full write buffer. */
-export const WRITE_BUFFER_FULL = 'request throttled, write buffer full';
+export { WRITE_BUFFER_FULL };
 
 /** The bytes one write request holds in memory, from admission until its batches are answered. */
 export class WriteHold {
@@ -33,6 +29,13 @@ export class WriteHold {
     Promise.all(pending).then(done, done);
   }
 
+  /** Charges `bytes` more as they arrive; false when the budget has no room for them. */
+  grow(bytes: number, limit: number): boolean {
+    if (!this.budget.take(bytes, limit, this.bytes)) return false;
+    this.bytes += bytes;
+    return true;
+  }
+
   /** Whether the response closing should give the bytes back (nothing was handed to a batcher). */
   get orphaned(): boolean {
     return !this.handedOff;
@@ -56,12 +59,15 @@ export class WriteBudget {
   }
 
   /**
-   * Admits a write by its declared size (a chunked one by an estimate), or answers it 503 and returns
-   * undefined. The hold is given back when the response closes unless releaseWhen() took it over.
+   * Admits a write, or answers it 503 and returns undefined. A small body (declared up to
+   * SMALL_BODY_BYTES) is charged its declared size now; a larger or chunked one nothing yet: it is
+   * charged as its bytes arrive (WriteHold.grow), so a slow client that declares 22 MB and sends
+   * 10 B/s holds 10 B/s of budget, not 22 MB. The hold is given back when the response closes unless
+   * releaseWhen() took it over.
    */
   admit(req: IncomingMessage, res: ServerResponse, limit: number, headers: OutgoingHttpHeaders): WriteHold | undefined {
     const declared = Number(req.headers['content-length'] ?? -1);
-    const bytes = declared >= 0 ? Math.min(declared, MAX_BODY_BYTES) : CHUNKED_ESTIMATE;
+    const bytes = declared >= 0 && declared <= SMALL_BODY_BYTES ? declared : 0;
     if (!this.take(bytes, limit)) {
       writeThrottled(req, res, headers);
       return undefined;
@@ -98,8 +104,9 @@ export class WriteBudget {
     this.held -= bytes;
   }
 
-  private take(bytes: number, limit: number): boolean {
-    if (this.held > 0 && this.held + bytes > limit) return false;
+  /** @internal Takes `bytes` unless that passes `limit` while others (beyond `own`) hold something. */
+  take(bytes: number, limit: number, own = 0): boolean {
+    if (this.held > own && this.held + bytes > limit) return false;
     this.held += bytes;
     return true;
   }

@@ -11,6 +11,7 @@ import { ProxyMetrics } from '../metrics/proxy-metrics';
 import { BodyError, receiveBody } from './receive-body';
 import { type PartRefusal, influxWriteError } from './write-error';
 import { WriteBudget } from './write-budget';
+import { SlowBodyWatch } from './slow-body-watch';
 import { LineRouter, type RoutedLines } from './route-lines';
 import { WriteStats } from './write-stats';
 
@@ -30,6 +31,7 @@ export class WriteHandler {
     private readonly metrics: ProxyMetrics,
     private readonly observer: RequestObserver,
     private readonly budget: WriteBudget,
+    private readonly slowBodies: SlowBodyWatch,
   ) {
     this.router = new LineRouter(pool);
   }
@@ -62,14 +64,25 @@ export class WriteHandler {
     const hold = this.budget.admit(req, res, limit, headers);
     if (!hold) return;
     let body: Buffer;
+    const progress = this.slowBodies.watch(req, res, headers, topology.node.minBodyRate);
     try {
-      body = await receiveBody(req, this.pool);
+      body = await receiveBody(req, this.pool, (bytes) => hold.grow(bytes, limit), progress);
     } catch (err) {
       if (err instanceof BodyError) {
-        if (err.status === 413) res.setHeader('Connection', 'close');
+        if (err.unread) res.setHeader('Connection', 'close');
+        if (err.status === 503) res.setHeader('Retry-After', '1');
         return writeInfluxError(res, err.status, err.message, headers);
       }
+      if (progress.tooSlow) return; // answered 408 by the watch, connection closed
+      if (req.destroyed || (err as NodeJS.ErrnoException)?.code === 'ECONNRESET') {
+        // the client went away mid-body: its business, not an error of ours (and cheap to cause in bulk)
+        this.metrics.clientAbortedWrites.inc();
+        this.logger.debug?.({ msg: `write ${requestId}: the client went away after ${progress.received} body bytes`, reqId: requestId });
+        return;
+      }
       throw err;
+    } finally {
+      this.slowBodies.unwatch(progress);
     }
     if (!this.budget.resize(hold, body.length, limit, req, res, headers)) return this.pool.release(body);
 
