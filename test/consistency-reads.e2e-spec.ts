@@ -18,7 +18,7 @@ import { freePorts } from './support/ports';
 import { makeTempDir, removeDir, sleep, spawnManaged, stopAll, waitForExit, waitUntil } from './support/processes';
 import { PROXY_BIN, ProxyConfig, ProxyProcess, startProxy } from './support/proxy-process';
 import { Redis, startRedis } from './support/redis';
-import { SentinelProcess, startSentinel } from './support/sentinel-process';
+import { SENTINEL_BIN, SentinelProcess, startSentinel } from './support/sentinel-process';
 
 const DB = 'mydb';
 const READ_BEHIND = 'x-influxdb-proxy-read-behind';
@@ -120,25 +120,30 @@ async function markOnly(influxd: Influxd, measurement: string): Promise<void> {
 }
 
 /**
- * Starts a second proxy as `node` on the store (its listen address is taken by the running one), waits
- * for it to fail, and checks that the running one's membership record is still its own all along.
+ * Starts a second process under a name that is running (`bin`, `args`: its listen address is taken),
+ * waits for it to fail, and checks that the running one's record stays its own all along.
  */
-async function duplicateNodeFails(store: string[], node: string, running: ProxyProcess, readRecord: () => Promise<string | null | undefined>) {
+async function duplicateFails(bin: string, args: string[], runningPid: number, readRecord: () => Promise<string | null | undefined>): Promise<void> {
   const before = JSON.parse((await readRecord())!);
-  expect(before.pid).toBe(running.pid);
+  expect(before.pid).toBe(runningPid);
+  const dup = spawnManaged(`duplicate:${path.basename(bin)}`, bin, args);
+  const exit = await waitForExit(dup, 30_000);
+  expect(exit).toBeDefined();
+  expect(exit!.code).not.toBe(0);
+  expect(dup.output()).toMatch(/EADDRINUSE/);
+  // the record stays the running process's: never deleted, never overwritten by the duplicate
+  for (let i = 0; i < 10; i++) {
+    const record = await readRecord();
+    expect(record ? JSON.parse(record).pid : 'deleted').toBe(runningPid);
+    await sleep(100);
+  }
+}
+
+/** A second proxy as `node` on the store, while `running` serves as that node. */
+async function duplicateNodeFails(store: string[], node: string, running: ProxyProcess, readRecord: () => Promise<string | null | undefined>) {
   const dir = await makeTempDir('dup-node');
   try {
-    const dup = spawnManaged(`proxy:${node}-dup`, PROXY_BIN, [...store, '--node', node, '--spool-dir', path.join(dir, 'spool')]);
-    const exit = await waitForExit(dup, 30_000);
-    expect(exit).toBeDefined();
-    expect(exit!.code).not.toBe(0);
-    expect(dup.output()).toMatch(/EADDRINUSE/);
-    // the record stays the running proxy's: never deleted, never overwritten by the duplicate
-    for (let i = 0; i < 10; i++) {
-      const record = await readRecord();
-      expect(record ? JSON.parse(record).pid : 'deleted').toBe(running.pid);
-      await sleep(100);
-    }
+    await duplicateFails(PROXY_BIN, [...store, '--node', node, '--spool-dir', path.join(dir, 'spool')], running.pid, readRecord);
   } finally {
     await removeDir(dir);
   }
@@ -213,6 +218,14 @@ describe('on etcd with a sentinel: two zones, a proxy in each', () => {
 
   it('a second --node p2 that fails with EADDRINUSE leaves the running p2’s membership record alone', async () => {
     await duplicateNodeFails(store, 'p2', p2, () => etcd.get(`${prefix}runtime/proxies/p2`));
+  });
+
+  it('a second sentinel --name s1 that fails with EADDRINUSE leaves the running s1’s record alone', async () => {
+    const listen = new URL(sentinel.url).host;
+    await duplicateFails(SENTINEL_BIN, [...store, '--name', 's1', '--listen', listen, ...SENTINEL_FLAGS], sentinel.pid, () =>
+      etcd.get(`${prefix}runtime/sentinels/s1`),
+    );
+    expect((await sentinel.meta()).role).toBe('leader');
   });
 
   it('a proxy killed with -9 while it reports failing writes no longer holds the backend down once it is back', async () => {
