@@ -5,6 +5,7 @@ import express from 'express';
 import { AppModule } from './app.module';
 import { parseProxyArgs } from './cli/proxy-options';
 import { ClusterStateService } from './cluster/cluster-state.service';
+import { MembershipService } from './cluster/membership.service';
 import { ProxyServer } from './http/proxy-server';
 import { PinoNestLogger, openRootLogger } from '@app/logging';
 
@@ -36,6 +37,8 @@ async function bootstrap(): Promise<void> {
     await app.close();
     await exit(1);
   }
+  // the membership record only now: a duplicate --node that could not listen has written (and so deletes) nothing
+  await app.get(MembershipService).start();
 
   let stopping = false;
   const stop = async (signal: string) => {

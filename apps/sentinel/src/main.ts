@@ -3,6 +3,7 @@ import { PinoNestLogger, openRootLogger } from '@app/logging';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { parseSentinelArgs } from './cli/sentinel-options';
+import { SentinelMembershipService } from './membership/sentinel-membership.service';
 import { SentinelModule } from './sentinel.module';
 import { SentinelService } from './sentinel.service';
 
@@ -29,6 +30,8 @@ async function bootstrap(): Promise<void> {
     await app.close().catch(() => undefined);
     await exit(1);
   }
+  // the record only now: a duplicate --name that could not listen has written (and so deletes) nothing
+  await app.get(SentinelMembershipService).start();
   logger.info(`sentinel ${options.name} serving /meta and /health on ${options.listen.host}:${options.listen.port}`);
 
   let stopping = false;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { SentinelOptions } from './cli/sentinel-options';
 import { HealthController } from './http/health.controller';
 import { MetaController } from './http/meta.controller';
+import { SentinelMembershipService } from './membership/sentinel-membership.service';
 import { SentinelModule } from './sentinel.module';
 import { SentinelService } from './sentinel.service';
 
@@ -76,6 +77,7 @@ describe('SentinelModule on a config file', () => {
     module = await Test.createTestingModule({ imports: [SentinelModule.forRoot(options)] }).setLogger(false as never).compile();
     await module.get(SentinelService).start();
     await module.init();
+    await module.get(SentinelMembershipService).start();
   });
 
   afterAll(async () => {

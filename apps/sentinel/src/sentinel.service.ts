@@ -2,6 +2,7 @@ import {
   campaignId,
   type ClusterConfig,
   ConfigProvider,
+  type FleetBacklog,
   type LeaderCampaign,
   MembershipStore,
   type ProxyMember,
@@ -13,7 +14,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { Subject, type Subscription } from 'rxjs';
 import { type SentinelOptions, staleAfterMs } from './cli/sentinel-options';
 import { HealthChecker } from './health/health-checker.service';
-import type { WriteFailureReport } from './health/probe-state';
+import { fleetBacklog, freshFailureReports } from './health/fleet-reports';
 import { HeartbeatFreshness, type ProxyReport, type SlotEvent, type SlotPlan, SlotPlanner } from './replay/slot-planner';
 import { SENTINEL_OPTIONS } from './sentinel-options.token';
 
@@ -41,6 +42,8 @@ export class SentinelService implements OnApplicationShutdown {
   private planner?: SlotPlanner;
   private readonly freshness = new HeartbeatFreshness();
   private published?: SentinelState;
+  /** The fleet's replay backlog per backend as last read from the proxies' records (published as is). */
+  private backlog?: Record<string, FleetBacklog>;
   private publishError?: string;
   /** Slot changes planned but not yet published (logged once they are). */
   private unpublished: SlotEvent[] = [];
@@ -152,6 +155,7 @@ export class SentinelService implements OnApplicationShutdown {
       const now = Date.now();
       planner.adopt(previous, now, this.health.maxTimeoutMs);
       this.health.adopt(previous);
+      this.backlog = previous?.backlog; // until the proxies' records are read: a fenced backend stays fenced
       this.adopted = true;
       if (previous) {
         this.logger.log(`carrying on from ${previous.leader}'s publication (term ${previous.term}, seq ${previous.seq})`);
@@ -170,7 +174,8 @@ export class SentinelService implements OnApplicationShutdown {
     let plan: SlotPlan;
     if (members) {
       this.freshness.update(members, now);
-      this.health.applyReports(failureReports(members), now);
+      this.health.applyReports(freshFailureReports(members, (proxy) => this.freshness.ageMs(proxy, now), this.options.intervalMs), now);
+      this.backlog = fleetBacklog(members);
       plan = planner.plan(now, this.health.plannerView(), members.map((m) => this.report(m, now)));
     } else {
       plan = planner.current(now);
@@ -187,6 +192,7 @@ export class SentinelService implements OnApplicationShutdown {
       backends: this.health.snapshot(this.options.name),
       slots: plan.slots,
       cooling: plan.cooling,
+      ...(this.backlog ? { backlog: this.backlog } : {}),
     };
     let written: boolean;
     try {
@@ -234,17 +240,4 @@ export class SentinelService implements OnApplicationShutdown {
         break;
     }
   }
-}
-
-/** backend → the proxies reporting failing writes to it. */
-function failureReports(members: readonly ProxyMember[]): Map<string, WriteFailureReport[]> {
-  const out = new Map<string, WriteFailureReport[]>();
-  for (const m of members) {
-    for (const [backend, f] of Object.entries(m.failing ?? {})) {
-      const list = out.get(backend) ?? [];
-      list.push({ proxy: m.name, since: f.since, error: f.error });
-      out.set(backend, list);
-    }
-  }
-  return out;
 }

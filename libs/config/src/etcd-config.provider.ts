@@ -2,8 +2,8 @@ import { Logger } from '@nestjs/common';
 import { ExponentialBackoff, handleWhen, type IBackoff, noop, retry } from 'cockatiel';
 import { Etcd3, EtcdLeaseInvalidError, isRecoverableError, type Lease, type Watcher } from 'etcd3';
 import type { ClusterConfig } from './cluster-config';
-import { MembershipStore, parseMemberRecord, type ProxyMember } from './membership';
-import { keepaliveOnce } from './etcd-lease';
+import { MembershipStore, ownerToken, parseMemberRecord, type ProxyMember } from './membership';
+import { deleteIfOnLease, keepaliveOnce } from './etcd-lease';
 import { EtcdSentinelStore } from './etcd-sentinel.store';
 import { StoreUnavailableError, withTimeout } from './store-errors';
 import { configFromEtcdKeys, ETCD_MEMBERS_DIR, ETCD_RUNTIME_DIR } from './store-layout';
@@ -130,10 +130,12 @@ export class EtcdConfigProvider extends StoreConfigProvider<Record<string, strin
 /**
  * Membership records as `<prefix>runtime/proxies/<name>` attached to a lease of `ttl` seconds. Each
  * heartbeat keeps the lease alive and rewrites the record; a lease that etcd no longer knows (it
- * expired during an outage) is replaced by a new one.
+ * expired during an outage) is replaced by a new one. leave() deletes the record only while it rides on
+ * this process's lease (a second process under the same name has its own), then revokes the lease.
  */
 export class EtcdMembershipStore extends MembershipStore {
   readonly scope = 'store' as const;
+  private readonly owner = ownerToken();
   private lease?: Lease;
   private leaseTtl = 0;
 
@@ -163,14 +165,13 @@ export class EtcdMembershipStore extends MembershipStore {
       this.lease = lease;
       this.leaseTtl = ttl;
     }
-    await this.lease.put(this.dir + member.name).value(JSON.stringify(member));
+    await this.lease.put(this.dir + member.name).value(JSON.stringify({ ...member, owner: this.owner }));
   }
 
   async leave(name: string): Promise<void> {
     const lease = this.lease;
     this.lease = undefined;
-    await this.client.delete().key(this.dir + name);
-    if (lease) await lease.revoke().catch(() => undefined);
+    if (lease) await deleteIfOnLease(this.client, this.dir + name, lease);
   }
 
   async members(): Promise<ProxyMember[]> {

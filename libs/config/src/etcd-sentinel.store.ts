@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { type Campaign, type Etcd3, EtcdLeaseInvalidError, type Lease } from 'etcd3';
-import { keepaliveOnce } from './etcd-lease';
+import { deleteIfOnLease, keepaliveOnce } from './etcd-lease';
+import { ownerToken } from './membership';
 import {
   parseLeaderClaim,
   parseSentinelMember,
@@ -21,6 +22,8 @@ export class EtcdSentinelStore extends SentinelStore {
   readonly scope = 'store' as const;
   private memberLease?: Lease;
   private memberLeaseTtl = 0;
+  /** Stamped into this process's sentinel record (its lease is what leave() compares). */
+  private readonly owner = ownerToken();
 
   constructor(
     private readonly client: Etcd3,
@@ -65,14 +68,14 @@ export class EtcdSentinelStore extends SentinelStore {
       this.memberLease = lease;
       this.memberLeaseTtl = ttl;
     }
-    await this.memberLease.put(this.prefix + ETCD_SENTINELS_DIR + member.name).value(JSON.stringify(member));
+    await this.memberLease.put(this.prefix + ETCD_SENTINELS_DIR + member.name).value(JSON.stringify({ ...member, owner: this.owner }));
   }
 
+  /** Deletes the record only while it rides on this process's lease: another sentinel under the same name keeps its own. */
   async leave(name: string): Promise<void> {
     const lease = this.memberLease;
     this.memberLease = undefined;
-    await this.client.delete().key(this.prefix + ETCD_SENTINELS_DIR + name);
-    if (lease) await lease.revoke().catch(() => undefined);
+    if (lease) await deleteIfOnLease(this.client, this.prefix + ETCD_SENTINELS_DIR + name, lease);
   }
 
   campaign(name: string, ttlMs: number, listener: CampaignListener): LeaderCampaign {

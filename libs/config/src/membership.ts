@@ -1,8 +1,17 @@
+import { randomBytes } from 'node:crypto';
+
 /**
  * Proxy membership: each proxy writes a record about itself into the config store with a TTL
  * (Redis key expiry, etcd lease), refreshes it on a heartbeat, and deletes it on a graceful stop.
- * A proxy killed with -9 disappears when its TTL runs out.
+ * A proxy killed with -9 disappears when its TTL runs out. A record carries its writer's owner token,
+ * and a store deletes only a record whose token is its own: a second process started under the same
+ * name (and failing, e.g. its port is taken) never removes the running one's record.
  */
+
+/** A fresh owner token: one per store instance, so one per process. */
+export function ownerToken(): string {
+  return randomBytes(8).toString('hex');
+}
 
 /** Spool backlog of one backend as one proxy sees it. */
 export interface MemberBacklog {
@@ -37,13 +46,21 @@ export interface ProxyMember {
   released?: Record<string, string>;
   /** Backends whose writes failed at this proxy and that its own checks have not seen recover yet. */
   failing?: Record<string, { since: number; error: string }>;
+  /**
+   * While `failing` is not empty, this record is rewritten at least this often (ms): the leading
+   * sentinel counts a report only while the record carrying it is that fresh, so the reports of a
+   * proxy killed with -9 stop counting within a few seconds, not after the whole TTL.
+   */
+  reportEveryMs?: number;
+  /** The writing process's owner token (set by the store): only that process deletes the record. */
+  owner?: string;
 }
 
 /** Where membership records live; each ConfigProvider hands out the one beside its config. */
 export abstract class MembershipStore {
   /** Writes (or refreshes) this proxy's record with `member.ttl` seconds to live. */
   abstract heartbeat(member: ProxyMember): Promise<void>;
-  /** Deletes this proxy's record at once (graceful shutdown). */
+  /** Deletes this proxy's record at once (graceful shutdown), only if this store instance wrote it (its owner token). */
   abstract leave(name: string): Promise<void>;
   /** Every record that has not expired. */
   abstract members(): Promise<ProxyMember[]>;
@@ -60,7 +77,7 @@ export class InProcessMembershipStore extends MembershipStore {
   private readonly records = new Map<string, ProxyMember>();
 
   async heartbeat(member: ProxyMember): Promise<void> {
-    this.records.set(member.name, { ...member });
+    this.records.set(member.name, { ...member }); // one process: every record here is its own
   }
 
   async leave(name: string): Promise<void> {
@@ -93,6 +110,8 @@ export function parseMemberRecord(text: string | null | undefined): ProxyMember 
       ...(isObject(value.slots) ? { slots: value.slots } : {}),
       ...(isObject(value.released) ? { released: value.released } : {}),
       ...(isObject(value.failing) ? { failing: value.failing } : {}),
+      ...(typeof value.reportEveryMs === 'number' && value.reportEveryMs > 0 ? { reportEveryMs: value.reportEveryMs } : {}),
+      ...(typeof value.owner === 'string' ? { owner: value.owner } : {}),
     };
   } catch {
     return null;

@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import Redis, { type RedisOptions } from 'ioredis';
 import type { ClusterConfig } from './cluster-config';
-import { MembershipStore, parseMemberRecord, type ProxyMember } from './membership';
-import { RedisSentinelStore } from './redis-sentinel.store';
+import { MembershipStore, ownerToken, parseMemberRecord, type ProxyMember } from './membership';
+import { DELETE_IF_OWNER, RedisSentinelStore } from './redis-sentinel.store';
 import { StoreConfigProvider } from './store-config.provider';
 import { StoreUnavailableError, withTimeout } from './store-errors';
 import {
@@ -171,20 +171,25 @@ export class RedisConfigProvider extends StoreConfigProvider<RedisConfigHashes> 
   }
 }
 
-/** Membership records as `influxdb-proxy:member:<name>` string keys that expire after their TTL. */
+/**
+ * Membership records as `influxdb-proxy:member:<name>` string keys that expire after their TTL, each
+ * stamped with this process's owner token; leave() deletes a record only if it still carries it.
+ */
 export class RedisMembershipStore extends MembershipStore {
   readonly scope = 'store' as const;
+  private readonly owner = ownerToken();
 
   constructor(private readonly client: Redis) {
     super();
   }
 
   async heartbeat(member: ProxyMember): Promise<void> {
-    await this.client.set(REDIS_MEMBER_PREFIX + member.name, JSON.stringify(member), 'PX', Math.round(member.ttl * 1000));
+    const record = JSON.stringify({ ...member, owner: this.owner });
+    await this.client.set(REDIS_MEMBER_PREFIX + member.name, record, 'PX', Math.round(member.ttl * 1000));
   }
 
   async leave(name: string): Promise<void> {
-    await this.client.del(REDIS_MEMBER_PREFIX + name);
+    await this.client.eval(DELETE_IF_OWNER, 1, REDIS_MEMBER_PREFIX + name, this.owner);
   }
 
   async members(): Promise<ProxyMember[]> {

@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import { type LeaderLock, LockLeadership } from './lock-leadership';
+import { ownerToken } from './membership';
 import {
   parseLeaderClaim,
   parseSentinelMember,
@@ -24,6 +25,17 @@ const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
+/**
+ * A member record is deleted only by the process that wrote it: the record's owner token must be the
+ * caller's (a second process started under the same name never removes the running one's record).
+ */
+export const DELETE_IF_OWNER = `
+local value = redis.call('GET', KEYS[1])
+if not value then return 0 end
+local ok, record = pcall(cjson.decode, value)
+if ok and type(record) == 'table' and record.owner == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
 /** A publication fenced by the lock: written only while the claim still holds it. */
 const PUBLISH = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -40,6 +52,8 @@ return 0`;
 export class RedisSentinelStore extends SentinelStore {
   readonly scope = 'store' as const;
   private readonly lock: LeaderLock;
+  /** Stamped into this process's sentinel record: only a record carrying it is deleted by leave(). */
+  private readonly owner = ownerToken();
 
   constructor(private readonly client: Redis) {
     super();
@@ -77,11 +91,12 @@ export class RedisSentinelStore extends SentinelStore {
   }
 
   async heartbeat(member: SentinelMember): Promise<void> {
-    await this.client.set(REDIS_SENTINEL_MEMBER_PREFIX + member.name, JSON.stringify(member), 'PX', Math.round(member.ttl * 1000));
+    const record = JSON.stringify({ ...member, owner: this.owner });
+    await this.client.set(REDIS_SENTINEL_MEMBER_PREFIX + member.name, record, 'PX', Math.round(member.ttl * 1000));
   }
 
   async leave(name: string): Promise<void> {
-    await this.client.del(REDIS_SENTINEL_MEMBER_PREFIX + name);
+    await this.client.eval(DELETE_IF_OWNER, 1, REDIS_SENTINEL_MEMBER_PREFIX + name, this.owner);
   }
 
   campaign(name: string, ttlMs: number, listener: CampaignListener): LeaderCampaign {

@@ -34,6 +34,14 @@ export interface CoolingSlot {
   remainingMs: number;
 }
 
+/** One backend's replay backlog across the fleet, from the proxies' membership records. */
+export interface FleetBacklog {
+  /** Records waiting for it, summed over every live proxy record. */
+  records: number;
+  /** Proxy name → its records waiting (only proxies that hold some). */
+  proxies: Record<string, number>;
+}
+
 /**
  * The leading sentinel's publication, rewritten every `interval` ms with a TTL of twice `staleAfter`
  * (long enough for the next leader to carry on from it; proxies tell a live leader by a changing seq).
@@ -59,6 +67,12 @@ export interface SentinelState {
   slots: Record<string, Record<string, ReplaySlot>>;
   /** Backend name → proxy name → a revoked slot still counted as busy. */
   cooling: Record<string, Record<string, CoolingSlot>>;
+  /**
+   * Backend name → its backlog across the fleet (backends without one are absent): a backend listed
+   * here is read-behind for every proxy. Absent in publications of older sentinels (then each proxy
+   * judges by its own spool).
+   */
+  backlog?: Record<string, FleetBacklog>;
 }
 
 /** What a sentinel says about itself on each heartbeat. */
@@ -77,6 +91,8 @@ export interface SentinelMember {
   ttl: number;
   /** Whether it believed it led when it wrote this record. */
   leading: boolean;
+  /** The writing process's owner token (set by the store): only that process deletes the record. */
+  owner?: string;
 }
 
 /** Reads a stored publication; anything that is not one is null. */
@@ -101,7 +117,22 @@ export function parseSentinelState(text: string | null | undefined): SentinelSta
     backends: isRecord(value.backends) ? value.backends : {},
     slots: isRecord(value.slots) ? value.slots : {},
     cooling: isRecord(value.cooling) ? value.cooling : {},
+    ...(isRecord(value.backlog) ? { backlog: parseFleetBacklog(value.backlog) } : {}),
   };
+}
+
+/** Keeps the well-formed entries only: a malformed one must not fence a backend by mistake, nor crash a proxy. */
+function parseFleetBacklog(value: Record<string, unknown>): Record<string, FleetBacklog> {
+  const out: Record<string, FleetBacklog> = {};
+  for (const [backend, entry] of Object.entries(value)) {
+    if (!isRecord<unknown>(entry) || typeof entry.records !== 'number' || !(entry.records > 0)) continue;
+    const proxies: Record<string, number> = {};
+    if (isRecord<unknown>(entry.proxies)) {
+      for (const [proxy, records] of Object.entries(entry.proxies)) if (typeof records === 'number' && records > 0) proxies[proxy] = records;
+    }
+    out[backend] = { records: entry.records, proxies };
+  }
+  return out;
 }
 
 /** Reads a stored sentinel record; anything that is not one is skipped (null). */
@@ -120,6 +151,7 @@ export function parseSentinelMember(text: string | null | undefined): SentinelMe
       lastHeartbeat: Number(value.lastHeartbeat ?? 0),
       ttl: Number(value.ttl ?? 0),
       leading: value.leading === true,
+      ...(typeof value.owner === 'string' ? { owner: value.owner } : {}),
     };
   } catch {
     return null;

@@ -6,6 +6,7 @@ import { MembershipService } from '../cluster/membership.service';
 import { PROXY_OPTIONS } from '../proxy-options.token';
 import { QueryStats } from '../query/query-stats';
 import { SentinelFeedService } from '../sentinel/sentinel-feed.service';
+import { SentinelViewService } from '../sentinel/sentinel-view.service';
 import { WriteStats } from '../write/write-stats';
 
 /**
@@ -22,6 +23,7 @@ export class MetaController {
     @Inject(PROXY_OPTIONS) private readonly options: ProxyOptions,
     private readonly queryStats: QueryStats,
     private readonly sentinel: SentinelFeedService,
+    private readonly view: SentinelViewService,
   ) {}
 
   @Get('meta')
@@ -42,6 +44,8 @@ export class MetaController {
       proxies: proxiesWithMembership(redactUsers(topology.config.proxies), members),
       membership: { scope: this.membership.scope, ttl: this.membership.ttl, ...(error ? { error } : {}) },
       sentinel,
+      /** Backends with replay backlog waiting (fleet-wide with a live sentinel, else this proxy's spools): no query goes to them while a caught-up replica can answer. */
+      readBehind: this.view.readFence.describe(),
       backends,
       backendStatus,
       backendDetail,

@@ -1,5 +1,5 @@
 import { MemberHeartbeat, MembershipStore, type ProxyMember } from '@app/config';
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -19,12 +19,14 @@ export const PROXY_VERSION: string = (() => {
 })();
 
 /**
- * Registers this proxy in the config store: a record with a TTL (`--membership-ttl`), refreshed
- * every ttl/3 once the app has started, and deleted on a graceful stop (Nest's onModuleDestroy runs
- * on app.close(), before the store connection is closed). /meta lists every live record.
+ * Registers this proxy in the config store: a record with a TTL (`--membership-ttl`), written once the
+ * proxy listens (main calls start(): a second proxy under the same --node whose port is taken writes,
+ * and so deletes, nothing), refreshed every ttl/3 and at once when a backlog appears or empties, and
+ * deleted on a graceful stop (Nest's onModuleDestroy runs on app.close(), before the store connection
+ * is closed). /meta lists every live record, this proxy's own with its backlog as it is now.
  */
 @Injectable()
-export class MembershipService implements OnApplicationBootstrap, OnModuleDestroy {
+export class MembershipService implements OnModuleDestroy {
   private readonly startedAt = Date.now();
   private readonly heartbeat: MemberHeartbeat<ProxyMember>;
   private requests?: Subscription;
@@ -46,7 +48,8 @@ export class MembershipService implements OnApplicationBootstrap, OnModuleDestro
     return this.store.scope;
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  /** Writes the first record and keeps it alive; called once the listener is bound. */
+  async start(): Promise<void> {
     // a released replay slot, a new backlog or failing writes: the leading sentinel should know at once
     this.requests = this.sentinel.beatRequests.subscribe(() => this.heartbeat.request());
     await this.heartbeat.start();
@@ -57,9 +60,18 @@ export class MembershipService implements OnApplicationBootstrap, OnModuleDestro
     await this.heartbeat.stop();
   }
 
-  /** Live records (the last list read, with the error, when the store does not answer). */
-  members(): Promise<{ members: ProxyMember[]; error?: string }> {
-    return this.heartbeat.members();
+  /**
+   * Live records (the last list read, with the error, when the store does not answer). This proxy's
+   * own shows its backlog and failing writes as they are now, not as of its last heartbeat.
+   */
+  async members(): Promise<{ members: ProxyMember[]; error?: string }> {
+    const read = await this.heartbeat.members();
+    const i = read.members.findIndex((m) => m.name === this.options.node);
+    if (i < 0) return read;
+    const { backlog, failing } = this.self();
+    const members = read.members.slice();
+    members[i] = { ...members[i], backlog, failing };
+    return { ...read, members };
   }
 
   /** This proxy's record as of now. */
@@ -86,6 +98,8 @@ export class MembershipService implements OnApplicationBootstrap, OnModuleDestro
       backlog,
       ...this.sentinel.memberFields(),
       failing,
+      // while it reports failing writes, the feed rewrites this record that often (the sentinel counts a report only while fresh)
+      ...(Object.keys(failing).length > 0 ? { reportEveryMs: this.sentinel.reportEveryMs(this.ttl) } : {}),
     };
   }
 }

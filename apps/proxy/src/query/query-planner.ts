@@ -22,6 +22,23 @@ export interface PlannerTopology {
   readonly config: { readonly keymaps: Readonly<Record<string, readonly string[]>> };
 }
 
+/**
+ * Which replicas are read-behind: replay backlog for them waits somewhere in the fleet. A behind
+ * replica answers no query while a caught-up one can; when all are behind, the least-behind answers.
+ */
+export interface ReadFence {
+  /** False while no backend is behind: the planner then looks nothing up. */
+  readonly active: boolean;
+  /** Records waiting for `backend` (0: caught up). */
+  behind(backend: PlannerBackend): number;
+}
+
+/** Nobody is behind (a proxy without a fence, and the planner's default). */
+export const NO_READ_FENCE: ReadFence = { active: false, behind: () => 0 };
+
+/** The response header naming the read-behind replicas a query had to be answered from. */
+export const READ_BEHIND_HEADER = 'X-Influxdb-Proxy-Read-Behind';
+
 /** A statement's text for a backend whose database is `db` (db qualifiers renamed, limits widened…). */
 export type TextFor = (db: string) => string;
 
@@ -52,6 +69,11 @@ export type QueryPlan =
       statements: StatementPlan[];
       /** Set when every statement goes to the same backends: one request, streamed back as is. */
       stream?: { candidates: number[]; text: TextFor };
+      /**
+       * Set when a read-behind replica had to be chosen (every replica of its set is behind): the
+       * READ_BEHIND_HEADER value, e.g. `b (120 records waiting)`.
+       */
+      readBehind?: string;
     };
 
 const DEFAULT_KEYMAP = '_default_';
@@ -130,17 +152,40 @@ function forbiddenSet(list: readonly string[]): ReadonlySet<string> {
  * Judges every statement of a parsed query and decides who answers each. Pure: reads the topology,
  * never talks to a backend. `clientDb` is the request's `db` parameter.
  */
-export function planQuery(statements: readonly ParsedStatement[], topology: PlannerTopology, clientDb: string): QueryPlan {
+export function planQuery(
+  statements: readonly ParsedStatement[],
+  topology: PlannerTopology,
+  clientDb: string,
+  fence: ReadFence = NO_READ_FENCE,
+): QueryPlan {
   const refusal = refuse(statements, topology);
   if (refusal) return { kind: 'refused', message: refusal };
-  const plans = statements.map((stmt) => planStatement(stmt, topology, clientDb));
+  const plans = statements.map((stmt) => planStatement(stmt, topology, clientDb, fence));
+  const readBehind = fence.active ? describeReadBehind(plans, topology, fence) : undefined;
   const first = plans[0];
   if (first?.kind === 'single' && plans.every((p) => p.kind === 'single' && sameList(p.candidates, first.candidates))) {
     const singles = plans as Extract<StatementPlan, { kind: 'single' }>[];
     const text: TextFor = singles.length === 1 ? first.text : (db) => singles.map((p) => p.text(db)).join('; ');
-    return { kind: 'plans', statements: plans, stream: { candidates: first.candidates, text } };
+    return { kind: 'plans', statements: plans, stream: { candidates: first.candidates, text }, ...(readBehind ? { readBehind } : {}) };
   }
-  return { kind: 'plans', statements: plans };
+  return readBehind ? { kind: 'plans', statements: plans, readBehind } : { kind: 'plans', statements: plans };
+}
+
+/** The first choices of the plans that are read-behind, as READ_BEHIND_HEADER's value (undefined: none). */
+function describeReadBehind(plans: readonly StatementPlan[], topology: PlannerTopology, fence: ReadFence): string | undefined {
+  const chosen = new Set<number>();
+  for (const p of plans) {
+    if (p.kind === 'single') chosen.add(p.candidates[0]);
+    else if (p.kind === 'cover') for (const g of p.groups) chosen.add(g[0]);
+    else if (p.kind === 'fanout') for (const i of p.backends) chosen.add(i);
+  }
+  const parts: string[] = [];
+  for (const i of chosen) {
+    const b = topology.backends[i];
+    const records = fence.behind(b);
+    if (records > 0) parts.push(`${b.name} (${records} records waiting)`);
+  }
+  return parts.length > 0 ? parts.join(', ') : undefined;
 }
 
 /** The 400 message when any statement is forbidden (every statement is judged; none is exempt). */
@@ -166,7 +211,7 @@ function sameList(a: readonly number[], b: readonly number[]): boolean {
   return true;
 }
 
-function planStatement(stmt: ParsedStatement, topology: PlannerTopology, clientDb: string): StatementPlan {
+function planStatement(stmt: ParsedStatement, topology: PlannerTopology, clientDb: string, fence: ReadFence): StatementPlan {
   const dbError = checkDatabases(stmt, topology.node.db, clientDb);
   if (dbError !== undefined) {
     // influxd answers SHOW MEASUREMENTS on a database it does not have with an empty result.
@@ -192,8 +237,8 @@ function planStatement(stmt: ParsedStatement, topology: PlannerTopology, clientD
     }
     case 'select': {
       const sets = routeSets(stmt, topology);
-      if (sets.length <= 1) return single(sets[0] ?? queryable(topology), topology, text);
-      const groups = sets.map((set) => candidates(set, topology));
+      if (sets.length <= 1) return single(sets[0] ?? queryable(topology), topology, text, fence);
+      const groups = sets.map((set) => candidates(set, topology, fence));
       if (groups.some((g) => g.length === 0)) return unavailable(sets.find((_s, i) => groups[i].length === 0)!, topology);
       // influxd applies SLIMIT/SOFFSET per measurement, and a measurement lives on one backend set:
       // each backend's window is already the right one, nothing to re-apply after the merge.
@@ -201,12 +246,12 @@ function planStatement(stmt: ParsedStatement, topology: PlannerTopology, clientD
     }
     case 'explain': {
       const sets = routeSets(stmt, topology);
-      return single(sets[0] ?? queryable(topology), topology, text);
+      return single(sets[0] ?? queryable(topology), topology, text, fence);
     }
     case 'show-measurements':
-      return fanout(stmt, topology, 'rows', text);
+      return fanout(stmt, topology, 'rows', text, fence);
     case 'show-retention-policies':
-      return fanout(stmt, topology, 'retention-policies', text);
+      return fanout(stmt, topology, 'retention-policies', text, fence);
     case 'delete':
     case 'drop-series':
     case 'drop-measurement': {
@@ -219,13 +264,13 @@ function planStatement(stmt: ParsedStatement, topology: PlannerTopology, clientD
   if (showKind) {
     const only = stmt.sources.length === 1 ? stmt.sources[0] : undefined;
     if (only?.kind === 'measurement') {
-      return single(topology.router.routeByName(only.name) ?? queryable(topology), topology, text);
+      return single(topology.router.routeByName(only.name) ?? queryable(topology), topology, text, fence);
     }
-    return fanout(stmt, topology, showKind, text);
+    return fanout(stmt, topology, showKind, text, fence);
   }
   if (EVERYWHERE.has(stmt.kind)) return { kind: 'all', backends: everyBackend(topology), text };
   // Server-level statements (SHOW USERS, SHOW STATS, SHOW SHARDS, KILL QUERY …): any one backend.
-  return single(queryable(topology), topology, text);
+  return single(queryable(topology), topology, text, fence);
 }
 
 function local(outcome: StatementOutcome): StatementPlan {
@@ -309,15 +354,17 @@ function widenWindow(
   };
 }
 
-function fanout(stmt: ParsedStatement, topology: PlannerTopology, kind: MergeSpec['kind'], text: TextFor): StatementPlan {
-  const backends = dedupe(candidates(queryable(topology), topology), topology);
+function fanout(stmt: ParsedStatement, topology: PlannerTopology, kind: MergeSpec['kind'], text: TextFor, fence: ReadFence): StatementPlan {
+  const required = requiredSets(topology);
+  let backends = dedupe(candidates(queryable(topology), topology), topology);
   if (backends.length === 0) return unavailable(queryable(topology), topology);
+  if (fence.active) backends = fenceFanout(backends, required, topology, fence);
   const windowed = kind === 'rows';
   const merge: MergeSpec = windowed ? { kind, limit: stmt.limit, offset: stmt.offset } : { kind };
   return {
     kind: 'fanout',
     backends,
-    required: requiredSets(topology),
+    required,
     merge,
     key: `${backends.join(',')}\u0000${stmt.text}`,
     text: windowed ? widenWindow(stmt, text, stmt.clauses.limit, stmt.clauses.offset, 'LIMIT', stmt.limit, stmt.offset) : text,
@@ -340,8 +387,25 @@ function requiredSets(topology: PlannerTopology): number[][] {
   return out;
 }
 
-function single(set: readonly number[], topology: PlannerTopology, text: TextFor): StatementPlan {
-  const list = candidates(set, topology);
+/**
+ * A fan-out without the read-behind replicas whose every keymap set has a caught-up member asked as
+ * well; a behind replica stays when some set would otherwise be answered by none.
+ */
+function fenceFanout(backends: number[], required: readonly number[][], topology: PlannerTopology, fence: ReadFence): number[] {
+  const caughtUp = new Set<string>();
+  for (const i of backends) if (fence.behind(topology.backends[i]) === 0) caughtUp.add(dataKey(topology.backends[i]));
+  if (caughtUp.size === backends.length) return backends;
+  const covered = (set: readonly number[]) => set.some((j) => caughtUp.has(dataKey(topology.backends[j])));
+  return backends.filter((i) => {
+    const b = topology.backends[i];
+    if (fence.behind(b) === 0) return true;
+    const key = dataKey(b);
+    return required.some((set) => set.some((j) => dataKey(topology.backends[j]) === key) && !covered(set));
+  });
+}
+
+function single(set: readonly number[], topology: PlannerTopology, text: TextFor, fence: ReadFence): StatementPlan {
+  const list = candidates(set, topology, fence);
   if (list.length === 0) return unavailable(set, topology);
   return { kind: 'single', candidates: list, text };
 }
@@ -357,8 +421,12 @@ function unavailable(set: readonly number[], topology: PlannerTopology): Stateme
   };
 }
 
-/** Healthy, query-able members of `set`: those in the proxy's zone first, then the rest, each in `set`'s order. */
-export function candidates(set: readonly number[], topology: PlannerTopology): number[] {
+/**
+ * Healthy, query-able members of `set`: those in the proxy's zone first, then the rest, each in `set`'s
+ * order. Read-behind members are left out while a caught-up one is there; when all are behind, they
+ * are ordered least-behind first (zone order among equals).
+ */
+export function candidates(set: readonly number[], topology: PlannerTopology, fence: ReadFence = NO_READ_FENCE): number[] {
   const zone = topology.node.zone;
   const same: number[] = [];
   const other: number[] = [];
@@ -368,7 +436,16 @@ export function candidates(set: readonly number[], topology: PlannerTopology): n
     if (zone !== '' && b.config.zone === zone) same.push(i);
     else other.push(i);
   }
-  return same.length === 0 ? other : other.length === 0 ? same : same.concat(other);
+  const list = same.length === 0 ? other : other.length === 0 ? same : same.concat(other);
+  return fence.active && list.length > 0 ? fenceCandidates(list, topology, fence) : list;
+}
+
+function fenceCandidates(list: number[], topology: PlannerTopology, fence: ReadFence): number[] {
+  const caughtUp = list.filter((i) => fence.behind(topology.backends[i]) === 0);
+  if (caughtUp.length === list.length) return list;
+  if (caughtUp.length > 0) return caughtUp;
+  // Array.prototype.sort is stable: equal backlogs keep the zone order
+  return list.slice().sort((a, b) => fence.behind(topology.backends[a]) - fence.behind(topology.backends[b]));
 }
 
 function queryable(topology: PlannerTopology): number[] {

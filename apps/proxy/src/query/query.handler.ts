@@ -37,7 +37,8 @@ import {
   paramsFromUrl,
   readFormBody,
 } from './query-params';
-import { type StatementPlan, type TextFor, dataKey, planQuery } from './query-planner';
+import { READ_BEHIND_HEADER, type StatementPlan, type TextFor, dataKey, planQuery } from './query-planner';
+import { SentinelViewService } from '../sentinel/sentinel-view.service';
 import {
   NOT_EXECUTED,
   type StatementOutcome,
@@ -83,6 +84,7 @@ export class QueryHandler {
     private readonly cluster: ClusterStateService,
     private readonly stats: QueryStats,
     private readonly observer: RequestObserver,
+    private readonly sentinel: SentinelViewService,
   ) {}
 
   async handle(req: IncomingMessage, res: ServerResponse, url: URLSearchParams, requestId: string): Promise<void> {
@@ -145,7 +147,7 @@ export class QueryHandler {
       return writeInfluxError(res, 400, refusal.message, influxHeaders(topology.version, requestId));
     }
 
-    const plan = planQuery(statements, topology, params.db);
+    const plan = planQuery(statements, topology, params.db, this.sentinel.readFence);
     if (plan.kind === 'refused') {
       this.logger.warn(`query ${requestId} refused: ${plan.message}: ${JSON.stringify(params.q.slice(0, 500))}`);
       return writeInfluxError(res, 400, plan.message, influxHeaders(topology.version, requestId));
@@ -154,6 +156,8 @@ export class QueryHandler {
       this.logger.log(`query ${requestId}: ${JSON.stringify(params.q.slice(0, 1000))} → ${describePlan(plan.statements, topology)}`);
     }
 
+    // every replica that could answer is catching up: say which one answers, streamed or built alike
+    if (plan.readBehind) res.setHeader(READ_BEHIND_HEADER, plan.readBehind);
     const query: BackendQuery = {
       method,
       params,

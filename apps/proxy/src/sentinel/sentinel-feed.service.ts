@@ -1,22 +1,36 @@
 import { type SentinelMember, SentinelStore, withTimeout } from '@app/config';
-import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import type { ProxyOptions } from '../cli/proxy-options';
 import { ClusterStateService } from '../cluster/cluster-state.service';
+import { PROXY_OPTIONS } from '../proxy-options.token';
 import { SentinelViewService } from './sentinel-view.service';
 
 /** How long start-up waits for the first read of the store before replaying without a sentinel. */
 const FIRST_READ_GRACE_MS = 5_000;
+/**
+ * How often the own backlogs are sampled: a backlog appearing or emptying reaches the membership
+ * record (and the read fence) within this, not only at the next TTL/3 heartbeat. Backend.status() of
+ * each backend, five times a second: nothing next to the write path.
+ */
+const BACKLOG_SAMPLE_MS = 200;
 
 /**
  * Reads the leading sentinel's publication from the config store (every half of its interval) and
  * feeds it into each Backend: the published health overrides the own checks while the sentinel is
- * live, a newly granted replay slot starts the replay, an empty backlog gives its slot back. A change
- * the leader must know of (a backlog appearing or emptying, writes failing) asks for a heartbeat now.
+ * live, a newly granted replay slot starts the replay, an empty backlog gives its slot back. The own
+ * backlogs are sampled every BACKLOG_SAMPLE_MS (with a file config too): with the publication's fleet
+ * backlog they make the read fence, and a change the leader must know of (a backlog appearing or
+ * emptying, writes failing) asks for a heartbeat now; failing writes are re-stated every
+ * reportEveryMs, so the leader can tell a live report from a dead proxy's.
  */
 @Injectable()
 export class SentinelFeedService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('Sentinel');
   private timer?: NodeJS.Timeout;
   private grace?: NodeJS.Timeout;
+  private sampler?: NodeJS.Timeout;
+  /** Own spooled records per backend name (reused by every sample). */
+  private readonly ownBacklog = new Map<string, number>();
   private polling?: Promise<void>;
   private running = false;
   private readError?: string;
@@ -31,10 +45,14 @@ export class SentinelFeedService implements OnApplicationBootstrap, OnModuleDest
     private readonly store: SentinelStore,
     private readonly sentinel: SentinelViewService,
     private readonly cluster: ClusterStateService,
+    @Inject(PROXY_OPTIONS) private readonly options: ProxyOptions,
   ) {}
 
   onApplicationBootstrap(): void {
     const view = this.sentinel.view;
+    this.sampler = setInterval(() => this.sample(Date.now()), BACKLOG_SAMPLE_MS);
+    this.sampler.unref();
+    this.sample(Date.now());
     if (this.store.scope === 'process') {
       view.decide(); // the file store shares nothing: no sentinel can coordinate this proxy
       this.kickAll();
@@ -55,6 +73,7 @@ export class SentinelFeedService implements OnApplicationBootstrap, OnModuleDest
     this.running = false;
     clearTimeout(this.timer);
     clearTimeout(this.grace);
+    clearInterval(this.sampler);
     await this.polling;
   }
 
@@ -134,8 +153,6 @@ export class SentinelFeedService implements OnApplicationBootstrap, OnModuleDest
       else if (this.following) this.logger.warn(`no live sentinel (last seen: ${this.following}): own health checks, replays uncoordinated`);
       this.following = live?.leader;
     }
-    let tell = false;
-    const parts: string[] = [];
     for (const backend of this.cluster.topology.backends) {
       const override = view.health(backend.name, now);
       backend.setHealthOverride(override);
@@ -155,16 +172,48 @@ export class SentinelFeedService implements OnApplicationBootstrap, OnModuleDest
         this.logger.log(`replay slot ${slot.id} for backend ${backend.name} granted: replaying ${status.spool.records} records`);
         backend.resumeReplay();
       }
-      parts.push(`${backend.name}:${status.spool.records > 0 ? 1 : 0}:${status.own?.writeFailed ? 1 : 0}`);
+    }
+    this.sample(now); // a new publication may carry a new fleet backlog
+  }
+
+  /**
+   * Samples the own backlogs and failing writes: updates the read fence, and asks for a heartbeat when
+   * the leader should know at once (a backlog appeared or emptied, writes began or stopped failing), or
+   * to keep a slot or a failing-write report alive in its eyes.
+   */
+  private sample(now: number): void {
+    let signature = '';
+    let failing = false;
+    this.ownBacklog.clear();
+    for (const backend of this.cluster.topology.backends) {
+      const status = backend.status();
+      const records = status.spool.records;
+      const writeFailed = status.own?.writeFailed === true;
+      this.ownBacklog.set(backend.name, records);
+      failing ||= writeFailed;
+      signature += `${backend.name}:${records > 0 ? 1 : 0}:${writeFailed ? 1 : 0},`;
+    }
+    const view = this.sentinel.view;
+    const live = view.live(now);
+    const fence = this.sentinel.readFence;
+    if (fence.update(this.ownBacklog, live?.backlog)) {
+      const behind = fence.describe();
+      const names = Object.keys(behind);
+      if (names.length > 0) {
+        this.logger.log(
+          `read-behind (replay backlog waiting${live?.backlog ? ' in the fleet' : ''}): ${names.map((n) => `${n} (${behind[n]} records)`).join(', ')}; queries go to caught-up replicas`,
+        );
+      } else {
+        this.logger.log('no backend is read-behind any more');
+      }
     }
     // the leader grants slots from the membership records: tell it at once when something it plans on changed
-    const signature = parts.join(',');
-    if (signature !== this.signature) {
-      this.signature = signature;
-      tell = true;
-    }
+    let tell = signature !== this.signature;
+    this.signature = signature;
     // a slot stays ours only while the leader keeps seeing new heartbeats within the slot TTL
-    if (live && Object.keys(view.held(now)).length > 0 && now - this.lastBeatAsk >= live.slotTtl / 3) tell = true;
+    if (live && now - this.lastBeatAsk >= live.slotTtl / 3 && Object.keys(view.held(now)).length > 0) tell = true;
+    // a failing-write report counts with the leader only while the record carrying it is fresh
+    if (failing && this.store.scope === 'store' && now - this.lastBeatAsk >= this.sentinel.reportEveryMs(this.options.membershipTtl)) tell = true;
     if (tell) {
       this.lastBeatAsk = now;
       this.sentinel.beatRequests.next();

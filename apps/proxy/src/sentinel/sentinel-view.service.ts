@@ -4,7 +4,11 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Subject } from 'rxjs';
 import type { ProxyOptions } from '../cli/proxy-options';
 import { PROXY_OPTIONS } from '../proxy-options.token';
+import { BackendReadFence } from './read-fence';
 import { SentinelView } from './sentinel-view';
+
+/** While this proxy reports failing writes, its record is rewritten this often (at most; a shorter TTL/3 wins). */
+const REPORT_EVERY_MS = 1_000;
 
 /**
  * This proxy's knowledge of the leading sentinel (fed by SentinelFeedService) and the replay gate of
@@ -15,12 +19,20 @@ import { SentinelView } from './sentinel-view';
 export class SentinelViewService extends ReplayGate {
   private readonly logger = new Logger('Sentinel');
   readonly view: SentinelView;
+  /** The read-behind backends, fleet-wide (fed by SentinelFeedService, read by the query planner). */
+  readonly readFence: BackendReadFence;
   /** Asks for a membership heartbeat now: the leader should learn at once of a released slot or a new backlog. */
   readonly beatRequests = new Subject<void>();
 
   constructor(@Inject(PROXY_OPTIONS) options: ProxyOptions) {
     super();
     this.view = new SentinelView(options.node);
+    this.readFence = new BackendReadFence(options.node);
+  }
+
+  /** How often the membership record is rewritten while it reports failing writes (ms), for a TTL of `ttlSeconds`. */
+  reportEveryMs(ttlSeconds: number): number {
+    return Math.min(REPORT_EVERY_MS, (ttlSeconds * 1000) / 3);
   }
 
   mayReplay(backend: string): boolean {

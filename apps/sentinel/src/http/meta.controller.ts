@@ -69,6 +69,8 @@ export class MetaController {
       backends,
       slots: state?.slots ?? {},
       cooling: state?.cooling ?? {},
+      /** Records waiting per backend across the fleet, as published: a backend listed is read-behind. */
+      backlog: state?.backlog ?? {},
       publication: state
         ? { leader: state.leader, term: state.term, seq: state.seq, at: state.at, interval: state.interval, staleAfter: state.staleAfter, slotTtl: state.slotTtl }
         : null,

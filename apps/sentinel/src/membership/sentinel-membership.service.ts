@@ -1,5 +1,5 @@
 import { MemberHeartbeat, type SentinelMember, SentinelStore } from '@app/config';
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { hostname } from 'node:os';
 import type { Subscription } from 'rxjs';
 import { SENTINEL_VERSION, type SentinelOptions } from '../cli/sentinel-options';
@@ -9,9 +9,11 @@ import { SentinelService } from '../sentinel.service';
 /**
  * This sentinel's record in the store (name, address, whether it leads), refreshed every ttl/3 and at
  * once when its role changes, deleted on a graceful stop. Lists every live sentinel for /meta.
+ * Written only once the sentinel listens (main calls start()): a second sentinel started under the same
+ * name whose port is taken never touches the running one's record.
  */
 @Injectable()
-export class SentinelMembershipService implements OnApplicationBootstrap, OnModuleDestroy {
+export class SentinelMembershipService implements OnModuleDestroy {
   private readonly startedAt = Date.now();
   private readonly heartbeat: MemberHeartbeat<SentinelMember>;
   private roles?: Subscription;
@@ -29,7 +31,8 @@ export class SentinelMembershipService implements OnApplicationBootstrap, OnModu
     return this.heartbeat.failing;
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  /** Writes the first record and keeps it alive (after the listener is bound). */
+  async start(): Promise<void> {
     this.roles = this.sentinel.roleChanges.subscribe(() => this.heartbeat.request()); // a new role: say so at once
     await this.heartbeat.start();
   }
