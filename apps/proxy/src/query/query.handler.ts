@@ -37,7 +37,8 @@ import {
   paramsFromUrl,
   readFormBody,
 } from './query-params';
-import { type StatementPlan, type TextFor, dataKey, planQuery } from './query-planner';
+import { type QueryPlan, type StatementPlan, type TextFor, dataKey, planQuery } from './query-planner';
+import { ShardSpanCache, earliestShard } from './shard-span-cache';
 import {
   NOT_EXECUTED,
   type StatementOutcome,
@@ -83,6 +84,7 @@ export class QueryHandler {
     private readonly cluster: ClusterStateService,
     private readonly stats: QueryStats,
     private readonly observer: RequestObserver,
+    private readonly shards: ShardSpanCache,
   ) {}
 
   async handle(req: IncomingMessage, res: ServerResponse, url: URLSearchParams, requestId: string): Promise<void> {
@@ -129,27 +131,12 @@ export class QueryHandler {
     }
     if (refuseUnprivileged(req, res, statements, influxHeaders(topology.version, requestId))) return; // auth: admin-only statements
 
-    // the guard: a statement that would make a backend build millions of buckets never leaves the proxy
-    const node = topology.node;
-    const refusal = checkStatements(
-      statements,
-      { maxSelectBuckets: node.maxSelectBuckets, maxUnboundedRawSelect: node.maxUnboundedRawSelect },
-      BigInt(Date.now()) * 1_000_000n,
-    );
-    if (refusal) {
-      this.stats.countGuardRefusal(refusal.reason);
-      this.logger.warn(
-        `query ${requestId} from ${req.socket.remoteAddress ?? '?'} refused by the guard (${refusal.reason}, ` +
-          `statement ${refusal.statementIndex + 1}): ${refusal.message}: ${JSON.stringify(params.q.slice(0, 500))}`,
-      );
-      return writeInfluxError(res, 400, refusal.message, influxHeaders(topology.version, requestId));
+    const planned = planQuery(statements, topology, params.db);
+    if (planned.kind === 'refused') {
+      this.logger.warn(`query ${requestId} refused: ${planned.message}: ${JSON.stringify(params.q.slice(0, 500))}`);
+      return writeInfluxError(res, 400, planned.message, influxHeaders(topology.version, requestId));
     }
-
-    const plan = planQuery(statements, topology, params.db);
-    if (plan.kind === 'refused') {
-      this.logger.warn(`query ${requestId} refused: ${plan.message}: ${JSON.stringify(params.q.slice(0, 500))}`);
-      return writeInfluxError(res, 400, plan.message, influxHeaders(topology.version, requestId));
-    }
+    const plan = await this.guard(req, statements, planned, topology, params, requestId);
     if (topology.node.queryTracing) {
       this.logger.log(`query ${requestId}: ${JSON.stringify(params.q.slice(0, 1000))} → ${describePlan(plan.statements, topology)}`);
     }
@@ -170,6 +157,51 @@ export class QueryHandler {
       if (!res.writableEnded) signal.abort();
     });
     return this.runStatements(req, res, topology, plan.statements, { ...query, signal });
+  }
+
+  /**
+   * The guard: a statement that would make a backend build more GROUP BY time buckets than the limit never
+   * leaves the proxy. It is answered as influxd answers it — that statement's error in a 200, the statements
+   * before it run, the ones after it not — so its plan becomes that error and nothing is streamed. An open
+   * lower time bound counts from the earliest shard of the db/rp on the backends that would answer.
+   */
+  private async guard(
+    req: IncomingMessage,
+    statements: readonly ParsedStatement[],
+    plan: Extract<QueryPlan, { kind: 'plans' }>,
+    topology: Topology,
+    params: QueryParams,
+    requestId: string,
+  ): Promise<Extract<QueryPlan, { kind: 'plans' }>> {
+    const node = topology.node;
+    const settings = { maxSelectBuckets: node.maxSelectBuckets, maxUnboundedRawSelect: node.maxUnboundedRawSelect };
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const dataStart = (i: number, stmt: ParsedStatement) =>
+      earliestShard(
+        answeringBackends(plan.statements[i], topology).map((b) => this.shards.get(b)),
+        statementRps(stmt, params.rp),
+        now,
+      );
+    let refusal = checkStatements(statements, settings, now, dataStart);
+    if (refusal?.reason === 'max-select-buckets') {
+      // Judge on fresh shards before refusing: a recent write may have made a shard the cache has not seen.
+      const backends = answeringBackends(plan.statements[refusal.statementIndex], topology);
+      const stale = backends.filter((b) => this.shards.isStale(b));
+      if (stale.length > 0) {
+        await this.shards.refreshNow(stale);
+        refusal = checkStatements(statements, settings, now, dataStart);
+      }
+    }
+    if (!refusal) return plan;
+    this.stats.countGuardRefusal(refusal.reason);
+    this.logger.warn(
+      `query ${requestId} from ${req.socket.remoteAddress ?? '?'} refused by the guard (${refusal.reason}, ` +
+        `statement ${refusal.statementIndex + 1}): ${refusal.message}: ${JSON.stringify(params.q.slice(0, 500))}`,
+    );
+    const refused: StatementPlan = { kind: 'local', outcome: { error: refusal.message } };
+    const at = refusal.statementIndex;
+    // no stream: runStatements runs those before it and answers those after it `not executed`
+    return { kind: 'plans', statements: plan.statements.map((p, i) => (i === at ? refused : p)) };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -473,4 +505,34 @@ function boundParams(raw: string): Record<string, unknown> | undefined {
   if (raw === '') return undefined;
   const parsed: unknown = JSON.parse(raw);
   return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
+}
+
+/** The backends that may answer a statement (its candidates, failover included); every backend when not known. */
+function answeringBackends(plan: StatementPlan | undefined, topology: Topology): Backend[] {
+  const pick = (list: readonly number[]) => list.map((i) => topology.backends[i]);
+  switch (plan?.kind) {
+    case 'single':
+      return pick(plan.candidates);
+    case 'cover':
+      return pick(plan.groups.flat());
+    case 'fanout':
+    case 'all':
+      return pick(plan.backends);
+    default:
+      return topology.backends.filter((b) => !b.config.writeOnly);
+  }
+}
+
+/** The retention policies a statement reads: each source's own, else the request's `rp`, else (undefined) the default. */
+function statementRps(stmt: ParsedStatement, requestRp: string): Set<string | undefined> {
+  const rps = new Set<string | undefined>();
+  const visit = (sources: ParsedStatement['sources']) => {
+    for (const s of sources) {
+      if (s.kind === 'subquery') visit(s.statement.sources);
+      else rps.add(s.rp ?? (requestRp !== '' ? requestRp : undefined));
+    }
+  };
+  visit(stmt.sources);
+  if (rps.size === 0) rps.add(requestRp !== '' ? requestRp : undefined);
+  return rps;
 }
