@@ -39,6 +39,8 @@ import {
 } from './query-params';
 import { type QueryPlan, type StatementPlan, type TextFor, dataKey, planQuery } from './query-planner';
 import { ShardSpanCache, earliestShard } from './shard-span-cache';
+import { runSelectInto, writtenOutcome } from './select-into';
+import { WriteHandler } from '../write/write.handler';
 import {
   NOT_EXECUTED,
   type StatementOutcome,
@@ -85,6 +87,7 @@ export class QueryHandler {
     private readonly stats: QueryStats,
     private readonly observer: RequestObserver,
     private readonly shards: ShardSpanCache,
+    private readonly writer: WriteHandler,
   ) {}
 
   async handle(req: IncomingMessage, res: ServerResponse, url: URLSearchParams, requestId: string): Promise<void> {
@@ -313,7 +316,53 @@ export class QueryHandler {
         return this.executeCover(plan, topology, query);
       case 'all':
         return this.executeAll(plan.backends, plan.text, topology, query);
+      case 'into':
+        return this.executeInto(plan, topology, query);
     }
+  }
+
+  /**
+   * SELECT … INTO: each group's SELECT runs on its first backend that can (failing over while nothing has
+   * been written), and the rows go through the proxy's write path to every backend of the target's keymap.
+   */
+  private async executeInto(
+    plan: Extract<StatementPlan, { kind: 'into' }>,
+    topology: Topology,
+    query: BackendQuery,
+  ): Promise<StatementOutcome | Unavailable> {
+    const rp = plan.target.rp ?? query.params.rp;
+    let written = 0;
+    for (const group of plan.groups) {
+      const failures: string[] = [];
+      let done = false;
+      for (const index of group) {
+        const backend = topology.backends[index];
+        const result = await runSelectInto(backend, {
+          text: plan.text(backend.config.db),
+          query,
+          target: plan.target.name !== undefined ? { name: plan.target.name, rp } : { rp },
+          routes: (m) => (topology.router.routeByName(m)?.length ?? 0) > 0,
+          write: (body, intoRp) => this.writer.writeLocal(body, intoRp),
+        });
+        if (query.signal?.aborted) return { error: 'aborted' };
+        if (result.kind === 'failed') {
+          failures.push(result.error);
+          continue;
+        }
+        if (result.kind === 'error') return { error: result.error };
+        written += result.written;
+        done = true;
+        if (failures.length > 0) this.logger.warn(`query ${query.requestId}: SELECT … INTO read from ${backend.name} after ${failures.join('; ')}`);
+        break;
+      }
+      if (!done) return { unavailable: `no backend could answer: ${failures.join('; ')}` };
+    }
+    // influxd warns when a writing statement comes over GET; it prints the statement normalized, we as written
+    const messages =
+      query.method === 'GET'
+        ? [{ level: 'warning', text: `deprecated use of '${plan.statement}' in a read only context, please use a POST request instead` }]
+        : undefined;
+    return writtenOutcome(written, query.epoch ?? query.params.epoch, messages);
   }
 
   private collect(index: number, text: TextFor, topology: Topology, query: BackendQuery): Promise<CollectedAnswer> {
@@ -514,6 +563,7 @@ function answeringBackends(plan: StatementPlan | undefined, topology: Topology):
     case 'single':
       return pick(plan.candidates);
     case 'cover':
+    case 'into':
       return pick(plan.groups.flat());
     case 'fanout':
     case 'all':
