@@ -42,6 +42,7 @@ export const UNBOUNDED_RAW_SELECT_MESSAGE =
  * Where the data a statement can read begins (ns since the epoch), e.g. the earliest shard start of its
  * database and retention policy on the backends that would answer it; undefined when unknown. A statement
  * with no data at all may say `now` (or anything past its upper bound): it then makes no bucket.
+ * Called only for a statement with a GROUP BY time level that has no lower time bound, at most once.
  */
 export type DataStart = (statementIndex: number, stmt: ParsedStatement) => bigint | undefined;
 
@@ -68,7 +69,7 @@ export function checkStatements(
   for (let i = 0; i < (stmts?.length ?? 0); i++) {
     let refusal: GuardRefusal | null = null;
     try {
-      refusal = checkStatement(stmts[i], i, limit, rawCap === true, nowNs, startOf(dataStart, i, stmts[i]));
+      refusal = checkStatement(stmts[i], i, limit, rawCap === true, nowNs, () => startOf(dataStart, i, stmts[i]));
     } catch {
       refusal = null;
     }
@@ -83,7 +84,7 @@ function checkStatement(
   limit: number,
   rawCap: boolean,
   now: bigint,
-  dataStart: bigint | undefined,
+  lookupDataStart: () => bigint | undefined,
 ): GuardRefusal | null {
   const top = selectOf(stmt);
   if (!top) return null;
@@ -91,8 +92,15 @@ function checkStatement(
 
   if (limit > 0) {
     let most = 0n;
+    // asked only for a level that needs it (GROUP BY time without a lower bound), once per statement
+    let dataStart: bigint | undefined;
+    let asked = false;
     for (const level of levels) {
       if (!level.interval) continue;
+      if (level.bounds.min === undefined && !asked) {
+        asked = true;
+        dataStart = lookupDataStart();
+      }
       let n: bigint;
       try {
         n = countBuckets(level.bounds, level.interval, now, level.info.zone, dataStart);

@@ -1,12 +1,11 @@
 import type { Backend } from '@app/backend';
 import { quoteIdent } from '@app/influxql';
-import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { ClusterStateService } from '../cluster/cluster-state.service';
+import { Injectable, Logger } from '@nestjs/common';
 import { type BackendQuery, collectQuery } from './backend-query';
 import { dataKey } from './query-planner';
 import type { QueryResponse, Value } from './query-result';
 
-/** How often every backend's shards are read again. */
+/** An entry older than this is read again in the background when the guard uses it. */
 export const SHARD_REFRESH_MS = 30_000;
 /** An entry older than this is read again before the guard refuses a statement on it. */
 export const SHARD_STALE_MS = 5_000;
@@ -25,38 +24,29 @@ export interface ShardSpans {
 
 /**
  * Where each backend's data begins: influxd reads only the shards that exist, so an open lower time bound
- * makes buckets from the earliest shard on, not from 1970. Read with `SHOW SHARDS` per backend in the
- * background (every SHARD_REFRESH_MS), and again on demand when the guard is about to refuse on a stale
- * entry. A backend that cannot answer (down, SHOW SHARDS not permitted) has no entry: the guard then falls
+ * makes buckets from the earliest shard on, not from 1970. Read with `SHOW SHARDS` per backend when the
+ * guard needs it: in the background when the entry it used is older than SHARD_REFRESH_MS, and before a
+ * refusal when the entry is missing or older than SHARD_STALE_MS (so a shard made since, e.g. by a write
+ * into a new rp, is seen before anyone is refused). Backends nobody runs such a query against are never
+ * asked. A backend that cannot answer (down, SHOW SHARDS not permitted) has no entry: the guard then falls
  * back to counting from the epoch.
  */
 @Injectable()
-export class ShardSpanCache implements OnModuleInit, OnModuleDestroy {
+export class ShardSpanCache {
   private readonly logger = new Logger(ShardSpanCache.name);
   private readonly entries = new Map<string, ShardSpans>();
   private readonly inflight = new Map<string, Promise<void>>();
-  private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly cluster: ClusterStateService) {}
-
-  onModuleInit(): void {
-    this.timer = setInterval(() => void this.refreshAll(), SHARD_REFRESH_MS);
-    this.timer.unref();
-    void this.refreshAll();
-  }
-
-  onModuleDestroy(): void {
-    if (this.timer) clearInterval(this.timer);
-  }
-
-  /** The backend's entry, if one has been read. */
+  /** The backend's entry, if one has been read; starts a background read when it is missing or old. */
   get(backend: Backend): ShardSpans | undefined {
-    return this.entries.get(dataKey(backend));
+    const entry = this.entries.get(dataKey(backend));
+    if (!entry || Date.now() - entry.at > SHARD_REFRESH_MS) void this.refresh(backend);
+    return entry;
   }
 
   /** Whether the backend's entry is missing or older than `maxAgeMs`. */
   isStale(backend: Backend, maxAgeMs = SHARD_STALE_MS): boolean {
-    const e = this.get(backend);
+    const e = this.entries.get(dataKey(backend));
     return !e || Date.now() - e.at > maxAgeMs;
   }
 
@@ -68,11 +58,6 @@ export class ShardSpanCache implements OnModuleInit, OnModuleDestroy {
     });
     await Promise.race([Promise.all(backends.map((b) => this.refresh(b))), wait]);
     clearTimeout(timer);
-  }
-
-  private async refreshAll(): Promise<void> {
-    const backends = this.cluster.topology.backends.filter((b) => !b.config.writeOnly && b.isHealthy);
-    await Promise.all(backends.map((b) => this.refresh(b)));
   }
 
   /** One read per backend at a time; callers arriving meanwhile share it. */
