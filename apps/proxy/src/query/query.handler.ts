@@ -179,15 +179,18 @@ export class QueryHandler {
     const node = topology.node;
     const settings = { maxSelectBuckets: node.maxSelectBuckets, maxUnboundedRawSelect: node.maxUnboundedRawSelect };
     const now = BigInt(Date.now()) * 1_000_000n;
-    const dataStart = (i: number, stmt: ParsedStatement) =>
-      earliestShard(
+    const asked = new Set<number>();
+    const dataStart = (i: number, stmt: ParsedStatement) => {
+      asked.add(i);
+      return earliestShard(
         answeringBackends(plan.statements[i], topology).map((b) => this.shards.get(b)),
         statementRps(stmt, params.rp),
         now,
       );
+    };
     let refusal = checkStatements(statements, settings, now, dataStart);
-    if (refusal?.reason === 'max-select-buckets') {
-      // Judge on fresh shards before refusing: a recent write may have made a shard the cache has not seen.
+    if (refusal?.reason === 'max-select-buckets' && asked.has(refusal.statementIndex)) {
+      // Judge on fresh shards before refusing on them: a recent write may have made a shard the cache has not seen.
       const backends = answeringBackends(plan.statements[refusal.statementIndex], topology);
       const stale = backends.filter((b) => this.shards.isStale(b));
       if (stale.length > 0) {
