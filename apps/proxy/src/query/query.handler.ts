@@ -191,10 +191,7 @@ export class QueryHandler {
     let refusal = checkStatements(statements, settings, now, dataStart);
     if (refusal?.reason === 'max-select-buckets' && asked.has(refusal.statementIndex)) {
       // Judge on fresh shards before refusing on them: a recent write may have made a shard the cache has not seen.
-      const backends = answeringBackends(plan.statements[refusal.statementIndex], topology);
-      const stale = backends.filter((b) => this.shards.isStale(b));
-      if (stale.length > 0) {
-        await this.shards.refreshNow(stale);
+      if (await this.shards.freshen(answeringBackends(plan.statements[refusal.statementIndex], topology))) {
         refusal = checkStatements(statements, settings, now, dataStart);
       }
     }

@@ -25,9 +25,9 @@ export interface ShardSpans {
 /**
  * Where each backend's data begins: influxd reads only the shards that exist, so an open lower time bound
  * makes buckets from the earliest shard on, not from 1970. Read with `SHOW SHARDS` per backend when the
- * guard needs it: in the background when the entry it used is older than SHARD_REFRESH_MS, and before a
- * refusal when the entry is missing or older than SHARD_STALE_MS (so a shard made since, e.g. by a write
- * into a new rp, is seen before anyone is refused). Backends nobody runs such a query against are never
+ * guard needs it: in the background when the backend was last asked more than SHARD_REFRESH_MS ago, and
+ * before a refusal that rests on it when it was last asked more than SHARD_STALE_MS ago or a read is in
+ * flight (so a shard made since, e.g. by a write into a new rp, is seen before anyone is refused). Backends nobody runs such a query against are never
  * asked. A backend that cannot answer (down, SHOW SHARDS not permitted) has no entry: the guard then falls
  * back to counting from the epoch.
  */
@@ -36,28 +36,40 @@ export class ShardSpanCache {
   private readonly logger = new Logger(ShardSpanCache.name);
   private readonly entries = new Map<string, ShardSpans>();
   private readonly inflight = new Map<string, Promise<void>>();
+  /** When each backend was last asked: one that cannot answer is not asked again at every query. */
+  private readonly tried = new Map<string, number>();
 
   /** The backend's entry, if one has been read; starts a background read when it is missing or old. */
   get(backend: Backend): ShardSpans | undefined {
-    const entry = this.entries.get(dataKey(backend));
-    if (!entry || Date.now() - entry.at > SHARD_REFRESH_MS) void this.refresh(backend);
-    return entry;
+    const key = dataKey(backend);
+    if (Date.now() - (this.tried.get(key) ?? 0) > SHARD_REFRESH_MS) void this.refresh(backend);
+    return this.entries.get(key);
   }
 
-  /** Whether the backend's entry is missing or older than `maxAgeMs`. */
+  /** Whether the backend's shards were last asked for (answered or not) more than `maxAgeMs` ago. */
   isStale(backend: Backend, maxAgeMs = SHARD_STALE_MS): boolean {
-    const e = this.entries.get(dataKey(backend));
-    return !e || Date.now() - e.at > maxAgeMs;
+    return Date.now() - (this.tried.get(dataKey(backend)) ?? 0) > maxAgeMs;
   }
 
-  /** Reads the given backends' shards again, waiting at most REFRESH_WAIT_MS. */
-  async refreshNow(backends: readonly Backend[]): Promise<void> {
+  /**
+   * Before a refusal that rests on these backends' shards: waits (at most REFRESH_WAIT_MS) for their reads in
+   * flight, and reads again those not asked for SHARD_STALE_MS. Resolves true when anything was (being) read.
+   */
+  async freshen(backends: readonly Backend[]): Promise<boolean> {
+    const reads: Promise<void>[] = [];
+    for (const b of backends) {
+      const running = this.inflight.get(dataKey(b));
+      if (running) reads.push(running);
+      else if (this.isStale(b)) reads.push(this.refresh(b));
+    }
+    if (reads.length === 0) return false;
     let timer: NodeJS.Timeout | undefined;
     const wait = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, REFRESH_WAIT_MS);
     });
-    await Promise.race([Promise.all(backends.map((b) => this.refresh(b))), wait]);
+    await Promise.race([Promise.all(reads), wait]);
     clearTimeout(timer);
+    return true;
   }
 
   /** One read per backend at a time; callers arriving meanwhile share it. */
@@ -65,6 +77,7 @@ export class ShardSpanCache {
     const key = dataKey(backend);
     let running = this.inflight.get(key);
     if (!running) {
+      this.tried.set(key, Date.now());
       running = this.read(backend, key).finally(() => this.inflight.delete(key));
       this.inflight.set(key, running);
     }
