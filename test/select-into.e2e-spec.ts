@@ -164,3 +164,23 @@ it('spools the points for a target backend that is down and delivers them when i
   });
   expect(await fieldTypes(B, 'dbb', 'gdown')).toEqual({ b: 'boolean', n: 'integer', s: 'string', usage: 'float' });
 });
+
+it('copies a result larger than one chunk and one write piece, over GET with influxd’s deprecation warning', async () => {
+  const N = 25_000; // three 10,000-row chunks from the backend, several 1 MB pieces into the write path
+  const lines: string[] = [];
+  for (let i = 0; i < N; i++) lines.push(`big,host=h${i % 7} v=${i}i,f=${i}.5,label="row number ${i} of the big copy" ${now - i * 1000}`);
+  const res = await request(`${proxy.url}/write?db=${DB}&precision=ms`, { method: 'POST', body: lines.join('\n') });
+  expect(res.status).toBe(204);
+  const got = await request(`${proxy.url}/query?${new URLSearchParams({ db: DB, q: 'SELECT * INTO big_copy FROM big GROUP BY *' })}`);
+  expect(got.status).toBe(200);
+  const result = got.json().results[0];
+  expect(result.series[0].values).toEqual([['1970-01-01T00:00:00Z', N]]);
+  expect(result.messages).toEqual([
+    { level: 'warning', text: expect.stringMatching(/^deprecated use of '.*INTO big_copy.*' in a read only context, please use a POST request instead$/) },
+  ]);
+  for (const [node, db] of [[A, 'dba'], [B, 'dbb']] as const) {
+    const [row] = await node.rows('SELECT count(v), sum(v), count(label) FROM big_copy', db);
+    expect(row).toMatchObject({ count: N, sum: (N * (N - 1)) / 2, count_1: N });
+    expect(await fieldTypes(node, db, 'big_copy')).toEqual({ f: 'float', label: 'string', v: 'integer' });
+  }
+});
