@@ -133,6 +133,28 @@ it('answers an open-ended GROUP BY time() over recent data with data, as influxd
   );
 });
 
+it('still refuses an open-ended query whose existing data spans more buckets than the limit, judged per retention policy', async () => {
+  const created = await query(proxy, `CREATE RETENTION POLICY "old" ON "${DB}" DURATION 0s REPLICATION 1`);
+  expect(created.json().results[0].error).toBeUndefined();
+  const q = 'SELECT mean(v) FROM "old".aged GROUP BY time(1m)';
+  // first asked while "old" has no shard: no data, nothing to refuse
+  expect((await query(proxy, q)).json().results[0].error).toBeUndefined();
+  // a point 200 days back makes a shard there (after the proxy last read the shards)
+  const aged = now - 200 * 86_400_000;
+  const res = await request(`${proxy.url}/write?db=${DB}&rp=old&precision=ms`, { method: 'POST', body: `aged v=1 ${aged}\naged v=2 ${now}\n` });
+  expect(res.status).toBe(204);
+  // the shards are read again before the verdict: the heavy query does not pass on the stale view
+  const refused = await query(proxy, q);
+  expect(refused.status).toBe(200);
+  const [, count] = /^max-select-buckets limit exceeded: \((\d+)\/100000\)$/.exec(refused.json().results[0].error ?? '') ?? [];
+  // counted from the start of the shard that holds the old point (a 7-day shard group), not from 1970
+  const minutes = Number(count);
+  expect(minutes).toBeGreaterThanOrEqual(200 * 1440);
+  expect(minutes).toBeLessThanOrEqual(208 * 1440);
+  // the default rp's recent data is still answered
+  expect((await query(proxy, 'SELECT mean(v) FROM heavy GROUP BY time(1m)')).json().results[0].error).toBeUndefined();
+});
+
 it('refuses an unbounded GROUP BY time() inside a subquery', async () => {
   const res = await query(proxy, `SELECT max(m) FROM (${UNBOUNDED.replace('mean(v)', 'mean(v) AS m')})`);
   expect(res.status).toBe(200);

@@ -189,11 +189,12 @@ export class QueryHandler {
       );
     };
     let refusal = checkStatements(statements, settings, now, dataStart);
-    if (refusal?.reason === 'max-select-buckets' && asked.has(refusal.statementIndex)) {
-      // Judge on fresh shards before refusing on them: a recent write may have made a shard the cache has not seen.
-      if (await this.shards.freshen(answeringBackends(plan.statements[refusal.statementIndex], topology))) {
-        refusal = checkStatements(statements, settings, now, dataStart);
-      }
+    if (asked.size > 0) {
+      // A verdict that rests on the shards is given on fresh ones (asked at most SHARD_STALE_MS ago): a write
+      // with old timestamps may have made a shard the cache has not seen, and a heavy query must not pass on that.
+      const backends = new Set<Backend>();
+      for (const i of asked) for (const b of answeringBackends(plan.statements[i], topology)) backends.add(b);
+      if (await this.shards.freshen([...backends])) refusal = checkStatements(statements, settings, now, dataStart);
     }
     if (!refusal) return plan;
     this.stats.countGuardRefusal(refusal.reason);

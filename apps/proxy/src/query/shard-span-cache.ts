@@ -5,10 +5,14 @@ import { type BackendQuery, collectQuery } from './backend-query';
 import { dataKey } from './query-planner';
 import type { QueryResponse, Value } from './query-result';
 
-/** An entry older than this is read again in the background when the guard uses it. */
-export const SHARD_REFRESH_MS = 30_000;
-/** An entry older than this is read again before the guard refuses a statement on it. */
-export const SHARD_STALE_MS = 5_000;
+/**
+ * A guard verdict that rests on the shards waits for a read when the backend was last asked longer ago than
+ * this: the window in which a shard made by a write with old timestamps would go unseen and a heavy query
+ * pass. 0: every such verdict reads them (one meta query; concurrent ones share it). Such queries (a GROUP
+ * BY time() without a lower bound) are rare — dashboards bound their ranges — and each would cost a backend
+ * far more than SHOW SHARDS does.
+ */
+export const SHARD_STALE_MS = 0;
 /** How long a refusal waits for that fresh read. */
 const REFRESH_WAIT_MS = 2_000;
 
@@ -25,10 +29,10 @@ export interface ShardSpans {
 /**
  * Where each backend's data begins: influxd reads only the shards that exist, so an open lower time bound
  * makes buckets from the earliest shard on, not from 1970. Read with `SHOW SHARDS` per backend when the
- * guard needs it: in the background when the backend was last asked more than SHARD_REFRESH_MS ago, and
- * before a refusal that rests on it when it was last asked more than SHARD_STALE_MS ago or a read is in
- * flight (so a shard made since, e.g. by a write into a new rp, is seen before anyone is refused). Backends nobody runs such a query against are never
- * asked. A backend that cannot answer (down, SHOW SHARDS not permitted) has no entry: the guard then falls
+ * guard needs it — a GROUP BY time() without a lower bound — and the backend was last asked more than
+ * SHARD_STALE_MS ago (so a shard made since, e.g. by a write with old timestamps or into a new rp, is seen
+ * before a heavy query passes or anyone is refused). Such a query waits for that read (one meta query, at
+ * most REFRESH_WAIT_MS); backends nobody sends such queries are never asked. A backend that cannot answer (down, SHOW SHARDS not permitted) has no entry: the guard then falls
  * back to counting from the epoch.
  */
 @Injectable()
@@ -39,20 +43,19 @@ export class ShardSpanCache {
   /** When each backend was last asked: one that cannot answer is not asked again at every query. */
   private readonly tried = new Map<string, number>();
 
-  /** The backend's entry, if one has been read; starts a background read when it is missing or old. */
+  /** The backend's entry, if one has been read. */
   get(backend: Backend): ShardSpans | undefined {
-    const key = dataKey(backend);
-    if (Date.now() - (this.tried.get(key) ?? 0) > SHARD_REFRESH_MS) void this.refresh(backend);
-    return this.entries.get(key);
+    return this.entries.get(dataKey(backend));
   }
 
   /** Whether the backend's shards were last asked for (answered or not) more than `maxAgeMs` ago. */
   isStale(backend: Backend, maxAgeMs = SHARD_STALE_MS): boolean {
-    return Date.now() - (this.tried.get(dataKey(backend)) ?? 0) > maxAgeMs;
+    const tried = this.tried.get(dataKey(backend));
+    return tried === undefined || Date.now() - tried > maxAgeMs;
   }
 
   /**
-   * Before a refusal that rests on these backends' shards: waits (at most REFRESH_WAIT_MS) for their reads in
+   * Before a verdict that rests on these backends' shards: waits (at most REFRESH_WAIT_MS) for their reads in
    * flight, and reads again those not asked for SHARD_STALE_MS. Resolves true when anything was (being) read.
    */
   async freshen(backends: readonly Backend[]): Promise<boolean> {
