@@ -353,10 +353,14 @@ export class QueryHandler {
         if (result.kind === 'error') return { error: result.error };
         written += result.written;
         done = true;
-        if (failures.length > 0) this.logger.warn(`query ${query.requestId}: SELECT … INTO read from ${backend.name} after ${failures.join('; ')}`);
+        if (failures.length > 0) {
+          this.logger.warn(`query ${query.requestId}: SELECT … INTO read from ${backend.name} after ${failures.join('; ')}`);
+        }
         break;
       }
-      if (!done) return { unavailable: `no backend could answer: ${failures.join('; ')}` };
+      if (!done && written === 0) return { unavailable: `no backend could answer: ${failures.join('; ')}` };
+      // an earlier group's points are written: the statement failed part way, say how far it got
+      if (!done) return { error: `SELECT … INTO stopped after ${written} points were written: ${failures.join('; ')}` };
     }
     // influxd warns when a writing statement comes over GET; it prints the statement normalized, we as written
     const messages =
