@@ -259,6 +259,13 @@ describe('planQuery: SELECT … INTO', () => {
     expect(only('SELECT * INTO other..x FROM cpu')).toEqual({ kind: 'local', outcome: { error: 'database not found: other' } });
   });
 
+  it('refuses an INTO whose sources live on different backend sets: its written count could not be influxd’s', () => {
+    expect(plan('SELECT * INTO mydb.autogen.:MEASUREMENT FROM cpu, temperature')).toMatchObject({
+      kind: 'refused',
+      message: expect.stringContaining('its sources live on different backend sets ([a] and [b])'),
+    });
+  });
+
   it('refuses top()/bottom() INTO with a clear 400: influxd writes them differently than it answers them', () => {
     expect(plan('SELECT top(v, host, 2) INTO x FROM cpu')).toMatchObject({
       kind: 'refused',

@@ -161,7 +161,7 @@ function refuse(statements: readonly ParsedStatement[], topology: PlannerTopolog
     if (FANOUT_CREATE.has(kind) && !topology.node.fanoutCreate) {
       return `${statementWords(kind)} is forbidden by this proxy (${where}, fanoutCreate is off); no statement was executed`;
     }
-    const inexact = kind === 'select' && statements[i].into ? inexactInto(statements[i]) : undefined;
+    const inexact = kind === 'select' && statements[i].into ? inexactInto(statements[i], topology) : undefined;
     if (inexact) return `SELECT … INTO cannot run exactly through this proxy (${where}): ${inexact}; no statement was executed`;
   }
   return undefined;
@@ -261,10 +261,17 @@ function planInto(stmt: ParsedStatement, topology: PlannerTopology): StatementPl
 }
 
 /**
- * Why a SELECT … INTO cannot be reproduced by running its SELECT alone, if it cannot: influxd drops the
- * tag columns top()/bottom() add and keeps their points' own times only when it writes into a target.
+ * Why a SELECT … INTO cannot be reproduced by running its SELECT alone on one replica, if it cannot: influxd
+ * drops the tag columns top()/bottom() add and keeps their points' own times only when it writes into a target.
  */
-function inexactInto(stmt: ParsedStatement): string | undefined {
+function inexactInto(stmt: ParsedStatement, topology: PlannerTopology): string | undefined {
+  // Sources on different backend sets would each be read from a replica of their own set, and a measurement
+  // a regex finds on two of them would be written (and counted) twice: influxd's `written` cannot be given.
+  const sets = routeSets(stmt, topology);
+  if (sets.length > 1) {
+    const names = sets.map((set) => `[${set.map((i) => topology.backends[i].name).join(', ')}]`).join(' and ');
+    return `its sources live on different backend sets (${names}); run one SELECT … INTO per set`;
+  }
   const fields = stmt.clauses.fields;
   if (!fields) return undefined;
   for (let i = fields.tokenStart; i < fields.tokenEnd; i++) {
