@@ -43,13 +43,13 @@ export function selectLevels(top: ParsedStatement, now: bigint): SelectLevel[] {
 /**
  * Buckets of `interval` over [min, max] the way influxd counts them for max-select-buckets
  * (query/compile.go Prepare): first = Window(min), last = Window(max - 1), (last - first + d) / d.
- * A missing lower bound counts from the epoch (0), a missing upper bound up to `now`. An empty range
- * (min > max) has 0 buckets.
+ * A missing lower bound counts from `dataStart` (where the data that exists begins) or, when that is
+ * unknown, from the epoch (0); a missing upper bound up to `now`. An empty range (min > max) has 0 buckets.
  */
-export function countBuckets(bounds: Bounds, interval: GroupInterval, now: bigint, zone?: ZoneLookup): bigint {
+export function countBuckets(bounds: Bounds, interval: GroupInterval, now: bigint, zone?: ZoneLookup, dataStart?: bigint): bigint {
   const d = interval.duration;
   if (d <= 0n) return 0n;
-  const min = bounds.min ?? 0n;
+  const min = bounds.min ?? dataStart ?? 0n;
   const max = bounds.max ?? now;
   if (min > max) return 0n; // empty range (influxd's formula can still say 1 here)
   let first: bigint;
@@ -82,13 +82,13 @@ export function windowStart(time: bigint, interval: GroupInterval, zone?: ZoneLo
 }
 
 /** The largest bucket count over the statement's SELECT levels (0 without any GROUP BY time). */
-export function statementBuckets(stmt: ParsedStatement, now: bigint): bigint {
+export function statementBuckets(stmt: ParsedStatement, now: bigint, dataStart?: bigint): bigint {
   const top = selectOf(stmt);
   if (!top) return 0n;
   let most = 0n;
   for (const level of selectLevels(top, now)) {
     if (!level.interval) continue;
-    const n = countBuckets(level.bounds, level.interval, now, level.info.zone);
+    const n = countBuckets(level.bounds, level.interval, now, level.info.zone, dataStart);
     if (n > most) most = n;
   }
   return most;

@@ -74,6 +74,55 @@ describe('checkStatements: max-select-buckets', () => {
   });
 });
 
+describe('checkStatements: an open lower bound counts from the data that exists', () => {
+  const M = 60_000_000_000n;
+  const OPEN = 'SELECT mean(usage) FROM gcpu GROUP BY time(1m)';
+
+  it('counts from the epoch when the data start is unknown (the old rule)', () => {
+    expect(checkStatements(parseQuery(OPEN), DEFAULT_GUARD_SETTINGS, NOW, () => undefined)).toMatchObject({ reason: 'max-select-buckets' });
+  });
+
+  it('counts from the data start when it is known: hours of data pass', () => {
+    const start = NOW - 6n * 60n * M; // earliest shard six hours back
+    expect(checkStatements(parseQuery(OPEN), DEFAULT_GUARD_SETTINGS, NOW, () => start)).toBeNull();
+    // and the count is exact: 361 one-minute buckets from there to now
+    expect(checkStatements(parseQuery(OPEN), { maxSelectBuckets: 360 }, NOW, () => start)).toMatchObject({
+      message: 'max-select-buckets limit exceeded: (361/360)',
+    });
+  });
+
+  it('still refuses data that spans more buckets than the limit', () => {
+    const start = NOW - 200_000n * M;
+    expect(checkStatements(parseQuery(OPEN), DEFAULT_GUARD_SETTINGS, NOW, () => start)).toMatchObject({ count: 200_001 });
+  });
+
+  it('keeps a written lower bound as written (WHERE time > 0 counts from 1970, as influxd counts it)', () => {
+    expect(checkStatements(parseQuery(KILLER), DEFAULT_GUARD_SETTINGS, NOW, () => NOW - M)).toMatchObject({ count: 28_333_334 });
+  });
+
+  it('bounds an open subquery by the data start too, and asks only for statements that need it', () => {
+    const q = `SHOW DATABASES; SELECT mean(v) FROM m WHERE time > now() - 1h GROUP BY time(1m); SELECT max(m) FROM (SELECT mean(v) AS m FROM heavy GROUP BY time(1m))`;
+    const asked: number[] = [];
+    const start = (i: number) => {
+      asked.push(i);
+      return NOW - 10n * M;
+    };
+    expect(checkStatements(parseQuery(q), DEFAULT_GUARD_SETTINGS, NOW, start)).toBeNull();
+    expect(asked).toEqual([2]);
+  });
+
+  it('makes no bucket when no data exists (data start past the upper bound)', () => {
+    expect(checkStatements(parseQuery(OPEN), { maxSelectBuckets: 1 }, NOW, () => NOW + M)).toBeNull();
+  });
+
+  it('takes a throwing lookup for unknown', () => {
+    const boom = () => {
+      throw new Error('x');
+    };
+    expect(checkStatements(parseQuery(OPEN), DEFAULT_GUARD_SETTINGS, NOW, boom)).toMatchObject({ reason: 'max-select-buckets' });
+  });
+});
+
 describe('checkStatements: maxUnboundedRawSelect', () => {
   it('is off by default', () => {
     expect(check('SELECT * FROM m')).toBeNull();

@@ -17,7 +17,10 @@ export const DEFAULT_GUARD_SETTINGS: Readonly<GuardSettings> = Object.freeze({
   maxUnboundedRawSelect: false,
 });
 
-/** Why a query is refused. Answer it with 400 `{"error": message}` before any backend sees the query. */
+/**
+ * Why a statement is refused. influxd answers it as that statement's error inside a 200
+ * (`{"results":[…,{"statement_id":i,"error":message}]}`): the statements before it run, the ones after do not.
+ */
 export interface GuardRefusal {
   /** Index (in the array given to checkStatements) of the first statement refused. */
   statementIndex: number;
@@ -36,16 +39,29 @@ export const UNBOUNDED_RAW_SELECT_MESSAGE =
   'raw SELECT without LIMIT or time bound refused by the proxy (maxUnboundedRawSelect): add a WHERE time condition or a LIMIT';
 
 /**
+ * Where the data a statement can read begins (ns since the epoch), e.g. the earliest shard start of its
+ * database and retention policy on the backends that would answer it; undefined when unknown. A statement
+ * with no data at all may say `now` (or anything past its upper bound): it then makes no bucket.
+ * Called only for a statement with a GROUP BY time level that has no lower time bound, at most once.
+ */
+export type DataStart = (statementIndex: number, stmt: ParsedStatement) => bigint | undefined;
+
+/**
  * The first statement the guard refuses, or null when every statement may be forwarded.
  *
  * Checked statements: SELECT (with all its subqueries) and EXPLAIN [ANALYZE] SELECT (buckets only; influxd
  * prepares, and so bucket-checks, an EXPLAIN too). Everything else passes. Never throws: a statement whose
  * analysis fails unexpectedly is allowed.
+ *
+ * A SELECT level without a lower time bound counts its buckets from `dataStart` (the data that exists),
+ * else from the epoch. A written lower bound counts as written (`WHERE time > 0` is counted from 1970, as
+ * influxd counts it).
  */
 export function checkStatements(
   stmts: readonly ParsedStatement[],
   settings: Readonly<Partial<GuardSettings>>,
   now: bigint,
+  dataStart?: DataStart,
 ): GuardRefusal | null {
   const limit = safeLimit(settings?.maxSelectBuckets);
   const rawCap = settings?.maxUnboundedRawSelect ?? DEFAULT_GUARD_SETTINGS.maxUnboundedRawSelect;
@@ -53,7 +69,7 @@ export function checkStatements(
   for (let i = 0; i < (stmts?.length ?? 0); i++) {
     let refusal: GuardRefusal | null = null;
     try {
-      refusal = checkStatement(stmts[i], i, limit, rawCap === true, nowNs);
+      refusal = checkStatement(stmts[i], i, limit, rawCap === true, nowNs, () => startOf(dataStart, i, stmts[i]));
     } catch {
       refusal = null;
     }
@@ -68,6 +84,7 @@ function checkStatement(
   limit: number,
   rawCap: boolean,
   now: bigint,
+  lookupDataStart: () => bigint | undefined,
 ): GuardRefusal | null {
   const top = selectOf(stmt);
   if (!top) return null;
@@ -75,11 +92,18 @@ function checkStatement(
 
   if (limit > 0) {
     let most = 0n;
+    // asked only for a level that needs it (GROUP BY time without a lower bound), once per statement
+    let dataStart: bigint | undefined;
+    let asked = false;
     for (const level of levels) {
       if (!level.interval) continue;
+      if (level.bounds.min === undefined && !asked) {
+        asked = true;
+        dataStart = lookupDataStart();
+      }
       let n: bigint;
       try {
-        n = countBuckets(level.bounds, level.interval, now, level.info.zone);
+        n = countBuckets(level.bounds, level.interval, now, level.info.zone, dataStart);
       } catch {
         // Arithmetic surprise: count the widest range the rule allows (epoch … now).
         n = countBuckets({}, level.interval, now);
@@ -124,6 +148,17 @@ function streamsUnboundedRawPoints(levels: readonly SelectLevel[], at: number): 
 
 function isBounded(b: Bounds): boolean {
   return b.min !== undefined || b.max !== undefined;
+}
+
+/** The statement's data start, when known; a throwing lookup counts as unknown. */
+function startOf(dataStart: DataStart | undefined, index: number, stmt: ParsedStatement): bigint | undefined {
+  if (!dataStart) return undefined;
+  try {
+    const v = dataStart(index, stmt);
+    return typeof v === 'bigint' ? v : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function safeLimit(v: unknown): number {
@@ -173,9 +208,9 @@ export function timeRange(stmt: ParsedStatement, now: bigint): TimeRange {
  * inherits the enclosing time bounds and, when it has none, the enclosing interval); 0 when no level has a
  * GROUP BY time. Approximate above 2^53. Never throws (0 when nothing can be computed).
  */
-export function bucketCount(stmt: ParsedStatement, now: bigint): number {
+export function bucketCount(stmt: ParsedStatement, now: bigint, dataStart?: bigint): number {
   try {
-    return Number(statementBuckets(stmt, safeNow(now)));
+    return Number(statementBuckets(stmt, safeNow(now), dataStart));
   } catch {
     return 0;
   }

@@ -2,8 +2,9 @@
  * @app/query-guard — refuses the InfluxQL statements that take a backend down, before any backend sees them.
  *
  * Pure functions over `@app/influxql`'s parsed statements:
- * - `checkStatements(stmts, settings, now)` → the first refused statement (`GuardRefusal`) or null;
- *   answer a refusal with 400 `{"error": refusal.message}` and forward nothing.
+ * - `checkStatements(stmts, settings, now, dataStart?)` → the first refused statement (`GuardRefusal`) or null;
+ *   answer a refusal as influxd does: 200 with that statement's `error`, the statements before it run, the
+ *   ones after it not (`not executed`).
  * - `timeRange(stmt, now)` → the statement's time range from its WHERE conditions on `time`.
  * - `bucketCount(stmt, now)` → how many GROUP BY time buckets it makes (largest over its subqueries).
  *
@@ -17,7 +18,9 @@
  *   AND intersects; OR gives no bound (influxd intersects; the guard overestimates instead); anything that
  *   does not evaluate (field refs, other functions, out-of-range times) gives no bound;
  * - buckets: influxd's count `(Window(max-1) - Window(min) + d) / d` with the GROUP BY time offset and tz()
- *   alignment; a missing lower bound is the epoch (influxd: the minimum time), a missing upper bound now();
+ *   alignment; a missing lower bound is where the data begins (`dataStart`: the earliest shard of the
+ *   db/rp on the backends that would answer, which bounds what influxd reads), else the epoch; a missing
+ *   upper bound now();
  * - subqueries: each SELECT level is counted with its own bounds intersected with every enclosing level's,
  *   and with the nearest enclosing interval when it has no GROUP BY time; the statement's count is the max;
  * - checked statements: SELECT, EXPLAIN [ANALYZE] SELECT (buckets only); CQ bodies and the rest pass;
@@ -32,5 +35,6 @@ export {
   UNBOUNDED_RAW_SELECT_MESSAGE,
   type GuardSettings,
   type GuardRefusal,
+  type DataStart,
   type TimeRange,
 } from './guard';

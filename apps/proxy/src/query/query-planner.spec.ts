@@ -238,3 +238,38 @@ describe('goRegex', () => {
     expect(goRegex('[')).toBeNull();
   });
 });
+
+describe('planQuery: SELECT … INTO', () => {
+  it('runs the SELECT part without its INTO clause on the backends of the source, renaming the db', () => {
+    const p = only('SELECT mean(usage) INTO "mydb"."autogen"."cpu_1h" FROM "mydb"."autogen".cpu GROUP BY time(1h), *');
+    expect(p).toMatchObject({ kind: 'into', groups: [[0]], target: { name: 'cpu_1h', rp: 'autogen' } });
+    if (p.kind !== 'into') throw new Error(p.kind);
+    expect(p.text('db_a')).toBe('SELECT mean(usage) FROM db_a."autogen".cpu GROUP BY time(1h), *');
+  });
+
+  it('keeps no target name for :MEASUREMENT, and is never streamed as is', () => {
+    const q = 'SELECT * INTO mydb.autogen.:MEASUREMENT FROM temperature';
+    expect(only(q)).toMatchObject({ kind: 'into', groups: [[1]], target: { rp: 'autogen' } });
+    expect((only(q) as { target: object }).target).not.toHaveProperty('name');
+    const whole = plan(q);
+    expect(whole.kind === 'plans' && whole.stream).toBeFalsy();
+  });
+
+  it('answers another target database the way influxd does', () => {
+    expect(only('SELECT * INTO other..x FROM cpu')).toEqual({ kind: 'local', outcome: { error: 'database not found: other' } });
+  });
+
+  it('refuses an INTO whose sources live on different backend sets: its written count could not be influxd’s', () => {
+    expect(plan('SELECT * INTO mydb.autogen.:MEASUREMENT FROM cpu, temperature')).toMatchObject({
+      kind: 'refused',
+      message: expect.stringContaining('its sources live on different backend sets ([a] and [b])'),
+    });
+  });
+
+  it('refuses top()/bottom() INTO with a clear 400: influxd writes them differently than it answers them', () => {
+    expect(plan('SELECT top(v, host, 2) INTO x FROM cpu')).toMatchObject({
+      kind: 'refused',
+      message: expect.stringMatching(/^SELECT … INTO cannot run exactly through this proxy \(statement 1 of 1\): top\(\)/),
+    });
+  });
+});

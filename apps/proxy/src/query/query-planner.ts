@@ -58,6 +58,12 @@ export type StatementPlan =
   | { kind: 'cover'; groups: number[][]; merge: MergeSpec; text: TextFor }
   /** Every backend must run it (CREATE DATABASE …): succeeds only when all do. */
   | { kind: 'all'; backends: number[]; text: TextFor }
+  /**
+   * SELECT … INTO: the SELECT part (`text`, the statement without its INTO clause) runs on one backend of
+   * each group (failing over within it); the rows are written through the proxy's write path, so every
+   * backend the target measurement maps to gets them (see select-into.ts).
+   */
+  | { kind: 'into'; groups: number[][]; text: TextFor; target: { name?: string; rp?: string }; statement: string }
   /** No backend can answer it: the request gets 503. */
   | { kind: 'unavailable'; message: string };
 
@@ -200,6 +206,8 @@ function refuse(statements: readonly ParsedStatement[], topology: PlannerTopolog
     if (FANOUT_CREATE.has(kind) && !topology.node.fanoutCreate) {
       return `${statementWords(kind)} is forbidden by this proxy (${where}, fanoutCreate is off); no statement was executed`;
     }
+    const inexact = kind === 'select' && statements[i].into ? inexactInto(statements[i], topology) : undefined;
+    if (inexact) return `SELECT … INTO cannot run exactly through this proxy (${where}): ${inexact}; no statement was executed`;
   }
   return undefined;
 }
@@ -236,6 +244,7 @@ function planStatement(stmt: ParsedStatement, topology: PlannerTopology, clientD
       return { kind: 'all', backends: everyBackend(topology), text: renameDatabase(stmt) };
     }
     case 'select': {
+      if (stmt.into) return planInto(stmt, topology);
       const sets = routeSets(stmt, topology);
       if (sets.length <= 1) return single(sets[0] ?? queryable(topology), topology, text, fence);
       const groups = sets.map((set) => candidates(set, topology, fence));
@@ -271,6 +280,53 @@ function planStatement(stmt: ParsedStatement, topology: PlannerTopology, clientD
   if (EVERYWHERE.has(stmt.kind)) return { kind: 'all', backends: everyBackend(topology), text };
   // Server-level statements (SHOW USERS, SHOW STATS, SHOW SHARDS, KILL QUERY …): any one backend.
   return single(queryable(topology), topology, text, fence);
+}
+
+/**
+ * SELECT … INTO: the source side is planned as a SELECT (one backend per backend set of its sources), the
+ * text loses its INTO clause (the rows are written by the proxy, not by the backend that read them).
+ */
+function planInto(stmt: ParsedStatement, topology: PlannerTopology): StatementPlan {
+  const into = stmt.into!;
+  const clause = stmt.clauses.into!;
+  // The INTO target's db is left as written (it is cut out); every other database reference sits after
+  // the INTO clause (FROM follows it), so the text up to the clause's end keeps its offsets.
+  const withoutInto: TextFor = (db) => {
+    const t = rewriteDatabase(stmt, db, { into: false });
+    return t.slice(0, clause.start - stmt.start).trimEnd() + ' ' + t.slice(clause.end - stmt.start).trimStart();
+  };
+  const sets = routeSets(stmt, topology);
+  const groups = (sets.length > 0 ? sets : [queryable(topology)]).map((set) => candidates(set, topology));
+  const empty = groups.findIndex((g) => g.length === 0);
+  if (empty >= 0) return unavailable(sets[empty] ?? queryable(topology), topology);
+  const target: { name?: string; rp?: string } = {};
+  if (!into.sourceMeasurement && into.name !== undefined) target.name = into.name;
+  if (into.rp !== undefined) target.rp = into.rp;
+  return { kind: 'into', groups, text: withoutInto, target, statement: stmt.text };
+}
+
+/**
+ * Why a SELECT … INTO cannot be reproduced by running its SELECT alone on one replica, if it cannot: influxd
+ * drops the tag columns top()/bottom() add and keeps their points' own times only when it writes into a target.
+ */
+function inexactInto(stmt: ParsedStatement, topology: PlannerTopology): string | undefined {
+  // Sources on different backend sets would each be read from a replica of their own set, and a measurement
+  // a regex finds on two of them would be written (and counted) twice: influxd's `written` cannot be given.
+  const sets = routeSets(stmt, topology);
+  if (sets.length > 1) {
+    const names = sets.map((set) => `[${set.map((i) => topology.backends[i].name).join(', ')}]`).join(' and ');
+    return `its sources live on different backend sets (${names}); run one SELECT … INTO per set`;
+  }
+  const fields = stmt.clauses.fields;
+  if (!fields) return undefined;
+  for (let i = fields.tokenStart; i < fields.tokenEnd; i++) {
+    const t = stmt.tokens[i];
+    const next = stmt.tokens[i + 1];
+    if (t.kind === 'ident' && /^(top|bottom)$/i.test(t.value) && next?.kind === 'punctuation' && next.value === '(') {
+      return `${t.value.toLowerCase()}() writes differently into a target than it answers`;
+    }
+  }
+  return undefined;
 }
 
 function local(outcome: StatementOutcome): StatementPlan {

@@ -37,8 +37,18 @@ import {
   paramsFromUrl,
   readFormBody,
 } from './query-params';
-import { READ_BEHIND_HEADER, type StatementPlan, type TextFor, dataKey, planQuery } from './query-planner';
+import {
+  READ_BEHIND_HEADER,
+  type QueryPlan,
+  type StatementPlan,
+  type TextFor,
+  dataKey,
+  planQuery,
+} from './query-planner';
 import { SentinelViewService } from '../sentinel/sentinel-view.service';
+import { ShardSpanCache, earliestShard } from './shard-span-cache';
+import { runSelectInto, writtenOutcome } from './select-into';
+import { WriteHandler } from '../write/write.handler';
 import {
   NOT_EXECUTED,
   type StatementOutcome,
@@ -85,6 +95,8 @@ export class QueryHandler {
     private readonly stats: QueryStats,
     private readonly observer: RequestObserver,
     private readonly sentinel: SentinelViewService,
+    private readonly shards: ShardSpanCache,
+    private readonly writer: WriteHandler,
   ) {}
 
   async handle(req: IncomingMessage, res: ServerResponse, url: URLSearchParams, requestId: string): Promise<void> {
@@ -131,27 +143,12 @@ export class QueryHandler {
     }
     if (refuseUnprivileged(req, res, statements, influxHeaders(topology.version, requestId))) return; // auth: admin-only statements
 
-    // the guard: a statement that would make a backend build millions of buckets never leaves the proxy
-    const node = topology.node;
-    const refusal = checkStatements(
-      statements,
-      { maxSelectBuckets: node.maxSelectBuckets, maxUnboundedRawSelect: node.maxUnboundedRawSelect },
-      BigInt(Date.now()) * 1_000_000n,
-    );
-    if (refusal) {
-      this.stats.countGuardRefusal(refusal.reason);
-      this.logger.warn(
-        `query ${requestId} from ${req.socket.remoteAddress ?? '?'} refused by the guard (${refusal.reason}, ` +
-          `statement ${refusal.statementIndex + 1}): ${refusal.message}: ${JSON.stringify(params.q.slice(0, 500))}`,
-      );
-      return writeInfluxError(res, 400, refusal.message, influxHeaders(topology.version, requestId));
+    const planned = planQuery(statements, topology, params.db, this.sentinel.readFence);
+    if (planned.kind === 'refused') {
+      this.logger.warn(`query ${requestId} refused: ${planned.message}: ${JSON.stringify(params.q.slice(0, 500))}`);
+      return writeInfluxError(res, 400, planned.message, influxHeaders(topology.version, requestId));
     }
-
-    const plan = planQuery(statements, topology, params.db, this.sentinel.readFence);
-    if (plan.kind === 'refused') {
-      this.logger.warn(`query ${requestId} refused: ${plan.message}: ${JSON.stringify(params.q.slice(0, 500))}`);
-      return writeInfluxError(res, 400, plan.message, influxHeaders(topology.version, requestId));
-    }
+    const plan = await this.guard(req, statements, planned, topology, params, requestId);
     if (topology.node.queryTracing) {
       this.logger.log(`query ${requestId}: ${JSON.stringify(params.q.slice(0, 1000))} → ${describePlan(plan.statements, topology)}`);
     }
@@ -174,6 +171,52 @@ export class QueryHandler {
       if (!res.writableEnded) signal.abort();
     });
     return this.runStatements(req, res, topology, plan.statements, { ...query, signal });
+  }
+
+  /**
+   * The guard: a statement that would make a backend build more GROUP BY time buckets than the limit never
+   * leaves the proxy. It is answered as influxd answers it — that statement's error in a 200, the statements
+   * before it run, the ones after it not — so its plan becomes that error and nothing is streamed. An open
+   * lower time bound counts from the earliest shard of the db/rp on the backends that would answer.
+   */
+  private async guard(
+    req: IncomingMessage,
+    statements: readonly ParsedStatement[],
+    plan: Extract<QueryPlan, { kind: 'plans' }>,
+    topology: Topology,
+    params: QueryParams,
+    requestId: string,
+  ): Promise<Extract<QueryPlan, { kind: 'plans' }>> {
+    const node = topology.node;
+    const settings = { maxSelectBuckets: node.maxSelectBuckets, maxUnboundedRawSelect: node.maxUnboundedRawSelect };
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const asked = new Set<number>();
+    const dataStart = (i: number, stmt: ParsedStatement) => {
+      asked.add(i);
+      return earliestShard(
+        answeringBackends(plan.statements[i], topology).map((b) => this.shards.get(b)),
+        statementRps(stmt, params.rp),
+        now,
+      );
+    };
+    let refusal = checkStatements(statements, settings, now, dataStart);
+    if (asked.size > 0) {
+      // A verdict that rests on the shards is given on fresh ones (asked at most SHARD_STALE_MS ago): a write
+      // with old timestamps may have made a shard the cache has not seen, and a heavy query must not pass on that.
+      const backends = new Set<Backend>();
+      for (const i of asked) for (const b of answeringBackends(plan.statements[i], topology)) backends.add(b);
+      if (await this.shards.freshen([...backends])) refusal = checkStatements(statements, settings, now, dataStart);
+    }
+    if (!refusal) return plan;
+    this.stats.countGuardRefusal(refusal.reason);
+    this.logger.warn(
+      `query ${requestId} from ${req.socket.remoteAddress ?? '?'} refused by the guard (${refusal.reason}, ` +
+        `statement ${refusal.statementIndex + 1}): ${refusal.message}: ${JSON.stringify(params.q.slice(0, 500))}`,
+    );
+    const refused: StatementPlan = { kind: 'local', outcome: { error: refusal.message } };
+    const at = refusal.statementIndex;
+    // no stream: runStatements runs those before it and answers those after it `not executed`
+    return { kind: 'plans', statements: plan.statements.map((p, i) => (i === at ? refused : p)) };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -285,7 +328,57 @@ export class QueryHandler {
         return this.executeCover(plan, topology, query);
       case 'all':
         return this.executeAll(plan.backends, plan.text, topology, query);
+      case 'into':
+        return this.executeInto(plan, topology, query);
     }
+  }
+
+  /**
+   * SELECT … INTO: each group's SELECT runs on its first backend that can (failing over while nothing has
+   * been written), and the rows go through the proxy's write path to every backend of the target's keymap.
+   */
+  private async executeInto(
+    plan: Extract<StatementPlan, { kind: 'into' }>,
+    topology: Topology,
+    query: BackendQuery,
+  ): Promise<StatementOutcome | Unavailable> {
+    const rp = plan.target.rp ?? query.params.rp;
+    let written = 0;
+    for (const group of plan.groups) {
+      const failures: string[] = [];
+      let done = false;
+      for (const index of group) {
+        const backend = topology.backends[index];
+        const result = await runSelectInto(backend, {
+          text: plan.text(backend.config.db),
+          query,
+          target: plan.target.name !== undefined ? { name: plan.target.name, rp } : { rp },
+          routes: (m) => (topology.router.routeByName(m)?.length ?? 0) > 0,
+          write: (body, intoRp) => this.writer.writeLocal(body, intoRp),
+        });
+        if (query.signal?.aborted) return { error: 'aborted' };
+        if (result.kind === 'failed') {
+          failures.push(result.error);
+          continue;
+        }
+        if (result.kind === 'error') return { error: result.error };
+        written += result.written;
+        done = true;
+        if (failures.length > 0) {
+          this.logger.warn(`query ${query.requestId}: SELECT … INTO read from ${backend.name} after ${failures.join('; ')}`);
+        }
+        break;
+      }
+      if (!done && written === 0) return { unavailable: `no backend could answer: ${failures.join('; ')}` };
+      // an earlier group's points are written: the statement failed part way, say how far it got
+      if (!done) return { error: `SELECT … INTO stopped after ${written} points were written: ${failures.join('; ')}` };
+    }
+    // influxd warns when a writing statement comes over GET; it prints the statement normalized, we as written
+    const messages =
+      query.method === 'GET'
+        ? [{ level: 'warning', text: `deprecated use of '${plan.statement}' in a read only context, please use a POST request instead` }]
+        : undefined;
+    return writtenOutcome(written, query.epoch ?? query.params.epoch, messages);
   }
 
   private collect(index: number, text: TextFor, topology: Topology, query: BackendQuery): Promise<CollectedAnswer> {
@@ -477,4 +570,35 @@ function boundParams(raw: string): Record<string, unknown> | undefined {
   if (raw === '') return undefined;
   const parsed: unknown = JSON.parse(raw);
   return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
+}
+
+/** The backends that may answer a statement (its candidates, failover included); every backend when not known. */
+function answeringBackends(plan: StatementPlan | undefined, topology: Topology): Backend[] {
+  const pick = (list: readonly number[]) => list.map((i) => topology.backends[i]);
+  switch (plan?.kind) {
+    case 'single':
+      return pick(plan.candidates);
+    case 'cover':
+    case 'into':
+      return pick(plan.groups.flat());
+    case 'fanout':
+    case 'all':
+      return pick(plan.backends);
+    default:
+      return topology.backends.filter((b) => !b.config.writeOnly);
+  }
+}
+
+/** The retention policies a statement reads: each source's own, else the request's `rp`, else (undefined) the default. */
+function statementRps(stmt: ParsedStatement, requestRp: string): Set<string | undefined> {
+  const rps = new Set<string | undefined>();
+  const visit = (sources: ParsedStatement['sources']) => {
+    for (const s of sources) {
+      if (s.kind === 'subquery') visit(s.statement.sources);
+      else rps.add(s.rp ?? (requestRp !== '' ? requestRp : undefined));
+    }
+  };
+  visit(stmt.sources);
+  if (rps.size === 0) rps.add(requestRp !== '' ? requestRp : undefined);
+  return rps;
 }
