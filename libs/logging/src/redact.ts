@@ -37,16 +37,17 @@ export function maskUrlPassword(url: string): string {
 export function maskPasswordParams(target: string): string {
   const at = target.indexOf('?');
   if (at < 0) return target;
-  const params = new URLSearchParams(target.slice(at + 1));
-  const q = params.get('q');
-  const hasPasswordInQuery = q !== null && PASSWORD_WORD.test(q);
-  if (!params.has('p') && !hasPasswordInQuery) return target;
-  params.delete('p');
-  if (hasPasswordInQuery) {
-    params.set('q', maskQueryPasswords(q));
-    if (params.has('params')) params.set('params', MASK);
+  const params = [...new URLSearchParams(target.slice(at + 1))];
+  // every q, not only the one the proxy runs: a second one is logged all the same
+  const hasPasswordInQuery = params.some(([name, value]) => name === 'q' && PASSWORD_WORD.test(value));
+  if (!hasPasswordInQuery && !params.some(([name]) => name === 'p')) return target;
+  const kept = new URLSearchParams();
+  for (const [name, value] of params) {
+    if (name === 'p') continue;
+    if (name === 'q') kept.append(name, maskQueryPasswords(value));
+    else kept.append(name, name === 'params' && hasPasswordInQuery ? MASK : value);
   }
-  const rest = params.toString();
+  const rest = kept.toString();
   return rest === '' ? target.slice(0, at) : `${target.slice(0, at)}?${rest}`;
 }
 
@@ -115,14 +116,17 @@ export function maskQueryPasswords(q: string): string {
 
 // `password`, then anything up to a quote (comments and `;` may sit between them in text influxd never
 // parsed), then the rest of that line: the escaping the text went through is unknown, so the closing
-// quote cannot be found; the whole rest is masked. Already masked text has no quote left to match.
+// quote cannot be found; the whole rest is masked. Text masked by maskQueryPasswords has no quote left
+// after its PASSWORD unless a later statement has one: that string is masked too, a price paid only by
+// log lines that mention a password.
 const PASSWORD_IN_TEXT = /(password[^']*?)'[^\n]*/gi;
 // `p=` as a URL/form parameter
 const P_PARAM = /([?&]p=)[^&\s"'#]*/g;
 // `scheme://user:secret@`
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/@:]*:)[^\s/@]*@/gi;
-// an Authorization header's credentials
-const AUTH_SCHEME = /\b(Basic|Token|Bearer)( +)[^\s"',;]+/g;
+// an Authorization header's credentials: Basic and Bearer ones are one base64/JWT word; `Token user:password`
+// may hold any character but a line break
+const AUTH_SCHEME = /\b(Basic|Bearer)( +)[^\s"',;]+|\b(Token)( +)[^\n]*/g;
 
 /**
  * The last net for free log text (messages, stack traces), which may carry a query already quoted
@@ -135,6 +139,10 @@ export function maskSecretsInLogText(text: string): string {
   if (PASSWORD_WORD.test(out)) out = out.replace(PASSWORD_IN_TEXT, `$1${MASK}`);
   if (out.includes('p=')) out = out.replace(P_PARAM, `$1${MASK}`);
   if (out.includes('://')) out = out.replace(URL_USERINFO, `$1${MASK}@`);
-  if (out.includes('Basic') || out.includes('Token') || out.includes('Bearer')) out = out.replace(AUTH_SCHEME, `$1$2${MASK}`);
+  if (out.includes('Basic') || out.includes('Token') || out.includes('Bearer')) out = out.replace(AUTH_SCHEME, maskCredentials);
   return out;
+}
+
+function maskCredentials(_match: string, word: string | undefined, gap: string | undefined, token: string, tokenGap: string): string {
+  return word === undefined ? `${token}${tokenGap}${MASK}` : `${word}${gap}${MASK}`;
 }
