@@ -292,7 +292,7 @@ describe('request logs and the self-report', () => {
     expect(wl.url).toBe(`/write?db=${DB}&u=bob`);
     expect(typeof wl.durationMs).toBe('number');
     expect(ql).toMatchObject({ method: 'POST', db: DB, status: q.status, url: `/query?db=${DB}&u=bob` });
-    expect(ql.q).toBe('SELECT count(v) FROM traced; CREATE USER eve WITH PASSWORD [REDACTED]');
+    expect(ql.q).toBe('SELECT count(v) FROM traced; CREATE USER eve WITH PASSWORD ******');
     expect(fs.readFileSync(logFile, 'utf8')).not.toMatch(/s3cr3t/);
   });
 

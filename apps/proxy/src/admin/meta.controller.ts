@@ -1,4 +1,5 @@
 import { type BackendConfig, ConfigProvider, type ProxyMember, type ProxyNodeConfig } from '@app/config';
+import { MASK, maskSecretKeys, maskUrlPassword } from '@app/logging';
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import type { ProxyOptions } from '../cli/proxy-options';
 import { ClusterStateService } from '../cluster/cluster-state.service';
@@ -35,13 +36,13 @@ export class MetaController {
     const backendStatus: Record<string, boolean> = {};
     const backendDetail: Record<string, unknown> = {};
     for (const b of topology.backends) {
-      backends[b.name] = redact(b.config);
+      backends[b.name] = maskBackend(b.config);
       backendStatus[b.name] = b.isHealthy;
       backendDetail[b.name] = { ...b.status(), batches: b.batcher.pending };
     }
     return {
       node: this.options.node,
-      proxies: proxiesWithMembership(redactUsers(topology.config.proxies), members),
+      proxies: proxiesWithMembership(topology.config.proxies, members),
       membership: { scope: this.membership.scope, ttl: this.membership.ttl, ...(error ? { error } : {}) },
       sentinel,
       /** Backends with replay backlog waiting (fleet-wide with a live sentinel, else this proxy's spools): no query goes to them while a caught-up replica can answer. */
@@ -62,47 +63,11 @@ export class MetaController {
   }
 }
 
-const REDACTED = '******';
-
-function redact(config: BackendConfig): BackendConfig {
-  const url = redactUrl(config.url);
+/** A backend's config as shown: its password and the password in its URL masked. */
+function maskBackend(config: BackendConfig): BackendConfig {
+  const url = maskUrlPassword(config.url);
   if (config.password === undefined && url === config.url) return config;
-  return { ...config, url, ...(config.password === undefined ? {} : { password: REDACTED }) };
-}
-
-/** Proxy users keep their names and admin flags; their password hashes are not shown. */
-function redactUsers(proxies: Record<string, ProxyNodeConfig>): Record<string, ProxyNodeConfig> {
-  const out: Record<string, ProxyNodeConfig> = {};
-  for (const [name, node] of Object.entries(proxies)) {
-    const users = Object.fromEntries(
-      Object.entries(node.users ?? {}).map(([user, entry]) => [user, { ...entry, hash: REDACTED }]),
-    );
-    out[name] = { ...node, users };
-  }
-  return out;
-}
-
-/** `http://user:secret@host` → `http://user:******@host`. */
-function redactUrl(text: string): string {
-  try {
-    const url = new URL(text);
-    if (!url.password) return text;
-    url.password = REDACTED;
-    return url.toString();
-  } catch {
-    return text;
-  }
-}
-
-const SECRET_KEY = /^(password|hash|secret|token)$/i;
-
-/** A copy with every value under a secret-looking key (password, hash, secret, token) masked. */
-function redactSecrets(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redactSecrets);
-  if (!value || typeof value !== 'object') return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) && v !== undefined ? REDACTED : redactSecrets(v)]),
-  );
+  return { ...config, url, ...(config.password === undefined ? {} : { password: MASK }) };
 }
 
 /**
@@ -123,7 +88,7 @@ function proxiesWithMembership(configured: Record<string, object>, members: Prox
     backlog: m?.backlog ?? {},
   });
   for (const [name, config] of Object.entries(configured)) {
-    out[name] = { ...(redactSecrets(config) as object), configured: true, ...view(live.get(name)) };
+    out[name] = { ...maskSecretKeys(config), configured: true, ...view(live.get(name)) };
   }
   for (const m of members) {
     if (!(m.name in out)) out[m.name] = { zone: m.zone, configured: false, ...view(m) };

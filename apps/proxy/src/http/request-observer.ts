@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClusterStateService } from '../cluster/cluster-state.service';
-import { redactQuery, redactUrl } from '@app/logging';
+import { maskPasswordParams, maskQueryPasswords } from '@app/logging';
 import { endpointOf, ProxyMetrics } from '../metrics/proxy-metrics';
 
 const WRITE = endpointOf('/write');
@@ -43,7 +43,7 @@ export class RequestObserver {
     if (endpoint === WRITE || endpoint === QUERY) {
       const node = this.cluster.topology.node;
       if (endpoint === WRITE ? node.writeTracing : node.queryTracing) {
-        trace = { reqId, method: req.method ?? '', url: redactUrl(req.url ?? '/') };
+        trace = { reqId, method: req.method ?? '', url: maskPasswordParams(req.url ?? '/') };
         this.traces.set(res, trace);
       }
     }
@@ -79,7 +79,7 @@ export class RequestObserver {
 
   private logTrace(trace: Trace, status: number, seconds: number): void {
     const durationMs = Math.round(seconds * 1e6) / 1000;
-    const q = trace.q === undefined ? undefined : redactQuery(trace.q.slice(0, MAX_TRACED_QUERY));
+    const q = trace.q === undefined ? undefined : maskQueryPasswords(trace.q.slice(0, MAX_TRACED_QUERY));
     this.logger.log({
       msg: `${trace.method} ${trace.url.split('?')[0]} ${status || 'aborted'} in ${durationMs} ms`,
       reqId: trace.reqId,

@@ -197,8 +197,8 @@ describe('planQuery: routing', () => {
     const create = only('CREATE DATABASE "mydb" WITH DURATION 7d', topo);
     expect(create).toMatchObject({ kind: 'all', backends: [0, 1, 2] });
     if (create.kind === 'all') expect(create.text('db b')).toBe('CREATE DATABASE "db b" WITH DURATION 7d');
-    const rp = only('CREATE RETENTION POLICY "r1" ON "mydb" DURATION 1d REPLICATION 1 DEFAULT', topo);
-    if (rp.kind === 'all') expect(rp.text('db_b')).toBe('CREATE RETENTION POLICY "r1" ON db_b DURATION 1d REPLICATION 1 DEFAULT');
+    const rp = only('CREATE RETENTION POLICY "r1" ON "mydb" DURATION 1d REPLICATION 1', topo);
+    if (rp.kind === 'all') expect(rp.text('db_b')).toBe('CREATE RETENTION POLICY "r1" ON db_b DURATION 1d REPLICATION 1');
     expect(only('CREATE DATABASE other', topo)).toMatchObject({ kind: 'local', outcome: { error: expect.stringMatching(/mydb/) } });
   });
 

@@ -1,4 +1,5 @@
 import { type ClauseRange, type ParsedStatement, type Source, quoteIdent, rewriteDatabase } from '@app/influxql';
+import { sideDoorOf } from '../http/query-privileges';
 import type { StatementOutcome } from './query-result';
 import type { MergeSpec } from './result-merge';
 
@@ -205,6 +206,10 @@ function refuse(statements: readonly ParsedStatement[], topology: PlannerTopolog
     }
     if (FANOUT_CREATE.has(kind) && !topology.node.fanoutCreate) {
       return `${statementWords(kind)} is forbidden by this proxy (${where}, fanoutCreate is off); no statement was executed`;
+    }
+    const sideDoor = sideDoorOf(statements[i]);
+    if (sideDoor && forbidden.has(sideDoor.needs)) {
+      return `${sideDoor.words} is forbidden by this proxy (${where}, as ${statementWords(sideDoor.needs)} is); no statement was executed`;
     }
     const inexact = kind === 'select' && statements[i].into ? inexactInto(statements[i], topology) : undefined;
     if (inexact) return `SELECT … INTO cannot run exactly through this proxy (${where}): ${inexact}; no statement was executed`;

@@ -1,6 +1,7 @@
 import type { Backend } from '@app/backend';
 import { influxHeaders, writeInfluxError } from '@app/http-compat';
 import { InfluxQLParseError, type ParsedStatement } from '@app/influxql';
+import { maskQueryPasswords } from '@app/logging';
 import { ParseCache } from './parse-cache';
 import { checkStatements } from '@app/query-guard';
 import { QueryStats } from './query-stats';
@@ -145,12 +146,12 @@ export class QueryHandler {
 
     const planned = planQuery(statements, topology, params.db, this.sentinel.readFence);
     if (planned.kind === 'refused') {
-      this.logger.warn(`query ${requestId} refused: ${planned.message}: ${JSON.stringify(params.q.slice(0, 500))}`);
+      this.logger.warn(`query ${requestId} refused: ${planned.message}: ${loggedQuery(params.q, 500)}`);
       return writeInfluxError(res, 400, planned.message, influxHeaders(topology.version, requestId));
     }
     const plan = await this.guard(req, statements, planned, topology, params, requestId);
     if (topology.node.queryTracing) {
-      this.logger.log(`query ${requestId}: ${JSON.stringify(params.q.slice(0, 1000))} → ${describePlan(plan.statements, topology)}`);
+      this.logger.log(`query ${requestId}: ${loggedQuery(params.q, 1000)} → ${describePlan(plan.statements, topology)}`);
     }
 
     // every replica that could answer is catching up: say which one answers, streamed or built alike
@@ -211,12 +212,12 @@ export class QueryHandler {
     this.stats.countGuardRefusal(refusal.reason);
     this.logger.warn(
       `query ${requestId} from ${req.socket.remoteAddress ?? '?'} refused by the guard (${refusal.reason}, ` +
-        `statement ${refusal.statementIndex + 1}): ${refusal.message}: ${JSON.stringify(params.q.slice(0, 500))}`,
+        `statement ${refusal.statementIndex + 1}): ${refusal.message}: ${loggedQuery(params.q, 500)}`,
     );
     const refused: StatementPlan = { kind: 'local', outcome: { error: refusal.message } };
     const at = refusal.statementIndex;
     // no stream: runStatements runs those before it and answers those after it `not executed`
-    return { kind: 'plans', statements: plan.statements.map((p, i) => (i === at ? refused : p)) };
+    return { ...plan, stream: undefined, statements: plan.statements.map((p, i) => (i === at ? refused : p)) };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -563,6 +564,11 @@ function describePlan(plans: readonly StatementPlan[], topology: Topology): stri
       }
     })
     .join('; ');
+}
+
+/** A query as a log line quotes it: its passwords masked on the raw text first, then cut and quoted. */
+function loggedQuery(q: string, maxChars: number): string {
+  return JSON.stringify(maskQueryPasswords(q.slice(0, maxChars)));
 }
 
 /** The `params` JSON as the parser binds it (already checked by checkBoundParams). */

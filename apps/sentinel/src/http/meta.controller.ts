@@ -1,4 +1,5 @@
 import { type BackendConfig, ConfigProvider, MembershipStore, type ProxyMember, SentinelStore, withTimeout } from '@app/config';
+import { maskUrlPassword } from '@app/logging';
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { type SentinelOptions, staleAfterMs } from '../cli/sentinel-options';
 import { SentinelMembershipService } from '../membership/sentinel-membership.service';
@@ -41,7 +42,7 @@ export class MetaController {
     if (own.error) errors.publish = own.error;
     const backends: Record<string, object> = {};
     for (const [name, config] of Object.entries(this.sentinel.backends)) {
-      backends[name] = { url: redactUrl(config.url), db: config.db, zone: config.zone, ...(state?.backends[name] ?? { up: null }) };
+      backends[name] = { url: maskUrlPassword(config.url), db: config.db, zone: config.zone, ...(state?.backends[name] ?? { up: null }) };
     }
     return {
       name: this.options.name,
@@ -88,17 +89,5 @@ export class MetaController {
       provider: this.provider.describe(),
       ...(Object.keys(errors).length ? { errors } : {}),
     };
-  }
-}
-
-/** `http://user:secret@host` → `http://user:******@host` (backend passwords never leave the sentinel). */
-function redactUrl(text: BackendConfig['url']): string {
-  try {
-    const url = new URL(text);
-    if (!url.password) return text;
-    url.password = '******';
-    return url.toString();
-  } catch {
-    return text;
   }
 }
