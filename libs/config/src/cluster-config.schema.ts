@@ -109,6 +109,7 @@ const proxySchema = z.object({
     .default(() => DEFAULT_FORBIDDEN_STATEMENTS.slice() as QueryStatementKind[]),
   fanoutCreate: flag.default(true),
   maxSelectBuckets: z.number().int().nonnegative().default(100_000),
+  maxRequestBuckets: z.number().int().nonnegative().default(1_000_000),
   maxUnboundedRawSelect: flag.default(false),
   ackMode: z.enum(['durable', 'buffered']).default('durable'),
   selfReport: flag.default(false),

@@ -77,6 +77,8 @@ export interface ProxyNodeConfig {
   fanoutCreate: boolean;
   /** Query guard: most GROUP BY time() buckets one SELECT may ask for (0: no limit). */
   maxSelectBuckets: number;
+  /** Query guard: most buckets all the SELECTs of one request may ask for together (0: no limit). */
+  maxRequestBuckets: number;
   /** Query guard: refuse raw SELECTs that have neither a LIMIT nor a time bound. */
   maxUnboundedRawSelect: boolean;
   /** Users allowed in when `authEnabled`, by name. */

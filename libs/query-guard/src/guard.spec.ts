@@ -3,7 +3,7 @@ import { checkStatements, DEFAULT_GUARD_SETTINGS, UNBOUNDED_RAW_SELECT_MESSAGE, 
 
 const NOW = 1_700_000_000_000_000_000n; // 2023-11-14T22:13:20Z
 const KILLER = 'SELECT mean(v) FROM heavy WHERE time > 0 GROUP BY time(1m), host';
-const RAW_CAP: GuardSettings = { maxSelectBuckets: 100_000, maxUnboundedRawSelect: true };
+const RAW_CAP: GuardSettings = { maxSelectBuckets: 100_000, maxUnboundedRawSelect: true, maxRequestBuckets: 1_000_000 };
 
 function check(q: string, settings: Partial<GuardSettings> = DEFAULT_GUARD_SETTINGS) {
   return checkStatements(parseQuery(q), settings, NOW);
@@ -11,7 +11,7 @@ function check(q: string, settings: Partial<GuardSettings> = DEFAULT_GUARD_SETTI
 
 describe('checkStatements: max-select-buckets', () => {
   it('has the defaults the issue asks for', () => {
-    expect(DEFAULT_GUARD_SETTINGS).toEqual({ maxSelectBuckets: 100_000, maxUnboundedRawSelect: false });
+    expect(DEFAULT_GUARD_SETTINGS).toEqual({ maxSelectBuckets: 100_000, maxUnboundedRawSelect: false, maxRequestBuckets: 1_000_000 });
   });
 
   it("refuses the issue's killer query with influxd's wording and the exact count", () => {
@@ -178,3 +178,21 @@ describe('checkStatements: maxUnboundedRawSelect', () => {
     });
   });
 });
+
+describe('checkStatements: maxRequestBuckets', () => {
+  const DAY_BY_SECOND = 'SELECT mean(v) FROM only_a, only_b WHERE time > now() - 1d GROUP BY time(1s)';
+
+  it('refuses the statement at which a request\'s buckets, summed, pass the limit', () => {
+    const q = Array.from({ length: 50 }, () => DAY_BY_SECOND).join('; ');
+    const refusal = check(q);
+    expect(refusal).toMatchObject({ statementIndex: 11, reason: 'max-request-buckets', limit: 1_000_000 });
+    expect(refusal!.message).toMatch(/^max-select-buckets limit exceeded for the request: \(103680\d\/1000000\) over statements 1 to 12 \(maxRequestBuckets\)$/);
+  });
+
+  it('lets each statement pass alone, and is off at 0', () => {
+    expect(check(DAY_BY_SECOND)).toBeNull();
+    const q = Array.from({ length: 50 }, () => DAY_BY_SECOND).join('; ');
+    expect(check(q, { ...DEFAULT_GUARD_SETTINGS, maxRequestBuckets: 0 })).toBeNull();
+  });
+});
+

@@ -9,12 +9,19 @@ export interface GuardSettings {
   maxSelectBuckets: number;
   /** Refuse a raw-point SELECT (no aggregate, no GROUP BY time) that has neither a LIMIT nor a time bound. */
   maxUnboundedRawSelect: boolean;
+  /**
+   * Refuse the statement at which the buckets of a request's statements, summed, pass this; 0 turns the
+   * check off (as does maxSelectBuckets 0). Fifty statements of 86,400 buckets each pass maxSelectBuckets
+   * one by one, but not this.
+   */
+  maxRequestBuckets: number;
 }
 
 /** 100,000 buckets: a few per pixel of any screen. The raw-select cap is off. */
 export const DEFAULT_GUARD_SETTINGS: Readonly<GuardSettings> = Object.freeze({
   maxSelectBuckets: 100_000,
   maxUnboundedRawSelect: false,
+  maxRequestBuckets: 1_000_000,
 });
 
 /**
@@ -31,7 +38,7 @@ export interface GuardRefusal {
   /** The limit that was exceeded: M for buckets; 0 for a raw-select refusal. */
   limit: number;
   /** Which check refused the statement (for metrics). */
-  reason: 'max-select-buckets' | 'unbounded-raw-select';
+  reason: 'max-select-buckets' | 'unbounded-raw-select' | 'max-request-buckets';
 }
 
 /** The raw-select refusal message; names the setting so an operator can find it. */
@@ -63,17 +70,30 @@ export function checkStatements(
   now: bigint,
   dataStart?: DataStart,
 ): GuardRefusal | null {
-  const limit = safeLimit(settings?.maxSelectBuckets);
+  const limit = safeLimit(settings?.maxSelectBuckets, DEFAULT_GUARD_SETTINGS.maxSelectBuckets);
+  // the bucket checks go together: maxSelectBuckets 0 (no bucket limit) turns the request's off too
+  const requestLimit = limit > 0 ? safeLimit(settings?.maxRequestBuckets, DEFAULT_GUARD_SETTINGS.maxRequestBuckets) : 0;
   const rawCap = settings?.maxUnboundedRawSelect ?? DEFAULT_GUARD_SETTINGS.maxUnboundedRawSelect;
   const nowNs = safeNow(now);
+  let total = 0n;
   for (let i = 0; i < (stmts?.length ?? 0); i++) {
-    let refusal: GuardRefusal | null = null;
+    let checked: { refusal: GuardRefusal | null; buckets: bigint } = { refusal: null, buckets: 0n };
     try {
-      refusal = checkStatement(stmts[i], i, limit, rawCap === true, nowNs, () => startOf(dataStart, i, stmts[i]));
+      checked = checkStatement(stmts[i], i, limit, rawCap === true, nowNs, () => startOf(dataStart, i, stmts[i]));
     } catch {
-      refusal = null;
+      checked = { refusal: null, buckets: 0n };
     }
-    if (refusal) return refusal;
+    if (checked.refusal) return checked.refusal;
+    total += checked.buckets;
+    if (requestLimit > 0 && total > BigInt(requestLimit)) {
+      return {
+        statementIndex: i,
+        message: `max-select-buckets limit exceeded for the request: (${total}/${requestLimit}) over statements 1 to ${i + 1} (maxRequestBuckets)`,
+        count: Number(total),
+        limit: requestLimit,
+        reason: 'max-request-buckets',
+      };
+    }
   }
   return null;
 }
@@ -85,13 +105,13 @@ function checkStatement(
   rawCap: boolean,
   now: bigint,
   lookupDataStart: () => bigint | undefined,
-): GuardRefusal | null {
+): { refusal: GuardRefusal | null; buckets: bigint } {
   const top = selectOf(stmt);
-  if (!top) return null;
+  if (!top) return { refusal: null, buckets: 0n };
   const levels = selectLevels(top, now);
+  let most = 0n;
 
-  if (limit > 0) {
-    let most = 0n;
+  {
     // asked only for a level that needs it (GROUP BY time without a lower bound), once per statement
     let dataStart: bigint | undefined;
     let asked = false;
@@ -110,21 +130,23 @@ function checkStatement(
       }
       if (n > most) most = n;
     }
-    if (most > BigInt(limit)) {
-      return {
+    if (limit > 0 && most > BigInt(limit)) {
+      const refusal: GuardRefusal = {
         statementIndex: index,
         message: `max-select-buckets limit exceeded: (${most}/${limit})`,
         count: Number(most),
         limit,
         reason: 'max-select-buckets',
       };
+      return { refusal, buckets: most };
     }
   }
 
   if (rawCap && stmt.kind === 'select' && streamsUnboundedRawPoints(levels, 0)) {
-    return { statementIndex: index, message: UNBOUNDED_RAW_SELECT_MESSAGE, count: 0, limit: 0, reason: 'unbounded-raw-select' };
+    const refusal: GuardRefusal = { statementIndex: index, message: UNBOUNDED_RAW_SELECT_MESSAGE, count: 0, limit: 0, reason: 'unbounded-raw-select' };
+    return { refusal, buckets: most };
   }
-  return null;
+  return { refusal: null, buckets: most };
 }
 
 /**
@@ -161,8 +183,8 @@ function startOf(dataStart: DataStart | undefined, index: number, stmt: ParsedSt
   }
 }
 
-function safeLimit(v: unknown): number {
-  if (v === undefined) return DEFAULT_GUARD_SETTINGS.maxSelectBuckets;
+function safeLimit(v: unknown, fallback: number): number {
+  if (v === undefined) return fallback;
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return 0;
   return Math.floor(v);
 }

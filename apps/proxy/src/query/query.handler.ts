@@ -189,7 +189,11 @@ export class QueryHandler {
     requestId: string,
   ): Promise<Extract<QueryPlan, { kind: 'plans' }>> {
     const node = topology.node;
-    const settings = { maxSelectBuckets: node.maxSelectBuckets, maxUnboundedRawSelect: node.maxUnboundedRawSelect };
+    const settings = {
+      maxSelectBuckets: node.maxSelectBuckets,
+      maxUnboundedRawSelect: node.maxUnboundedRawSelect,
+      maxRequestBuckets: node.maxRequestBuckets,
+    };
     const now = BigInt(Date.now()) * 1_000_000n;
     const asked = new Set<number>();
     const dataStart = (i: number, stmt: ParsedStatement) => {
