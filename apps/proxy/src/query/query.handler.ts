@@ -24,9 +24,11 @@ import {
   isAbort,
   type RawAnswer,
   collectRaw,
+  dispatchQuery,
   parseAnswer,
   queryRequest,
 } from './backend-query';
+import { BackendLiveness } from './backend-liveness';
 import { StreamRelay } from './stream-relay';
 import {
   FormBodyError,
@@ -76,6 +78,8 @@ interface Unavailable {
 export class QueryHandler {
   private readonly logger = new Logger(QueryHandler.name);
   private readonly parsed = new ParseCache();
+  /** Takes queries back from a backend that stops answering (see BackendLiveness), so the next replica answers them. */
+  private readonly liveness = new BackendLiveness();
   /** Cluster-wide SHOWs in flight, per topology: identical ones arriving meanwhile share the answer. */
   private readonly inflight = new WeakMap<Topology, Map<string, Promise<StatementOutcome | Unavailable>>>();
 
@@ -161,6 +165,7 @@ export class QueryHandler {
       accept: req.headers.accept,
       acceptEncoding: req.headers['accept-encoding'],
       requestId,
+      liveness: this.liveness,
     };
     if (plan.stream) return this.stream(res, topology, plan.stream.candidates, plan.stream.text, query);
     // Aborts the backend requests when the client goes away before its answer is complete. An
@@ -203,7 +208,7 @@ export class QueryHandler {
       const backend = topology.backends[index];
       answering = backend;
       const options = queryRequest(backend, text(backend.config.db), query);
-      const outcome = await relay.attempt((handler) => backend.client.dispatch(options, handler));
+      const outcome = await relay.attempt((handler) => dispatchQuery(backend, options, handler, query));
       if (outcome.kind === 'gone') return;
       if (outcome.kind === 'answered') {
         if (failures.length > 0) {
