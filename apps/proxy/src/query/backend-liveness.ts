@@ -3,9 +3,9 @@ import { Logger } from '@nestjs/common';
 import type { Dispatcher } from 'undici';
 
 /**
- * How long a query may wait for its answer's head before its backend's liveness is checked. influxd
- * sends the head of a typical dashboard query within milliseconds; one that waits a second is either
- * heavy or on a backend that stopped answering (SIGSTOP, a long GC pause, a disk stall).
+ * How long a query may wait for its answer before its backend's liveness is checked. influxd answers
+ * a typical dashboard query within milliseconds; one that waits a second is either heavy or on a
+ * backend that stopped answering (SIGSTOP, a long GC pause, a disk stall).
  */
 export const LIVENESS_WAIT_MS = 1_000;
 /**
@@ -32,19 +32,25 @@ export interface LivenessTiming {
   pingTimeoutMs: number;
 }
 
+/**
+ * Until when a query can still be re-sent elsewhere: its answer's first byte (a streamed answer, which
+ * is committed to the client as its bytes arrive) or its end (an answer read whole before the proxy
+ * writes anything). Not its head: influxd flushes `200` and its headers before it runs the query.
+ */
+export type WatchedUntil = 'first-byte' | 'end';
+
 /** Why a query was taken back from its backend: the next replica may answer it. */
 export class BackendFrozenError extends Error {
   override readonly name = 'BackendFrozenError';
 }
 
 /**
- * Watches backends while their queries wait for an answer. Once a query has waited `waitMs` without a
- * response head, its backend is pinged on a connection of its own (one ping per backend at a time,
+ * Watches backends while their queries wait for an answer. Once a query has waited `waitMs` for its
+ * answer (see WatchedUntil), its backend is pinged on a connection of its own (one ping per backend at a time,
  * shared by all its waiting queries, at most one per `waitMs` while any waits). A backend that answers
  * is merely slow and its queries keep waiting: a heavy query is never sent twice. One that does not
  * answer within `pingTimeoutMs` is frozen: it is marked failing at once, and every query still waiting
  * on it is aborted, so that the caller re-sends it to the next replica before the client sees anything.
- * A query whose head has arrived is no longer watched (its answer may already be on its way to the client).
  */
 export class BackendLiveness {
   private readonly logger = new Logger('BackendLiveness');
@@ -52,14 +58,19 @@ export class BackendLiveness {
 
   constructor(private readonly timing: LivenessTiming = { waitMs: LIVENESS_WAIT_MS, pingTimeoutMs: LIVENESS_PING_TIMEOUT_MS }) {}
 
-  /** Sends a query to `backend` as `client.dispatch` would, watched until its answer's head arrives. */
-  dispatch(backend: WatchedBackend, options: Omit<Dispatcher.DispatchOptions, 'origin'>, handler: Dispatcher.DispatchHandler): void {
+  /** Sends a query to `backend` as `client.dispatch` would, watched until `until`. */
+  dispatch(
+    backend: WatchedBackend,
+    options: Omit<Dispatcher.DispatchOptions, 'origin'>,
+    handler: Dispatcher.DispatchHandler,
+    until: WatchedUntil,
+  ): void {
     let watch = this.watches.get(backend);
     if (!watch) {
       watch = new BackendWatch(backend, this.timing, this.logger);
       this.watches.set(backend, watch);
     }
-    const watched = new WatchedQuery(handler, watch);
+    const watched = new WatchedQuery(handler, watch, until === 'first-byte');
     watch.add(watched);
     try {
       backend.client.dispatch(options, watched);
@@ -140,8 +151,8 @@ class BackendWatch {
 }
 
 /**
- * A query's dispatch handler wrapped so that its backend's watch knows when the answer's head has
- * arrived, and can abort it (with the reason the caller reads as "ask the next replica") before then.
+ * A query's dispatch handler wrapped so that its backend's watch knows when the answer has come far
+ * enough, and can abort it (with the reason the caller reads as "ask the next replica") before then.
  */
 class WatchedQuery implements Dispatcher.DispatchHandler {
   readonly since = performance.now();
@@ -152,6 +163,7 @@ class WatchedQuery implements Dispatcher.DispatchHandler {
   constructor(
     private readonly inner: Dispatcher.DispatchHandler,
     private readonly watch: BackendWatch,
+    private readonly untilFirstByte: boolean,
   ) {}
 
   /** Aborts the request now, or as soon as it leaves the pool's queue for a connection. */
@@ -173,11 +185,11 @@ class WatchedQuery implements Dispatcher.DispatchHandler {
     headers: Record<string, string | string[] | undefined>,
     statusMessage?: string,
   ): void {
-    if (statusCode >= 200) this.done();
     this.inner.onResponseStart?.(controller, statusCode, headers, statusMessage);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.untilFirstByte) this.done();
     this.inner.onResponseData?.(controller, chunk);
   }
 

@@ -2,7 +2,7 @@ import type { Backend } from '@app/backend';
 import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { BackendLiveness } from './backend-liveness';
+import type { BackendLiveness, WatchedUntil } from './backend-liveness';
 import type { QueryParams } from './query-params';
 import { type QueryResponse, type StatementOutcome, parseQueryResponse } from './query-result';
 
@@ -24,7 +24,7 @@ export interface BackendQuery {
   requestId: string;
   /** Aborts the request: `aborted` and an 'abort' event (cheaper per request than an AbortSignal). */
   signal?: { readonly aborted: boolean } & EventEmitter;
-  /** Watches the backend while the answer's head is awaited: a frozen one's query fails (and so fails over). */
+  /** Watches the backend while the answer is awaited: a frozen one's query fails (and so fails over). */
   liveness?: BackendLiveness;
 }
 
@@ -34,8 +34,9 @@ export function dispatchQuery(
   options: Dispatcher.DispatchOptions,
   handler: Dispatcher.DispatchHandler,
   query: BackendQuery,
+  until: WatchedUntil,
 ): void {
-  if (query.liveness) query.liveness.dispatch(backend, options, handler);
+  if (query.liveness) query.liveness.dispatch(backend, options, handler, until);
   else backend.client.dispatch(options, handler);
 }
 
@@ -156,7 +157,7 @@ function readWhole(backend: Backend, options: Dispatcher.DispatchOptions, query:
     };
     signal?.on('abort', abort);
     try {
-      dispatchQuery(backend, options, handler, query);
+      dispatchQuery(backend, options, handler, query, 'end');
     } catch (err) {
       done();
       reject(err);

@@ -204,11 +204,11 @@ export class QueryHandler {
         if (!isAbort(err)) this.logger.warn(`query ${query.requestId}: stream from ${answering?.name} broke: ${describeError(err)}`);
       },
     );
-    for (const index of candidates) {
+    for (const index of healthyFirst(candidates, topology)) {
       const backend = topology.backends[index];
       answering = backend;
       const options = queryRequest(backend, text(backend.config.db), query);
-      const outcome = await relay.attempt((handler) => dispatchQuery(backend, options, handler, query));
+      const outcome = await relay.attempt((handler) => dispatchQuery(backend, options, handler, query, 'first-byte'));
       if (outcome.kind === 'gone') return;
       if (outcome.kind === 'answered') {
         if (failures.length > 0) {
@@ -301,7 +301,7 @@ export class QueryHandler {
     query: BackendQuery,
   ): Promise<StatementOutcome | Unavailable> {
     const failures: string[] = [];
-    for (const index of candidates) {
+    for (const index of healthyFirst(candidates, topology)) {
       const answer = await this.collect(index, text, topology, query);
       if (answer.ok) return firstOutcome(answer.response);
       if (query.signal?.aborted) break;
@@ -340,9 +340,12 @@ export class QueryHandler {
     topology: Topology,
     query: BackendQuery,
   ): Promise<StatementOutcome | Unavailable> {
-    this.observer.fanout(plan.backends.length); // metrics
+    // a backend found frozen since the plan was made (an earlier statement of this request) is left out
+    const healthy = plan.backends.filter((i) => topology.backends[i].isHealthy);
+    const backends = healthy.length > 0 ? healthy : plan.backends;
+    this.observer.fanout(backends.length); // metrics
     const raw = await Promise.all(
-      plan.backends.map((i) => {
+      backends.map((i) => {
         const backend = topology.backends[i];
         return collectRaw(i, backend, plan.text(backend.config.db), query);
       }),
@@ -386,7 +389,7 @@ export class QueryHandler {
         if (group.some((i) => answered.has(i))) continue;
         const shared = group.find((i) => wanted.includes(i));
         if (shared !== undefined) continue;
-        const next = group.find((i) => !failed.has(i));
+        const next = group.find((i) => !failed.has(i) && topology.backends[i].isHealthy) ?? group.find((i) => !failed.has(i));
         if (next === undefined) return { unavailable: `no backend could answer: ${failures.join('; ')}` };
         wanted.push(next);
       }
@@ -443,6 +446,15 @@ class ClientGone extends EventEmitter {
     this.reason = Object.assign(new Error('client closed the connection'), { name: 'AbortError' });
     this.emit('abort');
   }
+}
+
+/**
+ * The candidates with those no longer healthy moved last: a backend found frozen after the plan was
+ * made (by an earlier statement of the same request, or another request) is asked only when no other can answer.
+ */
+function healthyFirst(candidates: readonly number[], topology: Topology): readonly number[] {
+  if (candidates.every((i) => topology.backends[i].isHealthy)) return candidates;
+  return [...candidates.filter((i) => topology.backends[i].isHealthy), ...candidates.filter((i) => !topology.backends[i].isHealthy)];
 }
 
 function isCsv(accept: string | undefined): boolean {
