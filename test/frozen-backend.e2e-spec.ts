@@ -10,7 +10,7 @@
  */
 import { request, type HttpResponse } from './support/http';
 import { Influxd, startInfluxd } from './support/influxd';
-import { EtcdCluster, startEtcdCluster } from './support/etcd';
+import { Etcd, startEtcd } from './support/etcd';
 import { freePort, freePorts } from './support/ports';
 import { sleep, stopAll, waitUntil } from './support/processes';
 import { ProxyConfig, ProxyProcess, startProxy } from './support/proxy-process';
@@ -106,13 +106,13 @@ async function written(res: Promise<HttpResponse>): Promise<void> {
   if (r.status !== 204) throw new Error(`direct write answered ${r.status} ${r.text}`);
 }
 
-function pq(proxy: ProxyProcess, q: string, headers: Record<string, string> = {}): Promise<HttpResponse> {
-  return request(`${proxy.url}/query?${new URLSearchParams({ db: DB, q })}`, { headers, timeoutMs: CLIENT_TIMEOUT_MS });
+function pq(proxy: ProxyProcess, q: string, headers: Record<string, string> = {}, timeoutMs = CLIENT_TIMEOUT_MS): Promise<HttpResponse> {
+  return request(`${proxy.url}/query?${new URLSearchParams({ db: DB, q })}`, { headers, timeoutMs });
 }
 
 /** The proxy's answer, and how long after `from` it was complete. */
-async function timed(proxy: ProxyProcess, q: string, from: number, headers: Record<string, string> = {}) {
-  const res = await pq(proxy, q, headers).catch((err: Error) => {
+async function timed(proxy: ProxyProcess, q: string, from: number, headers: Record<string, string> = {}, timeoutMs?: number) {
+  const res = await pq(proxy, q, headers, timeoutMs).catch((err: Error) => {
     throw new Error(`${err.message}\n--- proxy output ---\n${proxy.output().slice(-4000)}`);
   });
   return { res, ms: Date.now() - from };
@@ -257,11 +257,76 @@ describe('one proxy (file config), replicas a (preferred) and b', () => {
     // several percentiles over every point: seconds of work for a live influxd, which still answers /ping
     const slow = `SELECT ${[10, 20, 30, 40, 50, 60, 70, 80, 90].map((p) => `percentile(v, ${p})`).join(', ')} FROM heavy GROUP BY host`;
     const before = await queryRequests(B);
-    const got = await timed(proxy, slow, Date.now());
+    const got = await timed(proxy, slow, Date.now(), {}, 50_000); // however long a shared machine makes it take
     expect(got.res.status).toBe(200);
     expect(got.res.json().results[0].series).toHaveLength(10);
     expect(got.ms).toBeGreaterThan(1_500); // slow enough that a's liveness was checked at least once
     expect((await queryRequests(B)) - before).toBe(1);
     expect((await meta(proxy)).backendDetail.a.healthy).toBe(true);
+  });
+});
+
+describe('on etcd: a sentinel and two proxies in two zones', () => {
+  const prefix = '/frozen-e2e/';
+  /** The sentinel's own probes could not call a frozen backend down within this (its probe timeout alone is longer). */
+  const SENTINEL_CHECK_TIMEOUT_S = 10;
+  let etcd: Etcd;
+  let p1: ProxyProcess;
+  let p2: ProxyProcess;
+  let sentinel: SentinelProcess;
+
+  beforeAll(async () => {
+    etcd = await startEtcd();
+    const config = replicaConfig(await freePorts(2));
+    for (const [section, entries] of Object.entries(config)) {
+      for (const [name, value] of Object.entries(entries as Record<string, unknown>)) {
+        await etcd.put(`${prefix}${section}/${name}`, JSON.stringify(value));
+      }
+    }
+    const store = ['--etcd', etcd.url, '--etcd-prefix', prefix];
+    sentinel = await startSentinel({
+      store,
+      name: 's1',
+      extraArgs: ['--check-interval', '0.5', '--check-timeout', String(SENTINEL_CHECK_TIMEOUT_S), '--fall', '3', '--rise', '2',
+        '--leader-ttl', '3', '--membership-ttl', '3', '--write-failure-reports', '1'],
+    });
+    [p1, p2] = await Promise.all(
+      (['p1', 'p2'] as const).map((node) =>
+        startProxy({ store, node, listenAddr: config.proxies[node].listenAddr, extraArgs: ['--membership-ttl', '3'] }),
+      ),
+    );
+    for (const proxy of [p1, p2]) {
+      await waitUntil(
+        async () => {
+          const a = (await meta(proxy)).backendDetail.a;
+          return a.source === 'sentinel' && a.healthy === true;
+        },
+        { attempts: 200, intervalMs: 100, what: `${proxy.url} to follow sentinel s1`, details: () => proxy.output() + sentinel.output() },
+      );
+    }
+  });
+
+  afterAll(() => thawAll());
+
+  it('tells the other proxy through the sentinel: a frozen backend found by p1 is down for p2 within seconds', async () => {
+    const expected = await pq(p1, SELECT_CPU);
+    const expectedShow = await pq(p2, 'SHOW MEASUREMENTS');
+    const at = freeze(A);
+    expectAnswer(await timed(p1, SELECT_CPU, at), expected, p1);
+    // p1 reports a as failing in its membership record; the sentinel marks it down for every proxy
+    const learned = await waitUntil(
+      async () => {
+        const a = (await meta(p2)).backendDetail.a;
+        return a.source === 'sentinel' && a.healthy === false ? { ms: Date.now() - at, a } : undefined;
+      },
+      { attempts: 80, intervalMs: 100, what: `${p2.url} to see a down by the sentinel`, details: () => p1.output() + sentinel.output() + p2.output() },
+    );
+    expect(learned.a.sentinel.lastError).toMatch(/proxy p1: backend a looks frozen/);
+    expect(learned.ms).toBeLessThan(SENTINEL_CHECK_TIMEOUT_S * 1_000);
+    // p2 no longer asks a at all: its fan-out does not wait for a liveness check of its own
+    const show = await timed(p2, 'SHOW MEASUREMENTS', Date.now());
+    expect(show.res.status).toBe(200);
+    expect(show.res.body.equals(expectedShow.body)).toBe(true);
+    expect(show.ms).toBeLessThan(1_000);
   });
 });
