@@ -185,6 +185,20 @@ describe('BackendLiveness', () => {
     expect(whole.seen.errors[0]).toBeInstanceOf(BackendFrozenError);
   });
 
+  it('gives no verdict when what waited got its answer while the ping was out', async () => {
+    backend.alive = false;
+    const { seen, request } = send(liveness, backend);
+    request.start().head();
+    await until(() => backend.pingsInFlight === 1, 'the ping');
+    request.data();
+    request.end();
+    await until(() => backend.pingsInFlight === 0, 'the ping to time out');
+    await sleep(5);
+    expect(backend.failing).toEqual([]);
+    expect(seen.errors).toEqual([]);
+    expect(seen.ended).toBe(true);
+  });
+
   it('checks a backend again for queries that arrive after it was found alive', async () => {
     const first = send(liveness, backend);
     first.request.start();

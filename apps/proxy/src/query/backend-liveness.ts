@@ -137,6 +137,8 @@ class BackendWatch {
       if (this.waiting.size > 0 && !this.timer) this.schedule(this.timing.waitMs);
       return;
     }
+    // every query that waited got its answer during the ping: the backend is answering, no verdict
+    if (this.waiting.size === 0) return;
     const frozen = this.waiting.size;
     const error =
       `backend ${this.backend.name} looks frozen: a query waited ${Math.round(waited)} ms for an answer ` +
