@@ -36,13 +36,15 @@ let B: Influxd;
 const frozen = new Set<Influxd>();
 
 function freeze(influxd: Influxd): number {
+  // never kill(-1 or 0, …): that would signal every process of the user, or the test's own group
+  if (!(influxd.pid > 0)) throw new Error(`influxd on ${influxd.url} is not running`);
   frozen.add(influxd);
   process.kill(influxd.pid, 'SIGSTOP');
   return Date.now();
 }
 
 function thaw(influxd: Influxd): void {
-  if (!frozen.delete(influxd)) return;
+  if (!frozen.delete(influxd) || !(influxd.pid > 0)) return;
   try {
     process.kill(influxd.pid, 'SIGCONT');
   } catch {
