@@ -184,6 +184,12 @@ describe('one proxy (file config), replicas a (preferred) and b', () => {
     const next = await timed(proxy, SELECT_CPU, Date.now());
     expectAnswer(next, expected, proxy);
     expect(next.ms).toBeLessThan(1_000);
+    // writes too: a's share goes to its spool at once instead of waiting for the write timeout (10 s)
+    const writeStart = Date.now();
+    const write = await request(`${proxy.url}/write?db=${DB}`, { method: 'POST', body: `cpu,host=h9 usage=9 ${T0 - 86_400_000n * MS}\n` });
+    expect(write.status).toBe(204);
+    expect(Date.now() - writeStart).toBeLessThan(1_000);
+    expect((await meta(proxy)).backendDetail.a.spool.records).toBeGreaterThan(0);
   });
 
   it('answers a built answer (statements to different backends, JSON and CSV) from b within 4 s when a freezes', async () => {
