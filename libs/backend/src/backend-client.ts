@@ -4,7 +4,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
-import { Pool, type Dispatcher } from 'undici';
+import { Client, Pool, type Dispatcher } from 'undici';
 import { WRITE_OK, type WriteOutcome, classifyWriteAnswer } from './write-outcome';
 
 const gzip = promisify(gzipCb);
@@ -20,6 +20,10 @@ export class BackendClient {
   private readonly pool: Pool;
   private readonly basePath: string;
   private readonly authHeader?: string;
+  private readonly origin: string;
+  private readonly connectOptions: Client.Options['connect'];
+  /** One connection of its own for liveness probes: the pool's may all be busy with slow queries. */
+  private probeConnection?: Client;
   /** The X-Influxdb-Version the backend last answered with. */
   version?: string;
 
@@ -29,15 +33,17 @@ export class BackendClient {
   ) {
     const url = new URL(config.url);
     this.basePath = url.pathname.replace(/\/+$/, '');
+    this.origin = url.origin;
+    // https:// is always verified: against caFile when given, else Node's bundled CAs
+    this.connectOptions = {
+      timeout: Math.min(config.timeout, 5000),
+      rejectUnauthorized: true,
+      ...(url.protocol === 'https:' && config.caFile ? { ca: readCa(name, config.caFile) } : {}),
+    };
     this.pool = new Pool(url.origin, {
       connections: config.concurrency + 4,
       keepAliveTimeout: 30_000,
-      // https:// is always verified: against caFile when given, else Node's bundled CAs
-      connect: {
-        timeout: Math.min(config.timeout, 5000),
-        rejectUnauthorized: true,
-        ...(url.protocol === 'https:' && config.caFile ? { ca: readCa(name, config.caFile) } : {}),
-      },
+      connect: this.connectOptions,
     });
     if (config.username !== undefined) {
       const token = Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64');
@@ -159,6 +165,35 @@ export class BackendClient {
     }
   }
 
+  /**
+   * Whether the backend answers HTTP at all within `timeoutMs`: GET /ping on a connection of its own
+   * (never queued behind the pool's busy query connections). Any answer counts, even a 401 from a
+   * /ping that wants credentials: the question is whether the process is frozen, not whether it is healthy.
+   */
+  async answersWithin(timeoutMs: number): Promise<PingResult> {
+    this.probeConnection ??= new Client(this.origin, { connect: this.connectOptions, keepAliveTimeout: 30_000 });
+    const deadline = new AbortController();
+    let answered = false;
+    // setImmediate: after a stall of this process's own event loop, an answer that has arrived in the
+    // meantime is read (poll phase) before the deadline (timers phase) can call the backend frozen
+    const timer = setTimeout(() => setImmediate(() => answered || deadline.abort()), timeoutMs);
+    try {
+      const res = await this.probeConnection.request({
+        path: `${this.basePath}/ping`,
+        method: 'GET',
+        headers: this.authHeader ? { authorization: this.authHeader } : {},
+        signal: deadline.signal,
+      });
+      answered = true;
+      await res.body.dump().catch(() => undefined);
+      return { ok: true, version: this.version };
+    } catch (err) {
+      return { ok: false, error: deadline.signal.aborted ? `no answer to /ping within ${timeoutMs} ms` : describe(err) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Raw access for the query path. */
   request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
     return this.pool.request(options);
@@ -180,6 +215,8 @@ export class BackendClient {
   /** Closes after the requests in flight have finished. */
   async close(): Promise<void> {
     await this.pool.close();
+    // after the queries: their liveness probes work until the last of them has its answer
+    await this.probeConnection?.close();
   }
 
   private noteVersion(headers: Record<string, string | string[] | undefined>): void {

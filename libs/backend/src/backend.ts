@@ -160,6 +160,10 @@ export class Backend {
     this.kickReplay();
   }
 
+  markFailing(error: string): void {
+    this.markDown(error);
+  }
+
   private liveOverride(): HealthOverride | undefined {
     const o = this.override;
     return o && Date.now() < o.expiresAt ? o : undefined;

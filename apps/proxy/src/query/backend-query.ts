@@ -2,6 +2,7 @@ import type { Backend } from '@app/backend';
 import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { BackendLiveness, WatchedUntil } from './backend-liveness';
 import type { QueryParams } from './query-params';
 import { type QueryResponse, type StatementOutcome, parseQueryResponse } from './query-result';
 
@@ -23,6 +24,20 @@ export interface BackendQuery {
   requestId: string;
   /** Aborts the request: `aborted` and an 'abort' event (cheaper per request than an AbortSignal). */
   signal?: { readonly aborted: boolean } & EventEmitter;
+  /** Watches the backend while the answer is awaited: a frozen one's query fails (and so fails over). */
+  liveness?: BackendLiveness;
+}
+
+/** Sends a /query request to `backend`, watched by `query.liveness` when there is one. */
+export function dispatchQuery(
+  backend: Backend,
+  options: Dispatcher.DispatchOptions,
+  handler: Dispatcher.DispatchHandler,
+  query: BackendQuery,
+  until: WatchedUntil,
+): void {
+  if (query.liveness) query.liveness.dispatch(backend, options, handler, until);
+  else backend.client.dispatch(options, handler);
 }
 
 /** One /query to `backend`: the backend's db and credentials, the client's other parameters. */
@@ -76,7 +91,7 @@ export type RawAnswer =
 export async function collectRaw(index: number, backend: Backend, text: string, query: BackendQuery): Promise<RawAnswer> {
   let res: WholeAnswer;
   try {
-    res = await readWhole(backend, queryRequest(backend, text, query.streamed ? { ...query, streamed: false } : query), query.signal);
+    res = await readWhole(backend, queryRequest(backend, text, query.streamed ? { ...query, streamed: false } : query), query);
   } catch (err) {
     // Too large to merge is this statement's answer, not the backend's failure: no failover.
     if (err instanceof TooLargeError) return { ok: true, backend: index, response: { error: err.message } };
@@ -99,7 +114,8 @@ interface WholeAnswer {
 }
 
 /** Sends a request and reads its whole answer as undici parses it (no body stream in between). */
-function readWhole(backend: Backend, options: Dispatcher.DispatchOptions, signal: BackendQuery['signal']): Promise<WholeAnswer> {
+function readWhole(backend: Backend, options: Dispatcher.DispatchOptions, query: BackendQuery): Promise<WholeAnswer> {
+  const signal = query.signal;
   return new Promise((resolve, reject) => {
     let status = 0;
     let version: string | undefined;
@@ -141,7 +157,7 @@ function readWhole(backend: Backend, options: Dispatcher.DispatchOptions, signal
     };
     signal?.on('abort', abort);
     try {
-      backend.client.dispatch(options, handler);
+      dispatchQuery(backend, options, handler, query, 'end');
     } catch (err) {
       done();
       reject(err);

@@ -25,9 +25,11 @@ import {
   isAbort,
   type RawAnswer,
   collectRaw,
+  dispatchQuery,
   parseAnswer,
   queryRequest,
 } from './backend-query';
+import { BackendLiveness } from './backend-liveness';
 import { StreamRelay } from './stream-relay';
 import {
   FormBodyError,
@@ -88,6 +90,8 @@ interface Unavailable {
 export class QueryHandler {
   private readonly logger = new Logger(QueryHandler.name);
   private readonly parsed = new ParseCache();
+  /** Takes queries back from a backend that stops answering (see BackendLiveness), so the next replica answers them. */
+  private readonly liveness = new BackendLiveness();
   /** Cluster-wide SHOWs in flight, per topology: identical ones arriving meanwhile share the answer. */
   private readonly inflight = new WeakMap<Topology, Map<string, Promise<StatementOutcome | Unavailable>>>();
 
@@ -163,6 +167,7 @@ export class QueryHandler {
       accept: req.headers.accept,
       acceptEncoding: req.headers['accept-encoding'],
       requestId,
+      liveness: this.liveness,
     };
     if (plan.stream) return this.stream(res, topology, plan.stream.candidates, plan.stream.text, query);
     // Aborts the backend requests when the client goes away before its answer is complete. An
@@ -251,11 +256,11 @@ export class QueryHandler {
         if (!isAbort(err)) this.logger.warn(`query ${query.requestId}: stream from ${answering?.name} broke: ${describeError(err)}`);
       },
     );
-    for (const index of candidates) {
+    for (const index of healthyFirst(candidates, topology)) {
       const backend = topology.backends[index];
       answering = backend;
       const options = queryRequest(backend, text(backend.config.db), query);
-      const outcome = await relay.attempt((handler) => backend.client.dispatch(options, handler));
+      const outcome = await relay.attempt((handler) => dispatchQuery(backend, options, handler, query, 'first-byte'));
       if (outcome.kind === 'gone') return;
       if (outcome.kind === 'answered') {
         if (failures.length > 0) {
@@ -398,7 +403,7 @@ export class QueryHandler {
     query: BackendQuery,
   ): Promise<StatementOutcome | Unavailable> {
     const failures: string[] = [];
-    for (const index of candidates) {
+    for (const index of healthyFirst(candidates, topology)) {
       const answer = await this.collect(index, text, topology, query);
       if (answer.ok) return firstOutcome(answer.response);
       if (query.signal?.aborted) break;
@@ -437,9 +442,12 @@ export class QueryHandler {
     topology: Topology,
     query: BackendQuery,
   ): Promise<StatementOutcome | Unavailable> {
-    this.observer.fanout(plan.backends.length); // metrics
+    // a backend found frozen since the plan was made (an earlier statement of this request) is left out
+    const healthy = plan.backends.filter((i) => topology.backends[i].isHealthy);
+    const backends = healthy.length > 0 ? healthy : plan.backends;
+    this.observer.fanout(backends.length); // metrics
     const raw = await Promise.all(
-      plan.backends.map((i) => {
+      backends.map((i) => {
         const backend = topology.backends[i];
         return collectRaw(i, backend, plan.text(backend.config.db), query);
       }),
@@ -483,7 +491,7 @@ export class QueryHandler {
         if (group.some((i) => answered.has(i))) continue;
         const shared = group.find((i) => wanted.includes(i));
         if (shared !== undefined) continue;
-        const next = group.find((i) => !failed.has(i));
+        const next = group.find((i) => !failed.has(i) && topology.backends[i].isHealthy) ?? group.find((i) => !failed.has(i));
         if (next === undefined) return { unavailable: `no backend could answer: ${failures.join('; ')}` };
         wanted.push(next);
       }
@@ -540,6 +548,15 @@ class ClientGone extends EventEmitter {
     this.reason = Object.assign(new Error('client closed the connection'), { name: 'AbortError' });
     this.emit('abort');
   }
+}
+
+/**
+ * The candidates with those no longer healthy moved last: a backend found frozen after the plan was
+ * made (by an earlier statement of the same request, or another request) is asked only when no other can answer.
+ */
+function healthyFirst(candidates: readonly number[], topology: Topology): readonly number[] {
+  if (candidates.every((i) => topology.backends[i].isHealthy)) return candidates;
+  return [...candidates.filter((i) => topology.backends[i].isHealthy), ...candidates.filter((i) => !topology.backends[i].isHealthy)];
 }
 
 function isCsv(accept: string | undefined): boolean {
