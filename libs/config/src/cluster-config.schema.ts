@@ -110,6 +110,7 @@ const proxySchema = z.object({
   fanoutCreate: flag.default(true),
   maxSelectBuckets: z.number().int().nonnegative().default(100_000),
   maxRequestBuckets: z.number().int().nonnegative().default(1_000_000),
+  maxQueryAnswerBytes: z.number().int().nonnegative().default(32 * 1024 * 1024),
   maxUnboundedRawSelect: flag.default(false),
   ackMode: z.enum(['durable', 'buffered']).default('durable'),
   selfReport: flag.default(false),

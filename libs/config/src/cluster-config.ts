@@ -79,6 +79,11 @@ export interface ProxyNodeConfig {
   maxSelectBuckets: number;
   /** Query guard: most buckets all the SELECTs of one request may ask for together (0: no limit). */
   maxRequestBuckets: number;
+  /**
+   * Bytes of backend answers one /query request may hold for merging (answers the proxy builds: merged,
+   * fanned out, CSV, several statements); past it a statement is answered with an error (0: no limit).
+   */
+  maxQueryAnswerBytes: number;
   /** Query guard: refuse raw SELECTs that have neither a LIMIT nor a time bound. */
   maxUnboundedRawSelect: boolean;
   /** Users allowed in when `authEnabled`, by name. */

@@ -26,6 +26,21 @@ export interface BackendQuery {
   signal?: { readonly aborted: boolean } & EventEmitter;
   /** Watches the backend while the answer is awaited: a frozen one's query fails (and so fails over). */
   liveness?: BackendLiveness;
+  /** Bytes the answers read whole for this client request may still take, all statements together. */
+  answerBudget?: AnswerBudget;
+}
+
+/**
+ * The bytes of backend answers one client request may hold for merging (`maxQueryAnswerBytes`): the
+ * statements of a request are answered together, so fifty merged statements must not hold fifty
+ * answers' worth of memory. A statement whose answer passes it gets a statement error instead.
+ */
+export class AnswerBudget {
+  left: number;
+
+  constructor(readonly limit: number) {
+    this.left = limit > 0 ? limit : Number.POSITIVE_INFINITY;
+  }
 }
 
 /** Sends a /query request to `backend`, watched by `query.liveness` when there is one. */
@@ -122,6 +137,7 @@ function readWhole(backend: Backend, options: Dispatcher.DispatchOptions, query:
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;
+    let tooLargeText = '';
     let controller: Dispatcher.DispatchController | undefined;
     const abort = () => controller?.abort(Object.assign(new Error('client closed the connection'), { name: 'AbortError' }));
     const done = () => signal?.off('abort', abort);
@@ -137,10 +153,13 @@ function readWhole(backend: Backend, options: Dispatcher.DispatchOptions, query:
       },
       onResponseData(c, chunk) {
         size += chunk.length;
-        if (size > MAX_COLLECTED_BYTES) {
+        const budget = query.answerBudget;
+        if (budget) budget.left -= chunk.length;
+        if (size > MAX_COLLECTED_BYTES || (budget && budget.left < 0)) {
           if (!tooLarge) {
             tooLarge = true;
-            c.abort(new TooLargeError(tooLargeMessage(MAX_COLLECTED_BYTES)));
+            tooLargeText = size > MAX_COLLECTED_BYTES ? tooLargeMessage(MAX_COLLECTED_BYTES) : overBudgetMessage(budget!.limit);
+            c.abort(new TooLargeError(tooLargeText));
           }
           return;
         }
@@ -152,7 +171,7 @@ function readWhole(backend: Backend, options: Dispatcher.DispatchOptions, query:
       },
       onResponseError(_c, err) {
         done();
-        reject(tooLarge ? new TooLargeError(tooLargeMessage(MAX_COLLECTED_BYTES)) : err);
+        reject(tooLarge ? new TooLargeError(tooLargeText) : err);
       },
     };
     signal?.on('abort', abort);
@@ -190,6 +209,13 @@ export function firstOutcome(response: QueryResponse): StatementOutcome {
 }
 
 class TooLargeError extends Error {}
+
+function overBudgetMessage(limit: number): string {
+  return (
+    `the answers to this request's statements are larger than ${limit} bytes in all (maxQueryAnswerBytes), too large ` +
+    'for the proxy to merge; send fewer statements per request or ask for fewer points'
+  );
+}
 
 function tooLargeMessage(limit: number): string {
   return (

@@ -16,6 +16,7 @@ import { writeMethodNotAllowed } from '../http/method-not-allowed';
 import { refuseUnprivileged } from '../http/query-privileges';
 import { RequestObserver } from '../http/request-observer';
 import {
+  AnswerBudget,
   type BackendQuery,
   type CollectedAnswer,
   collectQuery,
@@ -176,7 +177,8 @@ export class QueryHandler {
     res.once('close', () => {
       if (!res.writableEnded) signal.abort();
     });
-    return this.runStatements(req, res, topology, plan.statements, { ...query, signal });
+    const answerBudget = new AnswerBudget(topology.node.maxQueryAnswerBytes);
+    return this.runStatements(req, res, topology, plan.statements, { ...query, signal, answerBudget });
   }
 
   /**
