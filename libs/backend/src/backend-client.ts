@@ -254,15 +254,15 @@ async function errorText(res: Dispatcher.ResponseData): Promise<string> {
   return errorTextOf(res.statusCode, await res.body.text());
 }
 
-/** influxd's error text: the `error` of its JSON body, else the body itself. */
-function errorTextOf(status: number, text: string): string {
+/** influxd's error text: the `error` of its JSON body, else the body itself (the query path reads it too). */
+export function errorTextOf(status: number, text: string): string {
   try {
     const parsed = JSON.parse(text) as { error?: unknown };
     if (typeof parsed.error === 'string') return parsed.error;
   } catch {
     // not JSON: fall through to the raw text
   }
-  return text.trim() || `HTTP ${status}`;
+  return text.trim() || (status ? `HTTP ${status}` : 'no answer');
 }
 
 function describe(err: unknown): string {

@@ -1,4 +1,4 @@
-import type { Backend } from '@app/backend';
+import { type Backend, errorTextOf } from '@app/backend';
 import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
@@ -224,14 +224,9 @@ function tooLargeMessage(limit: number): string {
   );
 }
 
+/** influxd's error text of an answer body (one reader for the write and query paths). */
 function errorText(body: string): string {
-  try {
-    const parsed = JSON.parse(body) as { error?: unknown };
-    if (typeof parsed.error === 'string') return parsed.error;
-  } catch {
-    // not JSON
-  }
-  return body.trim() || 'no answer';
+  return errorTextOf(0, body);
 }
 
 export function headerOf(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>, name: string): string | undefined {

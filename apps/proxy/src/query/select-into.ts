@@ -15,7 +15,7 @@
  * - database: the request's (the proxy's); retention policy: the INTO clause's, else the request's `rp`,
  *   else the database default.
  */
-import type { Backend, WriteOutcome } from '@app/backend';
+import { type Backend, type WriteOutcome, errorTextOf } from '@app/backend';
 import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
@@ -282,14 +282,9 @@ function asMap(v: MsgpackValue | undefined): { [key: string]: MsgpackValue } | u
   return v as { [key: string]: MsgpackValue };
 }
 
+/** influxd's error text of an answer body (one reader for the write and query paths). */
 function errorText(body: string): string {
-  try {
-    const parsed = JSON.parse(body) as { error?: unknown };
-    if (typeof parsed.error === 'string') return parsed.error;
-  } catch {
-    // not JSON
-  }
-  return body.trim() || 'no answer';
+  return errorTextOf(0, body);
 }
 
 // ---------------------------------------------------------------------------------------------
