@@ -137,9 +137,15 @@ async function meta(proxy: ProxyProcess): Promise<any> {
   return res.json();
 }
 
-/** Waits until the proxy counts backend `name` healthy again (after a thaw), so the next case starts from a preferred a. */
+/**
+ * Waits until the proxy counts backend `name` healthy again (after a thaw) and caught up (a write spooled
+ * while it was frozen makes it read-behind until replayed), so the next case starts from a preferred a.
+ */
 function untilHealthy(proxy: ProxyProcess, name: string): Promise<unknown> {
-  return waitUntil(async () => (await meta(proxy)).backendDetail[name].healthy === true, {
+  return waitUntil(async () => {
+    const m = await meta(proxy);
+    return m.backendDetail[name].healthy === true && !(m.readBehind && name in m.readBehind);
+  }, {
     attempts: 200,
     intervalMs: 100,
     what: `${proxy.url} to count backend ${name} healthy`,
