@@ -4,6 +4,7 @@
  *   are gone from `ss` once headersTimeout has passed, while HTTPS writes keep working;
  * - SIGTERM completes within its bound while such connections are open;
  * - one address cannot hold more than maxConnectionsPerAddress connections;
+ * - a proxy whose file descriptors a flood of stalled handshakes used up serves again once it goes;
  * - a flood of 1,000 wrong-password requests does not starve an admin who logged in before, nor a
  *   first login from another address, and the flood itself is answered 401 at once once rate-limited.
  *
@@ -16,11 +17,12 @@ import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { request } from './support/http';
+import * as fs from 'node:fs';
+import { answers, request } from './support/http';
 import { Influxd, startInfluxd } from './support/influxd';
 import { freePort } from './support/ports';
-import { REPO_ROOT, sleep, stopAll, waitUntil } from './support/processes';
-import { ProxyConfig, ProxyProcess, startProxy } from './support/proxy-process';
+import { REPO_ROOT, ServiceRunner, makeTempDir, sleep, spawnManaged, stopAll, untilServing, waitUntil } from './support/processes';
+import { PROXY_BIN, ProxyConfig, ProxyProcess, startProxy } from './support/proxy-process';
 import { TestCa, makeTestCa } from './support/tls';
 
 const DB = 'hardening_db';
@@ -214,13 +216,57 @@ describe('stalled TLS handshakes', () => {
     const started = Date.now();
     S.signal('SIGTERM');
     let bound: NodeJS.Timeout | undefined;
-    const exit = await Promise.race([S.exited(), new Promise<undefined>((resolve) => (bound = setTimeout(resolve, 10_000)))]);
+    const exit = await Promise.race([S.exited(), new Promise<undefined>((resolve) => (bound = setTimeout(() => resolve(undefined), 10_000)))]);
     clearTimeout(bound);
     const took = Date.now() - started;
     for (const c of stalled) c.socket.destroy();
     expect(exit).toEqual({ code: 0, signal: null });
     expect(took).toBeLessThan(10_000);
     await S.stop();
+  });
+});
+
+describe('out of file descriptors', () => {
+  it('recovers by itself once a flood of stalled handshakes that used up its descriptors goes, and says so in the log', async () => {
+    const dir = await makeTempDir('proxy-nofile');
+    const port = await freePort();
+    const configPath = path.join(dir, 'config.json');
+    await fs.promises.mkdir(path.join(dir, 'spool'));
+    await fs.promises.writeFile(
+      configPath,
+      JSON.stringify(config(port, { tlsCert: cert.certFile, tlsKey: cert.keyFile, headersTimeout: 2, requestTimeout: 10 })),
+    );
+    const url = `https://127.0.0.1:${port}`;
+    // 150 descriptors, fewer than the flood's connections and than maxConnectionsPerAddress (256)
+    const args = ['--nofile=150', PROXY_BIN, '--config', configPath, '--node', 'p1', '--spool-dir', path.join(dir, 'spool')];
+    const runner = new ServiceRunner({
+      what: `influxdb-proxy on ${url} with 150 descriptors`,
+      dir,
+      stopTimeoutMs: 20_000,
+      spawn: () => spawnManaged('proxy:nofile', 'prlimit', args, { cwd: REPO_ROOT }),
+      ready: (proc) => untilServing(proc, `${url}/ping to answer 204`, () => answers(`${url}/ping`, 204, 2_000, { ca: ca.certPem })),
+    });
+    const proxy = runner.handle({});
+    await runner.start();
+    const flood = Array.from({ length: 250 }, () => rawConnection(port));
+    try {
+      await Promise.all(flood.map((c) => Promise.race([c.connected, c.closed])));
+      // held past headersTimeout, then the attacker goes
+      await sleep(3_500);
+    } finally {
+      for (const c of flood) c.socket.destroy();
+    }
+    const left = Date.now();
+    await waitUntil(async () => answers(`${url}/ping`, 204, 1_000, { ca: ca.certPem }), {
+      attempts: 50,
+      intervalMs: 200,
+      what: '/ping answered again after the flood',
+      details: () => proxy.output(),
+    });
+    expect(Date.now() - left).toBeLessThan(10_000);
+    expect((await request(`${url}/write?db=${DB}`, { method: 'POST', body: `nofile,t=${tag} v=1i`, ca: ca.certPem })).status).toBe(204);
+    expect(proxy.output()).toMatch(/out of file descriptors/);
+    expect(await runner.stop()).toBe(0);
   });
 });
 

@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import type { IncomingMessage, Server } from 'node:http';
+import { readFileSync, readdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
 
 /** Why the listener closed a connection itself (the `reason` label of client_connections_dropped_total). */
@@ -32,6 +33,9 @@ interface Tracked {
   phase: 'handshake' | 'ready' | 'served';
 }
 
+/** Descriptors short of the limit that count as exhausted (libuv keeps one in reserve; spool and backends take some). */
+const FD_MARGIN = 16;
+
 /** How often TLS handshakes are checked against their deadline (node's own header checks run every 1 s too). */
 const SWEEP_MS = 1_000;
 /** An episode of refusals is over once this long has passed without one; then its totals are logged. */
@@ -63,15 +67,24 @@ export class ConnectionGuard {
   readonly handshakeEpisode: EpisodeLog;
   readonly acceptEpisode: EpisodeLog;
 
+  /**
+   * @param fdLimit the process's open-file limit, when known: libuv hides most EMFILEs on accept (it
+   *   accepts and closes the connection itself, so node never hears of it), so the guard looks at the
+   *   process's open descriptors instead while its connections are many.
+   */
   constructor(
     private readonly tls: boolean,
     private readonly limits: () => ConnectionLimits,
     private readonly events: ConnectionEvents,
     logger: Logger,
+    private readonly fdLimit?: number,
   ) {
     this.capEpisode = new EpisodeLog(logger, 'connections closed at once: their address already had maxConnectionsPerAddress open');
     this.handshakeEpisode = new EpisodeLog(logger, 'TLS connections closed without a finished handshake (timed out or failed)');
-    this.acceptEpisode = new EpisodeLog(logger, 'connections the listener could not accept (out of file descriptors?)');
+    this.acceptEpisode = new EpisodeLog(
+      logger,
+      'out of file descriptors: new connections are refused by the system until some close (stalled clients are dropped at headersTimeout)',
+    );
   }
 
   /** Connections open now. */
@@ -81,11 +94,9 @@ export class ConnectionGuard {
 
   attach(server: Server): void {
     server.on('connection', (raw: Socket) => this.accepted(raw));
-    if (this.tls) {
-      server.on('secureConnection', (socket: Socket) => this.secured(socket));
-      this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
-      this.sweeper.unref();
-    }
+    if (this.tls) server.on('secureConnection', (socket: Socket) => this.secured(socket));
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweeper.unref();
     server.on('request', (req: IncomingMessage) => {
       const tracked = this.bySocket.get(req.socket);
       if (tracked) tracked.phase = 'served';
@@ -164,8 +175,15 @@ export class ConnectionGuard {
     this.events.closed();
   }
 
-  /** Destroys TLS connections past their handshake deadline (the map is in accept order: stops at the first in time). */
+  /**
+   * Destroys TLS connections past their handshake deadline (the map is in accept order: stops at the
+   * first in time); notes an episode of descriptor exhaustion.
+   */
   private sweep(): void {
+    if (this.fdLimit !== undefined && this.open.size >= this.fdLimit / 2) {
+      const used = openDescriptors(this.fdLimit);
+      if (used !== undefined && used >= this.fdLimit - FD_MARGIN) this.acceptEpisode.note(`${used} of ${this.fdLimit} descriptors in use`);
+    }
     const deadline = Date.now() - this.limits().handshakeMs;
     for (const tracked of this.handshaking.values()) {
       if (tracked.acceptedAt > deadline) break;
@@ -229,5 +247,31 @@ export class EpisodeLog {
     clearInterval(this.timer);
     this.count = 0;
     this.sources.clear();
+  }
+}
+
+/** The process's soft limit of open files (Linux /proc), or undefined where it cannot be read. */
+export function openFileLimit(): number | undefined {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
+    const n = Number(soft);
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Descriptors the process has open now (Linux /proc), or undefined where it cannot be read. Reading
+ * the directory takes a descriptor itself: EMFILE there means none is left.
+ */
+function openDescriptors(limit: number): number | undefined {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EMFILE' ? limit : undefined;
   }
 }

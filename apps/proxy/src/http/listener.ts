@@ -5,7 +5,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { type ConnectionEvents, ConnectionGuard } from './connection-guard';
+import { type ConnectionEvents, ConnectionGuard, openFileLimit } from './connection-guard';
 
 export type Listener = http.Server | https.Server;
 
@@ -36,8 +36,9 @@ export interface ListenerContext {
  * - node's strict HTTP parser is kept (insecureHTTPParser is pinned off even if NODE_OPTIONS asks for
  *   it): a request with both Content-Length and Transfer-Encoding, or a malformed chunk, is refused with 400;
  * - a client that half-closes is not waited for (allowHalfOpen off; node answers or closes at once);
- * - a failed accept (EMFILE: out of file descriptors) is counted and logged, and the listener keeps
- *   accepting as descriptors come back (libuv keeps the listening socket armed).
+ * - running out of file descriptors (EMFILE on accept) is logged once per episode, and the listener
+ *   keeps accepting as descriptors come back (libuv keeps the listening socket armed, accepting and
+ *   closing what it has no descriptor for).
  */
 export async function createListener(
   node: ProxyNodeConfig,
@@ -71,6 +72,7 @@ export async function createListener(
     },
     context.events,
     context.logger,
+    openFileLimit(),
   );
   guard.attach(server);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, guard));
