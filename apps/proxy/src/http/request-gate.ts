@@ -83,7 +83,7 @@ export class RequestGate {
       limits: { burst: node.authFailureBurst, perMinute: node.authFailuresPerMinute },
     };
     return this.auth.authenticate(creds, node.users, client).then((result) => {
-      this.authCounts[result.ok ? 'verified' : result.refused === 'rate-limited' ? 'rate_limited' : result.refused ?? 'failed'].inc();
+      this.authCounts[outcomeOf(result)].inc();
       return this.decide(result, access, req, res, path, requestId);
     });
   }
@@ -150,4 +150,10 @@ export class RequestGate {
     if (this.logged++ < LOG_BURST) this.logger.warn({ msg: message, reqId });
     else this.suppressed++;
   }
+}
+
+function outcomeOf(result: AuthResult): AuthOutcome {
+  if (result.ok) return 'verified';
+  if (result.refused === 'rate-limited') return 'rate_limited';
+  return result.refused ?? 'failed';
 }
