@@ -9,6 +9,9 @@ import { MembershipService } from './cluster/membership.service';
 import { ProxyServer } from './http/proxy-server';
 import { PinoNestLogger, openRootLogger } from '@app/logging';
 
+/** The longest a SIGTERM/SIGINT shutdown may take: the listener's 30 s drain, then the backends' flush. */
+const SHUTDOWN_LIMIT_MS = 90_000;
+
 async function bootstrap(): Promise<void> {
   const options = parseProxyArgs(process.argv.slice(2));
   // stdout, or --log-file-path (rotated by --log-rotate-size / --log-rotate-interval, else reopened on SIGHUP)
@@ -45,6 +48,14 @@ async function bootstrap(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info(`${signal}: no longer accepting; finishing in-flight writes`);
+    // the listener's drain is bounded (its connections are destroyed past it) and so are the backends'
+    // sends (their timeouts); this is the last word if something still hangs: a shutdown that never
+    // ends would leave the process holding its port and its clients' sockets
+    const deadline = setTimeout(() => {
+      logger.error(`${signal}: shutdown not done after ${SHUTDOWN_LIMIT_MS / 1000} s; exiting now`);
+      void exit(1);
+    }, SHUTDOWN_LIMIT_MS);
+    deadline.unref();
     await server.close();
     await app.close(); // drains every backend's batches
     logger.info('stopped');

@@ -128,6 +128,9 @@ const proxySchema = z.object({
   maxConcurrentRequests: z.number().int().positive().default(1024),
   maxBufferedWriteBytes: z.number().int().positive().default(256 * 1024 * 1024),
   minBodyRate: z.number().int().nonnegative().default(1024),
+  maxConnectionsPerAddress: z.number().int().nonnegative().default(256),
+  authFailureBurst: z.number().int().positive().default(10),
+  authFailuresPerMinute: z.number().positive().default(30),
 }).superRefine(checkProxySecurity);
 
 const clusterSchema = z.object({

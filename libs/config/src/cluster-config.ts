@@ -113,6 +113,18 @@ export interface ProxyNodeConfig {
    * 408 and a closed connection (0: off, leaving only requestTimeout).
    */
   minBodyRate: number;
+  /**
+   * Connections open at once from one client address (0: no cap); more are closed as they arrive.
+   * One address cannot then take the process's file descriptors from everyone else.
+   */
+  maxConnectionsPerAddress: number;
+  /**
+   * Failed password checks one client address may make in a burst; past it, requests from that
+   * address whose credentials are not already known to be good get 401 at once, without a check.
+   */
+  authFailureBurst: number;
+  /** How fast that allowance comes back, in failed checks per minute. */
+  authFailuresPerMinute: number;
 }
 
 /** A proxy user; `hash` is an scrypt PHC string (bin/influxdb-proxy-passwd makes one). */

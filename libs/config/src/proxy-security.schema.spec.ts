@@ -20,6 +20,17 @@ describe('proxy security settings', () => {
     expect(proxy({}).tlsCert).toBeUndefined();
   });
 
+  it('caps connections per client address and failed password checks per address, by default and as configured', () => {
+    expect(proxy({})).toMatchObject({ maxConnectionsPerAddress: 256, authFailureBurst: 10, authFailuresPerMinute: 30 });
+    expect(proxy({ maxConnectionsPerAddress: 0, authFailureBurst: 3, authFailuresPerMinute: 0.5 })).toMatchObject({
+      maxConnectionsPerAddress: 0,
+      authFailureBurst: 3,
+      authFailuresPerMinute: 0.5,
+    });
+    expect(() => proxy({ authFailureBurst: 0 })).toThrow(/^proxies\.p1\.authFailureBurst/);
+    expect(() => proxy({ maxConnectionsPerAddress: -1 })).toThrow(/^proxies\.p1\.maxConnectionsPerAddress/);
+  });
+
   it('reads users (keys in any case, admin defaulting to false) and the auth switches', () => {
     const p = proxy({ authenabled: 1, metaAuthEnabled: true, Users: { alice: { HASH, Admin: 1 }, bob: { hash: HASH } } });
     expect(p.authEnabled).toBe(true);

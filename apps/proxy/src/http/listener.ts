@@ -4,6 +4,8 @@ import { readFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { type ConnectionEvents, ConnectionGuard, openFileLimit } from './connection-guard';
 
 export type Listener = http.Server | https.Server;
 
@@ -12,17 +14,37 @@ const TIMEOUT_CHECK_MS = 1_000;
 /** node's default, pinned so NODE_OPTIONS=--max-http-header-size cannot raise it. */
 const MAX_HEADER_BYTES = 16 * 1024;
 
+/** What the listener needs besides the node's config: where to count and log what its guard does. */
+export interface ListenerContext {
+  /** The node's current config (read at each new connection: a reload applies to the next ones). */
+  readonly node: () => ProxyNodeConfig;
+  readonly events: ConnectionEvents;
+  readonly logger: Logger;
+}
+
 /**
  * The proxy's listening server, plain HTTP or HTTPS (tlsCert/tlsKey), with the limits a server facing
  * untrusted clients needs:
- * - headersTimeout: a client dribbling its headers (slow loris), or stalling a TLS handshake, is cut
- *   off with 408 after this long; requestTimeout bounds the whole request, body included;
+ * - headersTimeout: a client dribbling its headers (slow loris) is cut off with 408 after this long,
+ *   and so is a plain connection that never sends a request line; requestTimeout bounds the whole
+ *   request, body included;
+ * - a TLS handshake must finish within headersTimeout of accept (ConnectionGuard, node's
+ *   handshakeTimeout as a second line), else the socket is destroyed;
+ * - at most maxConnectionsPerAddress connections per client address (ConnectionGuard);
  * - keepAliveTimeout = idleTimeout: idle keep-alive connections are closed;
  * - headers over 16 KiB are answered 431;
  * - node's strict HTTP parser is kept (insecureHTTPParser is pinned off even if NODE_OPTIONS asks for
- *   it): a request with both Content-Length and Transfer-Encoding, or a malformed chunk, is refused with 400.
+ *   it): a request with both Content-Length and Transfer-Encoding, or a malformed chunk, is refused with 400;
+ * - a client that half-closes is not waited for (allowHalfOpen off; node answers or closes at once);
+ * - running out of file descriptors (EMFILE on accept) is logged once per episode, and the listener
+ *   keeps accepting as descriptors come back (libuv keeps the listening socket armed, accepting and
+ *   closing what it has no descriptor for).
  */
-export async function createListener(node: ProxyNodeConfig, handler: http.RequestListener): Promise<Listener> {
+export async function createListener(
+  node: ProxyNodeConfig,
+  handler: http.RequestListener,
+  context: ListenerContext,
+): Promise<{ server: Listener; guard: ConnectionGuard }> {
   const options: http.ServerOptions = {
     ...timeouts(node),
     connectionsCheckingInterval: TIMEOUT_CHECK_MS,
@@ -32,12 +54,35 @@ export async function createListener(node: ProxyNodeConfig, handler: http.Reques
   };
   const server: Listener = node.tlsCert
     ? https.createServer(
-        { ...options, ...(await readTls(node)), handshakeTimeout: node.headersTimeout * 1000, minVersion: 'TLSv1.2' },
+        {
+          ...options,
+          ...(await readTls(node)),
+          handshakeTimeout: node.headersTimeout * 1000,
+          minVersion: 'TLSv1.2',
+          allowHalfOpen: false,
+        },
         handler,
       )
     : http.createServer(options, handler);
-  server.on('clientError', answerClientError);
-  return server;
+  const guard = new ConnectionGuard(
+    node.tlsCert !== undefined,
+    () => {
+      const current = context.node();
+      return { maxPerAddress: current.maxConnectionsPerAddress, handshakeMs: current.headersTimeout * 1000 };
+    },
+    context.events,
+    context.logger,
+    openFileLimit(),
+  );
+  guard.attach(server);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, guard));
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    // errors before listening are the caller's (EADDRINUSE); once listening, only accept() fails here
+    if (!server.listening) return;
+    if (err.syscall === 'accept') guard.acceptFailed(err);
+    else context.logger.error(`listener: ${err.message}`);
+  });
+  return { server, guard };
 }
 
 /**
@@ -79,17 +124,25 @@ async function readTls(node: ProxyNodeConfig): Promise<{ cert: Buffer; key: Buff
   return { cert: await read('tlsCert'), key: await read('tlsKey') };
 }
 
-/** node's own answers for a request it could not parse or that took too long (none carries detail). */
-function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+/**
+ * node's own answers for a request it could not parse or that took too long (none carries detail).
+ * Only the HTTP parser's errors (HPE_*) and the request timeout are answered; any other error — a TLS
+ * handshake that failed or timed out, a reset — destroys the socket: writing an answer to a TLS socket
+ * still in its handshake would wait for the handshake forever and hold the connection open.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket, guard: ConnectionGuard): void {
+  const code = err.code ?? '';
+  const isHttp = code.startsWith('HPE_') || code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  if (!isHttp && (socket as TLSSocket).encrypted) guard.tlsFailed(err, socket);
   const responding = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
-  if (err.code === 'ECONNRESET' || !socket.writable || responding) {
+  if (!isHttp || !socket.writable || responding) {
     socket.destroy();
     return;
   }
   const status =
-    err.code === 'HPE_HEADER_OVERFLOW'
+    code === 'HPE_HEADER_OVERFLOW'
       ? '431 Request Header Fields Too Large'
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      : code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? '408 Request Timeout'
         : '400 Bad Request';
   socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);

@@ -8,6 +8,11 @@ import { WriteHandler } from '../write/write.handler';
 import { RequestObserver } from './request-observer';
 import { type Listener, adoptSettings, createListener } from './listener';
 import { RequestGate } from './request-gate';
+import type { ConnectionEvents, ConnectionGuard } from './connection-guard';
+import { ProxyMetrics } from '../metrics/proxy-metrics';
+
+/** How long SIGTERM waits for requests in flight before it closes their connections. */
+const DRAIN_MS = 30_000;
 
 /**
  * The proxy's own http.Server. /write and /ping are served by plain handlers (the hot path stays
@@ -17,6 +22,7 @@ import { RequestGate } from './request-gate';
 export class ProxyServer {
   private readonly logger = new Logger(ProxyServer.name);
   private server?: Listener;
+  private guard?: ConnectionGuard;
   private settingsWatch?: NodeJS.Timeout;
 
   constructor(
@@ -26,6 +32,7 @@ export class ProxyServer {
     private readonly query: QueryHandler,
     private readonly observer: RequestObserver,
     private readonly gate: RequestGate,
+    private readonly metrics: ProxyMetrics,
   ) {}
 
   /** Starts listening on the node's listenAddr; `framework` serves what the plain handlers do not. */
@@ -33,8 +40,13 @@ export class ProxyServer {
     const topology = this.cluster.topology;
     const node = topology.node;
     const { host, port } = splitListenAddr(node.listenAddr);
-    // HTTP or HTTPS, with the timeouts and parser limits of listener.ts
-    const server = await createListener(node, (req, res) => this.dispatch(req, res, framework));
+    // HTTP or HTTPS, with the timeouts, parser limits and connection guard of listener.ts
+    const { server, guard } = await createListener(node, (req, res) => this.dispatch(req, res, framework), {
+      node: () => this.cluster.topology.node,
+      events: this.connectionEvents(),
+      logger: this.logger,
+    });
+    this.guard = guard;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -56,17 +68,45 @@ export class ProxyServer {
     return server;
   }
 
-  /** Stops accepting; in-flight requests finish (for at most `graceMs`); keep-alive connections are closed. */
-  async close(graceMs = 30_000): Promise<void> {
+  /**
+   * Stops accepting; in-flight requests finish (for at most `graceMs`); keep-alive connections are
+   * closed once idle; connections that never brought a request (a stalled TLS handshake, a client that
+   * connected and said nothing) are destroyed at once. Past `graceMs` every connection still open is
+   * destroyed, so this always returns within about `graceMs`.
+   */
+  async close(graceMs = DRAIN_MS): Promise<void> {
     const server = this.server;
     if (!server) return;
     clearInterval(this.settingsWatch);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    this.guard?.beginShutdown();
     const idle = setInterval(() => server.closeIdleConnections(), 50);
-    const force = setTimeout(() => server.closeAllConnections(), graceMs);
+    const force = setTimeout(() => {
+      const left = this.guard?.size ?? 0;
+      if (left > 0) this.logger.warn(`${left} connection(s) still open after ${graceMs / 1000} s of draining: closing them`);
+      server.closeAllConnections();
+      this.guard?.destroyAll();
+    }, graceMs);
     await closed;
     clearInterval(idle);
     clearTimeout(force);
+  }
+
+  /** Where the connection guard's events are counted. */
+  private connectionEvents(): ConnectionEvents {
+    const m = this.metrics;
+    const dropped = {
+      address_cap: m.clientConnectionsDropped.labels('address_cap'),
+      handshake_timeout: m.clientConnectionsDropped.labels('handshake_timeout'),
+      tls_error: m.clientConnectionsDropped.labels('tls_error'),
+      shutdown: m.clientConnectionsDropped.labels('shutdown'),
+    };
+    return {
+      opened: () => m.clientConnections.inc(),
+      closed: () => m.clientConnections.dec(),
+      dropped: (reason) => dropped[reason].inc(),
+      acceptFailed: (code) => m.acceptErrors.labels(code).inc(),
+    };
   }
 
   private dispatch(req: IncomingMessage, res: ServerResponse, framework: RequestListener): void {

@@ -6,6 +6,11 @@ import { ClusterStateService } from '../cluster/cluster-state.service';
 import { type Access, accessFor } from './access-policy';
 import { writeEarlyError } from './early-answer';
 import { rememberUser } from './query-privileges';
+import type { CounterCell } from '../metrics/hot-metrics';
+import { ProxyMetrics } from '../metrics/proxy-metrics';
+
+/** How a password check ended (the `result` label of auth_checks_total). */
+type AuthOutcome = 'remembered' | 'verified' | 'failed' | 'rate_limited' | 'busy';
 
 /** influxd's throttle text (services/httpd/handler.go, Throttler). */
 export const THROTTLED = 'request throttled, queue full';
@@ -18,10 +23,15 @@ const LOG_BURST = 20;
 const LOG_WINDOW_MS = 10_000;
 
 /**
- * What every request passes before a handler sees it: the cap on requests served at once, then
- * authentication (when the proxy's config enables it). Answers the refusals itself, the way influxd
- * words them: 401 with `WWW-Authenticate: Basic realm="InfluxDB"` and no X-Influxdb-Error, 403 for a
- * user who is not an admin, 503 `request throttled, queue full` with Retry-After.
+ * What every request passes before a handler sees it: authentication (when the proxy's config enables
+ * it), then the cap on requests served at once. Answers the refusals itself, the way influxd words
+ * them: 401 with `WWW-Authenticate: Basic realm="InfluxDB"` and no X-Influxdb-Error, 403 for a user
+ * who is not an admin, 503 `request throttled, queue full` with Retry-After.
+ *
+ * Authentication comes first (influxd throttles first): a request waiting for its password check
+ * holds no slot of maxConcurrentRequests, so a flood of wrong passwords — bounded by the
+ * Authenticator's queue and per-address limits — cannot take the slots of clients already logged in,
+ * whose remembered credentials are checked at once.
  */
 @Injectable()
 export class RequestGate {
@@ -34,8 +44,20 @@ export class RequestGate {
   private logged = 0;
   private suppressed = 0;
   private windowStart = 0;
+  private readonly authCounts: Record<AuthOutcome, CounterCell>;
 
-  constructor(private readonly cluster: ClusterStateService) {}
+  constructor(
+    private readonly cluster: ClusterStateService,
+    metrics: ProxyMetrics,
+  ) {
+    this.authCounts = {
+      remembered: metrics.authChecks.labels('remembered'),
+      verified: metrics.authChecks.labels('verified'),
+      failed: metrics.authChecks.labels('failed'),
+      rate_limited: metrics.authChecks.labels('rate_limited'),
+      busy: metrics.authChecks.labels('busy'),
+    };
+  }
 
   /** Requests being served now (those on UNCOUNTED paths aside). */
   get inFlight(): number {
@@ -48,23 +70,36 @@ export class RequestGate {
    */
   admit(req: IncomingMessage, res: ServerResponse, path: string, search: string, requestId: string): boolean | Promise<boolean> {
     const node = this.cluster.topology.node;
-    if (!UNCOUNTED.has(path)) {
-      if (this.active >= node.maxConcurrentRequests) {
-        this.note(`${this.active} requests in flight (maxConcurrentRequests): answering 503 to ${req.method} ${path}`, requestId);
-        writeEarlyError(req, res, 503, THROTTLED, { ...this.headers(requestId), 'Retry-After': '1' });
-        return false;
-      }
-      this.active++;
-      res.once('close', this.finished);
-    }
     const access = accessFor(path, req.method, node);
-    if (access === 'open') return true;
+    if (access === 'open') return this.take(req, res, path, requestId);
     const creds = parseCredentials(new URLSearchParams(search), req.headers.authorization);
     const fast = this.auth.tryFast(creds, node.users);
-    if (fast) return this.decide(fast, access, req, res, path, requestId);
-    return this.auth
-      .authenticate(creds, node.users)
-      .then((result) => this.decide(result, access, req, res, path, requestId));
+    if (fast) {
+      if (fast.ok) this.authCounts.remembered.inc();
+      return this.decide(fast, access, req, res, path, requestId);
+    }
+    const client = {
+      address: req.socket.remoteAddress ?? '',
+      limits: { burst: node.authFailureBurst, perMinute: node.authFailuresPerMinute },
+    };
+    return this.auth.authenticate(creds, node.users, client).then((result) => {
+      this.authCounts[outcomeOf(result)].inc();
+      return this.decide(result, access, req, res, path, requestId);
+    });
+  }
+
+  /** The cap on requests in flight; true when this one may be served. */
+  private take(req: IncomingMessage, res: ServerResponse, path: string, requestId: string): boolean {
+    if (UNCOUNTED.has(path)) return true;
+    const node = this.cluster.topology.node;
+    if (this.active >= node.maxConcurrentRequests) {
+      this.note(`${this.active} requests in flight (maxConcurrentRequests): answering 503 to ${req.method} ${path}`, requestId);
+      writeEarlyError(req, res, 503, THROTTLED, { ...this.headers(requestId), 'Retry-After': '1' });
+      return false;
+    }
+    this.active++;
+    res.once('close', this.finished);
+    return true;
   }
 
   private decide(
@@ -76,6 +111,11 @@ export class RequestGate {
     requestId: string,
   ): boolean {
     if (res.destroyed) return false;
+    if (!result.ok && result.refused === 'busy') {
+      this.note(`request ${requestId} ${req.method} ${path} from ${req.socket.remoteAddress}: 503, too many password checks waiting`, requestId);
+      writeEarlyError(req, res, 503, THROTTLED, { ...this.headers(requestId), 'Retry-After': '1' });
+      return false;
+    }
     if (!result.ok) {
       this.note(`request ${requestId} ${req.method} ${path} from ${req.socket.remoteAddress}: 401 ${result.error}`, requestId);
       writeEarlyError(req, res, 401, result.error, {
@@ -91,7 +131,7 @@ export class RequestGate {
       return false;
     }
     rememberUser(req, result); // /query checks admin-only statements against it
-    return true;
+    return this.take(req, res, path, requestId);
   }
 
   private headers(requestId: string) {
@@ -110,4 +150,10 @@ export class RequestGate {
     if (this.logged++ < LOG_BURST) this.logger.warn({ msg: message, reqId });
     else this.suppressed++;
   }
+}
+
+function outcomeOf(result: AuthResult): AuthOutcome {
+  if (result.ok) return 'verified';
+  if (result.refused === 'rate-limited') return 'rate_limited';
+  return result.refused ?? 'failed';
 }

@@ -56,6 +56,10 @@ export const METRIC = {
   queryGuardRefusalsTotal: `${PREFIX}query_guard_refusals_total`,
   selfReportsTotal: `${PREFIX}self_reports_total`,
   clientAbortedWritesTotal: `${PREFIX}client_aborted_writes_total`,
+  authChecksTotal: `${PREFIX}auth_checks_total`,
+  clientConnections: `${PREFIX}client_connections`,
+  clientConnectionsDroppedTotal: `${PREFIX}client_connections_dropped_total`,
+  acceptErrorsTotal: `${PREFIX}accept_errors_total`,
 } as const;
 
 type CounterChild = CounterCell;
@@ -282,6 +286,31 @@ export class ProxyMetrics {
     METRIC.clientAbortedWritesTotal,
     'Write requests whose client went away before its body had arrived (logged at debug)',
     [],
+    this.registry,
+  );
+  readonly authChecks = new HotCounter(
+    METRIC.authChecksTotal,
+    'Credentials checked, by result: remembered (a password verified before), verified (scrypt), failed, ' +
+      "rate_limited (401 at once: the client's address used up its failed checks), busy (503 at once: too many checks waiting)",
+    ['result'],
+    this.registry,
+  );
+  readonly clientConnections = new Gauge({
+    name: METRIC.clientConnections,
+    help: 'Client connections open on the listener now (TLS handshakes in progress included)',
+    registers: [this.registry],
+  });
+  readonly clientConnectionsDropped = new HotCounter(
+    METRIC.clientConnectionsDroppedTotal,
+    'Client connections the listener closed itself, by reason: address_cap (over maxConnectionsPerAddress), ' +
+      'handshake_timeout (no TLS handshake within headersTimeout), tls_error (a failed handshake), shutdown (open past the drain)',
+    ['reason'],
+    this.registry,
+  );
+  readonly acceptErrors = new HotCounter(
+    METRIC.acceptErrorsTotal,
+    'Connections the listener could not accept (EMFILE/ENFILE: out of file descriptors), by code',
+    ['code'],
     this.registry,
   );
 
