@@ -185,6 +185,29 @@ it('sets aside a spooled record that the backend refuses for good on replay, and
   await removeDir(spoolDir);
 });
 
+it('keeps the lines for a replica that alone refuses them (an rp only its peer has), and delivers them once it has it', async () => {
+  await A.query('CREATE RETENTION POLICY only_on_a ON dba DURATION 2d REPLICATION 1');
+  proxy = await startProxy({ config: config(await freePort()) });
+  const now = BigInt(Date.now()) * 1_000_000n;
+  // a writes them, b answers 500 retention policy not found: b's state, not the request's
+  const res = await write(`lonely v=1i ${now}\nlonely v=2i ${now + 1n}\n`, '&rp=only_on_a');
+  expect(res.status).toBe(204);
+  expect(await countOn(A, 'dba', 'lonely', 'only_on_a')).toBe(2);
+  const b = await waitUntil(async () => {
+    const d = (await meta()).backendDetail.b;
+    return d.refusing ? d : false;
+  }, { what: 'b marked refusing' });
+  expect(b.refusing.error).toContain('retention policy not found: only_on_a');
+  expect(b.spool.records).toBe(1);
+  expect((await meta()).backendStatus).toEqual({ a: true, b: true });
+  await B.query('CREATE RETENTION POLICY only_on_a ON dbb DURATION 2d REPLICATION 1');
+  await waitUntil(async () => (await countOn(B, 'dbb', 'lonely', 'only_on_a')) === 2 || false, {
+    attempts: 300,
+    what: 'the kept lines on b',
+  });
+  await waitUntil(async () => ((await meta()).backendDetail.b.refusing === undefined ? true : false), { what: 'b taking writes again' });
+});
+
 it('keeps every acknowledged point for a backend rebuilt without its database, and delivers them once it exists', async () => {
   const cfg = config(await freePort());
   proxy = await startProxy({ config: cfg });

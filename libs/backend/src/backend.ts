@@ -21,6 +21,12 @@ export interface Refusal {
   since: number;
   status: number;
   error: string;
+  /**
+   * A client-class answer that this backend alone gave while its replicas took the same lines (an rp
+   * or a field type only it lacks): at replay the same answer means the same state, and holds the
+   * replay instead of setting the record aside.
+   */
+  answer?: string;
 }
 
 export interface BackendStatus {
@@ -290,7 +296,7 @@ export class Backend {
    * the request's): they wait in its spool like a down backend's, and it is marked refusing.
    */
   async keepForLater(rp: string, precision: string, body: Buffer, lines: number, refusal: { status: number; error: string }): Promise<WriteOutcome> {
-    this.markRefusing({ ...refusal, error: `${refusal.error} (its replicas took the same lines)` });
+    this.markRefusing({ status: refusal.status, error: `${refusal.error} (its replicas took the same lines)`, answer: refusal.error });
     if (!this.spool) return { kind: 'unavailable', error: `backend ${this.name} has no spool` };
     return this.toSpool({ rp, precision, chunks: [body], chunkLines: [lines], bytes: body.length, lines });
   }
@@ -397,7 +403,11 @@ export class Backend {
         this.gate.drained(this.name);
         return;
       }
-      const outcome = await this.deliver(record);
+      let outcome = await this.deliver(record);
+      if (outcome.kind === 'rejected' && this.refusal?.answer === outcome.error) {
+        // the answer that marked this backend's state when its replicas took the same lines: still its state
+        outcome = { kind: 'refused', status: outcome.status, error: this.refusal.error };
+      }
       if (outcome.kind === 'unavailable') {
         // wait rewriteInterval (and for the health checks to see it up again) before the next attempt
         this.markDown(outcome.error);
@@ -486,12 +496,12 @@ export class Backend {
   }
 
   /** The backend refuses writes for its state: logged once per episode. */
-  private markRefusing(outcome: { status: number; error: string }): void {
+  private markRefusing(outcome: { status: number; error: string; answer?: string }): void {
     if (!this.refusal) {
       this.logger.warn(`backend ${this.name} refuses writes (${outcome.status}): ${outcome.error}; keeping them in its spool`);
-      this.refusal = { since: Date.now(), status: outcome.status, error: outcome.error };
+      this.refusal = { since: Date.now(), status: outcome.status, error: outcome.error, answer: outcome.answer };
     } else {
-      this.refusal = { ...this.refusal, status: outcome.status, error: outcome.error };
+      this.refusal = { ...this.refusal, status: outcome.status, error: outcome.error, answer: outcome.answer ?? this.refusal.answer };
     }
   }
 
