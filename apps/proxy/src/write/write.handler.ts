@@ -100,7 +100,8 @@ export class WriteHandler {
       return this.answer(res, headers, routed, [], [], requestId);
     }
     const outcomes = await Promise.all(pending);
-    await this.keepWhatReplicasTook(topology, routed, rp, precision, outcomes);
+    // (no await on the common path: a refusal is rare)
+    if (outcomes.length > 1 && outcomes.some(isRejection)) await this.keepWhatReplicasTook(topology, routed, rp, precision, outcomes);
     this.answer(res, headers, routed, outcomes, names, requestId);
   }
 
@@ -237,4 +238,8 @@ function drainThen(req: IncomingMessage, answer: () => void): void {
   req.resume();
   req.once('end', answer);
   req.once('error', answer);
+}
+
+function isRejection(o: WriteOutcome): boolean {
+  return o.kind === 'rejected';
 }
