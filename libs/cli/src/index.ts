@@ -1,0 +1,2 @@
+export * from './install-dir';
+export * from './command-line';
