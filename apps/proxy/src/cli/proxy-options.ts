@@ -1,6 +1,6 @@
 import { type ConfigStoreOptions, storeOptions, StoreAddressError, withStoreFlags } from '@app/config';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { INSTALL_DIR, parseCommandLine } from '@app/cli';
+import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { type LogSettings, LogOptionError, logSettings, withLogFlags } from '@app/logging';
 
@@ -17,23 +17,16 @@ export interface ProxyOptions extends LogSettings {
 }
 
 /** The install directory (where package.json is), home of the embedded default config.json. */
-export const PROJECT_ROOT = findRoot(__dirname);
-
-function findRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) return process.cwd();
-  }
-}
+export const PROJECT_ROOT = INSTALL_DIR;
 
 /**
  * Parses argv. Single- and double-dash long flags are both accepted (`-node p1` as the Go seed
  * took them): yargs' short-option groups are switched off, so `-node` is not `-n -o -d -e`.
  */
 export function parseProxyArgs(argv: string[]): ProxyOptions {
-  const args = withLogFlags(
+  const parser = withLogFlags(
     withStoreFlags(
-      yargs(argv)
+      yargs()
         .scriptName('influxdb-proxy')
         .usage('$0 [options]\n\nHigh-availability proxy for InfluxDB 1.x.')
         .parserConfiguration({ 'short-option-groups': false, 'camel-case-expansion': true }),
@@ -45,13 +38,8 @@ export function parseProxyArgs(argv: string[]): ProxyOptions {
       default: 30,
     })
     .option('node', { type: 'string', description: 'name of this proxy in the config\'s "proxies"', default: 'p1' })
-    .option('spool-dir', { type: 'string', description: 'directory for per-backend write spools', default: 'spool' })
-    .strictOptions()
-    .version(false)
-    .help()
-    .wrap(100)
-    .exitProcess(true)
-    .parseSync();
+    .option('spool-dir', { type: 'string', description: 'directory for per-backend write spools', default: 'spool' });
+  const args = parseCommandLine(parser, argv);
   const configPath = resolve(args.config ?? resolve(PROJECT_ROOT, 'config.json'));
   let store: ConfigStoreOptions;
   try {

@@ -1,7 +1,7 @@
 import { type ConfigStoreOptions, StoreAddressError, storeOptions, withStoreFlags } from '@app/config';
-import { existsSync, readFileSync } from 'node:fs';
+import { INSTALL_DIR, PACKAGE_VERSION, parseCommandLine } from '@app/cli';
 import { hostname } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { type LogSettings, LogOptionError, logSettings, withLogFlags } from '@app/logging';
 
@@ -31,16 +31,10 @@ export interface SentinelOptions extends LogSettings {
 }
 
 /** The install directory (where package.json is), home of the embedded default config.json. */
-export const INSTALL_DIR = findRoot(__dirname);
+export { INSTALL_DIR };
 
-/** influxdb-proxy's version, as package.json says. */
-export const SENTINEL_VERSION: string = (() => {
-  try {
-    return String(JSON.parse(readFileSync(join(INSTALL_DIR, 'package.json'), 'utf8')).version ?? 'unknown');
-  } catch {
-    return 'unknown';
-  }
-})();
+/** influxdb-proxy's version, as package.json says (what the sentinel reports in its membership record). */
+export const SENTINEL_VERSION: string = PACKAGE_VERSION;
 
 /** Milliseconds proxies wait for a new publication before they fall back to their own checks. */
 export function staleAfterMs(options: Pick<SentinelOptions, 'intervalMs' | 'leaderTtlMs'>): number {
@@ -55,12 +49,12 @@ export class SentinelOptionError extends Error {
 
 /** Parses argv (single- and double-dash long flags alike, as the proxy takes them). */
 export function parseSentinelArgs(argv: string[]): SentinelOptions {
-  const args = withLogFlags(
+  const parser = withLogFlags(
     withStoreFlags(
-      yargs(argv)
+      yargs()
       .scriptName('influxdb-sentinel')
       .usage(
-        '$0 [options]\n\nWatches the InfluxDB backends for a fleet of influxdb-proxy processes sharing a Redis or etcd\n' +
+        '$0 [options]\n\nWatches the InfluxDB backends for a fleet of influxdb-proxy processes sharing a Redis or etcd ' +
           'config store: one sentinel leads, probes every backend and publishes its health and replay slots.',
       )
         .parserConfiguration({ 'short-option-groups': false, 'camel-case-expansion': true }),
@@ -80,13 +74,8 @@ export function parseSentinelArgs(argv: string[]): SentinelOptions {
       type: 'number',
       description: 'proxies reporting failing writes that mark an answering backend down for all (0: off)',
       default: 1,
-    })
-    .strictOptions()
-    .version(false)
-    .help()
-    .wrap(100)
-    .exitProcess(true)
-    .parseSync();
+    });
+  const args = parseCommandLine(parser, argv);
   try {
     const store = storeOptions(args, resolve(args.config ?? resolve(INSTALL_DIR, 'config.json')));
     const seconds = (flag: string, value: number, min = 0) => {
@@ -140,11 +129,4 @@ export function parseListen(text: string): { host: string; port: number } {
   const port = m ? Number(m[3]) : NaN;
   if (!m || port < 1 || port > 65535) throw new SentinelOptionError(`--listen: ${JSON.stringify(text)} is not host:port`);
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
-}
-
-function findRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) return process.cwd();
-  }
 }
