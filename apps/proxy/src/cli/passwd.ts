@@ -1,11 +1,12 @@
 import { DEFAULT_SCRYPT, hashPassword } from '@app/auth';
+import { PACKAGE_VERSION } from '@app/cli';
 
 /**
  * `bin/influxdb-proxy-passwd`: prints the scrypt hash of a password for a proxy user's `hash` field.
  * The password is read from the terminal (twice, not echoed) or, when stdin is not a terminal, as
  * the first line of stdin — never from the command line, where `ps` and shell history would keep it.
  */
-const USAGE = `usage: influxdb-proxy-passwd [--cost LN]
+const USAGE = `usage: influxdb-proxy-passwd [--cost LN] | --version
 
 Reads a password (from the terminal, or the first line of stdin) and prints its scrypt hash,
 $scrypt$ln=${DEFAULT_SCRYPT.ln},r=${DEFAULT_SCRYPT.r},p=${DEFAULT_SCRYPT.p}$<salt>$<key>, for a proxy user's "hash" in the config:
@@ -13,6 +14,7 @@ $scrypt$ln=${DEFAULT_SCRYPT.ln},r=${DEFAULT_SCRYPT.r},p=${DEFAULT_SCRYPT.p}$<sal
   "users": { "alice": { "hash": "<that line>", "admin": true } }
 
   --cost LN   log2 of scrypt's N, 10..20 (default ${DEFAULT_SCRYPT.ln}; each step doubles time and memory)
+  --version   print the version of influxdb-proxy and exit
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -21,6 +23,10 @@ async function main(argv: string[]): Promise<number> {
     const arg = argv[i].replace(/^--?/, '-');
     if (arg === '-h' || arg === '-help') {
       process.stdout.write(USAGE);
+      return 0;
+    }
+    if (arg === '-version') {
+      process.stdout.write(`${PACKAGE_VERSION}\n`);
       return 0;
     }
     if (arg === '-cost' && i + 1 < argv.length) {
