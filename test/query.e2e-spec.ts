@@ -829,8 +829,10 @@ describe('a large chunked answer is streamed, never held', () => {
     expect(bytes).toBeGreaterThan(100 << 20);
     expect(rssAfterPause - before.rss).toBeLessThan(16 << 20);
     // Reading fast, RSS rises by what V8 has not yet collected of the socket Buffers (external memory,
-    // bounded by its GC trigger), not by the answer: the growth must not scale with the response.
-    expect(after.hwm - before.hwm).toBeLessThan(Math.min(bytes / 3, 48 << 20));
+    // bounded by its GC trigger), not by the answer: the growth must not scale with the response. That
+    // growth was 36–40 MB on this 2-core machine, for builds before and after #12/#13 alike (bytes / 3,
+    // the earlier bound, is 37 MB here and failed runs of both); 48 MB is under half of the 111 MB answer.
+    expect(after.hwm - before.hwm).toBeLessThan(Math.min(bytes / 2, 48 << 20));
     expect(after.hwm).toBeLessThan(bytes + before.rss);
     await fresh.stop();
   });
