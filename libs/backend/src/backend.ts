@@ -252,22 +252,18 @@ export class Backend {
     const { rp, precision, chunks, bytes, lines } = batch;
     const started = performance.now();
     const outcome = await this.client.write(rp, precision, chunks, bytes);
-    const seconds = (performance.now() - started) / 1000;
+    // several requests' lines refused as a client's: each gets influxd's answer to its own lines, never another's
+    if (outcome.kind === 'rejected' && chunks.length > 1) return this.sendEachAlone(batch);
+    this.observer.batchSent(lines, (performance.now() - started) / 1000, outcome);
     switch (outcome.kind) {
       case 'ok':
-        this.observer.batchSent(lines, seconds, outcome);
         return outcome;
       case 'rejected':
-        // several requests' lines: each gets influxd's answer to its own lines, never another's
-        if (chunks.length > 1) return this.sendEachAlone(batch);
-        this.observer.batchSent(lines, seconds, outcome);
         return { kind: 'rejected', status: outcome.status, error: outcome.error, body: Buffer.from(chunks[0]) };
       case 'refused':
-        this.observer.batchSent(lines, seconds, outcome);
         this.markRefusing(outcome);
         return spool ? this.toSpool(batch) : outcome;
       case 'unavailable':
-        this.observer.batchSent(lines, seconds, outcome);
         this.markDown(outcome.error);
         return spool ? this.toSpool(batch) : outcome;
     }

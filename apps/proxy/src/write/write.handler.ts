@@ -77,7 +77,7 @@ export class WriteHandler {
       if (req.destroyed || (err as NodeJS.ErrnoException)?.code === 'ECONNRESET') {
         // the client went away mid-body: its business, not an error of ours (and cheap to cause in bulk)
         this.metrics.clientAbortedWrites.inc();
-        this.logger.debug?.({ msg: `write ${requestId}: the client went away after ${progress.received} body bytes`, reqId: requestId });
+        this.logger.debug({ msg: `write ${requestId}: the client went away after ${progress.received} body bytes`, reqId: requestId });
         return;
       }
       throw err;
@@ -118,19 +118,15 @@ export class WriteHandler {
     precision: string,
     outcomes: WriteOutcome[],
   ): Promise<void> {
-    if (outcomes.length < 2) return;
     for (let i = 0; i < outcomes.length; i++) {
       const o = outcomes[i];
       if (o.kind !== 'rejected' || !o.body) continue;
       const part = routed.parts[i];
-      const tookThem = routed.parts.some(
-        (other, j) =>
-          j !== i &&
-          outcomes[j].kind === 'ok' &&
-          !(outcomes[j] as { spooled?: true }).spooled &&
-          other.lines === part.lines &&
-          other.body.length === o.body!.length,
-      );
+      const length = o.body.length;
+      const tookThem = routed.parts.some((other, j) => {
+        const took = outcomes[j];
+        return j !== i && took.kind === 'ok' && !took.spooled && other.lines === part.lines && other.body.length === length;
+      });
       if (!tookThem) continue;
       const backend = topology.backends[part.backend];
       outcomes[i] = await backend.keepForLater(rp, precision, o.body, part.lines, o);
