@@ -8,6 +8,7 @@
  * is never sent twice: b's own request counter shows it never got it. On etcd with a sentinel, the
  * other proxy learns the verdict from the sentinel (this proxy's failing-backend report).
  */
+import * as fs from 'node:fs';
 import { request, type HttpResponse } from './support/http';
 import { Influxd, startInfluxd } from './support/influxd';
 import { Etcd, startEtcd } from './support/etcd';
@@ -40,7 +41,24 @@ function freeze(influxd: Influxd): number {
   if (!(influxd.pid > 0)) throw new Error(`influxd on ${influxd.url} is not running`);
   frozen.add(influxd);
   process.kill(influxd.pid, 'SIGSTOP');
+  // kill() returns once the signal is queued; influxd's threads stop as the kernel gets to them, and
+  // a fast query sent in between would still be answered: wait until every thread is stopped
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 500 && !allThreadsStopped(influxd.pid); i++) Atomics.wait(pause, 0, 0, 1);
   return Date.now();
+}
+
+/** Whether every thread of `pid` is in the stopped state (Linux /proc). */
+function allThreadsStopped(pid: number): boolean {
+  try {
+    return fs.readdirSync(`/proc/${pid}/task`).every((tid) => {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      return state === 'T' || state === 't';
+    });
+  } catch {
+    return false;
+  }
 }
 
 function thaw(influxd: Influxd): void {
