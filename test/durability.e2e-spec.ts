@@ -230,14 +230,22 @@ it('in buffered ack mode answers before delivery and still delivers through the 
   cfg.proxies.p1.ackMode = 'buffered';
   proxy = await startProxy({ config: cfg });
   process.kill(B.pid, 'SIGSTOP'); // b hangs: a durable write would wait for its 1 s timeout
+  const spoolOfB = async () => (await request(`${proxy.url}/meta`)).json().backendDetail.b.spool;
   let load: WriteLoad;
   try {
-    const started = Date.now();
     const res = await request(`${proxy.url}/write?db=${DB}`, { method: 'POST', body: 'buffered v=1i 1700000000000000000\n' });
     expect(res.status).toBe(204);
-    expect(Date.now() - started).toBeLessThan(500);
+    // Answered before delivery: the hung b cannot have acknowledged the line, and its batch is not yet in
+    // b's spool either (that takes the 1 s write timeout) — a durable 204 would come only after that fsync.
+    expect((await spoolOfB()).records).toBe(0);
     load = new WriteLoad(() => proxy.url, 'buffered', 50);
-    await sleep(1_500);
+    // keep the load on while b hangs, until batches that timed out on b have gone to its spool
+    await waitUntil(async () => (await spoolOfB()).records > 0 && load.acked.length > 0, {
+      attempts: 100,
+      intervalMs: 100,
+      what: "b's timed-out batches in its spool while the load runs",
+      details: () => proxy.output(),
+    });
   } finally {
     process.kill(B.pid, 'SIGCONT');
   }

@@ -16,7 +16,7 @@ import { InfluxDB } from 'influx';
 import { HttpResponse, request } from './support/http';
 import { Influxd, startInfluxd } from './support/influxd';
 import { freePort } from './support/ports';
-import { sleep, stopAll, waitUntil } from './support/processes';
+import { stopAll, waitUntil } from './support/processes';
 import { ProxyConfig, ProxyProcess, startProxy } from './support/proxy-process';
 
 const PROXY_DB = 'mydb';
@@ -850,7 +850,14 @@ describe('failover', () => {
     expect(await value()).toBe(1);
     await A.kill('SIGKILL');
     expect(await value()).toBe(2); // connection refused on a → b, in the same request
-    await sleep(2500); // health checks (500 ms) mark a down
+    // health checks (500 ms) mark a down, and the other backends on A's address (w, far) with it
+    await waitUntil(
+      async () => {
+        const status = (await request(`${proxy.url}/meta`)).json().backendStatus;
+        return status.a === false && status.w === false && status.far === false;
+      },
+      { attempts: 100, intervalMs: 100, what: 'a, w and far marked down', details: () => proxy.output() },
+    );
     expect(await value()).toBe(2);
     // A fan-out still answers from b, with a warning for the sets only a held.
     const show = await pq('SHOW MEASUREMENTS');

@@ -436,6 +436,10 @@ describe('hardening', () => {
       }
     })();
     return {
+      /** Requests answered so far (a /ping and a write per round). */
+      get answered(): number {
+        return statuses.length;
+      },
       async finish() {
         stop = true;
         await loop;
@@ -482,7 +486,9 @@ describe('hardening', () => {
     const { socket, closed } = rawClient();
     socket.write(`GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(32 * 1024)}\r\n\r\n`);
     const end = await closed;
-    await sleep(300);
+    // the others go on being served after it: two more rounds of /ping and a write
+    const answeredAtClose = normal.answered;
+    await waitUntil(async () => normal.answered >= answeredAtClose + 4, { attempts: 100, intervalMs: 50, what: 'two more rounds of normal traffic' });
     const { statuses } = await normal.finish();
     expect(end.text).toMatch(/^HTTP\/1\.1 431 /);
     expect(new Set(statuses)).toEqual(new Set([204]));
@@ -507,9 +513,15 @@ describe('hardening', () => {
   it('answers 503 "request throttled, queue full" past maxConcurrentRequests, keeping /ping answerable', async () => {
     const holders = Array.from({ length: 4 }, () => rawClient());
     for (const h of holders) h.socket.write(`POST /write?db=${PROXY_DB} HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n`);
-    await sleep(300);
     try {
-      const res = await request(`${Q.url}/write?db=${PROXY_DB}`, { method: 'POST', body: `throttled,t=${tag} v=1` });
+      // once the proxy has read the four held requests' heads, the next write is one too many
+      const res = await waitUntil(
+        async () => {
+          const answer = await request(`${Q.url}/write?db=${PROXY_DB}`, { method: 'POST', body: `throttled,t=${tag} v=1` });
+          return answer.status === 503 ? answer : false;
+        },
+        { attempts: 50, intervalMs: 50, what: 'a write past maxConcurrentRequests to be throttled', details: () => Q.output() },
+      );
       expectError(res, 503, 'request throttled, queue full', Q);
       expect(res.headers['retry-after']).toBe('1');
       expect((await request(`${Q.url}/query?q=SHOW+DATABASES`)).status).toBe(503);
@@ -517,8 +529,15 @@ describe('hardening', () => {
     } finally {
       for (const h of holders) h.socket.destroy();
     }
-    await sleep(200);
-    expect((await request(`${Q.url}/write?db=${PROXY_DB}`, { method: 'POST', body: `throttled,t=${tag} v=2` })).status).toBe(204);
+    // the closed holders give their places back
+    const after = await waitUntil(
+      async () => {
+        const answer = await request(`${Q.url}/write?db=${PROXY_DB}`, { method: 'POST', body: `throttled,t=${tag} v=2` });
+        return answer.status === 204 ? answer : false;
+      },
+      { attempts: 50, intervalMs: 50, what: 'writes accepted again once the holders are gone', details: () => Q.output() },
+    );
+    expect(after.status).toBe(204);
   });
 
   it('shows no stack trace to a client', async () => {
