@@ -8,7 +8,8 @@ import { InProcessSentinelStore, SentinelStore } from './sentinel-store';
 import type { ConfigStoreOptions } from './store-options';
 
 export const CONFIG_STORE_OPTIONS = Symbol('CONFIG_STORE_OPTIONS');
-export const CONFIG_RULES = Symbol('CONFIG_RULES');
+/** The app's validation rules, for the provider factory. */
+const CONFIG_RULES = Symbol('CONFIG_RULES');
 
 function createProvider(options: ConfigStoreOptions, rules: ConfigRules): ConfigProvider {
   switch (options.kind) {
