@@ -1,5 +1,8 @@
+import { parsePasswordHash } from '@app/auth';
 import { BufferPool, ReplayGate } from '@app/backend';
-import { ConfigModule } from '@app/config';
+import { ClusterStoreModule } from '@app/cluster-store';
+import type { ConfigRules } from '@app/config';
+import { STATEMENT_KINDS } from '@app/influxql';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { MetaController } from './admin/meta.controller';
@@ -28,13 +31,19 @@ import { SlowBodyWatch } from './write/slow-body-watch';
 import { WriteHandler } from './write/write.handler';
 import { WriteStats } from './write/write-stats';
 
+/** What config validation takes from the product: the statement kinds proxies may forbid, the users' hash check. */
+const CONFIG_RULES: ConfigRules = {
+  statementKinds: STATEMENT_KINDS.filter((kind) => kind !== 'unknown'),
+  checkPasswordHash: parsePasswordHash,
+};
+
 @Module({})
 export class AppModule {
   static forRoot(options: ProxyOptions): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(options.store),
+        ClusterStoreModule.forRoot(options.store, CONFIG_RULES),
         MetricsModule.forRoot(),
       ],
       controllers: [ReloadController, RejectedController, MetaController, HealthController, MetricsController],

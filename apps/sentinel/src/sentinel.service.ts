@@ -1,7 +1,5 @@
 import {
   campaignId,
-  type ClusterConfig,
-  ConfigProvider,
   type FleetBacklog,
   type LeaderCampaign,
   MembershipStore,
@@ -9,7 +7,8 @@ import {
   type SentinelState,
   SentinelStore,
   withTimeout,
-} from '@app/config';
+} from '@app/cluster-store';
+import { type ClusterConfig, ConfigProvider } from '@app/config';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Subject, type Subscription } from 'rxjs';
 import { type SentinelOptions, staleAfterMs } from './cli/sentinel-options';

@@ -1,15 +1,15 @@
+import { configRules } from '../../../test/support/config-rules';
 import { ConfigValidationError, parseClusterConfig } from './cluster-config.schema';
 
 const backend = { url: 'http://127.0.0.1:8086', db: 'x' };
 
 describe('parseClusterConfig', () => {
   it('applies the seed defaults to a backend that gives only url and db', () => {
-    const cfg = parseClusterConfig({ backends: { a: backend }, keymaps: { _default_: ['a'] }, proxies: {} });
+    const cfg = parseClusterConfig({ backends: { a: backend }, keymaps: { _default_: ['a'] }, proxies: {} }, configRules);
     expect(cfg.backends.a).toEqual({
       url: 'http://127.0.0.1:8086',
       db: 'x',
       zone: '',
-      interval: 1000,
       timeout: 10000,
       timeoutQuery: 600000,
       maxRowLimit: 10000,
@@ -31,14 +31,14 @@ describe('parseClusterConfig', () => {
     const cfg = parseClusterConfig({
       backends: { a: { ...backend, maxrowlimit: 5, writeonly: 1 } },
       proxies: { l1: { listenaddr: ':6666', db: 'test', idletimeout: 10 } },
-    });
+    }, configRules);
     expect(cfg.backends.a.maxRowLimit).toBe(5);
     expect(cfg.backends.a.writeOnly).toBe(true);
     expect(cfg.proxies.l1.listenAddr).toBe(':6666');
   });
 
   it('gives a proxy the default query settings and validates the forbidden statement kinds', () => {
-    const cfg = parseClusterConfig({ backends: { a: backend }, proxies: { p1: { listenAddr: ':8086' } } });
+    const cfg = parseClusterConfig({ backends: { a: backend }, proxies: { p1: { listenAddr: ':8086' } } }, configRules);
     expect(cfg.proxies.p1.fanoutCreate).toBe(true);
     expect(cfg.proxies.p1.forbiddenStatements).toEqual(
       expect.arrayContaining(['delete', 'drop-database', 'drop-measurement', 'grant', 'revoke', 'alter-retention-policy']),
@@ -52,21 +52,51 @@ describe('parseClusterConfig', () => {
     const custom = parseClusterConfig({
       backends: { a: backend },
       proxies: { p1: { listenAddr: ':8086', forbiddenstatements: ['drop-database'], fanoutcreate: 0 } },
-    });
+    }, configRules);
     expect(custom.proxies.p1.forbiddenStatements).toEqual(['drop-database']);
     expect(custom.proxies.p1.fanoutCreate).toBe(false);
 
     expect(() =>
-      parseClusterConfig({ backends: { a: backend }, proxies: { p1: { listenAddr: ':8086', forbiddenStatements: ['drop-everything'] } } }),
+      parseClusterConfig({ backends: { a: backend }, proxies: { p1: { listenAddr: ':8086', forbiddenStatements: ['drop-everything'] } } }, configRules),
     ).toThrow(/^proxies\.p1\.forbiddenStatements\.0: unknown statement kind "drop-everything"$/);
     expect(() =>
-      parseClusterConfig({ backends: { a: backend }, proxies: { p1: { listenAddr: ':8086', forbiddenStatements: 'drop' } } }),
+      parseClusterConfig({ backends: { a: backend }, proxies: { p1: { listenAddr: ':8086', forbiddenStatements: 'drop' } } }, configRules),
     ).toThrow(/^proxies\.p1\.forbiddenStatements: /);
+  });
+
+  it("accepts the seed's backend interval silently and keeps it out of the model (no batch waits to be sent)", () => {
+    const warnings: string[] = [];
+    const cfg = parseClusterConfig(
+      { backends: { a: { ...backend, interval: 500 }, b: { ...backend, Interval: 0 } } },
+      configRules,
+      (w) => warnings.push(w),
+    );
+    expect(warnings).toEqual([]);
+    expect(cfg.backends.a).not.toHaveProperty('interval');
+    expect(cfg.backends.b).not.toHaveProperty('interval');
+    expect(Object.keys(cfg.backends)).toEqual(['a', 'b']);
+  });
+
+  it('judges statement kinds and password hashes by the rules the app hands in', () => {
+    const rules = {
+      statementKinds: ['select', 'drop-database'],
+      checkPasswordHash: (hash: string) => {
+        if (hash !== 'good') throw new Error('not the good hash');
+      },
+    };
+    const proxy = (p: Record<string, unknown>) =>
+      parseClusterConfig({ backends: { a: backend }, proxies: { p1: { listenAddr: ':8086', ...p } } }, rules).proxies.p1;
+    expect(proxy({ forbiddenStatements: ['select'] }).forbiddenStatements).toEqual(['select']);
+    expect(() => proxy({ forbiddenStatements: ['delete'] })).toThrow(
+      /^proxies\.p1\.forbiddenStatements\.0: unknown statement kind "delete"$/,
+    );
+    expect(proxy({ users: { alice: { hash: 'good' } } }).users).toEqual({ alice: { hash: 'good', admin: false } });
+    expect(() => proxy({ users: { alice: { hash: 'bad' } } })).toThrow(/^proxies\.p1\.users\.alice\.hash: not the good hash$/);
   });
 
   it('ignores unknown fields and warns about each', () => {
     const warnings: string[] = [];
-    parseClusterConfig({ backends: { a: { ...backend, colour: 'red' } }, extra: 1 }, (w) => warnings.push(w));
+    parseClusterConfig({ backends: { a: { ...backend, colour: 'red' } }, extra: 1 }, configRules, (w) => warnings.push(w));
     expect(warnings).toEqual(['unknown field "backends.a.colour" ignored', 'unknown config field "extra" ignored']);
   });
 
@@ -81,7 +111,7 @@ describe('parseClusterConfig', () => {
     [{ keymaps: {} }, /^backends: /],
     ['[]', /^config: |^backends: /],
   ])('refuses %j with a message naming the field', (raw, message) => {
-    expect(() => parseClusterConfig(raw)).toThrow(ConfigValidationError);
-    expect(() => parseClusterConfig(raw)).toThrow(message);
+    expect(() => parseClusterConfig(raw, configRules)).toThrow(ConfigValidationError);
+    expect(() => parseClusterConfig(raw, configRules)).toThrow(message);
   });
 });

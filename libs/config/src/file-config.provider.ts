@@ -1,22 +1,25 @@
-import { Logger } from '@nestjs/common';
+import { loggerFor } from '@app/logging';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { Subject, type Observable } from 'rxjs';
 import type { ClusterConfig } from './cluster-config';
-import { ConfigValidationError, parseClusterConfig } from './cluster-config.schema';
+import { type ConfigRules, ConfigValidationError, parseClusterConfig } from './cluster-config.schema';
 import { ConfigProvider } from './config.provider';
 
 /** The embedded default store: one JSON document, re-read when the file changes or on POST /reload. */
 export class FileConfigProvider extends ConfigProvider {
-  private readonly logger = new Logger(FileConfigProvider.name);
+  private readonly logger = loggerFor(FileConfigProvider.name);
   private readonly path: string;
   private readonly changes = new Subject<ClusterConfig>();
   private watcher?: FSWatcher;
   private debounce?: NodeJS.Timeout;
   private lastText?: string;
 
-  constructor(path: string) {
+  constructor(
+    path: string,
+    private readonly rules: ConfigRules,
+  ) {
     super();
     this.path = resolve(path);
   }
@@ -61,7 +64,7 @@ export class FileConfigProvider extends ConfigProvider {
     } catch (err) {
       throw new ConfigValidationError(`config file ${this.path} is not valid JSON: ${(err as Error).message}`);
     }
-    const config = parseClusterConfig(raw, (msg) => this.logger.warn(msg));
+    const config = parseClusterConfig(raw, this.rules, (msg) => this.logger.warn(msg));
     return { config, text };
   }
 

@@ -1,9 +1,10 @@
+import { configRules } from '../../../test/support/config-rules';
 import { parseClusterConfig } from './cluster-config.schema';
 
 const backend = { url: 'http://127.0.0.1:8086', db: 'x' };
 const HASH = `$scrypt$ln=15,r=8,p=1$${Buffer.alloc(16, 7).toString('base64')}$${Buffer.alloc(32, 9).toString('base64')}`;
 const proxy = (extra: Record<string, unknown>) =>
-  parseClusterConfig({ backends: { a: backend }, proxies: { p1: { listenAddr: ':8087', ...extra } } }).proxies.p1;
+  parseClusterConfig({ backends: { a: backend }, proxies: { p1: { listenAddr: ':8087', ...extra } } }, configRules).proxies.p1;
 
 describe('proxy security settings', () => {
   it('defaults to no auth, plain HTTP and bounded timeouts, requests and buffered bytes', () => {
@@ -59,7 +60,7 @@ describe('proxy security settings', () => {
   });
 
   it('takes a caFile for https backends only', () => {
-    const parse = (b: Record<string, unknown>) => parseClusterConfig({ backends: { a: b } }).backends.a;
+    const parse = (b: Record<string, unknown>) => parseClusterConfig({ backends: { a: b } }, configRules).backends.a;
     expect(parse({ url: 'https://influx:8086', db: 'x', cafile: '/ca.pem' }).caFile).toBe('/ca.pem');
     expect(() => parse({ ...backend, caFile: '/ca.pem' })).toThrow(/^backends\.a\.caFile: only for https:\/\/ backends$/);
   });

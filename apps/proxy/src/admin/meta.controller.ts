@@ -1,4 +1,5 @@
-import { type BackendConfig, ConfigProvider, type ProxyMember, type ProxyNodeConfig } from '@app/config';
+import { type ProxyMember } from '@app/cluster-store';
+import { type BackendConfig, ConfigProvider, type ProxyNodeConfig } from '@app/config';
 import { MASK, maskSecretKeys, maskUrlPassword } from '@app/logging';
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import type { ProxyOptions } from '../cli/proxy-options';

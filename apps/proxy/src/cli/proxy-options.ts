@@ -1,4 +1,4 @@
-import { type ConfigStoreOptions, storeOptions, StoreAddressError, withStoreFlags } from '@app/config';
+import { type ConfigStoreOptions, storeOptions, StoreAddressError, withStoreFlags } from '@app/cluster-store';
 import { INSTALL_DIR, parseCommandLine } from '@app/cli';
 import { resolve } from 'node:path';
 import yargs from 'yargs';
@@ -71,5 +71,5 @@ export function parseProxyArgs(argv: string[]): ProxyOptions {
   };
 }
 
-/** The store flags are shared with bin/influxdb-sentinel: see @app/config's store-flags. */
+/** The store flags are shared with bin/influxdb-sentinel: see @app/cluster-store's store-flags. */
 export { storeOptions };

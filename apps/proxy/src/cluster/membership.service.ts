@@ -1,4 +1,4 @@
-import { MemberHeartbeat, MembershipStore, type ProxyMember } from '@app/config';
+import { MemberHeartbeat, MembershipStore, type ProxyMember } from '@app/cluster-store';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';

@@ -1,4 +1,4 @@
-import type { FleetBacklog } from '@app/config';
+import type { FleetBacklog } from '@app/cluster-store';
 import type { PlannerBackend, ReadFence } from '../query/query-planner';
 
 /**

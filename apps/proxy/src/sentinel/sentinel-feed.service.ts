@@ -1,4 +1,4 @@
-import { type SentinelMember, SentinelStore, withTimeout } from '@app/config';
+import { type SentinelMember, SentinelStore, withTimeout } from '@app/cluster-store';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { ProxyOptions } from '../cli/proxy-options';
 import { ClusterStateService } from '../cluster/cluster-state.service';

@@ -1,5 +1,5 @@
 import { ReplayGate } from '@app/backend';
-import type { ProxyMember } from '@app/config';
+import type { ProxyMember } from '@app/cluster-store';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Subject } from 'rxjs';
 import type { ProxyOptions } from '../cli/proxy-options';

@@ -1,4 +1,4 @@
-import type { SentinelState } from '@app/config';
+import type { SentinelState } from '@app/cluster-store';
 import { SentinelView } from './sentinel-view';
 
 function state(seq: number, extra: Partial<SentinelState> = {}): SentinelState {

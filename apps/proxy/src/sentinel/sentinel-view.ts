@@ -1,5 +1,5 @@
 import type { HealthOverride } from '@app/backend';
-import type { ReplaySlot, SentinelState } from '@app/config';
+import type { ReplaySlot, SentinelState } from '@app/cluster-store';
 
 /**
  * What this proxy knows of the leading sentinel's publications, judged by its own clock only:

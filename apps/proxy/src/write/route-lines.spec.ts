@@ -1,5 +1,6 @@
 import { Backend, BufferPool } from '@app/backend';
 import { parseClusterConfig } from '@app/config';
+import { configRules } from '../../../../test/support/config-rules';
 import { Topology } from '../cluster/topology';
 import { LineRouter } from './route-lines';
 
@@ -11,7 +12,7 @@ function topology(maxRowLimit = 10000): Topology {
     },
     keymaps: { cpu: ['a'], temperature: ['b'], _default_: ['a', 'b'] },
     proxies: { p1: { listenAddr: '127.0.0.1:1' } },
-  });
+  }, configRules);
   const backends = Object.entries(config.backends).map(([name, cfg]) => new Backend(name, cfg));
   return new Topology(config, config.proxies.p1, backends);
 }

@@ -1,4 +1,4 @@
-import { type ConfigStoreOptions, StoreAddressError, storeOptions, withStoreFlags } from '@app/config';
+import { type ConfigStoreOptions, StoreAddressError, storeOptions, withStoreFlags } from '@app/cluster-store';
 import { INSTALL_DIR, PACKAGE_VERSION, parseCommandLine } from '@app/cli';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';

@@ -1,4 +1,4 @@
-import type { ProxyMember } from '@app/config';
+import type { ProxyMember } from '@app/cluster-store';
 import { fleetBacklog, freshFailureReports, reportFreshForMs } from './fleet-reports';
 
 function member(name: string, extra: Partial<ProxyMember> = {}): ProxyMember {

@@ -1,4 +1,4 @@
-import type { FleetBacklog, ProxyMember } from '@app/config';
+import type { FleetBacklog, ProxyMember } from '@app/cluster-store';
 import type { WriteFailureReport } from './probe-state';
 
 /**

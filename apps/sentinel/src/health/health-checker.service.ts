@@ -1,4 +1,5 @@
-import type { BackendConfig, BackendHealth, SentinelState } from '@app/config';
+import type { BackendHealth, SentinelState } from '@app/cluster-store';
+import type { BackendConfig } from '@app/config';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { SentinelOptions } from '../cli/sentinel-options';
 import { SENTINEL_OPTIONS } from '../sentinel-options.token';

@@ -1,4 +1,4 @@
-import type { BackendHealth } from '@app/config';
+import type { BackendHealth } from '@app/cluster-store';
 
 /** One probe of a backend: GET /ping, then SHOW DATABASES. */
 export interface ProbeResult {

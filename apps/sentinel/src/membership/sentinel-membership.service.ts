@@ -1,4 +1,4 @@
-import { MemberHeartbeat, type SentinelMember, SentinelStore } from '@app/config';
+import { MemberHeartbeat, type SentinelMember, SentinelStore } from '@app/cluster-store';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { hostname } from 'node:os';
 import type { Subscription } from 'rxjs';

@@ -1,4 +1,4 @@
-import type { SentinelState } from '@app/config';
+import type { SentinelState } from '@app/cluster-store';
 import { HeartbeatFreshness, type ProxyReport, SlotPlanner } from './slot-planner';
 
 const up = { b: { up: true, timeoutMs: 1_000 } };

@@ -1,4 +1,4 @@
-import type { CoolingSlot, ReplaySlot, SentinelState } from '@app/config';
+import type { CoolingSlot, ReplaySlot, SentinelState } from '@app/cluster-store';
 
 /** One proxy as the leader sees it in a planning round (from its membership record). */
 export interface ProxyReport {

@@ -1,4 +1,4 @@
-import type { Logger } from '@nestjs/common';
+import type { ContextLogger } from '@app/logging';
 import { withTimeout } from './store-errors';
 
 /** Where member records live: the proxies' MembershipStore or the sentinels' SentinelStore. */
@@ -28,7 +28,7 @@ export class MemberHeartbeat<M> {
     private readonly ttlSeconds: number,
     /** This member's record as of now. */
     private readonly record: () => M,
-    private readonly logger: Logger,
+    private readonly logger: ContextLogger,
   ) {}
 
   /** Writes the first record, then keeps it alive. */

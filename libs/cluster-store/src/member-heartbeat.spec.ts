@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { loggerFor } from '@app/logging';
 import { MemberHeartbeat, type MemberRecords } from './member-heartbeat';
 
 /** Records in memory; heartbeats can be held (to overlap them) or made to fail. */
@@ -24,7 +24,7 @@ class Records implements MemberRecords<{ name: string; n: number }> {
 }
 
 describe('MemberHeartbeat', () => {
-  const logger = new Logger('test');
+  const logger = loggerFor('test');
   beforeEach(() => {
     jest.spyOn(logger, 'warn').mockImplementation(() => undefined);
     jest.spyOn(logger, 'log').mockImplementation(() => undefined);

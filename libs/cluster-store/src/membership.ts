@@ -56,7 +56,10 @@ export interface ProxyMember {
   owner?: string;
 }
 
-/** Where membership records live; each ConfigProvider hands out the one beside its config. */
+/**
+ * Where membership records live: the Redis and etcd providers hand out the one beside their config;
+ * ClusterStoreModule gives a config file an in-process one.
+ */
 export abstract class MembershipStore {
   /** Writes (or refreshes) this proxy's record with `member.ttl` seconds to live. */
   abstract heartbeat(member: ProxyMember): Promise<void>;

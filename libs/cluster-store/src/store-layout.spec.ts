@@ -1,4 +1,5 @@
-import { ConfigValidationError } from './cluster-config.schema';
+import { ConfigValidationError } from '@app/config';
+import { configRules } from '../../../test/support/config-rules';
 import { parseMemberRecord } from './membership';
 import { configFromEtcdKeys, configFromRedisHashes, fingerprint } from './store-layout';
 
@@ -14,6 +15,7 @@ describe('configFromRedisHashes (the seed layout written by config.py)', () => {
         proxies: { p1: proxy },
       },
       'Redis r',
+      configRules,
     );
     expect(cfg.backends.a.url).toBe('http://127.0.0.1:8086');
     expect(cfg.backends.b.maxRowLimit).toBe(5);
@@ -24,21 +26,21 @@ describe('configFromRedisHashes (the seed layout written by config.py)', () => {
 
   it('names the field whose value is not JSON', () => {
     expect(() =>
-      configFromRedisHashes({ backends: { a: '{url:' }, keymaps: {}, proxies: {} }, 'Redis r'),
+      configFromRedisHashes({ backends: { a: '{url:' }, keymaps: {}, proxies: {} }, 'Redis r', configRules),
     ).toThrow(/^backends\.a: not valid JSON \(hash b: field "a"\)/);
     expect(() =>
-      configFromRedisHashes({ backends: { a: backend }, keymaps: { cpu: 'a,b' }, proxies: {} }, 'Redis r'),
+      configFromRedisHashes({ backends: { a: backend }, keymaps: { cpu: 'a,b' }, proxies: {} }, 'Redis r', configRules),
     ).toThrow(/^keymaps\.cpu: not valid JSON \(hash m: field "cpu"\)/);
   });
 
   it('refuses a keymap that names an unknown backend, as the file store does', () => {
     expect(() =>
-      configFromRedisHashes({ backends: { a: backend }, keymaps: { cpu: '["zz"]' }, proxies: {} }, 'Redis r'),
+      configFromRedisHashes({ backends: { a: backend }, keymaps: { cpu: '["zz"]' }, proxies: {} }, 'Redis r', configRules),
     ).toThrow(/^keymaps\.cpu: unknown backend "zz"$/);
   });
 
   it('says the store is empty rather than that a field is missing', () => {
-    const empty = () => configFromRedisHashes({ backends: {}, keymaps: {}, proxies: {} }, 'Redis redis://h:1/0');
+    const empty = () => configFromRedisHashes({ backends: {}, keymaps: {}, proxies: {} }, 'Redis redis://h:1/0', configRules);
     expect(empty).toThrow(ConfigValidationError);
     expect(empty).toThrow(/^Redis redis:\/\/h:1\/0 holds no configuration .*config\.py$/);
   });
@@ -48,6 +50,7 @@ describe('configFromRedisHashes (the seed layout written by config.py)', () => {
     configFromRedisHashes(
       { backends: { a: JSON.stringify({ url: 'http://h:1', db: 'x', colour: 1 }) }, keymaps: {}, proxies: {} },
       'Redis r',
+      configRules,
       (w) => warnings.push(w),
     );
     expect(warnings).toEqual(['unknown field "backends.a.colour" ignored']);
@@ -63,14 +66,14 @@ describe('configFromEtcdKeys', () => {
       [`${P}keymaps/cpu`]: '["a"]',
       [`${P}keymaps/_default_`]: '["a"]',
       [`${P}proxies/p1`]: proxy,
-    });
+    }, configRules);
     expect(Object.keys(cfg.backends)).toEqual(['a']);
     expect(cfg.keymaps).toEqual({ cpu: ['a'], _default_: ['a'] });
     expect(cfg.proxies.p1.listenAddr).toBe(':8087');
   });
 
   it('keeps everything after the section as the name (a measurement may hold a slash)', () => {
-    const cfg = configFromEtcdKeys(P, { [`${P}backends/a`]: backend, [`${P}keymaps/disk/io`]: '["a"]' });
+    const cfg = configFromEtcdKeys(P, { [`${P}backends/a`]: backend, [`${P}keymaps/disk/io`]: '["a"]' }, configRules);
     expect(cfg.keymaps).toEqual({ 'disk/io': ['a'] });
   });
 
@@ -85,6 +88,7 @@ describe('configFromEtcdKeys', () => {
         [`${P}backends/`]: backend,
         '/elsewhere/backends/b': backend,
       },
+      configRules,
       (w) => warnings.push(w),
     );
     expect(Object.keys(cfg.backends)).toEqual(['a']);
@@ -92,14 +96,14 @@ describe('configFromEtcdKeys', () => {
   });
 
   it('names the key whose value is not JSON', () => {
-    expect(() => configFromEtcdKeys(P, { [`${P}backends/a`]: backend, [`${P}proxies/p1`]: 'nope' })).toThrow(
+    expect(() => configFromEtcdKeys(P, { [`${P}backends/a`]: backend, [`${P}proxies/p1`]: 'nope' }, configRules)).toThrow(
       /^proxies\.p1: not valid JSON \(key \/influx-proxy\/proxies\/p1\)/,
     );
   });
 
   it('says the prefix is empty', () => {
-    expect(() => configFromEtcdKeys(P, {})).toThrow(/^etcd holds no configuration under \/influx-proxy\//);
-    expect(() => configFromEtcdKeys(P, { [`${P}runtime/proxies/p1`]: '{}' })).toThrow(/holds no configuration/);
+    expect(() => configFromEtcdKeys(P, {}, configRules)).toThrow(/^etcd holds no configuration under \/influx-proxy\//);
+    expect(() => configFromEtcdKeys(P, { [`${P}runtime/proxies/p1`]: '{}' }, configRules)).toThrow(/holds no configuration/);
   });
 });
 

@@ -29,8 +29,9 @@ export abstract class LeaderCampaign {
 
 /**
  * Where sentinels elect their leader, publish the fleet's shared view and register themselves; the
- * proxies read the publication and the records back. Each ConfigProvider hands out the one beside its
- * config (Redis keys or etcd keys under `<prefix>runtime/`, with TTLs or leases).
+ * proxies read the publication and the records back. The Redis and etcd providers hand out the one
+ * beside their config (Redis keys or etcd keys under `<prefix>runtime/`, with TTLs or leases);
+ * ClusterStoreModule gives a config file an in-process one.
  */
 export abstract class SentinelStore {
   /** `store` when shared through Redis or etcd; `process` for the file store (nothing is shared). */

@@ -1,6 +1,6 @@
-import { Logger } from '@nestjs/common';
+import type { ClusterConfig, ConfigRules } from '@app/config';
+import { loggerFor } from '@app/logging';
 import Redis, { type RedisOptions } from 'ioredis';
-import type { ClusterConfig } from './cluster-config';
 import { MembershipStore, ownerToken, parseMemberRecord, type ProxyMember } from './membership';
 import { DELETE_IF_OWNER, RedisSentinelStore } from './redis-sentinel.store';
 import { StoreConfigProvider } from './store-config.provider';
@@ -23,7 +23,7 @@ import { describeStore, type RedisStoreOptions } from './store-options';
  * keeps its last good config and ioredis reconnects by itself.
  */
 export class RedisConfigProvider extends StoreConfigProvider<RedisConfigHashes> {
-  protected readonly logger = new Logger(RedisConfigProvider.name);
+  protected readonly logger = loggerFor(RedisConfigProvider.name);
   private readonly client: Redis;
   private subscriber?: Redis;
   protected readonly members: RedisMembershipStore;
@@ -35,7 +35,10 @@ export class RedisConfigProvider extends StoreConfigProvider<RedisConfigHashes> 
   /** Marks this process's own announcements, which it need not act on. */
   private readonly instance = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
 
-  constructor(protected readonly options: RedisStoreOptions) {
+  constructor(
+    protected readonly options: RedisStoreOptions,
+    protected readonly rules: ConfigRules,
+  ) {
     super();
     this.address = describeStore(options).address;
     this.client = new Redis(clientOptions(options));
@@ -81,7 +84,7 @@ export class RedisConfigProvider extends StoreConfigProvider<RedisConfigHashes> 
   }
 
   protected configFrom(hashes: RedisConfigHashes): ClusterConfig {
-    return configFromRedisHashes(hashes, this.where(), (msg) => this.logger.warn(msg));
+    return configFromRedisHashes(hashes, this.where(), this.rules, (msg) => this.logger.warn(msg));
   }
 
   /** Start-up: connect within connectTimeoutMs or fail with a message saying where and why. */

@@ -1,7 +1,7 @@
-import { Logger } from '@nestjs/common';
+import type { ClusterConfig, ConfigRules } from '@app/config';
+import { loggerFor } from '@app/logging';
 import { ExponentialBackoff, handleWhen, type IBackoff, noop, retry } from 'cockatiel';
 import { Etcd3, EtcdLeaseInvalidError, isRecoverableError, type Lease, type Watcher } from 'etcd3';
-import type { ClusterConfig } from './cluster-config';
 import { MembershipStore, ownerToken, parseMemberRecord, type ProxyMember } from './membership';
 import { deleteIfOnLease, keepaliveOnce } from './etcd-lease';
 import { EtcdSentinelStore } from './etcd-sentinel.store';
@@ -17,7 +17,7 @@ import type { EtcdStoreOptions } from './store-options';
  * on every reconnect are the safety net. While etcd is unreachable the proxy keeps its last good config.
  */
 export class EtcdConfigProvider extends StoreConfigProvider<Record<string, string>> {
-  protected readonly logger = new Logger(EtcdConfigProvider.name);
+  protected readonly logger = loggerFor(EtcdConfigProvider.name);
   private readonly client: Etcd3;
   protected readonly members: EtcdMembershipStore;
   protected readonly sentinelStore: EtcdSentinelStore;
@@ -25,7 +25,10 @@ export class EtcdConfigProvider extends StoreConfigProvider<Record<string, strin
   private refreshTimer?: NodeJS.Timeout;
   private unreachable = false;
 
-  constructor(protected readonly options: EtcdStoreOptions) {
+  constructor(
+    protected readonly options: EtcdStoreOptions,
+    protected readonly rules: ConfigRules,
+  ) {
     super();
     this.client = new Etcd3({
       hosts: options.hosts,
@@ -86,7 +89,7 @@ export class EtcdConfigProvider extends StoreConfigProvider<Record<string, strin
   }
 
   protected configFrom(kvs: Record<string, string>): ClusterConfig {
-    return configFromEtcdKeys(this.options.prefix, kvs, (msg) => this.logger.warn(msg));
+    return configFromEtcdKeys(this.options.prefix, kvs, this.rules, (msg) => this.logger.warn(msg));
   }
 
   /** The config keys under the prefix (runtime records left out). */

@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { loggerFor } from '@app/logging';
 import { type Campaign, type Etcd3, EtcdLeaseInvalidError, type Lease } from 'etcd3';
 import { deleteIfOnLease, keepaliveOnce } from './etcd-lease';
 import { ownerToken } from './membership';
@@ -91,7 +91,7 @@ export class EtcdSentinelStore extends SentinelStore {
  * again only when etcd confirms that its key is still there (then nobody else can have been elected).
  */
 class EtcdCampaign extends LeaderCampaign {
-  private readonly logger = new Logger('SentinelElection');
+  private readonly logger = loggerFor('SentinelElection');
   private readonly ttlSeconds: number;
   private current?: Campaign;
   private electionKey?: string;

@@ -1,6 +1,6 @@
 /**
  * Which store holds the cluster config, as the command line chose it. Parsed once by the CLI and
- * handed to ConfigModule.forRoot; nothing here reads the environment.
+ * handed to ClusterStoreModule.forRoot; nothing here reads the environment.
  */
 
 /** Settings every networked store shares. */

@@ -3,8 +3,7 @@
  * contents become the raw document that parseClusterConfig validates. Pure functions: the providers
  * do the I/O, these are unit-tested on their own.
  */
-import type { ClusterConfig } from './cluster-config';
-import { ConfigValidationError, parseClusterConfig } from './cluster-config.schema';
+import { type ClusterConfig, type ConfigRules, ConfigValidationError, parseClusterConfig } from '@app/config';
 
 // ---------------------------------------------------------------------------------------------
 // Redis (the seed's layout, written by config.py)
@@ -39,6 +38,7 @@ export interface RedisConfigHashes {
 export function configFromRedisHashes(
   hashes: RedisConfigHashes,
   where: string,
+  rules: ConfigRules,
   warn: (msg: string) => void = () => {},
 ): ClusterConfig {
   const empty = [hashes.backends, hashes.keymaps, hashes.proxies].every((h) => Object.keys(h).length === 0);
@@ -52,7 +52,7 @@ export function configFromRedisHashes(
     keymaps: decodeFields(hashes.keymaps, 'keymaps', (n) => `hash ${REDIS_KEYMAPS_KEY} field ${JSON.stringify(n)}`),
     proxies: decodeFields(hashes.proxies, 'proxies', (n) => `hash ${REDIS_PROXIES_KEY} field ${JSON.stringify(n)}`),
   };
-  return parseClusterConfig(raw, warn);
+  return parseClusterConfig(raw, rules, warn);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -77,6 +77,7 @@ export const ETCD_SENTINEL_STATE_KEY = 'runtime/sentinel/state';
 export function configFromEtcdKeys(
   prefix: string,
   kvs: Record<string, string>,
+  rules: ConfigRules,
   warn: (msg: string) => void = () => {},
 ): ClusterConfig {
   const sections: Record<(typeof ETCD_SECTIONS)[number], Record<string, string>> = {
@@ -107,7 +108,7 @@ export function configFromEtcdKeys(
     keymaps: decodeFields(sections.keymaps, 'keymaps', (n) => `key ${prefix}keymaps/${n}`),
     proxies: decodeFields(sections.proxies, 'proxies', (n) => `key ${prefix}proxies/${n}`),
   };
-  return parseClusterConfig(raw, warn);
+  return parseClusterConfig(raw, rules, warn);
 }
 
 /** A stable text of store contents: equal texts mean nothing changed. */

@@ -1,8 +1,6 @@
-import type { Logger } from '@nestjs/common';
+import { type ClusterConfig, ConfigProvider, type ConfigRules, ConfigValidationError } from '@app/config';
+import type { ContextLogger } from '@app/logging';
 import { Subject, type Observable } from 'rxjs';
-import type { ClusterConfig } from './cluster-config';
-import { ConfigValidationError } from './cluster-config.schema';
-import { ConfigProvider } from './config.provider';
 import type { MembershipStore } from './membership';
 import type { SentinelStore } from './sentinel-store';
 import { fingerprint } from './store-layout';
@@ -15,8 +13,10 @@ import { describeStore, type EtcdStoreOptions, type RedisStoreOptions } from './
  * last good config stays. `Raw` is the store's content as read.
  */
 export abstract class StoreConfigProvider<Raw> extends ConfigProvider {
-  protected abstract readonly logger: Logger;
+  protected abstract readonly logger: ContextLogger;
   protected abstract readonly options: RedisStoreOptions | EtcdStoreOptions;
+  /** What validation takes from the app (statement kinds, password hash check). */
+  protected abstract readonly rules: ConfigRules;
   /** Membership records and the sentinels' records live in the same store. */
   protected abstract readonly members: MembershipStore;
   protected abstract readonly sentinelStore: SentinelStore;
@@ -45,11 +45,16 @@ export abstract class StoreConfigProvider<Raw> extends ConfigProvider {
     return describeStore(this.options);
   }
 
-  override membership(): MembershipStore {
+  /** Where proxies register themselves: beside the config, under keys that cannot collide with it. */
+  membership(): MembershipStore {
     return this.members;
   }
 
-  override sentinels(): SentinelStore {
+  /**
+   * Where sentinels elect their leader and publish backend health and replay slots, and where proxies
+   * read them: beside the config (runtime keys with TTLs or leases).
+   */
+  sentinels(): SentinelStore {
     return this.sentinelStore;
   }
 
