@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseClusterConfig } from '@app/config';
+import { configRules } from '../../../test/support/config-rules';
 
 /**
  * docs/configuration.md lists every backend and proxy field with the default the proxy fills in. The schema
@@ -55,7 +56,7 @@ const MINIMAL = {
 };
 
 const markdown = fs.readFileSync(DOC, 'utf8');
-const parsed = parseClusterConfig(MINIMAL);
+const parsed = parseClusterConfig(MINIMAL, configRules);
 
 describe.each([
   { table: '### Backend fields', section: 'backends', filled: parsed.backends.b as unknown as Record<string, unknown>, required: MINIMAL.backends.b },
@@ -86,7 +87,7 @@ describe.each([
     const everything = Object.fromEntries([...documented.keys()].map((name) => [name, Symbol('invalid')]));
     const raw = section === 'backends' ? { ...MINIMAL, backends: { b: everything } } : { ...MINIMAL, proxies: { p: everything } };
     const warnings: string[] = [];
-    expect(() => parseClusterConfig(raw, (msg) => warnings.push(msg))).toThrow();
+    expect(() => parseClusterConfig(raw, configRules, (msg) => warnings.push(msg))).toThrow();
     expect(warnings).toEqual([]);
   });
 });
