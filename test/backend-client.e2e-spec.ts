@@ -9,11 +9,11 @@
 import { BackendClient, type QueryRequest, batchOf, errorTextOf } from '@app/backend';
 import type { BackendConfig } from '@app/config';
 import { EventEmitter } from 'node:events';
-import * as fs from 'node:fs';
 import type { Dispatcher } from 'undici';
 import { Influxd, startInfluxd } from './support/influxd';
 import { freePort } from './support/ports';
 import { stopAll } from './support/processes';
+import { stopAndWait } from './support/stopped-threads';
 
 const DB = 'clientdb';
 const ADMIN = { username: 'admin', password: 'secret' };
@@ -56,19 +56,6 @@ function client(overrides: Partial<BackendConfig> = {}, url = influxd.url): Back
 }
 
 const select = (text: string, more: Partial<QueryRequest> = {}): QueryRequest => ({ method: 'GET', text, requestId: 'r1', ...more });
-
-/** Whether every thread of `pid` is stopped (Linux /proc): kill() only queues SIGSTOP. */
-function allThreadsStopped(pid: number): boolean {
-  try {
-    return fs.readdirSync(`/proc/${pid}/task`).every((tid) => {
-      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-      return state === 'T' || state === 't';
-    });
-  } catch {
-    return false;
-  }
-}
 
 beforeAll(async () => {
   influxd = await startInfluxd({ auth: ADMIN });
@@ -171,9 +158,7 @@ describe('BackendClient against a real influxd', () => {
     const c = client();
     await c.ping(); // a pooled connection, open before the freeze
     frozenPid = influxd.pid;
-    process.kill(frozenPid, 'SIGSTOP');
-    const pause = new Int32Array(new SharedArrayBuffer(4));
-    for (let i = 0; i < 500 && !allThreadsStopped(frozenPid); i++) Atomics.wait(pause, 0, 0, 1);
+    stopAndWait(frozenPid);
     try {
       // timeoutQuery is 30 s and the write timeout 10 s: a TimeoutError is the caller's deadline, not undici's
       const deadline = AbortSignal.timeout(300);
