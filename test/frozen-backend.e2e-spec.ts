@@ -8,7 +8,6 @@
  * is never sent twice: b's own request counter shows it never got it. On etcd with a sentinel, the
  * other proxy learns the verdict from the sentinel (this proxy's failing-backend report).
  */
-import * as fs from 'node:fs';
 import { request, type HttpResponse } from './support/http';
 import { Influxd, startInfluxd } from './support/influxd';
 import { Etcd, startEtcd } from './support/etcd';
@@ -16,6 +15,7 @@ import { freePort, freePorts } from './support/ports';
 import { sleep, stopAll, waitUntil } from './support/processes';
 import { ProxyConfig, ProxyProcess, startProxy } from './support/proxy-process';
 import { SentinelProcess, startSentinel } from './support/sentinel-process';
+import { allThreadsStopped } from './support/stopped-threads';
 
 const DB = 'mydb';
 /** The target: a query arriving as its preferred backend freezes is answered by another replica within this. */
@@ -46,19 +46,6 @@ function freeze(influxd: Influxd): number {
   const pause = new Int32Array(new SharedArrayBuffer(4));
   for (let i = 0; i < 500 && !allThreadsStopped(influxd.pid); i++) Atomics.wait(pause, 0, 0, 1);
   return Date.now();
-}
-
-/** Whether every thread of `pid` is in the stopped state (Linux /proc). */
-function allThreadsStopped(pid: number): boolean {
-  try {
-    return fs.readdirSync(`/proc/${pid}/task`).every((tid) => {
-      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-      return state === 'T' || state === 't';
-    });
-  } catch {
-    return false;
-  }
 }
 
 function thaw(influxd: Influxd): void {

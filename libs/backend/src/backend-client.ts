@@ -3,8 +3,10 @@ import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { promisify } from 'node:util';
+import type { EventEmitter } from 'node:events';
 import { gzip as gzipCb } from 'node:zlib';
 import { Client, Pool, type Dispatcher } from 'undici';
+import type { Batch } from './write-batcher';
 import { WRITE_OK, type WriteOutcome, classifyWriteAnswer } from './write-outcome';
 
 const gzip = promisify(gzipCb);
@@ -13,9 +15,62 @@ export interface PingResult {
   ok: boolean;
   version?: string;
   error?: string;
+  /** The status a /ping answered with (absent when it did not answer). */
+  status?: number;
 }
 
-/** HTTP to one InfluxDB over a keep-alive pool. Knows InfluxDB's answers, nothing about batching. */
+/**
+ * One /query to influxd. The client adds its path prefix, its backend's `db` and its credentials;
+ * the other parameters are sent when not empty, in this order: rp, epoch, params, chunked,
+ * chunk_size, pretty, then `q` (in the URL for GET, as the form body for POST).
+ */
+export interface QueryRequest {
+  /** The client's method: influxd runs write-type statements over GET only with a deprecation message. */
+  method: 'GET' | 'POST';
+  /** The statement text, sent as `q`. */
+  text: string;
+  /** false: no `db` parameter (SHOW DATABASES names no database). */
+  db?: false;
+  rp?: string;
+  epoch?: string;
+  params?: string;
+  chunked?: string;
+  chunkSize?: string;
+  pretty?: boolean;
+  requestId?: string;
+  accept?: string;
+  acceptEncoding?: string;
+}
+
+/** Sends a /query with a dispatch handler: `BackendClient.queryStream`, or a wrapper that watches it. */
+export type QueryStreamer = (request: QueryRequest, handler: Dispatcher.DispatchHandler) => void;
+
+/** Aborts a request: an AbortSignal, or an emitter with `aborted` and an 'abort' event (cheaper per request). */
+export type AbortLike = AbortSignal | ({ readonly aborted: boolean } & EventEmitter);
+
+export interface WholeAnswerOptions {
+  signal?: AbortLike;
+  /**
+   * Called with each chunk's length as it arrives; an error returned stops the answer there, and the
+   * query rejects with it (an answer too large to hold).
+   */
+  admit?: (chunkBytes: number, totalBytes: number) => Error | undefined;
+  /** Sends the request instead of `queryStream` (the proxy's liveness watch wraps the handler, then calls it). */
+  via?: QueryStreamer;
+}
+
+/** A /query answer read whole. */
+export interface WholeAnswer {
+  status: number;
+  /** The X-Influxdb-Version this answer carried. */
+  version?: string;
+  body: Buffer;
+}
+
+/**
+ * HTTP to one InfluxDB over a keep-alive pool: the only code that speaks to influxd (writes, queries,
+ * pings). Knows InfluxDB's answers, nothing about batching, merging or health verdicts.
+ */
 export class BackendClient {
   private readonly pool: Pool;
   private readonly basePath: string;
@@ -55,7 +110,8 @@ export class BackendClient {
    * POSTs one batch (its chunks back to back) to /write in the backend's own db, with the client's rp
    * and precision. Resolves once the answer is read, so the chunks may then be reused.
    */
-  async write(rp: string, precision: string, chunks: Buffer[], bytes: number): Promise<WriteOutcome> {
+  async write(batch: Batch): Promise<WriteOutcome> {
+    const { rp, precision, chunks, bytes } = batch;
     let path = `${this.basePath}/write?db=${encodeURIComponent(this.config.db)}`;
     if (rp) path += `&rp=${encodeURIComponent(rp)}`;
     if (precision) path += `&precision=${precision}`;
@@ -82,7 +138,7 @@ export class BackendClient {
         await res.body.dump();
         return WRITE_OK;
       }
-      return this.outcomeOf(res.statusCode, await errorText(res));
+      return this.outcomeOf(res.statusCode, errorTextOf(res.statusCode, await res.body.text()));
     } catch (err) {
       // influxd echoes the offending line in X-Influxdb-Error, control characters included, which
       // undici's strict parser refuses: the backend did answer, so read that answer leniently
@@ -91,10 +147,10 @@ export class BackendClient {
           const lenient = await this.lenientWrite(path, headers, payload);
           return this.outcomeOf(lenient.status, lenient.error);
         } catch (again) {
-          return { kind: 'unavailable', error: `backend ${this.name} unreachable: ${describe(again)}` };
+          return { kind: 'unavailable', error: `backend ${this.name} unreachable: ${describeError(again)}` };
         }
       }
-      return { kind: 'unavailable', error: `backend ${this.name} unreachable: ${describe(err)}` };
+      return { kind: 'unavailable', error: `backend ${this.name} unreachable: ${describeError(err)}` };
     }
   }
 
@@ -132,8 +188,7 @@ export class BackendClient {
           res.on('data', (d: Buffer) => parts.push(d));
           res.on('end', () => {
             const status = res.statusCode ?? 0;
-            const v = res.headers['x-influxdb-version'];
-            if (typeof v === 'string' && v) this.version = v;
+            this.noteVersion(res.headers);
             resolve({ status, error: errorTextOf(status, Buffer.concat(parts).toString('utf8')) });
           });
           res.on('error', reject);
@@ -147,21 +202,27 @@ export class BackendClient {
     });
   }
 
-  /** GET /ping, bounded by the write timeout. */
-  async ping(): Promise<PingResult> {
+  /**
+   * GET /ping with the backend's credentials, bounded by the write timeout (and by `signal`, a
+   * caller's deadline). 200 or 204 is a good answer; any other is `ping answered <status>`.
+   */
+  async ping(signal?: AbortSignal): Promise<PingResult> {
     try {
       const res = await this.pool.request({
         path: `${this.basePath}/ping`,
         method: 'GET',
+        headers: this.authHeader ? { authorization: this.authHeader } : {},
         headersTimeout: this.config.timeout,
         bodyTimeout: this.config.timeout,
+        signal,
       });
       await res.body.dump();
       this.noteVersion(res.headers);
-      if (res.statusCode === 204 || res.statusCode === 200) return { ok: true, version: this.version };
-      return { ok: false, error: `ping answered ${res.statusCode}` };
+      const status = res.statusCode;
+      if (status === 204 || status === 200) return { ok: true, version: this.version, status };
+      return { ok: false, error: `ping answered ${status}`, version: this.version, status };
     } catch (err) {
-      return { ok: false, error: describe(err) };
+      return { ok: false, error: describeError(err) };
     }
   }
 
@@ -188,28 +249,105 @@ export class BackendClient {
       await res.body.dump().catch(() => undefined);
       return { ok: true, version: this.version };
     } catch (err) {
-      return { ok: false, error: deadline.signal.aborted ? `no answer to /ping within ${timeoutMs} ms` : describe(err) };
+      return { ok: false, error: deadline.signal.aborted ? `no answer to /ping within ${timeoutMs} ms` : describeError(err) };
     } finally {
       clearTimeout(timer);
     }
   }
 
-  /** Raw access for the query path. */
-  request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
-    return this.pool.request(options);
+  /**
+   * Sends a /query and hands its answer to `handler` as undici parses it (no stream in between):
+   * the proxy relays it to its client, or reads it as it comes. Bounded by timeoutQuery.
+   */
+  queryStream(request: QueryRequest, handler: Dispatcher.DispatchHandler): void {
+    // the pool's own origin: undici fills it in
+    this.pool.dispatch(this.queryOptions(request) as Dispatcher.DispatchOptions, handler);
   }
 
-  /** The query path's streamed answers: the handler sees the answer as undici parses it, no stream in between. */
-  dispatch(options: Omit<Dispatcher.DispatchOptions, 'origin'>, handler: Dispatcher.DispatchHandler): void {
-    this.pool.dispatch(options as Dispatcher.DispatchOptions, handler);
+  /**
+   * Sends a /query and reads its whole answer, any status (the caller reads influxd's error text with
+   * `errorTextOf`). Rejects when the backend does not answer, when `signal` aborts, or with the error
+   * `admit` returned for a chunk.
+   */
+  query(request: QueryRequest, options: WholeAnswerOptions = {}): Promise<WholeAnswer> {
+    return new Promise((resolve, reject) => {
+      const { signal, admit } = options;
+      let status = 0;
+      let version: string | undefined;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let refusal: Error | undefined;
+      let controller: Dispatcher.DispatchController | undefined;
+      const abort = () => controller?.abort(abortReason(signal));
+      const stopListening = signal ? listenForAbort(signal, abort) : undefined;
+      const handler: Dispatcher.DispatchHandler = {
+        onRequestStart(c) {
+          controller = c;
+          if (signal?.aborted) abort();
+        },
+        onResponseStart(_c, statusCode, headers) {
+          if (statusCode < 200) return; // 1xx: the real answer follows
+          status = statusCode;
+          version = versionOf(headers);
+        },
+        onResponseData(c, chunk) {
+          if (refusal) return;
+          size += chunk.length;
+          refusal = admit?.(chunk.length, size);
+          if (refusal) c.abort(refusal);
+          else chunks.push(chunk);
+        },
+        onResponseEnd() {
+          stopListening?.();
+          resolve({ status, version, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size) });
+        },
+        onResponseError(_c, err) {
+          stopListening?.();
+          reject(refusal ?? err);
+        },
+      };
+      try {
+        if (options.via) options.via(request, handler);
+        else this.queryStream(request, handler);
+      } catch (err) {
+        stopListening?.();
+        reject(err as Error);
+      }
+    });
   }
 
-  get pathPrefix(): string {
-    return this.basePath;
-  }
-
-  get authorization(): string | undefined {
-    return this.authHeader;
+  private queryOptions(request: QueryRequest): Omit<Dispatcher.DispatchOptions, 'origin'> {
+    let path = `${this.basePath}/query?`;
+    let sep = '';
+    if (request.db !== false) {
+      path += `db=${encodeURIComponent(this.config.db)}`;
+      sep = '&';
+    }
+    const add = (name: string, value: string | undefined) => {
+      if (value === undefined || value === '') return;
+      path += `${sep}${name}=${encodeURIComponent(value)}`;
+      sep = '&';
+    };
+    add('rp', request.rp);
+    add('epoch', request.epoch);
+    add('params', request.params);
+    add('chunked', request.chunked);
+    add('chunk_size', request.chunkSize);
+    if (request.pretty) add('pretty', 'true');
+    const headers: Record<string, string> = {};
+    if (request.requestId) headers['x-request-id'] = request.requestId;
+    if (request.accept) headers.accept = request.accept;
+    if (request.acceptEncoding) headers['accept-encoding'] = request.acceptEncoding;
+    if (this.authHeader) headers.authorization = this.authHeader;
+    let body: string | undefined;
+    if (request.method === 'GET') {
+      add('q', request.text);
+    } else {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = `q=${encodeURIComponent(request.text)}`;
+    }
+    const timeout = this.config.timeoutQuery;
+    return { path, method: request.method, headers, body, headersTimeout: timeout, bodyTimeout: timeout };
   }
 
   /** Closes after the requests in flight have finished. */
@@ -220,8 +358,8 @@ export class BackendClient {
   }
 
   private noteVersion(headers: Record<string, string | string[] | undefined>): void {
-    const v = headers['x-influxdb-version'];
-    if (typeof v === 'string' && v) this.version = v;
+    const v = versionOf(headers);
+    if (v) this.version = v;
   }
 }
 
@@ -250,11 +388,13 @@ function readCa(backend: string, file: string): Buffer {
   return pem;
 }
 
-async function errorText(res: Dispatcher.ResponseData): Promise<string> {
-  return errorTextOf(res.statusCode, await res.body.text());
+/** The X-Influxdb-Version an answer carries (the one place that reads it). */
+export function versionOf(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const v = headers['x-influxdb-version'];
+  return (Array.isArray(v) ? v[0] : v) || undefined;
 }
 
-/** influxd's error text: the `error` of its JSON body, else the body itself (the query path reads it too). */
+/** influxd's error text: the `error` of its JSON body, else the body itself (the one reader, for every path). */
 export function errorTextOf(status: number, text: string): string {
   try {
     const parsed = JSON.parse(text) as { error?: unknown };
@@ -265,7 +405,26 @@ export function errorTextOf(status: number, text: string): string {
   return text.trim() || (status ? `HTTP ${status}` : 'no answer');
 }
 
-function describe(err: unknown): string {
+/** Why a request to a backend failed, in words (the one describer, for every path). */
+export function describeError(err: unknown): string {
   const e = err as { code?: string; message?: string };
-  return e.code ? `${e.code} ${e.message ?? ''}`.trim() : String(e.message ?? err);
+  if (e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT') return `timed out (${e.code})`;
+  // a string code is Node's or undici's (ECONNREFUSED…); a DOMException's numeric one says nothing
+  return typeof e?.code === 'string' ? `${e.code} ${e.message ?? ''}`.trim() : String(e?.message ?? err);
+}
+
+function abortReason(signal: AbortLike | undefined): Error {
+  // an AbortSignal's own reason (a TimeoutError for AbortSignal.timeout): the caller knows its deadline
+  if (signal && 'addEventListener' in signal && typeof signal.reason === 'object' && signal.reason !== null) return signal.reason as Error;
+  return Object.assign(new Error('client closed the connection'), { name: 'AbortError' });
+}
+
+/** Calls `abort` once `signal` aborts; returns what stops listening. */
+function listenForAbort(signal: AbortLike, abort: () => void): () => void {
+  if ('addEventListener' in signal) {
+    signal.addEventListener('abort', abort, { once: true });
+    return () => signal.removeEventListener('abort', abort);
+  }
+  signal.on('abort', abort);
+  return () => signal.off('abort', abort);
 }

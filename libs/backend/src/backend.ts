@@ -1,6 +1,6 @@
 import type { BackendConfig } from '@app/config';
 import { Spool, SpoolFullError, type SpoolBacklog, type SpoolRecord } from '@app/spool';
-import { Logger } from '@nestjs/common';
+import { type ContextLogger, loggerFor } from '@app/logging';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BackendClient } from './backend-client';
@@ -8,7 +8,7 @@ import { type BackendObserver, NO_OBSERVER } from './backend-observer';
 import type { BufferPool } from './buffer-pool';
 import { type RejectedEntry, RejectedRecords } from './rejected-records';
 import { type HealthOverride, OPEN_REPLAY_GATE, type ReplayGate } from './replay-gate';
-import { type BatchAnswer, type WriteBatch, WriteBatcher } from './write-batcher';
+import { type Batch, type BatchAnswer, WriteBatcher, batchOf } from './write-batcher';
 import { WRITE_OK, WRITE_SPOOLED, type WriteOutcome } from './write-outcome';
 
 /** The longest wait between replay attempts to a backend that refuses them for its state (the first is rewriteInterval, doubled each time). */
@@ -70,7 +70,7 @@ export interface BackendStatus {
  * and a replay loop delivers the backlog oldest-first, one record in flight, once the backend is up.
  */
 export class Backend {
-  private readonly logger = new Logger(Backend.name);
+  private readonly logger: ContextLogger = loggerFor(Backend.name);
   readonly client: BackendClient;
   readonly batcher: WriteBatcher;
   private spool?: Spool;
@@ -237,7 +237,7 @@ export class Backend {
     return successor;
   }
 
-  private async sendBatch(batch: WriteBatch): Promise<BatchAnswer> {
+  private async sendBatch(batch: Batch): Promise<BatchAnswer> {
     if (this.closing && this.successor) {
       let next: Backend;
       try {
@@ -249,12 +249,12 @@ export class Backend {
     }
     const spool = this.spool;
     if (spool && (!this.isHealthy || !spool.isEmpty || this.refusal)) return this.toSpool(batch);
-    const { rp, precision, chunks, bytes, lines } = batch;
     const started = performance.now();
-    const outcome = await this.client.write(rp, precision, chunks, bytes);
+    const outcome = await this.client.write(batch);
+    const chunks = batch.chunks;
     // several requests' lines refused as a client's: each gets influxd's answer to its own lines, never another's
     if (outcome.kind === 'rejected' && chunks.length > 1) return this.sendEachAlone(batch);
-    this.observer.batchSent(lines, (performance.now() - started) / 1000, outcome);
+    this.observer.batchSent(batch.lines, (performance.now() - started) / 1000, outcome);
     switch (outcome.kind) {
       case 'ok':
         return outcome;
@@ -270,18 +270,10 @@ export class Backend {
   }
 
   /** Sends a batch's chunks (its requests' parts) one by one, in order: one outcome per chunk. */
-  private async sendEachAlone(batch: WriteBatch): Promise<WriteOutcome[]> {
+  private async sendEachAlone(batch: Batch): Promise<WriteOutcome[]> {
     const outcomes: WriteOutcome[] = [];
     for (let i = 0; i < batch.chunks.length; i++) {
-      const chunk = batch.chunks[i];
-      const one: WriteBatch = {
-        rp: batch.rp,
-        precision: batch.precision,
-        chunks: [chunk],
-        chunkLines: [batch.chunkLines[i]],
-        bytes: chunk.length,
-        lines: batch.chunkLines[i],
-      };
+      const one = batchOf(batch.rp, batch.precision, batch.chunks[i], batch.chunkLines[i]);
       outcomes.push((await this.sendBatch(one)) as WriteOutcome);
     }
     return outcomes;
@@ -294,10 +286,10 @@ export class Backend {
   async keepForLater(rp: string, precision: string, body: Buffer, lines: number, refusal: { status: number; error: string }): Promise<WriteOutcome> {
     this.markRefusing({ status: refusal.status, error: `${refusal.error} (its replicas took the same lines)`, answer: refusal.error });
     if (!this.spool) return { kind: 'unavailable', error: `backend ${this.name} has no spool` };
-    return this.toSpool({ rp, precision, chunks: [body], chunkLines: [lines], bytes: body.length, lines });
+    return this.toSpool(batchOf(rp, precision, body, lines));
   }
 
-  private async toSpool(batch: WriteBatch): Promise<WriteOutcome> {
+  private async toSpool(batch: Batch): Promise<WriteOutcome> {
     const { rp, precision, chunks, bytes, lines } = batch;
     // a record is one buffer: gather the chunks into a pooled one, given back once the append settles
     let gathered: Buffer | undefined;
@@ -442,7 +434,7 @@ export class Backend {
    * in line-aligned halves; a single line that is still too large is the record's fault.
    */
   private async deliver(record: SpoolRecord, depth = 0): Promise<WriteOutcome> {
-    const outcome = await this.client.write(record.rp, record.precision, [record.body], record.body.length);
+    const outcome = await this.client.write(batchOf(record.rp, record.precision, record.body, record.lines));
     if (outcome.kind !== 'rejected' || outcome.status !== 413 || depth >= MAX_SPLIT_DEPTH) return outcome;
     const halves = splitLines(record);
     if (!halves) return outcome;

@@ -1,4 +1,4 @@
-import { type BatchAnswer, type WriteBatch, WriteBatcher } from './write-batcher';
+import { type Batch, type BatchAnswer, WriteBatcher } from './write-batcher';
 import { WRITE_OK, type WriteOutcome } from './write-outcome';
 
 interface Sent {
@@ -11,7 +11,7 @@ interface Sent {
 
 function recordingSender() {
   const sent: Sent[] = [];
-  const send = ({ rp, precision, chunks, bytes, lines, chunkLines }: WriteBatch) =>
+  const send = ({ rp, precision, chunks, bytes, lines, chunkLines }: Batch) =>
     new Promise<BatchAnswer>((answer) => {
       const body = Buffer.concat(chunks).toString();
       expect(body.length).toBe(bytes);

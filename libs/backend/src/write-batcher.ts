@@ -1,7 +1,11 @@
 import type { WriteOutcome } from './write-outcome';
 
-/** Lines for one backend with one (rp, precision): client requests' parts, back to back. */
-export interface WriteBatch {
+/**
+ * Lines for one backend with one (rp, precision): client requests' parts, back to back. What the
+ * batcher hands to its sender, what the client writes and what the spool keeps travel as this one
+ * object (one per batch, never one per line).
+ */
+export interface Batch {
   readonly rp: string;
   readonly precision: string;
   /** One chunk per append (a client request's part), in order. */
@@ -12,6 +16,11 @@ export interface WriteBatch {
   lines: number;
 }
 
+/** A batch of one buffer (a spooled record, one request's part). */
+export function batchOf(rp: string, precision: string, body: Buffer, lines: number): Batch {
+  return { rp, precision, chunks: [body], chunkLines: [lines], bytes: body.length, lines };
+}
+
 /** One outcome for the whole batch, or one per chunk (a batch split back into its requests). */
 export type BatchAnswer = WriteOutcome | readonly WriteOutcome[];
 
@@ -19,9 +28,9 @@ export type BatchAnswer = WriteOutcome | readonly WriteOutcome[];
  * Sends one batch and resolves with the backend's answer once the chunks are no longer needed.
  * May reject; the batcher turns that into an `unavailable` outcome.
  */
-export type BatchSender = (batch: WriteBatch) => Promise<BatchAnswer>;
+export type BatchSender = (batch: Batch) => Promise<BatchAnswer>;
 
-interface OpenBatch extends WriteBatch {
+interface OpenBatch extends Batch {
   /** One per append, in the order of `chunks`. */
   readonly answers: ((outcome: WriteOutcome) => void)[];
 }

@@ -62,7 +62,7 @@ class FakeBackend implements WatchedBackend {
   failing: string[] = [];
   readonly requests: HeldRequest[] = [];
   readonly client = {
-    dispatch: (_options: unknown, handler: Dispatcher.DispatchHandler) => {
+    queryStream: (_request: unknown, handler: Dispatcher.DispatchHandler) => {
       this.requests.push(new HeldRequest(handler));
     },
     answersWithin: async (timeoutMs: number): Promise<PingResult> => {
@@ -101,7 +101,7 @@ function recorder() {
 
 function send(liveness: BackendLiveness, backend: FakeBackend, until: WatchedUntil = 'end') {
   const { seen, handler } = recorder();
-  liveness.dispatch(backend, { path: '/query', method: 'GET' }, handler, until);
+  liveness.queryStream(backend, { method: 'GET', text: 'SELECT 1' }, handler, until);
   return { seen, request: backend.requests[backend.requests.length - 1] };
 }
 

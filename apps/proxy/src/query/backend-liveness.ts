@@ -1,4 +1,4 @@
-import type { PingResult } from '@app/backend';
+import type { PingResult, QueryRequest } from '@app/backend';
 import { Logger } from '@nestjs/common';
 import type { Dispatcher } from 'undici';
 
@@ -20,7 +20,7 @@ export const LIVENESS_PING_TIMEOUT_MS = 1_000;
 export interface WatchedBackend {
   readonly name: string;
   readonly client: {
-    dispatch(options: Omit<Dispatcher.DispatchOptions, 'origin'>, handler: Dispatcher.DispatchHandler): void;
+    queryStream(request: QueryRequest, handler: Dispatcher.DispatchHandler): void;
     answersWithin(timeoutMs: number): Promise<PingResult>;
   };
   /** Counts the backend as failing for this proxy (queries and writes go elsewhere, the sentinel is told). */
@@ -58,13 +58,8 @@ export class BackendLiveness {
 
   constructor(private readonly timing: LivenessTiming = { waitMs: LIVENESS_WAIT_MS, pingTimeoutMs: LIVENESS_PING_TIMEOUT_MS }) {}
 
-  /** Sends a query to `backend` as `client.dispatch` would, watched until `until`. */
-  dispatch(
-    backend: WatchedBackend,
-    options: Omit<Dispatcher.DispatchOptions, 'origin'>,
-    handler: Dispatcher.DispatchHandler,
-    until: WatchedUntil,
-  ): void {
+  /** Sends a query to `backend` as `client.queryStream` would, watched until `until`. */
+  queryStream(backend: WatchedBackend, request: QueryRequest, handler: Dispatcher.DispatchHandler, until: WatchedUntil): void {
     let watch = this.watches.get(backend);
     if (!watch) {
       watch = new BackendWatch(backend, this.timing, this.logger);
@@ -73,7 +68,7 @@ export class BackendLiveness {
     const watched = new WatchedQuery(handler, watch, until === 'first-byte');
     watch.add(watched);
     try {
-      backend.client.dispatch(options, watched);
+      backend.client.queryStream(request, watched);
     } catch (err) {
       watch.remove(watched);
       throw err;

@@ -1,4 +1,4 @@
-import { type Backend, errorTextOf } from '@app/backend';
+import { type Backend, type QueryRequest, type WholeAnswer, describeError, errorTextOf } from '@app/backend';
 import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
@@ -46,42 +46,34 @@ export class AnswerBudget {
 /** Sends a /query request to `backend`, watched by `query.liveness` when there is one. */
 export function dispatchQuery(
   backend: Backend,
-  options: Dispatcher.DispatchOptions,
+  request: QueryRequest,
   handler: Dispatcher.DispatchHandler,
   query: BackendQuery,
   until: WatchedUntil,
 ): void {
-  if (query.liveness) query.liveness.dispatch(backend, options, handler, until);
-  else backend.client.dispatch(options, handler);
+  if (query.liveness) query.liveness.queryStream(backend, request, handler, until);
+  else backend.client.queryStream(request, handler);
 }
 
-/** One /query to `backend`: the backend's db and credentials, the client's other parameters. */
-export function queryRequest(backend: Backend, text: string, query: BackendQuery): Dispatcher.DispatchOptions {
+/** One /query to a backend: the client's parameters (the backend's client adds its db and credentials). */
+export function queryRequest(text: string, query: BackendQuery): QueryRequest {
   const p = query.params;
-  let path = `${backend.client.pathPrefix}/query?db=${encodeURIComponent(backend.config.db)}`;
-  if (p.rp !== '') path += `&rp=${encodeURIComponent(p.rp)}`;
-  const epoch = query.epoch ?? p.epoch;
-  if (epoch !== '') path += `&epoch=${encodeURIComponent(epoch)}`;
-  if (p.params !== '') path += `&params=${encodeURIComponent(p.params)}`;
-  const headers: Record<string, string> = { 'x-request-id': query.requestId };
+  const request: QueryRequest = {
+    method: query.method,
+    text,
+    rp: p.rp,
+    epoch: query.epoch ?? p.epoch,
+    params: p.params,
+    requestId: query.requestId,
+  };
   if (query.streamed) {
-    if (p.chunked !== '') path += `&chunked=${encodeURIComponent(p.chunked)}`;
-    if (p.chunkSize !== '') path += `&chunk_size=${encodeURIComponent(p.chunkSize)}`;
-    if (p.pretty) path += '&pretty=true';
-    if (query.accept) headers.accept = query.accept;
-    if (query.acceptEncoding) headers['accept-encoding'] = query.acceptEncoding;
+    request.chunked = p.chunked;
+    request.chunkSize = p.chunkSize;
+    request.pretty = p.pretty;
+    request.accept = query.accept;
+    request.acceptEncoding = query.acceptEncoding;
   }
-  const auth = backend.client.authorization;
-  if (auth) headers.authorization = auth;
-  let body: string | undefined;
-  if (query.method === 'GET') {
-    path += `&q=${encodeURIComponent(text)}`;
-  } else {
-    headers['content-type'] = 'application/x-www-form-urlencoded';
-    body = `q=${encodeURIComponent(text)}`;
-  }
-  const timeout = backend.config.timeoutQuery;
-  return { path, method: query.method, headers, body, headersTimeout: timeout, bodyTimeout: timeout };
+  return request;
 }
 
 /** How a backend answered a statement the proxy reads whole. */
@@ -104,9 +96,14 @@ export type RawAnswer =
 
 /** Sends a statement and reads the answer; a 4xx becomes a statement error, like influxd's own. */
 export async function collectRaw(index: number, backend: Backend, text: string, query: BackendQuery): Promise<RawAnswer> {
+  const liveness = query.liveness;
   let res: WholeAnswer;
   try {
-    res = await readWhole(backend, queryRequest(backend, text, query.streamed ? { ...query, streamed: false } : query), query);
+    res = await backend.client.query(queryRequest(text, query.streamed ? { ...query, streamed: false } : query), {
+      signal: query.signal,
+      admit: admitWithin(query.answerBudget),
+      via: liveness ? (request, handler) => liveness.queryStream(backend, request, handler, 'end') : undefined,
+    });
   } catch (err) {
     // Too large to merge is this statement's answer, not the backend's failure: no failover.
     if (err instanceof TooLargeError) return { ok: true, backend: index, response: { error: err.message } };
@@ -114,74 +111,25 @@ export async function collectRaw(index: number, backend: Backend, text: string, 
   }
   const { status, version, body } = res;
   if (status >= 500) {
-    return { ok: false, backend: index, error: `${backend.name} answered ${status}: ${errorText(body.toString('utf8'))}` };
+    return { ok: false, backend: index, error: `${backend.name} answered ${status}: ${errorTextOf(status, body.toString('utf8'))}` };
   }
   if (status !== 200) {
-    return { ok: true, backend: index, response: { error: errorText(body.toString('utf8')) }, version };
+    return { ok: true, backend: index, response: { error: errorTextOf(status, body.toString('utf8')) }, version };
   }
   return { ok: true, backend: index, body, version };
 }
 
-interface WholeAnswer {
-  status: number;
-  version?: string;
-  body: Buffer;
-}
-
-/** Sends a request and reads its whole answer as undici parses it (no body stream in between). */
-function readWhole(backend: Backend, options: Dispatcher.DispatchOptions, query: BackendQuery): Promise<WholeAnswer> {
-  const signal = query.signal;
-  return new Promise((resolve, reject) => {
-    let status = 0;
-    let version: string | undefined;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    let tooLargeText = '';
-    let controller: Dispatcher.DispatchController | undefined;
-    const abort = () => controller?.abort(Object.assign(new Error('client closed the connection'), { name: 'AbortError' }));
-    const done = () => signal?.off('abort', abort);
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(c) {
-        controller = c;
-        if (signal?.aborted) abort();
-      },
-      onResponseStart(_c, statusCode, headers) {
-        if (statusCode < 200) return;
-        status = statusCode;
-        version = headerOf(headers, 'x-influxdb-version');
-      },
-      onResponseData(c, chunk) {
-        size += chunk.length;
-        const budget = query.answerBudget;
-        if (budget) budget.left -= chunk.length;
-        if (size > MAX_COLLECTED_BYTES || (budget && budget.left < 0)) {
-          if (!tooLarge) {
-            tooLarge = true;
-            tooLargeText = size > MAX_COLLECTED_BYTES ? tooLargeMessage(MAX_COLLECTED_BYTES) : overBudgetMessage(budget!.limit);
-            c.abort(new TooLargeError(tooLargeText));
-          }
-          return;
-        }
-        chunks.push(chunk);
-      },
-      onResponseEnd() {
-        done();
-        resolve({ status, version, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size) });
-      },
-      onResponseError(_c, err) {
-        done();
-        reject(tooLarge ? new TooLargeError(tooLargeText) : err);
-      },
-    };
-    signal?.on('abort', abort);
-    try {
-      dispatchQuery(backend, options, handler, query, 'end');
-    } catch (err) {
-      done();
-      reject(err);
-    }
-  });
+/**
+ * What one answer read whole may take: MAX_COLLECTED_BYTES of its own, and what is left of the
+ * request's budget (every chunk counts against it, the refused one too).
+ */
+function admitWithin(budget: AnswerBudget | undefined): (chunkBytes: number, totalBytes: number) => Error | undefined {
+  return (chunkBytes, totalBytes) => {
+    if (budget) budget.left -= chunkBytes;
+    if (totalBytes > MAX_COLLECTED_BYTES) return new TooLargeError(tooLargeMessage(MAX_COLLECTED_BYTES));
+    if (budget && budget.left < 0) return new TooLargeError(overBudgetMessage(budget.limit));
+    return undefined;
+  };
 }
 
 /** Parses a raw answer's body; an unreadable one is the backend's failure. */
@@ -224,20 +172,12 @@ function tooLargeMessage(limit: number): string {
   );
 }
 
-/** influxd's error text of an answer body (one reader for the write and query paths). */
-function errorText(body: string): string {
-  return errorTextOf(0, body);
-}
+/** The query path's describer is the backend client's (one for every path). */
+export { describeError };
 
 export function headerOf(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>, name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;
-}
-
-export function describeError(err: unknown): string {
-  const e = err as { code?: string; message?: string; name?: string };
-  if (e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT') return `timed out (${e.code})`;
-  return e?.code ? `${e.code} ${e.message ?? ''}`.trim() : String(e?.message ?? err);
 }
 
 export function isAbort(err: unknown): boolean {

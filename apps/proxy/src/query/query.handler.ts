@@ -1,4 +1,4 @@
-import type { Backend } from '@app/backend';
+import { type Backend, versionOf } from '@app/backend';
 import { influxHeaders, writeInfluxError } from '@app/http-compat';
 import { InfluxQLParseError, type ParsedStatement } from '@app/influxql';
 import { maskQueryPasswords } from '@app/logging';
@@ -22,7 +22,6 @@ import {
   collectQuery,
   describeError,
   firstOutcome,
-  headerOf,
   isAbort,
   type RawAnswer,
   collectRaw,
@@ -246,7 +245,7 @@ export class QueryHandler {
     const relay = new StreamRelay(
       res,
       (_status, upstream) => {
-        const headers = influxHeaders(headerOf(upstream, 'x-influxdb-version') ?? topology.version, query.requestId);
+        const headers = influxHeaders(versionOf(upstream) ?? topology.version, query.requestId);
         for (const [from, to] of PASSED_HEADERS) {
           const v = upstream[from];
           if (v !== undefined) headers[to] = v;
@@ -261,8 +260,8 @@ export class QueryHandler {
     for (const index of healthyFirst(candidates, topology)) {
       const backend = topology.backends[index];
       answering = backend;
-      const options = queryRequest(backend, text(backend.config.db), query);
-      const outcome = await relay.attempt((handler) => dispatchQuery(backend, options, handler, query, 'first-byte'));
+      const request = queryRequest(text(backend.config.db), query);
+      const outcome = await relay.attempt((handler) => dispatchQuery(backend, request, handler, query, 'first-byte'));
       if (outcome.kind === 'gone') return;
       if (outcome.kind === 'answered') {
         if (failures.length > 0) {

@@ -15,7 +15,7 @@
  * - database: the request's (the proxy's); retention policy: the INTO clause's, else the request's `rp`,
  *   else the database default.
  */
-import { type Backend, type WriteOutcome, errorTextOf } from '@app/backend';
+import { type Backend, type QueryRequest, type WriteOutcome, errorTextOf, versionOf } from '@app/backend';
 import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
@@ -62,7 +62,7 @@ export type IntoResult =
 /** Runs the SELECT on `backend` and writes what it returns. */
 export async function runSelectInto(backend: Backend, run: IntoRun): Promise<IntoResult> {
   const p = run.query.params;
-  const options = queryRequest(backend, run.text, {
+  const request = queryRequest(run.text, {
     ...run.query,
     method: 'POST',
     streamed: true,
@@ -73,7 +73,7 @@ export async function runSelectInto(backend: Backend, run: IntoRun): Promise<Int
   });
   let answer: OpenAnswer;
   try {
-    answer = await openAnswer(backend, options, run.query.signal);
+    answer = await openAnswer(backend, request, run.query.signal);
   } catch (err) {
     return { kind: 'failed', error: `${backend.name}: ${describeError(err)}` };
   }
@@ -86,7 +86,7 @@ export async function runSelectInto(backend: Backend, run: IntoRun): Promise<Int
   const type = headerOf(headers, 'content-type') ?? '';
   if (!type.includes('msgpack')) {
     answer.abort();
-    const version = headerOf(headers, 'x-influxdb-version') ?? 'unknown';
+    const version = versionOf(headers) ?? 'unknown';
     return {
       kind: 'error',
       error:
@@ -301,7 +301,7 @@ interface OpenAnswer {
 
 function openAnswer(
   backend: Backend,
-  options: Dispatcher.DispatchOptions,
+  request: QueryRequest,
   signal: ({ readonly aborted: boolean } & EventEmitter) | undefined,
 ): Promise<OpenAnswer> {
   return new Promise((resolve, reject) => {
@@ -377,7 +377,7 @@ function openAnswer(
     };
     signal?.on('abort', onClientGone);
     try {
-      backend.client.dispatch(options, handler);
+      backend.client.queryStream(request, handler);
     } catch (err) {
       signal?.off('abort', onClientGone);
       reject(err as Error);

@@ -33,8 +33,8 @@ describe('sentinel command line', () => {
       listen: { host: '127.0.0.1', port: 8090 },
       intervalMs: 1_000,
       timeoutMs: 2_000,
-      fall: 3,
-      rise: 2,
+      downAfter: 3,
+      upAfter: 2,
       leaderTtlMs: 5_000,
       replaySlots: 1,
       slotTtlMs: 10_000,
@@ -47,6 +47,31 @@ describe('sentinel command line', () => {
       leaderTtlMs: 2_000,
       slotTtlMs: 3_000,
     });
+  });
+
+  it('takes the hysteresis as --down-after/--up-after, and still as the old --fall/--rise', () => {
+    expect(parseSentinelArgs(['--down-after', '5', '--up-after', '4'])).toMatchObject({ downAfter: 5, upAfter: 4 });
+    expect(parseSentinelArgs(['-down-after', '6', '-up-after', '1'])).toMatchObject({ downAfter: 6, upAfter: 1 });
+    expect(parseSentinelArgs(['--fall', '7', '--rise', '3'])).toMatchObject({ downAfter: 7, upAfter: 3 });
+    expect(parseSentinelArgs(['--fall', '7'])).toMatchObject({ downAfter: 7, upAfter: 2 });
+  });
+
+  it('refuses the old and the new name of one setting together, and names the flag given for a bad count', () => {
+    const exit = jest.spyOn(process, 'exit').mockImplementation(((code: number) => {
+      throw new Error(`exit ${code}`);
+    }) as never);
+    const stderr = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(() => parseSentinelArgs(['--fall', '2', '--down-after', '3'])).toThrow('exit 2');
+      expect(stderr).toHaveBeenLastCalledWith('influxdb-sentinel: --fall is the old name of --down-after: give only --down-after');
+      expect(() => parseSentinelArgs(['--rise', '0'])).toThrow('exit 2');
+      expect(stderr).toHaveBeenLastCalledWith('influxdb-sentinel: --rise must be a whole number ≥ 1');
+      expect(() => parseSentinelArgs(['--up-after', '1.5'])).toThrow('exit 2');
+      expect(stderr).toHaveBeenLastCalledWith('influxdb-sentinel: --up-after must be a whole number ≥ 1');
+    } finally {
+      exit.mockRestore();
+      stderr.mockRestore();
+    }
   });
 
   it('refuses timings that cannot work together', () => {

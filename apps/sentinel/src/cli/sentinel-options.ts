@@ -16,8 +16,10 @@ export interface SentinelOptions extends LogSettings {
   intervalMs: number;
   /** A probe (ping and query together) that takes longer fails. */
   timeoutMs: number;
-  fall: number;
-  rise: number;
+  /** Failed probes in a row that mark a backend down (--down-after; the config's backends use the same name). */
+  downAfter: number;
+  /** Good probes in a row that bring a down backend up (--up-after). */
+  upAfter: number;
   /** Leadership lasts this long without renewal; a dead leader is replaced within it. */
   leaderTtlMs: number;
   /** Proxies replaying to one backend at once. */
@@ -47,6 +49,10 @@ export class SentinelOptionError extends Error {
   override readonly name = 'SentinelOptionError';
 }
 
+/** Failed probes in a row that mark a backend down, good ones that bring it back: the config's downAfter/upAfter defaults. */
+const DOWN_AFTER = 3;
+const UP_AFTER = 2;
+
 /** Parses argv (single- and double-dash long flags alike, as the proxy takes them). */
 export function parseSentinelArgs(argv: string[]): SentinelOptions {
   const parser = withLogFlags(
@@ -64,8 +70,12 @@ export function parseSentinelArgs(argv: string[]): SentinelOptions {
     .option('listen', { type: 'string', description: 'host:port of GET /meta and GET /health', default: '127.0.0.1:8090' })
     .option('check-interval', { type: 'number', description: 'seconds between probes of each backend (and publications)', default: 1 })
     .option('check-timeout', { type: 'number', description: 'seconds a probe (/ping, then SHOW DATABASES) may take', default: 2 })
-    .option('fall', { type: 'number', description: 'failed probes in a row that mark a backend down', default: 3 })
-    .option('rise', { type: 'number', description: 'good probes in a row that bring it back up', default: 2 })
+    // defaults applied below: a deprecated name given instead must be told from the default
+    .option('down-after', { type: 'number', description: 'failed probes in a row that mark a backend down', defaultDescription: String(DOWN_AFTER) })
+    .option('up-after', { type: 'number', description: 'good probes in a row that bring it back up', defaultDescription: String(UP_AFTER) })
+    // the names before downAfter/upAfter, kept so that existing command lines still work (not in --help)
+    .option('fall', { type: 'number', hidden: true })
+    .option('rise', { type: 'number', hidden: true })
     .option('leader-ttl', { type: 'number', description: 'seconds leadership lasts without renewal (a dead leader is replaced within it)', default: 5 })
     .option('replay-slots', { type: 'number', description: 'proxies replaying their spool to one backend at once', default: 1 })
     .option('slot-ttl', { type: 'number', description: 'seconds a proxy keeps a replay slot it can no longer see renewed', default: 10 })
@@ -86,14 +96,20 @@ export function parseSentinelArgs(argv: string[]): SentinelOptions {
       if (!Number.isInteger(value) || value < min) throw new SentinelOptionError(`--${flag} must be a whole number ≥ ${min}`);
       return value;
     };
+    /** A count given by its flag or by the flag's deprecated name (one of them), else its default. */
+    const countOrOldName = (flag: string, value: number | undefined, oldFlag: string, oldValue: number | undefined, fallback: number) => {
+      if (oldValue === undefined) return count(flag, value ?? fallback, 1);
+      if (value !== undefined) throw new SentinelOptionError(`--${oldFlag} is the old name of --${flag}: give only --${flag}`);
+      return count(oldFlag, oldValue, 1);
+    };
     const options: SentinelOptions = {
       name: args.name?.trim() || hostname(),
       store,
       listen: parseListen(args.listen),
       intervalMs: seconds('check-interval', args.checkInterval),
       timeoutMs: seconds('check-timeout', args.checkTimeout),
-      fall: count('fall', args.fall, 1),
-      rise: count('rise', args.rise, 1),
+      downAfter: countOrOldName('down-after', args.downAfter, 'fall', args.fall, DOWN_AFTER),
+      upAfter: countOrOldName('up-after', args.upAfter, 'rise', args.rise, UP_AFTER),
       leaderTtlMs: seconds('leader-ttl', args.leaderTtl),
       replaySlots: count('replay-slots', args.replaySlots, 1),
       slotTtlMs: seconds('slot-ttl', args.slotTtl),

@@ -1,4 +1,4 @@
-import { BackendClient } from '@app/backend';
+import { BackendClient, type WholeAnswer, describeError, errorTextOf } from '@app/backend';
 import type { BackendConfig } from '@app/config';
 import type { ProbeResult } from './probe-state';
 
@@ -19,31 +19,24 @@ export class BackendProber {
   }
 
   async probe(): Promise<ProbeResult> {
-    const signal = AbortSignal.timeout(this.timeoutMs);
-    const headers: Record<string, string> = {};
-    if (this.client.authorization) headers.authorization = this.client.authorization;
-    let version: string | undefined;
-    let step = 'ping';
-    try {
-      const ping = await this.client.request({ path: `${this.client.pathPrefix}/ping`, method: 'GET', headers, signal });
-      await ping.body.dump();
-      const v = ping.headers['x-influxdb-version'];
-      if (typeof v === 'string' && v) version = v;
-      if (ping.statusCode !== 204 && ping.statusCode !== 200) return this.failed(`ping answered ${ping.statusCode}`, version);
-      step = 'SHOW DATABASES';
-      const query = await this.client.request({
-        path: `${this.client.pathPrefix}/query?q=${encodeURIComponent('SHOW DATABASES')}`,
-        method: 'GET',
-        headers,
-        signal,
-      });
-      const text = await query.body.text();
-      const error = queryError(query.statusCode, text);
-      if (error) return this.failed(`SHOW DATABASES answered ${query.statusCode}: ${error}`, version);
-      return { ok: true, version, at: Date.now() };
-    } catch (err) {
-      return this.failed(`${step}: ${describe(err, this.timeoutMs)}`, version);
+    const deadline = AbortSignal.timeout(this.timeoutMs);
+    const noAnswer = `no answer within ${this.timeoutMs} ms`;
+    const ping = await this.client.ping(deadline);
+    if (!ping.ok) {
+      // an answer other than 204 says so itself; no answer says which step got none
+      if (ping.status !== undefined) return this.failed(ping.error ?? `ping answered ${ping.status}`, ping.version);
+      return this.failed(`ping: ${deadline.aborted ? noAnswer : ping.error}`, undefined);
     }
+    const version = ping.version;
+    let answer: WholeAnswer;
+    try {
+      answer = await this.client.query({ method: 'GET', text: 'SHOW DATABASES', db: false }, { signal: deadline });
+    } catch (err) {
+      return this.failed(`SHOW DATABASES: ${deadline.aborted ? noAnswer : describeError(err)}`, version);
+    }
+    const error = queryError(answer.status, answer.body.toString('utf8'));
+    if (error) return this.failed(`SHOW DATABASES answered ${answer.status}: ${error}`, version);
+    return { ok: true, version, at: Date.now() };
   }
 
   close(): Promise<void> {
@@ -57,20 +50,14 @@ export class BackendProber {
 
 /** influxd answers a statement error with 200 and `results[0].error`; anything but a clean 200 is a failure. */
 function queryError(status: number, text: string): string | undefined {
+  if (status !== 200) return errorTextOf(status, text);
   let parsed: { error?: unknown; results?: { error?: unknown }[] } | undefined;
   try {
     parsed = JSON.parse(text) as typeof parsed;
   } catch {
-    return status === 200 ? 'not a JSON answer' : text.trim() || `HTTP ${status}`;
+    return 'not a JSON answer';
   }
   if (typeof parsed?.error === 'string') return parsed.error;
-  if (status !== 200) return `HTTP ${status}`;
   const statementError = parsed?.results?.[0]?.error;
   return typeof statementError === 'string' ? statementError : undefined;
-}
-
-function describe(err: unknown, timeoutMs: number): string {
-  const e = err as { name?: string; code?: string; message?: string };
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer within ${timeoutMs} ms`;
-  return e.code ? `${e.code} ${e.message ?? ''}`.trim() : String(e.message ?? err);
 }

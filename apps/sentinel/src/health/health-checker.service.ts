@@ -13,7 +13,7 @@ interface Checked {
 }
 
 /**
- * The leader's view of every configured backend: one prober and one fall/rise verdict each. Probes
+ * The leader's view of every configured backend: one prober and one downAfter/upAfter verdict each. Probes
  * run side by side and never overlap per backend, so a hanging backend delays only its own verdict.
  */
 @Injectable()

@@ -4,7 +4,7 @@ const ok = (at: number, version = '1.6.7') => ({ ok: true, at, version });
 const fail = (at: number, error = 'ping: ECONNREFUSED') => ({ ok: false, at, error });
 
 describe('ProbeState', () => {
-  const thresholds = { fall: 3, rise: 2, writeFailureReports: 1 };
+  const thresholds = { downAfter: 3, upAfter: 2, writeFailureReports: 1 };
 
   it('knows nothing until the first probe, which decides at once', () => {
     const up = new ProbeState(thresholds);
@@ -17,7 +17,7 @@ describe('ProbeState', () => {
     expect(down.health('s1')).toMatchObject({ up: false, since: 10, reason: 'probe', lastError: 'ping: ECONNREFUSED' });
   });
 
-  it('goes down after `fall` failed probes in a row, and a good one in between starts the count again', () => {
+  it('goes down after `downAfter` failed probes in a row, and a good one in between starts the count again', () => {
     const s = new ProbeState(thresholds);
     s.record(ok(0));
     expect(s.record(fail(1))).toBeUndefined();
@@ -29,7 +29,7 @@ describe('ProbeState', () => {
     expect(s.health('s2')).toMatchObject({ up: false, since: 6, by: 's2', checkedAt: 6 });
   });
 
-  it('comes back up after `rise` good probes in a row', () => {
+  it('comes back up after `upAfter` good probes in a row', () => {
     const s = new ProbeState(thresholds);
     s.record(fail(0));
     expect(s.record(ok(1))).toBeUndefined();
@@ -39,7 +39,7 @@ describe('ProbeState', () => {
     expect(s.health('s1')).toMatchObject({ up: true, since: 4, reason: null, lastError: 'ping: ECONNREFUSED' });
   });
 
-  it('marks an answering backend down when a proxy reports failing writes, and up only `rise` probes after the reports stop', () => {
+  it('marks an answering backend down when a proxy reports failing writes, and up only `upAfter` probes after the reports stop', () => {
     const s = new ProbeState(thresholds);
     s.record(ok(0));
     expect(s.applyReports([{ proxy: 'p2', since: 5, error: 'backend b answered 500: engine: cache maximum memory size exceeded' }], 10)).toEqual({
@@ -74,7 +74,7 @@ describe('ProbeState', () => {
     const s = new ProbeState(thresholds);
     s.adopt({ up: false, since: 100, lastError: 'ping: timeout', version: '1.6.7', checkedAt: 150, by: 's1', reason: 'probe' });
     expect(s.health('s2')).toMatchObject({ up: false, since: 100, by: 's2' });
-    expect(s.record(ok(200))).toBeUndefined(); // one good probe is not `rise`
+    expect(s.record(ok(200))).toBeUndefined(); // one good probe is not `upAfter`
     expect(s.record(ok(201))).toEqual({ to: 'up' });
   });
 });

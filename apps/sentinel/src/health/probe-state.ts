@@ -19,9 +19,9 @@ export interface WriteFailureReport {
 
 export interface ProbeThresholds {
   /** Consecutive failed probes that mark an up backend down. */
-  fall: number;
+  downAfter: number;
   /** Consecutive good probes that bring a down backend up. */
-  rise: number;
+  upAfter: number;
   /** Proxies reporting failing writes that mark an up backend down for everyone (0: reports are ignored). */
   writeFailureReports: number;
 }
@@ -29,9 +29,9 @@ export interface ProbeThresholds {
 export type Transition = { to: 'up' } | { to: 'down'; reason: 'probe' | 'write-failures'; error: string };
 
 /**
- * One backend's verdict: unknown until its first probe, which decides at once; then down after `fall`
- * failed probes in a row and up after `rise` good ones. Proxies that report failing writes mark it down
- * even while it answers probes, and it comes back only after `rise` good probes once the reports stop.
+ * One backend's verdict: unknown until its first probe, which decides at once; then down after `downAfter`
+ * failed probes in a row and up after `upAfter` good ones. Proxies that report failing writes mark it down
+ * even while it answers probes, and it comes back only after `upAfter` good probes once the reports stop.
  */
 export class ProbeState {
   private up: boolean | undefined;
@@ -71,7 +71,7 @@ export class ProbeState {
       if (this.up === true) return undefined;
       if (this.up === undefined) return this.goUp(result.at);
       if (this.reported) return undefined; // proxies still report failing writes
-      return ++this.successes >= this.thresholds.rise ? this.goUp(result.at) : undefined;
+      return ++this.successes >= this.thresholds.upAfter ? this.goUp(result.at) : undefined;
     }
     const error = result.error ?? 'probe failed';
     this.successes = 0;
@@ -80,7 +80,7 @@ export class ProbeState {
       this.reason = 'probe';
       return undefined;
     }
-    if (this.up === undefined || ++this.failures >= this.thresholds.fall) return this.goDown(result.at, 'probe', error);
+    if (this.up === undefined || ++this.failures >= this.thresholds.downAfter) return this.goDown(result.at, 'probe', error);
     return undefined;
   }
 

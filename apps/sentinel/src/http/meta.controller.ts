@@ -79,8 +79,8 @@ export class MetaController {
       settings: {
         checkInterval: this.options.intervalMs,
         checkTimeout: this.options.timeoutMs,
-        fall: this.options.fall,
-        rise: this.options.rise,
+        downAfter: this.options.downAfter,
+        upAfter: this.options.upAfter,
         leaderTtl: this.options.leaderTtlMs,
         staleAfter: staleAfterMs(this.options),
         replaySlots: this.options.replaySlots,
