@@ -19,14 +19,12 @@ import { PingHandler } from './ping/ping.handler';
 import { PROXY_OPTIONS } from './proxy-options.token';
 import { QueryHandler } from './query/query.handler';
 import { ShardSpanCache } from './query/shard-span-cache';
-import { QueryStats } from './query/query-stats';
 import { SentinelFeedService } from './sentinel/sentinel-feed.service';
 import { SentinelViewService } from './sentinel/sentinel-view.service';
 import { SelfReportService } from './self-report/self-report.service';
 import { WriteBudget } from './write/write-budget';
 import { SlowBodyWatch } from './write/slow-body-watch';
 import { WriteHandler } from './write/write.handler';
-import { WriteStats } from './write/write-stats';
 
 @Module({})
 export class AppModule {
@@ -47,11 +45,9 @@ export class AppModule {
         SentinelViewService,
         { provide: ReplayGate, useExisting: SentinelViewService },
         SentinelFeedService,
-        WriteStats,
         WriteHandler,
         PingHandler,
         QueryHandler,
-        QueryStats,
         ShardSpanCache,
         RequestObserver,
         SelfReportService,

@@ -4,11 +4,10 @@ import { Controller, Get, Header, Inject } from '@nestjs/common';
 import type { ProxyOptions } from '../cli/proxy-options';
 import { ClusterStateService } from '../cluster/cluster-state.service';
 import { MembershipService } from '../cluster/membership.service';
+import { ProxyMetrics } from '../metrics/proxy-metrics';
 import { PROXY_OPTIONS } from '../proxy-options.token';
-import { QueryStats } from '../query/query-stats';
 import { SentinelFeedService } from '../sentinel/sentinel-feed.service';
 import { SentinelViewService } from '../sentinel/sentinel-view.service';
-import { WriteStats } from '../write/write-stats';
 
 /**
  * GET /meta: the seed's document (config and backend status) plus what this proxy sees, and the
@@ -19,10 +18,9 @@ export class MetaController {
   constructor(
     private readonly cluster: ClusterStateService,
     private readonly provider: ConfigProvider,
-    private readonly stats: WriteStats,
+    private readonly metrics: ProxyMetrics,
     private readonly membership: MembershipService,
     @Inject(PROXY_OPTIONS) private readonly options: ProxyOptions,
-    private readonly queryStats: QueryStats,
     private readonly sentinel: SentinelFeedService,
     private readonly view: SentinelViewService,
   ) {}
@@ -52,12 +50,12 @@ export class MetaController {
       backendDetail,
       measurementToBackends: topology.config.keymaps,
       provider: this.provider.describe(),
-      writeStats: this.stats,
+      writeStats: this.metrics.writeStats(),
       queryGuard: {
         maxSelectBuckets: topology.node.maxSelectBuckets,
         maxUnboundedRawSelect: topology.node.maxUnboundedRawSelect,
         forbiddenStatements: topology.node.forbiddenStatements,
-        refusals: this.queryStats.guardRefusals,
+        refusals: this.metrics.guardRefusals.byLabel(),
       },
     };
   }
