@@ -1,5 +1,5 @@
 import { type BackendConfig, ConfigProvider, type ProxyMember, type ProxyNodeConfig } from '@app/config';
-import { MASK, maskSecretKeys, maskUrlPassword } from '@app/logging';
+import { maskBackendPasswords, maskSecretKeys } from '@app/logging';
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import type { ProxyOptions } from '../cli/proxy-options';
 import { ClusterStateService } from '../cluster/cluster-state.service';
@@ -34,7 +34,7 @@ export class MetaController {
     const backendStatus: Record<string, boolean> = {};
     const backendDetail: Record<string, unknown> = {};
     for (const b of topology.backends) {
-      backends[b.name] = maskBackend(b.config);
+      backends[b.name] = maskBackendPasswords(b.config);
       backendStatus[b.name] = b.isHealthy;
       backendDetail[b.name] = { ...b.status(), batches: b.batcher.pending };
     }
@@ -59,13 +59,6 @@ export class MetaController {
       },
     };
   }
-}
-
-/** A backend's config as shown: its password and the password in its URL masked. */
-function maskBackend(config: BackendConfig): BackendConfig {
-  const url = maskUrlPassword(config.url);
-  if (config.password === undefined && url === config.url) return config;
-  return { ...config, url, ...(config.password === undefined ? {} : { password: MASK }) };
 }
 
 /**
