@@ -57,8 +57,14 @@ export class ProxyServer {
     });
     this.server = server;
     this.logger.log(`listening on ${node.listenAddr}${node.tlsCert ? ' (https)' : ''}`);
-    // a reloaded config's timeouts (and renewed TLS certificate) apply to the running listener
-    this.settingsWatch = this.cluster.changes.subscribe((next) => void adoptSettings(server, next.node, this.logger));
+    // a reloaded config's timeouts (and renewed TLS certificate) apply to the running listener, one
+    // config after the other: a slow certificate read must not let an older config's certificate win
+    let adopting = Promise.resolve();
+    this.settingsWatch = this.cluster.changes.subscribe((next) => {
+      adopting = adopting
+        .then(() => adoptSettings(server, next.node, this.logger))
+        .catch((err: unknown) => this.logger.error(`listener settings not adopted: ${(err as Error)?.message ?? err}`));
+    });
     return server;
   }
 
