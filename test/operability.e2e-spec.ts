@@ -109,6 +109,23 @@ describe('/metrics and /health against the traffic sent', () => {
     expect(await A.rows('SELECT count(v) FROM cpu', 'dba')).toEqual([{ time: 0n, count: 60 }]);
   });
 
+  it('shows the same counts in /meta’s writeStats as in /metrics (each event counted once)', async () => {
+    const { writeStats } = (await request(`${proxy.url}/meta`)).json();
+    expect(writeStats).toEqual({
+      requests: 2,
+      linesAccepted: 90,
+      droppedUnparsable: 1,
+      droppedUnroutable: 1,
+      backendRejected: 0,
+      backendUnavailable: 0,
+      droppedAfterBufferedAck: 0,
+    });
+    const m = await scrape(proxy);
+    expect(writeStats.droppedUnparsable).toBe(m.get('influxdb_proxy_points_dropped_total{reason="unparsable",backend=""}'));
+    expect(writeStats.droppedUnroutable).toBe(m.get('influxdb_proxy_points_dropped_total{reason="unroutable",backend=""}'));
+    expect(writeStats.linesAccepted + 2).toBe(m.get('influxdb_proxy_points_received_total'));
+  });
+
   it('counts fan-outs, config reloads and reload failures', async () => {
     const show = await request(`${proxy.url}/query?db=${DB}&q=${encodeURIComponent('SHOW MEASUREMENTS')}`);
     expect(show.status).toBe(200);

@@ -180,3 +180,18 @@ it('shows the effective guard settings and its refusals in /meta', async () => {
   expect(meta.queryGuard.forbiddenStatements).toContain('drop-database');
   expect(meta.queryGuard.refusals).toMatchObject({ 'max-select-buckets': 1, 'unbounded-raw-select': 1 });
 });
+
+it('counts each refusal once: /metrics shows what /meta shows, before and after one more refusal', async () => {
+  const refusalsInMetrics = async () => {
+    const text = (await request(`${strict.url}/metrics`)).text;
+    const out: Record<string, number> = {};
+    for (const m of text.matchAll(/^influxdb_proxy_query_guard_refusals_total\{reason="([^"]+)"\} (\d+)$/gm)) out[m[1]] = Number(m[2]);
+    return out;
+  };
+  const metaBefore = (await request(`${strict.url}/meta`)).json().queryGuard.refusals;
+  expect(await refusalsInMetrics()).toEqual(metaBefore);
+  expect((await query(strict, 'SELECT * FROM heavy')).json().results[0].error).toMatch(/maxUnboundedRawSelect/);
+  const metaAfter = (await request(`${strict.url}/meta`)).json().queryGuard.refusals;
+  expect(metaAfter).toEqual({ ...metaBefore, 'unbounded-raw-select': metaBefore['unbounded-raw-select'] + 1 });
+  expect(await refusalsInMetrics()).toEqual(metaAfter);
+});

@@ -22,14 +22,12 @@ import { PingHandler } from './ping/ping.handler';
 import { PROXY_OPTIONS } from './proxy-options.token';
 import { QueryHandler } from './query/query.handler';
 import { ShardSpanCache } from './query/shard-span-cache';
-import { QueryStats } from './query/query-stats';
 import { SentinelFeedService } from './sentinel/sentinel-feed.service';
 import { SentinelViewService } from './sentinel/sentinel-view.service';
 import { SelfReportService } from './self-report/self-report.service';
 import { WriteBudget } from './write/write-budget';
 import { SlowBodyWatch } from './write/slow-body-watch';
 import { WriteHandler } from './write/write.handler';
-import { WriteStats } from './write/write-stats';
 
 /** What config validation takes from the product: the statement kinds proxies may forbid, the users' hash check. */
 const CONFIG_RULES: ConfigRules = {
@@ -56,11 +54,9 @@ export class AppModule {
         SentinelViewService,
         { provide: ReplayGate, useExisting: SentinelViewService },
         SentinelFeedService,
-        WriteStats,
         WriteHandler,
         PingHandler,
         QueryHandler,
-        QueryStats,
         ShardSpanCache,
         RequestObserver,
         SelfReportService,

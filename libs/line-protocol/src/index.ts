@@ -1,2 +1,3 @@
 export * from './line-scanner';
 export * from './precision';
+export * from './escape';

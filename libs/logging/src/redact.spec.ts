@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import {
   MASK,
+  maskBackendPasswords,
   maskPasswordParams,
   maskQueryPasswords,
   maskSecretKeys,
@@ -70,6 +71,15 @@ describe('maskUrlPassword and maskSecretKeys (/meta)', () => {
       list: [{ Token: MASK }],
       n: 1,
     });
+  });
+
+  it('masks a backend’s password and its URL password, and gives back a backend without either as it is', () => {
+    const both = { url: 'http://w:pw@127.0.0.1:8086', db: 'd', password: 'secret', username: 'w' };
+    expect(maskBackendPasswords(both)).toEqual({ url: `http://w:${MASK}@127.0.0.1:8086/`, db: 'd', password: MASK, username: 'w' });
+    expect(both.password).toBe('secret'); // a copy: the running config keeps its password
+    expect(maskBackendPasswords({ url: 'http://127.0.0.1:8086', password: 'p' })).toEqual({ url: 'http://127.0.0.1:8086', password: MASK });
+    const plain = { url: 'http://127.0.0.1:8086', db: 'd' };
+    expect(maskBackendPasswords(plain)).toBe(plain);
   });
 });
 

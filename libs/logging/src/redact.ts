@@ -30,6 +30,16 @@ export function maskUrlPassword(url: string): string {
 }
 
 /**
+ * A backend's connection settings as shown (`/meta`): the password in its URL and its `password`
+ * masked; the same object when it holds neither.
+ */
+export function maskBackendPasswords<T extends { url: string; password?: string }>(config: T): T {
+  const url = maskUrlPassword(config.url);
+  if (config.password === undefined && url === config.url) return config;
+  return { ...config, url, ...(config.password === undefined ? {} : { password: MASK }) };
+}
+
+/**
  * A request target (`/query?u=a&p=…&q=…`) with its password parameters taken out: `p` dropped (as the
  * README has always said), the password literals of `q` masked, and `params` masked when `q` has a
  * password to bind (`WITH PASSWORD $pw`).

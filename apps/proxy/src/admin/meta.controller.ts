@@ -1,15 +1,14 @@
 import { type ProxyMember } from '@app/cluster-store';
 import { type BackendConfig, ConfigProvider, type ProxyNodeConfig } from '@app/config';
-import { MASK, maskSecretKeys, maskUrlPassword } from '@app/logging';
+import { maskBackendPasswords, maskSecretKeys } from '@app/logging';
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import type { ProxyOptions } from '../cli/proxy-options';
 import { ClusterStateService } from '../cluster/cluster-state.service';
 import { MembershipService } from '../cluster/membership.service';
+import { ProxyMetrics } from '../metrics/proxy-metrics';
 import { PROXY_OPTIONS } from '../proxy-options.token';
-import { QueryStats } from '../query/query-stats';
 import { SentinelFeedService } from '../sentinel/sentinel-feed.service';
 import { SentinelViewService } from '../sentinel/sentinel-view.service';
-import { WriteStats } from '../write/write-stats';
 
 /**
  * GET /meta: the seed's document (config and backend status) plus what this proxy sees, and the
@@ -20,10 +19,9 @@ export class MetaController {
   constructor(
     private readonly cluster: ClusterStateService,
     private readonly provider: ConfigProvider,
-    private readonly stats: WriteStats,
+    private readonly metrics: ProxyMetrics,
     private readonly membership: MembershipService,
     @Inject(PROXY_OPTIONS) private readonly options: ProxyOptions,
-    private readonly queryStats: QueryStats,
     private readonly sentinel: SentinelFeedService,
     private readonly view: SentinelViewService,
   ) {}
@@ -37,7 +35,7 @@ export class MetaController {
     const backendStatus: Record<string, boolean> = {};
     const backendDetail: Record<string, unknown> = {};
     for (const b of topology.backends) {
-      backends[b.name] = maskBackend(b.config);
+      backends[b.name] = maskBackendPasswords(b.config);
       backendStatus[b.name] = b.isHealthy;
       backendDetail[b.name] = { ...b.status(), batches: b.batcher.pending };
     }
@@ -53,22 +51,15 @@ export class MetaController {
       backendDetail,
       measurementToBackends: topology.config.keymaps,
       provider: this.provider.describe(),
-      writeStats: this.stats,
+      writeStats: this.metrics.writeStats(),
       queryGuard: {
         maxSelectBuckets: topology.node.maxSelectBuckets,
         maxUnboundedRawSelect: topology.node.maxUnboundedRawSelect,
         forbiddenStatements: topology.node.forbiddenStatements,
-        refusals: this.queryStats.guardRefusals,
+        refusals: this.metrics.guardRefusals.byLabel(),
       },
     };
   }
-}
-
-/** A backend's config as shown: its password and the password in its URL masked. */
-function maskBackend(config: BackendConfig): BackendConfig {
-  const url = maskUrlPassword(config.url);
-  if (config.password === undefined && url === config.url) return config;
-  return { ...config, url, ...(config.password === undefined ? {} : { password: MASK }) };
 }
 
 /**

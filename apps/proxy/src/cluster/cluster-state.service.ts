@@ -2,7 +2,7 @@ import { Backend, BufferPool, checkBackendFiles, ReplayGate } from '@app/backend
 import { type ClusterConfig, ConfigProvider, ConfigValidationError } from '@app/config';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
-import type { Subscription } from 'rxjs';
+import { type Observable, Subject, type Subscription } from 'rxjs';
 import { ProxyMetrics } from '../metrics/proxy-metrics';
 import { PROXY_OPTIONS } from '../proxy-options.token';
 import type { ProxyOptions } from '../cli/proxy-options';
@@ -18,6 +18,12 @@ export class ClusterStateService implements OnApplicationShutdown {
   private readonly logger = new Logger(ClusterStateService.name);
   private current?: Topology;
   private subscription?: Subscription;
+  private readonly changed = new Subject<Topology>();
+  /**
+   * Each topology applied after start(), as it takes over (a reload, or a config the store pushed);
+   * completes on shutdown. Who adapts to a new config subscribes here instead of polling `topology`.
+   */
+  readonly changes: Observable<Topology> = this.changed.asObservable();
 
   constructor(
     private readonly provider: ConfigProvider,
@@ -62,11 +68,13 @@ export class ClusterStateService implements OnApplicationShutdown {
     this.logger.log(
       `config applied: ${next.backends.length} backends, ${Object.keys(config.keymaps).length} keymaps`,
     );
+    this.changed.next(next);
     return next;
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.subscription?.unsubscribe();
+    this.changed.complete();
     await this.provider.close();
     if (this.current) await Promise.all(this.current.backends.map((b) => b.drain()));
   }

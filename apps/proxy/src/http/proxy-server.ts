@@ -1,6 +1,7 @@
 import { requestIdOf, setInfluxHeaders, writeInfluxError } from '@app/http-compat';
 import { Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Subscription } from 'rxjs';
 import { ClusterStateService } from '../cluster/cluster-state.service';
 import { PingHandler } from '../ping/ping.handler';
 import { QueryHandler } from '../query/query.handler';
@@ -23,7 +24,7 @@ export class ProxyServer {
   private readonly logger = new Logger(ProxyServer.name);
   private server?: Listener;
   private guard?: ConnectionGuard;
-  private settingsWatch?: NodeJS.Timeout;
+  private settingsWatch?: Subscription;
 
   constructor(
     private readonly cluster: ClusterStateService,
@@ -56,15 +57,14 @@ export class ProxyServer {
     });
     this.server = server;
     this.logger.log(`listening on ${node.listenAddr}${node.tlsCert ? ' (https)' : ''}`);
-    // a reloaded config's timeouts (and renewed TLS certificate) apply to the running listener
-    let seen = topology;
-    this.settingsWatch = setInterval(() => {
-      const current = this.cluster.topology;
-      if (current === seen) return;
-      seen = current;
-      void adoptSettings(server, current.node, this.logger);
-    }, 1000);
-    this.settingsWatch.unref();
+    // a reloaded config's timeouts (and renewed TLS certificate) apply to the running listener, one
+    // config after the other: a slow certificate read must not let an older config's certificate win
+    let adopting = Promise.resolve();
+    this.settingsWatch = this.cluster.changes.subscribe((next) => {
+      adopting = adopting
+        .then(() => adoptSettings(server, next.node, this.logger))
+        .catch((err: unknown) => this.logger.error(`listener settings not adopted: ${(err as Error)?.message ?? err}`));
+    });
     return server;
   }
 
@@ -77,7 +77,7 @@ export class ProxyServer {
   async close(graceMs = DRAIN_MS): Promise<void> {
     const server = this.server;
     if (!server) return;
-    clearInterval(this.settingsWatch);
+    this.settingsWatch?.unsubscribe();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     this.guard?.beginShutdown();
     const idle = setInterval(() => server.closeIdleConnections(), 50);

@@ -39,4 +39,16 @@ describe('hot metrics', () => {
     expect(await r.metrics()).toContain('p_total 5');
     expect(() => c.labels('a', 'b')).toThrow(/expected 1 label values/);
   });
+
+  it('reads a counter’s total across series, and a one-label counter by its label', () => {
+    const r = new Registry();
+    const c = new HotCounter('t_total', 't', ['reason'], r);
+    expect(c.total()).toBe(0);
+    expect(c.byLabel()).toEqual({});
+    c.labels('b').inc(2);
+    c.labels('a').inc(3);
+    expect(c.total()).toBe(5);
+    expect(Object.entries(c.byLabel())).toEqual([['b', 2], ['a', 3]]);
+    expect(() => new HotCounter('u_total', 'u', ['x', 'y'], r).byLabel()).toThrow(/byLabel\(\) reads one/);
+  });
 });

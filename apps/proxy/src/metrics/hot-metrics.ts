@@ -75,6 +75,22 @@ export class HotCounter implements RegistryMetric {
     (this.unlabeled ?? this.labels()).inc(by);
   }
 
+  /** The sum of every series (a count across all label values). */
+  total(): number {
+    let sum = 0;
+    for (const cell of this.cells.values()) sum += cell.value;
+    return sum;
+  }
+
+  /** Each series' value by the value of its one label, in the order the series were made (a one-label counter). */
+  byLabel(): Record<string, number> {
+    if (this.labelNames.length !== 1) throw new Error(`${this.name} has ${this.labelNames.length} labels, byLabel() reads one`);
+    const out: Record<string, number> = {};
+    const name = this.labelNames[0];
+    for (const cell of this.cells.values()) out[cell.labels[name]] = cell.value;
+    return out;
+  }
+
   async get() {
     const values: MetricValue[] = [];
     for (const cell of this.cells.values()) values.push({ value: cell.value, labels: { ...cell.labels } });

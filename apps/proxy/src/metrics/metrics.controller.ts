@@ -1,7 +1,6 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { Registry } from 'prom-client';
 import { ClusterStateService } from '../cluster/cluster-state.service';
-import { QueryStats } from '../query/query-stats';
 import { ProxyMetrics } from './proxy-metrics';
 
 /** GET /metrics: the Prometheus text format; per-backend gauges are read from the backends at scrape time. */
@@ -10,14 +9,12 @@ export class MetricsController {
   constructor(
     private readonly metrics: ProxyMetrics,
     private readonly cluster: ClusterStateService,
-    private readonly queryStats: QueryStats,
   ) {}
 
   @Get('metrics')
   @Header('Content-Type', Registry.PROMETHEUS_CONTENT_TYPE)
   @Header('Cache-Control', 'no-store')
   scrape(): Promise<string> {
-    this.metrics.observeGuardRefusals(this.queryStats.guardRefusals);
     return this.metrics.render(this.cluster.topology.backends);
   }
 }

@@ -109,6 +109,48 @@ describe('ProxyMetrics', () => {
     );
   });
 
+  it('gives /meta its write stats from the same cells /metrics reads, each event counted once', async () => {
+    const m = await metrics();
+    m.writeRequests.inc();
+    m.writeRequests.inc();
+    m.pointsReceived.inc(10);
+    m.droppedUnparsable.inc(2);
+    m.droppedUnroutable.inc(3);
+    m.writePartsRefused.inc();
+    m.writesUnavailable.inc();
+    m.forBackend('a').lostAfterAck.inc();
+    m.forBackend('b').lostAfterAck.inc(2);
+    expect(JSON.stringify(m.writeStats())).toBe(
+      JSON.stringify({
+        requests: 2,
+        linesAccepted: 5,
+        droppedUnparsable: 2,
+        droppedUnroutable: 3,
+        backendRejected: 1,
+        backendUnavailable: 1,
+        droppedAfterBufferedAck: 3,
+      }),
+    );
+    const text = await m.render([]);
+    expect(text).toContain('influxdb_proxy_points_dropped_total{reason="unparsable",backend=""} 2');
+    expect(text).toContain('influxdb_proxy_batches_lost_after_ack_total{backend="b"} 2');
+    // the /meta-only cells are no Prometheus series (they would change /metrics and the self-report)
+    expect((await m.counterSamples()).reduce((sum, c) => sum + c.value, 0)).toBe(10 + 2 + 3 + 1 + 2);
+  });
+
+  it('counts guard refusals once: /metrics and /meta read the same series', async () => {
+    const m = await metrics();
+    m.guardRefusals.labels('unbounded-raw-select').inc();
+    m.guardRefusals.labels('max-select-buckets').inc();
+    m.guardRefusals.labels('unbounded-raw-select').inc();
+    expect(m.guardRefusals.byLabel()).toEqual({ 'unbounded-raw-select': 2, 'max-select-buckets': 1 });
+    const text = await m.render([]);
+    expect(text).toContain('influxdb_proxy_query_guard_refusals_total{reason="unbounded-raw-select"} 2');
+    expect(text).toContain('influxdb_proxy_query_guard_refusals_total{reason="max-select-buckets"} 1');
+    // a scrape copies nothing: a second one reads the same
+    expect(await m.render([])).toBe(text);
+  });
+
   it('includes event-loop lag among the default metrics', async () => {
     const moduleRef = await Test.createTestingModule({ imports: [MetricsModule.forRoot()] }).compile();
     const text = await moduleRef.get(ProxyMetrics).render([]);

@@ -1,7 +1,7 @@
 import type { Backend, BackendObserver, WriteOutcome } from '@app/backend';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { type CounterCell, type HistogramCell, HotCounter, HotHistogram } from './hot-metrics';
+import { CounterCell, type HistogramCell, HotCounter, HotHistogram } from './hot-metrics';
 import { METRICS_OPTIONS, type MetricsOptions } from './metrics.options';
 
 /** The endpoints requests are counted by; anything else is `other`. */
@@ -314,6 +314,17 @@ export class ProxyMetrics {
     this.registry,
   );
 
+  /*
+   * Write events /meta shows that have no Prometheus series (one would change /metrics and the
+   * self-report): plain cells, bumped where the event happens and read by writeStats() only.
+   */
+  /** POST /write requests (counted before the body is read). */
+  readonly writeRequests = new CounterCell({});
+  /** Parts of write requests a backend refused (4xx, or refusing for its state). */
+  readonly writePartsRefused = new CounterCell({});
+  /** Write requests answered 503 because a backend could neither take nor spool their lines. */
+  readonly writesUnavailable = new CounterCell({});
+
   private readonly backends = new Map<string, BackendMetrics>();
   /** Per endpoint, the request counter child per status code (made on first use). */
   private readonly byStatus: CounterChild[][] = ENDPOINTS.map(() => []);
@@ -380,10 +391,22 @@ export class ProxyMetrics {
     }
   }
 
-  /** Copies the query path's guard-refusal counts (kept by QueryStats) into their counter. */
-  observeGuardRefusals(byReason: Readonly<Record<string, number>>): void {
-    this.guardRefusals.reset();
-    for (const reason in byReason) this.guardRefusals.labels(reason).inc(byReason[reason]);
+  /**
+   * /meta's `writeStats`: read from the counters above and the three write cells, so each event is
+   * counted once (lines accepted are the lines received less those dropped unparsable or unroutable).
+   */
+  writeStats(): WriteStats {
+    const unparsable = this.droppedUnparsable.value;
+    const unroutable = this.droppedUnroutable.value;
+    return {
+      requests: this.writeRequests.value,
+      linesAccepted: this.pointsReceived.total() - unparsable - unroutable,
+      droppedUnparsable: unparsable,
+      droppedUnroutable: unroutable,
+      backendRejected: this.writePartsRefused.value,
+      backendUnavailable: this.writesUnavailable.value,
+      droppedAfterBufferedAck: this.batchesLostAfterAck.total(),
+    };
   }
 
   /** The text exposition format (what GET /metrics answers). */
@@ -401,6 +424,18 @@ export class ProxyMetrics {
     }
     return out;
   }
+}
+
+/** The write path's counts as /meta shows them (`writeStats`). */
+export interface WriteStats {
+  requests: number;
+  linesAccepted: number;
+  droppedUnparsable: number;
+  droppedUnroutable: number;
+  backendRejected: number;
+  backendUnavailable: number;
+  /** Batches that failed after a buffered-mode 204 (4xx, or the spool was full). */
+  droppedAfterBufferedAck: number;
 }
 
 /** One series of a counter and its value. */

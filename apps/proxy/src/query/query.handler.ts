@@ -4,7 +4,6 @@ import { InfluxQLParseError, type ParsedStatement } from '@app/influxql';
 import { maskQueryPasswords } from '@app/logging';
 import { ParseCache } from './parse-cache';
 import { checkStatements } from '@app/query-guard';
-import { QueryStats } from './query-stats';
 import { Injectable, Logger } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -15,6 +14,7 @@ import type { Topology } from '../cluster/topology';
 import { writeMethodNotAllowed } from '../http/method-not-allowed';
 import { refuseUnprivileged } from '../http/query-privileges';
 import { RequestObserver } from '../http/request-observer';
+import { ProxyMetrics } from '../metrics/proxy-metrics';
 import {
   AnswerBudget,
   type BackendQuery,
@@ -97,7 +97,7 @@ export class QueryHandler {
 
   constructor(
     private readonly cluster: ClusterStateService,
-    private readonly stats: QueryStats,
+    private readonly metrics: ProxyMetrics,
     private readonly observer: RequestObserver,
     private readonly sentinel: SentinelViewService,
     private readonly shards: ShardSpanCache,
@@ -219,7 +219,7 @@ export class QueryHandler {
       if (await this.shards.freshen([...backends])) refusal = checkStatements(statements, settings, now, dataStart);
     }
     if (!refusal) return plan;
-    this.stats.countGuardRefusal(refusal.reason);
+    this.metrics.guardRefusals.labels(refusal.reason).inc();
     this.logger.warn(
       `query ${requestId} from ${req.socket.remoteAddress ?? '?'} refused by the guard (${refusal.reason}, ` +
         `statement ${refusal.statementIndex + 1}): ${refusal.message}: ${loggedQuery(params.q, 500)}`,

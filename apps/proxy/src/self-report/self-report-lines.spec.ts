@@ -1,7 +1,7 @@
 import type { BackendStatus } from '@app/backend';
-import { LineCursor, LineError, nextLine, unescapeMeasurement } from '@app/line-protocol';
+import { LineCursor, LineError, escapeTag, nextLine, unescapeMeasurement } from '@app/line-protocol';
 import type { CounterSample } from '../metrics/proxy-metrics';
-import { buildSelfReport, escapeTag } from './self-report-lines';
+import { buildSelfReport } from './self-report-lines';
 
 const status = (healthy: boolean, records = 0, bytes = 0, oldestAgeMs: number | null = null): BackendStatus => ({
   healthy,

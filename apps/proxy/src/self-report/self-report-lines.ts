@@ -1,4 +1,5 @@
 import type { BackendStatus } from '@app/backend';
+import { escapeFieldKey, escapeMeasurement, escapeTag } from '@app/line-protocol';
 import { type CounterSample, METRIC, seriesKey } from '../metrics/proxy-metrics';
 
 export interface SelfReportInput {
@@ -126,15 +127,5 @@ function tagString(tags: Readonly<Record<string, string>>): string {
 }
 
 function fieldString(fields: [string, number][]): string {
-  return fields.map(([k, v]) => `${k}=${Math.round(v)}i`).join(',');
-}
-
-/** Line protocol: `,` and space are escaped in a measurement. */
-export function escapeMeasurement(s: string): string {
-  return s.replace(/[, ]/g, (c) => `\\${c}`).replace(/\n/g, ' ');
-}
-
-/** Line protocol: `,`, `=` and space are escaped in tag keys and values. */
-export function escapeTag(s: string): string {
-  return s.replace(/[,= ]/g, (c) => `\\${c}`).replace(/\n/g, ' ');
+  return fields.map(([k, v]) => `${escapeFieldKey(k)}=${Math.round(v)}i`).join(',');
 }

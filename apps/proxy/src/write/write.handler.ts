@@ -13,7 +13,6 @@ import { type PartRefusal, influxWriteError } from './write-error';
 import { WriteBudget } from './write-budget';
 import { SlowBodyWatch } from './slow-body-watch';
 import { LineRouter, type RoutedLines } from './route-lines';
-import { WriteStats } from './write-stats';
 
 /**
  * POST /write: receive → scan → route → batch → send. Answers 204 only once every backend that the
@@ -26,7 +25,6 @@ export class WriteHandler {
 
   constructor(
     private readonly cluster: ClusterStateService,
-    private readonly stats: WriteStats,
     private readonly pool: BufferPool,
     private readonly metrics: ProxyMetrics,
     private readonly observer: RequestObserver,
@@ -45,7 +43,7 @@ export class WriteHandler {
       if (req.method === 'OPTIONS') return endEmpty(res, 204, headers);
       return writeMethodNotAllowed(res, 'OPTIONS, POST', headers);
     }
-    this.stats.requests++;
+    this.metrics.writeRequests.inc();
     const precision = query.get('precision') ?? '';
     if (!isValidPrecision(precision)) {
       return drainThen(req, () =>
@@ -170,7 +168,6 @@ export class WriteHandler {
   private logFailures(outcomes: WriteOutcome[], names: string[], requestId: string): void {
     outcomes.forEach((o, i) => {
       if (o.kind === 'ok') return;
-      this.stats.droppedAfterBufferedAck++;
       this.metrics.forBackend(names[i]).lostAfterAck.inc();
       this.logger.error({ msg: `buffered write ${requestId}: backend ${names[i]} lost a batch: ${o.error}`, reqId: requestId });
     });
@@ -188,12 +185,12 @@ export class WriteHandler {
     for (let i = 0; i < outcomes.length; i++) {
       const o = outcomes[i];
       if (o.kind === 'unavailable') {
-        this.stats.backendUnavailable++;
+        this.metrics.writesUnavailable.inc();
         this.logger.warn({ msg: `write ${requestId}: ${o.error}; answering 503`, reqId: requestId });
         return writeInfluxError(res, 503, o.error, headers);
       }
       if (o.kind === 'rejected' || o.kind === 'refused') {
-        this.stats.backendRejected++;
+        this.metrics.writePartsRefused.inc();
         this.logger.warn({
           msg: `write ${requestId}: backend ${names[i]} refused its lines (${o.status}): ${o.error}`,
           reqId: requestId,
@@ -213,9 +210,6 @@ export class WriteHandler {
   }
 
   private count(routed: RoutedLines): void {
-    this.stats.linesAccepted += routed.accepted;
-    this.stats.droppedUnroutable += routed.unroutable;
-    this.stats.droppedUnparsable += routed.dropped - routed.unroutable;
     const m = this.metrics;
     m.pointsReceived.inc(routed.accepted + routed.dropped);
     if (routed.unroutable > 0) m.droppedUnroutable.inc(routed.unroutable);
