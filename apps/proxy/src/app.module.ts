@@ -18,7 +18,7 @@ import { RequestGate } from './http/request-gate';
 import { PingHandler } from './ping/ping.handler';
 import { PROXY_OPTIONS } from './proxy-options.token';
 import { QueryHandler } from './query/query.handler';
-import { ShardSpanCache } from './query/shard-span-cache';
+import { ShardSpanCache } from '@app/query';
 import { QueryStats } from './query/query-stats';
 import { SentinelFeedService } from './sentinel/sentinel-feed.service';
 import { SentinelViewService } from './sentinel/sentinel-view.service';

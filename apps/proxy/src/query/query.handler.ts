@@ -2,7 +2,7 @@ import type { Backend } from '@app/backend';
 import { influxHeaders, writeInfluxError } from '@app/http-compat';
 import { InfluxQLParseError, type ParsedStatement } from '@app/influxql';
 import { maskQueryPasswords } from '@app/logging';
-import { ParseCache } from './parse-cache';
+import { ParseCache } from '@app/query';
 import { checkStatements } from '@app/query-guard';
 import { QueryStats } from './query-stats';
 import { Injectable, Logger } from '@nestjs/common';
@@ -29,9 +29,9 @@ import {
   dispatchQuery,
   parseAnswer,
   queryRequest,
-} from './backend-query';
-import { BackendLiveness } from './backend-liveness';
-import { StreamRelay } from './stream-relay';
+} from '@app/query';
+import { BackendLiveness } from '@app/query';
+import { StreamRelay } from '@app/query';
 import {
   FormBodyError,
   type QueryParams,
@@ -40,7 +40,7 @@ import {
   paramsFromForm,
   paramsFromUrl,
   readFormBody,
-} from './query-params';
+} from '@app/query';
 import {
   READ_BEHIND_HEADER,
   type QueryPlan,
@@ -48,10 +48,10 @@ import {
   type TextFor,
   dataKey,
   planQuery,
-} from './query-planner';
+} from '@app/query';
 import { SentinelViewService } from '../sentinel/sentinel-view.service';
-import { ShardSpanCache, earliestShard } from './shard-span-cache';
-import { runSelectInto, writtenOutcome } from './select-into';
+import { ShardSpanCache, earliestShard } from '@app/query';
+import { runSelectInto, writtenOutcome } from '@app/query';
 import { WriteHandler } from '../write/write.handler';
 import {
   NOT_EXECUTED,
@@ -61,9 +61,9 @@ import {
   renderJson,
   renderJsonLines,
   withParsedValues,
-} from './query-result';
-import { mergeRowsRaw } from './raw-rows-merge';
-import { mergeOutcomes } from './result-merge';
+} from '@app/query';
+import { mergeRowsRaw } from '@app/query';
+import { mergeOutcomes } from '@app/query';
 
 const gzip = promisify(gzipCb);
 
