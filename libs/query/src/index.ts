@@ -9,4 +9,5 @@ export * from './raw-rows-merge';
 export * from './result-merge';
 export * from './select-into';
 export * from './shard-span-cache';
+export * from './side-door';
 export * from './stream-relay';

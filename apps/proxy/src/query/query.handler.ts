@@ -2,20 +2,8 @@ import type { Backend } from '@app/backend';
 import { influxHeaders, writeInfluxError } from '@app/http-compat';
 import { InfluxQLParseError, type ParsedStatement } from '@app/influxql';
 import { maskQueryPasswords } from '@app/logging';
-import { ParseCache } from '@app/query';
-import { checkStatements } from '@app/query-guard';
-import { QueryStats } from './query-stats';
-import { Injectable, Logger } from '@nestjs/common';
-import { EventEmitter } from 'node:events';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { promisify } from 'node:util';
-import { gzip as gzipCb } from 'node:zlib';
-import { ClusterStateService } from '../cluster/cluster-state.service';
-import type { Topology } from '../cluster/topology';
-import { writeMethodNotAllowed } from '../http/method-not-allowed';
-import { refuseUnprivileged } from '../http/query-privileges';
-import { RequestObserver } from '../http/request-observer';
 import {
+  ParseCache,
   AnswerBudget,
   type BackendQuery,
   type CollectedAnswer,
@@ -29,31 +17,22 @@ import {
   dispatchQuery,
   parseAnswer,
   queryRequest,
-} from '@app/query';
-import { BackendLiveness } from '@app/query';
-import { StreamRelay } from '@app/query';
-import {
-  FormBodyError,
+  BackendLiveness,
+  StreamRelay,
   type QueryParams,
   checkBoundParams,
-  hasFormBody,
   paramsFromForm,
   paramsFromUrl,
-  readFormBody,
-} from '@app/query';
-import {
   READ_BEHIND_HEADER,
   type QueryPlan,
   type StatementPlan,
   type TextFor,
   dataKey,
   planQuery,
-} from '@app/query';
-import { SentinelViewService } from '../sentinel/sentinel-view.service';
-import { ShardSpanCache, earliestShard } from '@app/query';
-import { runSelectInto, writtenOutcome } from '@app/query';
-import { WriteHandler } from '../write/write.handler';
-import {
+  ShardSpanCache,
+  earliestShard,
+  runSelectInto,
+  writtenOutcome,
   NOT_EXECUTED,
   type StatementOutcome,
   type StatementResult,
@@ -61,9 +40,24 @@ import {
   renderJson,
   renderJsonLines,
   withParsedValues,
+  mergeRowsRaw,
+  mergeOutcomes,
 } from '@app/query';
-import { mergeRowsRaw } from '@app/query';
-import { mergeOutcomes } from '@app/query';
+import { FormBodyError, hasFormBody, readFormBody } from './form-body.reader';
+import { checkStatements } from '@app/query-guard';
+import { QueryStats } from './query-stats';
+import { Injectable, Logger } from '@nestjs/common';
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { promisify } from 'node:util';
+import { gzip as gzipCb } from 'node:zlib';
+import { ClusterStateService } from '../cluster/cluster-state.service';
+import type { Topology } from '../cluster/topology';
+import { writeMethodNotAllowed } from '../http/method-not-allowed';
+import { refuseUnprivileged } from '../http/query-privileges';
+import { RequestObserver } from '../http/request-observer';
+import { SentinelViewService } from '../sentinel/sentinel-view.service';
+import { WriteHandler } from '../write/write.handler';
 
 const gzip = promisify(gzipCb);
 
