@@ -1,3 +1,4 @@
+export * from './answer-render';
 export * from './backend-liveness';
 export * from './backend-query';
 export * from './csv-render';
@@ -6,6 +7,7 @@ export * from './influx-msgpack';
 export * from './influx-order';
 export * from './lossless-json';
 export * from './parse-cache';
+export * from './query-executor';
 export * from './query-params';
 export * from './query-planner';
 export * from './query-result';
