@@ -21,7 +21,7 @@ import { RequestGate } from './http/request-gate';
 import { PingHandler } from './ping/ping.handler';
 import { PROXY_OPTIONS } from './proxy-options.token';
 import { QueryHandler } from './query/query.handler';
-import { ShardSpanCache } from './query/shard-span-cache';
+import { ShardSpanCache } from '@app/query';
 import { SentinelFeedService } from './sentinel/sentinel-feed.service';
 import { SentinelViewService } from './sentinel/sentinel-view.service';
 import { SelfReportService } from './self-report/self-report.service';

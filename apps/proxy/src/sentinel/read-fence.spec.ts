@@ -1,4 +1,4 @@
-import type { PlannerBackend } from '../query/query-planner';
+import type { PlannerBackend } from '@app/query';
 import { BackendReadFence } from './read-fence';
 
 const backend = (name: string) => ({ name }) as PlannerBackend;

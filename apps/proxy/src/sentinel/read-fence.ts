@@ -1,5 +1,5 @@
 import type { FleetBacklog } from '@app/cluster-store';
-import type { PlannerBackend, ReadFence } from '../query/query-planner';
+import type { PlannerBackend, ReadFence } from '@app/query';
 
 /**
  * Which backends are read-behind, as this proxy knows it: a backend with replay backlog anywhere in the

@@ -1,6 +1,6 @@
 import type { Backend } from '@app/backend';
 import { quoteIdent } from '@app/influxql';
-import { Injectable, Logger } from '@nestjs/common';
+import { loggerFor } from '@app/logging';
 import { type BackendQuery, collectQuery } from './backend-query';
 import { dataKey } from './query-planner';
 import type { QueryResponse, Value } from './query-result';
@@ -35,9 +35,8 @@ export interface ShardSpans {
  * most REFRESH_WAIT_MS); backends nobody sends such queries are never asked. A backend that cannot answer (down, SHOW SHARDS not permitted) has no entry: the guard then falls
  * back to counting from the epoch.
  */
-@Injectable()
 export class ShardSpanCache {
-  private readonly logger = new Logger(ShardSpanCache.name);
+  private readonly logger = loggerFor(ShardSpanCache.name);
   private readonly entries = new Map<string, ShardSpans>();
   private readonly inflight = new Map<string, Promise<void>>();
   /** When each backend was last asked: one that cannot answer is not asked again at every query. */

@@ -1,5 +1,5 @@
-import { BigNumber, formatFloatF, goString, parseLossless, renderCsv, renderJson, renderJsonLines } from './query-result';
-import { checkBoundParams, paramsFromForm, paramsFromUrl } from './query-params';
+import { goString, renderJson, renderJsonLines } from './go-json-render';
+import { BigNumber, parseLossless } from './lossless-json';
 
 describe('renderJson', () => {
   it("writes influxd's shape: field order, empty members omitted, trailing newline", () => {
@@ -50,64 +50,32 @@ describe('renderJson', () => {
       '{"results":[{"statement_id":0,"series":[{"columns":["t"],"values":[[1700000000123456789]]}]}]}\n{"results":[{"statement_id":1}]}\n',
     );
   });
-});
 
-describe('renderCsv', () => {
-  it("writes influxd's CSV: header per statement, blank line between, tags as a hash key, no statement errors", () => {
-    const csv = renderCsv([
+  it('splices each series its own raw values, as the backend wrote them, in every render and across renders', () => {
+    // Raw values are backend JSON, spliced verbatim, each at its own series (the indices are per render).
+    const results = [
+      { statement_id: 0, series: [{ name: 'a', columns: ['time', 'v'], rawValues: '[[1,"\\u003c"]]' }] },
       {
-        statement_id: 0,
+        statement_id: 1,
         series: [
-          { name: 'cpu', tags: { region: 'x y', host: 'a,b', empty: '' }, columns: ['time', 'v'], values: [[1000000000, 1.5], [2, null]] },
-          { name: 'cpu', columns: ['time', 'v'], values: [[3, 'say "hi"']] },
+          { name: 'b', columns: ['time', 'v'], rawValues: '[[2,20]]' },
+          { name: 'c<', columns: ['time', 'v'], values: [[3, 30]] },
+          { name: 'd', columns: ['time', 'v'], rawValues: '[[4,1700000000123456789]]' },
         ],
       },
-      { statement_id: 1, error: 'boom' },
-      { statement_id: 2, series: [{ name: 'measurements', columns: ['name'], values: [['cpu'], [' lead']] }] },
-    ]);
-    expect(csv).toBe(
-      'name,tags,time,v\n' +
-        'cpu,"host=a\\,b,region=x\\ y",1000000000,1.5\n' +
-        'cpu,"host=a\\,b,region=x\\ y",2,\n' +
-        'cpu,,3,"say ""hi"""\n' +
-        '\nname,tags,name\nmeasurements,,cpu\nmeasurements,," lead"\n',
-    );
-  });
-
-  it('formats floats without exponent like strconv.FormatFloat(v, f, -1)', () => {
-    expect(formatFloatF(1e-7)).toBe('0.0000001');
-    expect(formatFloatF(1.5e21)).toBe('1500000000000000000000');
-    expect(formatFloatF(-2.5e-8)).toBe('-0.000000025');
-    expect(formatFloatF(0.1)).toBe('0.1');
-  });
-});
-
-describe('query params', () => {
-  it('reads q and the others from the form body first, then the URL; pretty only from the URL', () => {
-    const url = new URLSearchParams('q=SHOW+DATABASES&db=a&epoch=ms&pretty=true&u=x&p=y');
-    const form = new URLSearchParams('q=SHOW+MEASUREMENTS&db=b&pretty=false');
-    expect(paramsFromForm(form, url)).toEqual({
-      q: 'SHOW MEASUREMENTS',
-      db: 'b',
-      rp: '',
-      epoch: 'ms',
-      chunked: '',
-      chunkSize: '',
-      params: '',
-      pretty: true,
-    });
-    expect(paramsFromUrl(new URLSearchParams('q=%20%20&chunked=true&chunk_size=5'))).toMatchObject({ q: '', chunked: 'true', chunkSize: '5' });
-    // an empty q in the body hides the URL's, as Go's FormValue does
-    expect(paramsFromForm(new URLSearchParams('q='), url).q).toBe('');
-  });
-
-  it('refuses bound parameters that are not a JSON object', () => {
-    expect(checkBoundParams('')).toBeUndefined();
-    expect(checkBoundParams('{"h":"a"}')).toBeUndefined();
-    expect(checkBoundParams('null')).toBeUndefined();
-    expect(checkBoundParams('{bad')).toMatch(/^error parsing query parameters: /);
-    expect(checkBoundParams('[1]')).toBe(
-      'error parsing query parameters: json: cannot unmarshal array into Go value of type map[string]interface {}',
+    ];
+    const expected =
+      '{"results":[{"statement_id":0,"series":[{"name":"a","columns":["time","v"],"values":[[1,"\\u003c"]]}]},' +
+      '{"statement_id":1,"series":[{"name":"b","columns":["time","v"],"values":[[2,20]]},' +
+      '{"name":"c\\u003c","columns":["time","v"],"values":[[3,30]]},' +
+      '{"name":"d","columns":["time","v"],"values":[[4,1700000000123456789]]}]}]}\n';
+    expect(renderJson(results)).toBe(expected);
+    expect(renderJson(results)).toBe(expected);
+    expect(renderJsonLines(results)).toBe(
+      '{"results":[{"statement_id":0,"series":[{"name":"a","columns":["time","v"],"values":[[1,"\\u003c"]]}]}]}\n' +
+        '{"results":[{"statement_id":1,"series":[{"name":"b","columns":["time","v"],"values":[[2,20]]},' +
+        '{"name":"c\\u003c","columns":["time","v"],"values":[[3,30]]},' +
+        '{"name":"d","columns":["time","v"],"values":[[4,1700000000123456789]]}]}]}\n',
     );
   });
 });

@@ -1,7 +1,7 @@
 import { DEFAULT_FORBIDDEN_STATEMENTS } from '@app/config';
 import { parseQuery } from '@app/influxql';
-import { BackendReadFence } from '../sentinel/read-fence';
-import { type PlannerBackend, type PlannerTopology, type StatementPlan, candidates, planQuery } from './query-planner';
+import { BackendReadFence } from './read-fence';
+import { type PlannerBackend, type PlannerTopology, type StatementPlan, candidates, planQuery } from '@app/query';
 
 /** a and b hold `cpu` (a in the proxy's zone), c alone holds `disk`; `_default_` is a and b. */
 function topology(zone = 'za'): PlannerTopology {

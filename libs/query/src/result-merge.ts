@@ -1,14 +1,5 @@
-import {
-  NOT_EXECUTED,
-  type Message,
-  type Series,
-  type StatementOutcome,
-  type Value,
-  compareBytes,
-  compareValues,
-  tagsHashKey,
-  valueKey,
-} from './query-result';
+import { compareBytes, compareValues, tagsHashKey, valueKey } from './influx-order';
+import { NOT_EXECUTED, type Message, type Series, type StatementOutcome, type Value } from './query-result';
 
 /**
  * How the answers of several backends to one statement become one answer:

@@ -1,5 +1,3 @@
-import type { IncomingMessage } from 'node:http';
-
 /**
  * The /query parameters as influxd reads them: `q`, `db`, `rp`, `epoch`, `chunked`, `chunk_size` and
  * `params` with Go's `r.FormValue` (a urlencoded POST body first, then the URL); `pretty` from the URL
@@ -18,30 +16,6 @@ export interface QueryParams {
   /** Bound parameters (JSON object), as given. */
   params: string;
   pretty: boolean;
-}
-
-/** Go's net/http limit on a urlencoded body (maxFormSize), which influxd's /query inherits. */
-export const MAX_FORM_BYTES = 10 << 20;
-
-export class FormBodyError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const FORM_TYPE = 'application/x-www-form-urlencoded';
-
-/** Whether the request carries a form body influxd would read (POST/PUT/PATCH, urlencoded). */
-export function hasFormBody(req: IncomingMessage): boolean {
-  const method = req.method;
-  if (method !== 'POST' && method !== 'PUT' && method !== 'PATCH') return false;
-  const type = req.headers['content-type'];
-  if (!type) return false;
-  const semi = type.indexOf(';');
-  return (semi < 0 ? type : type.slice(0, semi)).trim().toLowerCase() === FORM_TYPE;
 }
 
 /** Params from the URL alone (GET, or a POST without a form body). */
@@ -71,45 +45,6 @@ export function paramsFromForm(form: URLSearchParams, url: URLSearchParams): Que
     params: get('params'),
     pretty: url.get('pretty') === 'true',
   };
-}
-
-/** Reads a urlencoded body of at most MAX_FORM_BYTES. */
-export function readFormBody(req: IncomingMessage, limit = MAX_FORM_BYTES): Promise<URLSearchParams> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      req.resume();
-      reject(new FormBodyError(413, 'http: POST too large'));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > limit) {
-        failed = true;
-        chunks.length = 0;
-        reject(new FormBodyError(413, 'http: POST too large'));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.once('end', () => {
-      if (!failed) resolve(new URLSearchParams(Buffer.concat(chunks, size).toString('utf8')));
-    });
-    req.once('error', (err) => {
-      if (failed) return;
-      failed = true;
-      reject(new FormBodyError(400, err.message));
-    });
-    req.once('close', () => {
-      if (failed || req.complete) return;
-      failed = true;
-      reject(new FormBodyError(400, 'the client closed the connection before the end of the body'));
-    });
-  });
 }
 
 /**

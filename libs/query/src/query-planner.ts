@@ -1,5 +1,5 @@
 import { type ClauseRange, type ParsedStatement, type Source, quoteIdent, rewriteDatabase } from '@app/influxql';
-import { sideDoorOf } from '../http/query-privileges';
+import { sideDoorOf } from './side-door';
 import type { StatementOutcome } from './query-result';
 import type { MergeSpec } from './result-merge';
 

@@ -1,4 +1,5 @@
-import { BigNumber, type Series, type StatementOutcome, parseLossless } from './query-result';
+import { BigNumber, parseLossless } from './lossless-json';
+import type { Series, StatementOutcome } from './query-result';
 import { mergeOutcomes } from './result-merge';
 
 const measurements = (...names: string[]): StatementOutcome => ({

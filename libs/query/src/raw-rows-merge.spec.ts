@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { mergeRowsRaw } from './raw-rows-merge';
-import { type Series, type StatementOutcome, renderJson, renderCsv, withParsedValues } from './query-result';
+import { renderCsv } from './csv-render';
+import { renderJson } from './go-json-render';
+import { type Series, type StatementOutcome, withParsedValues } from './query-result';
 import { type MergeSpec, mergeOutcomes } from './result-merge';
 
 /** An answer body as influxd writes it (renderJson writes Go's encoding/json). */

@@ -1,5 +1,5 @@
 import type { PingResult, QueryRequest } from '@app/backend';
-import { Logger } from '@nestjs/common';
+import { type ContextLogger, loggerFor } from '@app/logging';
 import type { Dispatcher } from 'undici';
 
 /**
@@ -53,7 +53,7 @@ export class BackendFrozenError extends Error {
  * on it is aborted, so that the caller re-sends it to the next replica before the client sees anything.
  */
 export class BackendLiveness {
-  private readonly logger = new Logger('BackendLiveness');
+  private readonly logger = loggerFor('BackendLiveness');
   private readonly watches = new WeakMap<WatchedBackend, BackendWatch>();
 
   constructor(private readonly timing: LivenessTiming = { waitMs: LIVENESS_WAIT_MS, pingTimeoutMs: LIVENESS_PING_TIMEOUT_MS }) {}
@@ -86,7 +86,7 @@ class BackendWatch {
   constructor(
     private readonly backend: WatchedBackend,
     private readonly timing: LivenessTiming,
-    private readonly logger: Logger,
+    private readonly logger: ContextLogger,
   ) {}
 
   add(query: WatchedQuery): void {
