@@ -633,10 +633,13 @@ class Parser {
       case 'alter-retention-policy':
         return this.parseAlterRetentionPolicy(st);
 
-      case 'drop-database':
+      case 'drop-database': {
         st.kind = handler;
-        st.database = this.parseIdent().value;
+        const name = this.parseIdent();
+        st.database = name.value;
+        st.databaseSpan = spanOf(name);
         return;
+      }
       case 'drop-measurement': {
         st.kind = handler;
         const t = this.parseIdent();
@@ -932,7 +935,9 @@ class Parser {
 
   private parseCreateDatabase(st: Draft): void {
     st.kind = 'create-database';
-    st.database = this.parseIdent().value;
+    const name = this.parseIdent();
+    st.database = name.value;
+    st.databaseSpan = spanOf(name);
     if (!this.acceptKeyword('WITH')) return;
     const options = ['DURATION', 'NAME', 'REPLICATION', 'SHARD', 'FUTURE', 'PAST'];
     const first = this.peek();

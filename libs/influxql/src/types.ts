@@ -355,6 +355,8 @@ export interface ParsedStatement {
   onAllRetentionPolicies?: boolean;
   /** Database named by CREATE DATABASE / DROP DATABASE. */
   database?: string;
+  /** Text of that database name (quotes included). */
+  databaseSpan?: Span;
   /** Object the statement names: user (CREATE/DROP USER, SET PASSWORD, GRANT, REVOKE, SHOW GRANTS), retention policy, continuous query, subscription, or measurement (DROP MEASUREMENT). */
   name?: string;
   /** Query id (KILL QUERY) or shard id (DROP SHARD), as decimal text (uint64). */

@@ -395,7 +395,7 @@ function textFor(stmt: ParsedStatement): TextFor {
 
 /** CREATE/DROP DATABASE name → the backend's own database. */
 function renameDatabase(stmt: ParsedStatement): TextFor {
-  const name = stmt.tokens[2];
+  const name = stmt.databaseSpan!;
   return (db) =>
     stmt.text.slice(0, name.start - stmt.start) + quoteIdent(db) + stmt.text.slice(name.end - stmt.start);
 }
