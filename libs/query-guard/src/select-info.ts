@@ -20,7 +20,11 @@ export interface SelectInfo {
   interval?: GroupInterval;
   /** The statement's tz() zone (undefined: UTC). */
   zone?: ZoneLookup;
-  /** Whether a field calls an aggregate, selector or other non-per-point function (or uses DISTINCT). */
+  /**
+   * Whether a field calls an aggregate, selector or other non-per-point function (or uses DISTINCT). Narrower than
+   * the parser's `select.aggregated` (influxd's "not a raw query": any call), because `abs(v)` or `derivative(v)`
+   * still stream one point per point read, which is what the raw-select cap is about.
+   */
   aggregate: boolean;
   /** Whether a FROM source is a measurement or regex (read from storage), not only subqueries. */
   readsStorage: boolean;
@@ -47,6 +51,8 @@ const PER_POINT_FUNCTIONS = new Set([
  * Never throws: a part it cannot evaluate (an unknown tz() zone, arithmetic it does not reduce) is left unknown.
  */
 export function selectInfo(stmt: ParsedStatement, now: bigint): SelectInfo {
+  // The parser attaches `select` to every SELECT it returns (subqueries and EXPLAIN's included); a statement
+  // without it was not built by the parser, and then nothing is known of it.
   const parts = stmt.select;
   const zone = parts?.tz === undefined ? undefined : safe(() => zoneLookup(parts.tz!), undefined);
   const ctx: EvalContext = { now, zone };
