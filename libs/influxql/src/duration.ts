@@ -1,3 +1,5 @@
+import { INT64_MAX } from './operators';
+
 /** Nanoseconds per InfluxQL duration unit. */
 const UNIT_NS: Record<string, bigint> = {
   ns: 1n,
@@ -10,8 +12,6 @@ const UNIT_NS: Record<string, bigint> = {
   d: 86_400_000_000_000n,
   w: 604_800_000_000_000n,
 };
-
-const INT64_MAX = (1n << 63n) - 1n;
 
 /** Why a duration literal is not valid, in influxd's words; undefined when it is valid. */
 export function durationError(text: string): string | undefined {

@@ -1,4 +1,4 @@
-/** influxd's binary operator precedence (AND/OR included): the parser's, and the query guard's expression reader's. */
+/** influxd's binary operator precedence (AND/OR included), by which the parser builds every expression tree. */
 export const BINARY_PRECEDENCE: Readonly<Record<string, number>> = {
   OR: 1,
   AND: 2,

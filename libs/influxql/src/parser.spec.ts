@@ -424,6 +424,13 @@ describe('parseQuery: statement details', () => {
     expect(one('drop database "my db"').database).toBe('my db');
   });
 
+  it('locates the database name of CREATE DATABASE and DROP DATABASE, quotes included', () => {
+    const q = ' ; CREATE DATABASE "tele graf" WITH DURATION 1d';
+    const span = one(q).databaseSpan!;
+    expect(q.slice(span.start, span.end)).toBe('"tele graf"');
+    expect(one('drop database x').databaseSpan).toEqual({ start: 14, end: 15 });
+  });
+
   it('reads names, privileges and ids of admin statements', () => {
     expect(one('GRANT READ ON "db" TO "bob"')).toMatchObject({ privilege: 'READ', onDatabase: 'db', name: 'bob' });
     expect(one('GRANT ALL TO bob')).toMatchObject({ privilege: 'ALL', name: 'bob' });

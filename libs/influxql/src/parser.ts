@@ -4,23 +4,36 @@ import { STATEMENT_TRIE, trieStep, type KeywordTrie, type StatementHandler } fro
 import { quoteSegments } from './rewrite';
 import { isWhitespaceCode, Lexer, type Token, type TokenKind } from './tokenizer';
 import { BINARY_PRECEDENCE as PRECEDENCE, INT64_MAX } from './operators';
+import { isTimeLiteralText } from './literals';
 import type {
+  BinaryExpr,
+  CallExpr,
   ClauseRange,
+  DistinctExpr,
+  Expr,
+  FillOption,
   IntoTarget,
   MeasurementSource,
+  ParenExpr,
   ParsedStatement,
   ParseOptions,
+  RegexLiteral,
   RegexSource,
+  SelectField,
+  SelectParts,
   Source,
   StatementClauses,
+  VarRef,
+  Wildcard,
   WithKey,
 } from './types';
 
 /**
  * A recursive-descent parser for InfluxQL that follows influxd's grammar (influxdata/influxql parser.go)
  * closely enough to agree with influxd on every query influxd accepts: the same statement boundaries,
- * kinds and sources. It keeps token positions rather than building a full AST; expressions are parsed
- * only to validate them and find clause boundaries.
+ * kinds and sources. Besides token positions it keeps the expression trees of a SELECT (fields, WHERE,
+ * GROUP BY) with their literal values, so consumers walk one tree instead of re-reading tokens; the
+ * conditions of other statements (SHOW … WHERE, DELETE) are only validated.
  *
  * Regexes: influxd reads a `/` as a regex only where its parser asks for one (start of a SELECT field,
  * GROUP BY dimension or function argument; after `=~`/`!~`; at the start of a FROM source or after the
@@ -37,21 +50,13 @@ const INT32_MAX = 2147483647;
 /** Operators influxd refuses in a SELECT field ("operator is intended for WHERE clause"). */
 const CONDITION_OPS = new Set(['=', '!=', '=~', '!~', '<', '<=', '>', '>=', 'AND', 'OR']);
 
-/** A minimal expression tree: enough for fill()/tz() checks and influxd's SELECT-field operator check. */
-type Expr =
-  | { type: 'binary'; op: string; lhs: Expr; rhs: Expr }
-  | { type: 'call'; name: string; args: Expr[] }
-  | { type: 'paren'; expr: Expr }
-  | { type: 'ref'; name: string; cast: boolean }
-  | { type: 'duration'; ns: bigint }
-  | { type: 'integer' | 'number' | 'string' | 'boolean' | 'regex' | 'wildcard' | 'distinct' };
+/** The fill() options influxd names. */
+const FILL_NAMES = new Set(['null', 'none', 'previous', 'linear']);
 
-/** What a continuous query's checks need to know of its SELECT. */
-interface SelectShape {
-  /** Whether any field calls a function (influxd: not a raw query). */
+/** What SELECT field parsing yields: the fields and whether any calls a function. */
+interface ParsedFields {
+  fields: SelectField[];
   aggregated: boolean;
-  /** The GROUP BY dimensions. */
-  dimensions: Expr[];
 }
 
 /** Whether `expr` contains a function call anywhere. */
@@ -66,16 +71,19 @@ function containsCall(expr: Expr): boolean {
   return false;
 }
 
+/** The first `time(…)` dimension, if any. */
+function timeDimensionOf(dimensions: readonly Expr[]): CallExpr | undefined {
+  for (const d of dimensions) if (d.type === 'call' && d.name === 'time') return d;
+  return undefined;
+}
+
 /** The `GROUP BY time(interval)` interval in ns (0n without one), or why the time dimension is wrong (influxd's GroupByInterval). */
-function groupByInterval(dimensions: Expr[]): bigint | string {
-  for (const d of dimensions) {
-    if (d.type !== 'call' || d.name !== 'time') continue;
-    if (d.args.length < 1 || d.args.length > 2) return 'time dimension expected 1 or 2 arguments';
-    const arg = d.args[0];
-    if (arg.type !== 'duration') return 'time dimension must have duration argument';
-    return arg.ns;
-  }
-  return 0n;
+function groupByInterval(time: CallExpr | undefined): bigint | string {
+  if (!time) return 0n;
+  if (time.args.length < 1 || time.args.length > 2) return 'time dimension expected 1 or 2 arguments';
+  const arg = time.args[0];
+  if (arg.type !== 'duration') return 'time dimension must have duration argument';
+  return arg.ns;
 }
 
 /** A duration as influxd prints it (FormatDuration): the largest unit that divides it exactly. */
@@ -625,10 +633,13 @@ class Parser {
       case 'alter-retention-policy':
         return this.parseAlterRetentionPolicy(st);
 
-      case 'drop-database':
+      case 'drop-database': {
         st.kind = handler;
-        st.database = this.parseIdent().value;
+        const name = this.parseIdent();
+        st.database = name.value;
+        st.databaseSpan = spanOf(name);
         return;
+      }
       case 'drop-measurement': {
         st.kind = handler;
         const t = this.parseIdent();
@@ -683,10 +694,10 @@ class Parser {
   }
 
   /** SELECT after the SELECT keyword. `target`: whether INTO is optional, required (CQ) or in a subquery. */
-  private parseSelectBody(st: Draft, target: 'optional' | 'required' | 'subquery'): SelectShape {
+  private parseSelectBody(st: Draft, target: 'optional' | 'required' | 'subquery'): SelectParts {
     st.kind = 'select';
     const fieldsAt = this.mark();
-    const aggregated = this.parseFields();
+    const { fields, aggregated } = this.parseFields();
     st.clauses.fields = this.rangeFrom(fieldsAt);
 
     const maybeInto = this.peek();
@@ -704,16 +715,28 @@ class Parser {
     st.sources = this.parseSources(true);
     st.clauses.from = this.rangeFrom(fromAt);
 
-    this.parseWhere(st);
+    const condition = this.parseWhere(st);
     const dimensions = this.parseGroupBy(st);
-    this.parseFill(st);
+    const fill = this.parseFill(st);
     this.parseOrderBy(st);
     this.parseOptionalInt(st, 'LIMIT');
     this.parseOptionalInt(st, 'OFFSET');
     this.parseOptionalInt(st, 'SLIMIT');
     this.parseOptionalInt(st, 'SOFFSET');
-    this.parseTz(st);
-    return { aggregated, dimensions };
+    const tz = this.parseTz(st);
+
+    const timeDimension = timeDimensionOf(dimensions);
+    const interval = groupByInterval(timeDimension);
+    const parts: SelectParts = { fields, dimensions, groupByInterval: typeof interval === 'bigint' ? interval : 0n, aggregated };
+    if (condition) parts.condition = condition;
+    if (timeDimension) {
+      parts.timeDimension = timeDimension;
+      if (timeDimension.args.length === 2) parts.groupByOffset = timeDimension.args[1];
+    }
+    if (fill) parts.fill = fill;
+    if (tz !== undefined) parts.tz = tz;
+    st.select = parts;
+    return parts;
   }
 
   /** A SELECT nested in another statement (subquery, EXPLAIN, CQ), parsed from its SELECT keyword. */
@@ -723,7 +746,7 @@ class Parser {
 
   private parseNestedSelectShape(target: 'optional' | 'required' | 'subquery'): {
     statement: ParsedStatement;
-    shape: SelectShape;
+    shape: SelectParts;
   } {
     this.enter();
     const base = this.mark();
@@ -744,6 +767,7 @@ class Parser {
     st.inner = inner;
     st.sources = inner.sources;
     if (inner.into) st.into = inner.into;
+    if (inner.select) st.select = inner.select;
     // The wrapped select's clauses and limits, re-indexed to this statement's tokens (absolute until finish).
     st.clauses = shiftClauses(inner.clauses, innerAt);
     if (inner.limit !== undefined) st.limit = inner.limit;
@@ -911,7 +935,9 @@ class Parser {
 
   private parseCreateDatabase(st: Draft): void {
     st.kind = 'create-database';
-    st.database = this.parseIdent().value;
+    const name = this.parseIdent();
+    st.database = name.value;
+    st.databaseSpan = spanOf(name);
     if (!this.acceptKeyword('WITH')) return;
     const options = ['DURATION', 'NAME', 'REPLICATION', 'SHARD', 'FUTURE', 'PAST'];
     const first = this.peek();
@@ -1042,7 +1068,7 @@ class Parser {
     if (inner.into) st.into = inner.into;
 
     // An aggregating continuous query needs GROUP BY time(…), as influxd checks.
-    let interval = groupByInterval(shape.dimensions);
+    let interval = groupByInterval(shape.timeDimension);
     if (shape.aggregated && (interval === 0n || typeof interval === 'string')) {
       const last = inner.tokens[inner.tokens.length - 1];
       throw this.unexpected(last, ['GROUP BY time(...)', ...(typeof interval === 'string' ? [interval] : [])]);
@@ -1129,12 +1155,14 @@ class Parser {
     st.clauses.from = this.rangeFrom(fromAt);
   }
 
-  private parseWhere(st: Draft): void {
-    if (!isKw(this.peek(), 'WHERE')) return;
+  /** `WHERE condition`: the condition's tree, undefined without a WHERE. */
+  private parseWhere(st: Draft): Expr | undefined {
+    if (!isKw(this.peek(), 'WHERE')) return undefined;
     const at = this.mark();
     this.next();
-    this.parseExpr();
+    const condition = this.parseExpr();
     st.clauses.where = this.rangeFrom(at);
+    return condition;
   }
 
   private parseGroupBy(st: Draft): Expr[] {
@@ -1146,8 +1174,9 @@ class Parser {
     const dimensions: ClauseRange[] = [];
     for (;;) {
       const dimAt = this.mark();
-      if (this.tryRegex(true)) {
-        exprs.push({ type: 'regex' });
+      const regex = this.tryRegex(true);
+      if (regex) {
+        exprs.push(regexLiteral(regex));
         dimensions.push(this.rangeFrom(dimAt));
         // influxd looks for the comma right after a regex dimension, without skipping whitespace.
         const comma = this.peekRaw();
@@ -1165,9 +1194,9 @@ class Parser {
     return exprs;
   }
 
-  private parseFill(st: Draft): void {
+  private parseFill(st: Draft): FillOption | undefined {
     const t = this.peek();
-    if (t.kind !== 'ident' || t.value.toLowerCase() !== 'fill') return;
+    if (t.kind !== 'ident' || t.value.toLowerCase() !== 'fill') return undefined;
     const at = this.mark();
     const e = this.parseExpr();
     if (e.type !== 'call') throw this.bare('fill must be a function call', t.start);
@@ -1175,22 +1204,30 @@ class Parser {
       throw this.bare('fill requires an argument, e.g.: 0, null, none, previous, linear', t.start);
     }
     const arg = e.args[0];
-    const named = arg.type === 'ref' && !arg.cast && ['null', 'none', 'previous', 'linear'].includes(arg.name);
-    if (!named && arg.type !== 'integer' && arg.type !== 'number') {
+    let fill: FillOption;
+    if (arg.type === 'ref' && arg.cast === undefined && FILL_NAMES.has(arg.name)) {
+      fill = { option: arg.name as 'null' | 'none' | 'previous' | 'linear' };
+    } else if (arg.type === 'integer' || arg.type === 'number') {
+      fill = { option: 'number', value: Number(arg.value) };
+    } else {
       throw this.bare('expected number argument in fill()', t.start);
     }
     st.clauses.fill = this.rangeFrom(at);
+    return fill;
   }
 
-  private parseTz(st: Draft): void {
+  /** `tz('zone')`: the zone name. */
+  private parseTz(st: Draft): string | undefined {
     const t = this.peek();
-    if (t.kind !== 'ident' || t.value.toLowerCase() !== 'tz') return;
+    if (t.kind !== 'ident' || t.value.toLowerCase() !== 'tz') return undefined;
     const at = this.mark();
     const e = this.parseExpr();
     if (e.type !== 'call') throw this.bare('tz must be a function call', t.start);
     if (e.args.length !== 1) throw this.bare('tz requires exactly one argument', t.start);
-    if (e.args[0].type !== 'string') throw this.bare('expected string argument in tz()', t.start);
+    const zone = e.args[0];
+    if (zone.type !== 'string') throw this.bare('expected string argument in tz()', t.start);
     st.clauses.tz = this.rangeFrom(at);
+    return zone.value;
   }
 
   private parseOrderBy(st: Draft): void {
@@ -1379,21 +1416,27 @@ class Parser {
   // ---------------------------------------------------------------------------------------------
   // Fields and expressions
 
-  /** The SELECT field list; returns whether any field calls a function. */
-  private parseFields(): boolean {
+  /** The SELECT field list, and whether any field calls a function. */
+  private parseFields(): ParsedFields {
+    const fields: SelectField[] = [];
     let aggregated = false;
     for (;;) {
-      aggregated = this.parseField() || aggregated;
-      if (!isPunct(this.peek(), ',')) return aggregated;
+      const field = this.parseField();
+      fields.push(field);
+      aggregated = aggregated || (field.expr.type !== 'regex' && containsCall(field.expr));
+      if (!isPunct(this.peek(), ',')) return { fields, aggregated };
       this.next();
     }
   }
 
-  private parseField(): boolean {
-    let aggregated = false;
-    if (!this.tryRegex(true)) {
+  private parseField(): SelectField {
+    const regex = this.tryRegex(true);
+    let expr: Expr;
+    if (regex) {
+      expr = regexLiteral(regex);
+    } else {
       const at = this.peek().start;
-      const expr = this.parseExpr();
+      expr = this.parseExpr();
       const bad = firstConditionOp(expr);
       if (bad) {
         const { line, char } = this.where(at);
@@ -1404,10 +1447,9 @@ class Parser {
           char,
         );
       }
-      aggregated = containsCall(expr);
     }
-    if (this.acceptKeyword('AS')) this.parseIdent();
-    return aggregated;
+    if (this.acceptKeyword('AS')) return { expr, alias: this.parseIdent().value };
+    return { expr };
   }
 
   private parseExpr(): Expr {
@@ -1419,8 +1461,9 @@ class Parser {
       this.next();
       let rhs: Expr;
       if (op.value === '=~' || op.value === '!~') {
-        if (!this.tryRegex(true)) throw this.unexpected(this.peek(), ['regex']);
-        rhs = { type: 'regex' };
+        const regex = this.tryRegex(true);
+        if (!regex) throw this.unexpected(this.peek(), ['regex']);
+        rhs = regexLiteral(regex);
       } else {
         rhs = this.parseUnary();
       }
@@ -1462,24 +1505,28 @@ class Parser {
           if (raw.kind === 'whitespace') {
             const name = this.next();
             if (name.kind !== 'ident') throw this.unexpected(name, ['identifier']);
-            return { type: 'distinct' };
+            return { type: 'distinct', name: name.value };
           }
           throw this.unexpected(raw, ['(', 'identifier']);
         }
-        if (t.value === 'TRUE' || t.value === 'FALSE') return { type: 'boolean' };
+        if (t.value === 'TRUE' || t.value === 'FALSE') return withParam({ type: 'boolean', value: t.value === 'TRUE' }, t);
         break;
       case 'string':
-        return { type: 'string' };
-      case 'number':
-        if (!Number.isFinite(Number(t.value))) throw this.errorAt(t.start, 'unable to parse number');
-        return { type: 'number' };
-      case 'integer':
-        if (BigInt(t.value) > UINT64_MAX) throw this.errorAt(t.start, 'unable to parse integer');
-        return { type: 'integer' };
+        return withParam({ type: 'string', value: t.value, timeLiteral: isTimeLiteralText(t.value) }, t);
+      case 'number': {
+        const value = Number(t.value);
+        if (!Number.isFinite(value)) throw this.errorAt(t.start, 'unable to parse number');
+        return withParam({ type: 'number', value }, t);
+      }
+      case 'integer': {
+        const value = BigInt(t.value);
+        if (value > UINT64_MAX) throw this.errorAt(t.start, 'unable to parse integer');
+        return withParam(value > INT64_MAX ? { type: 'unsigned', value } : { type: 'integer', value }, t);
+      }
       case 'duration': {
         const ns = parseDuration(t.value);
         if (ns === undefined) throw this.bare(durationError(t.value) ?? 'invalid duration', t.start);
-        return { type: 'duration', ns };
+        return withParam({ type: 'duration', ns }, t);
       }
       case 'bound-param':
         // Not bound (bound ones were substituted when peeked).
@@ -1493,6 +1540,7 @@ class Parser {
             const type = this.peekRaw();
             if (!isKw(type, 'FIELD') && !isKw(type, 'TAG')) throw this.unexpected(type, ['field', 'tag']);
             this.take(type);
+            return { type: 'wildcard', cast: type.value === 'FIELD' ? 'field' : 'tag' };
           }
           return { type: 'wildcard' };
         }
@@ -1509,23 +1557,36 @@ class Parser {
       throw this.unexpected(n, ['identifier', 'number', 'duration', '(']);
     }
     const operand = this.parseUnary();
-    if (operand.type === 'integer' && sign.value === '-') {
-      const v = BigInt(n.value);
-      if (v > INT64_MAX + 1n) throw this.bare(`constant -${v} underflows int64`, n.start);
+    const negative = sign.value === '-';
+    switch (operand.type) {
+      case 'integer':
+        return negative ? { ...operand, value: BigInt.asIntN(64, -operand.value) } : operand;
+      case 'unsigned':
+        if (!negative) return operand;
+        // -9223372036854775808 is int64's minimum; anything larger does not fit.
+        if (operand.value > INT64_MAX + 1n) throw this.bare(`constant -${operand.value} underflows int64`, n.start);
+        return { ...operand, type: 'integer', value: -operand.value };
+      case 'number':
+        return negative ? { ...operand, value: -operand.value } : operand;
+      case 'duration':
+        return negative ? { ...operand, ns: BigInt.asIntN(64, -operand.ns) } : operand;
+      case 'ref':
+      case 'call':
+      case 'paren':
+        // influxd's `±x`: ±1 * x.
+        return { type: 'binary', op: '*', lhs: { type: 'integer', value: negative ? -1n : 1n }, rhs: operand };
+      default:
+        return operand;
     }
-    if (operand.type === 'duration' && sign.value === '-') return { type: 'duration', ns: -operand.ns };
-    if (operand.type === 'ref' || operand.type === 'call' || operand.type === 'paren') {
-      return { type: 'binary', op: '*', lhs: { type: 'integer' }, rhs: operand };
-    }
-    return operand;
   }
 
   /** A function call after `name(`: arguments may be regexes; `()` only with nothing but whitespace inside. */
   private parseCall(name: string): Expr {
     this.enter();
     const args: Expr[] = [];
-    if (this.tryRegex(true)) {
-      args.push({ type: 'regex' });
+    const regex = this.tryRegex(true);
+    if (regex) {
+      args.push(regexLiteral(regex));
     } else {
       const close = this.skipWhitespace(this.pos);
       if (this.input[close] === ')') {
@@ -1537,7 +1598,8 @@ class Parser {
     }
     while (isPunct(this.peek(), ',')) {
       this.next();
-      args.push(this.tryRegex(true) ? { type: 'regex' } : this.parseExpr());
+      const argRegex = this.tryRegex(true);
+      args.push(argRegex ? regexLiteral(argRegex) : this.parseExpr());
     }
     this.expectPunct(')');
     this.leave();
@@ -1547,9 +1609,17 @@ class Parser {
   /** A field/tag reference after its first identifier: dotted segments and an optional `::type` cast. */
   private parseVarRef(first: Token): Expr {
     const { segments } = this.parseSegments(first);
-    const name = segments.map((s) => s?.value ?? '').join('.');
+    let name = first.value;
+    let quoted = first.quoted === true;
+    for (let i = 1; i < segments.length; i++) {
+      const segment = segments[i];
+      name += '.' + (segment?.value ?? '');
+      if (segment?.quoted) quoted = true;
+    }
+    const ref: VarRef = { type: 'ref', name, quoted };
+    if (first.param !== undefined) ref.param = first.param;
     const cast = this.peekRaw();
-    if (!isPunct(cast, '::')) return { type: 'ref', name, cast: false };
+    if (!isPunct(cast, '::')) return ref;
     this.take(cast);
     const type = this.peekRaw();
     if (type.kind === 'ident') {
@@ -1560,8 +1630,20 @@ class Parser {
       throw this.unexpected(type, ['float', 'integer', 'string', 'boolean', 'field', 'tag']);
     }
     this.take(type);
-    return { type: 'ref', name, cast: true };
+    ref.cast = type.value.toLowerCase();
+    return ref;
   }
+}
+
+/** A regex token as a tree node. */
+function regexLiteral(t: Token): RegexLiteral {
+  return t.param === undefined ? { type: 'regex', pattern: t.value } : { type: 'regex', pattern: t.value, param: t.param };
+}
+
+/** `literal`, marked with the bound parameter `t` stands for (if it does). */
+function withParam(literal: Exclude<Expr, BinaryExpr | ParenExpr | CallExpr | Wildcard | DistinctExpr>, t: Token): Expr {
+  if (t.param !== undefined) literal.param = t.param;
+  return literal;
 }
 
 /** Go's unicode.IsSpace, which influxd's `strings.TrimSpace(q)` trims with. */

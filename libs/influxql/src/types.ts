@@ -174,6 +174,159 @@ export interface StatementClauses {
   tz?: ClauseRange;
 }
 
+/**
+ * An InfluxQL expression as influxd's parser builds it (influxql ast.go): the tree every consumer walks (the
+ * query guard's time ranges and buckets, the planner). Literals keep their values; a literal that stands for a
+ * bound parameter keeps its name in `param`.
+ */
+export type Expr =
+  | BinaryExpr
+  | ParenExpr
+  | CallExpr
+  | VarRef
+  | IntegerLiteral
+  | UnsignedLiteral
+  | NumberLiteral
+  | DurationLiteral
+  | StringLiteral
+  | BooleanLiteral
+  | RegexLiteral
+  | Wildcard
+  | DistinctExpr;
+
+/** `lhs op rhs`; `op` is an operator (`+`, `=~`, …) or `AND`/`OR`. Left-associative by `BINARY_PRECEDENCE`. */
+export interface BinaryExpr {
+  type: 'binary';
+  op: string;
+  lhs: Expr;
+  rhs: Expr;
+}
+
+/** `( expr )`, kept as written (influxd's ParenExpr). */
+export interface ParenExpr {
+  type: 'paren';
+  expr: Expr;
+}
+
+/** `name(args…)`; `name` lower-cased (`distinct(x)` included). A regex argument is a `RegexLiteral`. */
+export interface CallExpr {
+  type: 'call';
+  name: string;
+  args: Expr[];
+}
+
+/** A field or tag reference: `host`, `"my host"`, `m.f` (segments joined by `.`), `f::integer`. */
+export interface VarRef {
+  type: 'ref';
+  /** Decoded name; dotted segments joined by `.`. */
+  name: string;
+  /** Whether any segment was written in double quotes. */
+  quoted: boolean;
+  /** The `::type` written after it, lower-cased (`float`, `integer`, `unsigned`, `string`, `boolean`, `field`, `tag`). */
+  cast?: string;
+  /** The bound parameter it stands for. */
+  param?: string;
+}
+
+/** An integer literal in int64's range (a leading `-` folded in). */
+export interface IntegerLiteral {
+  type: 'integer';
+  value: bigint;
+  param?: string;
+}
+
+/** An integer literal above int64's range, up to uint64's (influxd's UnsignedLiteral). */
+export interface UnsignedLiteral {
+  type: 'unsigned';
+  value: bigint;
+  param?: string;
+}
+
+/** A float literal (a leading `-` folded in). */
+export interface NumberLiteral {
+  type: 'number';
+  value: number;
+  param?: string;
+}
+
+/** A duration literal in nanoseconds (a leading `-` folded in, wrapped to int64 as Go does). */
+export interface DurationLiteral {
+  type: 'duration';
+  ns: bigint;
+  param?: string;
+}
+
+/**
+ * A string literal. `timeLiteral` says it has the shape influxd reads as a time when it is compared with `time`
+ * (StringLiteral.IsTimeLiteral: a date, or a date followed by more); reading it needs the statement's zone.
+ */
+export interface StringLiteral {
+  type: 'string';
+  value: string;
+  timeLiteral: boolean;
+  param?: string;
+}
+
+/** `TRUE` / `FALSE`. */
+export interface BooleanLiteral {
+  type: 'boolean';
+  value: boolean;
+  param?: string;
+}
+
+/** `/pattern/`: the pattern with `\/` unescaped (Go RE2 syntax, not checked). */
+export interface RegexLiteral {
+  type: 'regex';
+  pattern: string;
+  param?: string;
+}
+
+/** `*`, `*::field`, `*::tag`. */
+export interface Wildcard {
+  type: 'wildcard';
+  cast?: 'field' | 'tag';
+}
+
+/** `DISTINCT name` (without parentheses; `DISTINCT(name)` is a `CallExpr`). */
+export interface DistinctExpr {
+  type: 'distinct';
+  name: string;
+}
+
+/** One SELECT field: `expr [AS alias]`. */
+export interface SelectField {
+  expr: Expr;
+  alias?: string;
+}
+
+/** `fill(…)`: a named option, or a number. */
+export type FillOption = { option: 'null' | 'none' | 'previous' | 'linear' } | { option: 'number'; value: number };
+
+/** What a SELECT says, as trees and the facts influxd's parser derives from them (its own level, not its subqueries'). */
+export interface SelectParts {
+  /** The field list, in order. */
+  fields: SelectField[];
+  /** The WHERE condition. */
+  condition?: Expr;
+  /** The GROUP BY dimensions, in order: `time(…)` calls, tag references, regexes, `*`. */
+  dimensions: Expr[];
+  /** The first `time(…)` dimension (influxd uses the first; it refuses a second when compiling). */
+  timeDimension?: CallExpr;
+  /**
+   * influxd's GroupByInterval: the time dimension's interval when it is written as a duration literal, in ns;
+   * 0n when there is no time dimension or its first argument is not a duration literal.
+   */
+  groupByInterval: bigint;
+  /** The time dimension's offset argument, as written (a duration, a time string, `now()`, …). */
+  groupByOffset?: Expr;
+  /** Whether any field calls a function (influxd: not a raw query). */
+  aggregated: boolean;
+  /** `fill(…)`. */
+  fill?: FillOption;
+  /** `tz('zone')`: the zone name as written (not checked). */
+  tz?: string;
+}
+
 /** One statement of a query, as `parseQuery` returns it. Absent fields do not apply to the statement. */
 export interface ParsedStatement {
   /** What the statement does. Never `unknown` (an unrecognised statement is a parse error). */
@@ -202,6 +355,8 @@ export interface ParsedStatement {
   onAllRetentionPolicies?: boolean;
   /** Database named by CREATE DATABASE / DROP DATABASE. */
   database?: string;
+  /** Text of that database name (quotes included). */
+  databaseSpan?: Span;
   /** Object the statement names: user (CREATE/DROP USER, SET PASSWORD, GRANT, REVOKE, SHOW GRANTS), retention policy, continuous query, subscription, or measurement (DROP MEASUREMENT). */
   name?: string;
   /** Query id (KILL QUERY) or shard id (DROP SHARD), as decimal text (uint64). */
@@ -232,6 +387,8 @@ export interface ParsedStatement {
   soffset?: number;
   /** Where the statement's top-level clauses are. */
   clauses: StatementClauses;
+  /** SELECT (a subquery's statement too): its field, WHERE and GROUP BY trees and facts; EXPLAIN: its SELECT's. */
+  select?: SelectParts;
 }
 
 /** Options for `parseQuery`. */

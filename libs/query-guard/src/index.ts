@@ -1,7 +1,8 @@
 /**
  * @app/query-guard — refuses the InfluxQL statements that take a backend down, before any backend sees them.
  *
- * Pure functions over `@app/influxql`'s parsed statements:
+ * Pure functions over `@app/influxql`'s parsed statements; they read the trees and facts the parser attached to
+ * each SELECT (`stmt.select`: WHERE, fields, GROUP BY time), never the tokens:
  * - `checkStatements(stmts, settings, now, dataStart?)` → the first refused statement (`GuardRefusal`) or null;
  *   answer a refusal as influxd does: 200 with that statement's `error`, the statements before it run, the
  *   ones after it not (`not executed`).

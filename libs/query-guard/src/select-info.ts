@@ -1,6 +1,5 @@
-import type { ParsedStatement, Token } from '@app/influxql';
-import { readExpr, type Expr } from './expr';
-import { isTimeLiteral, parseTimeLiteral } from './time-literal';
+import type { Expr, ParsedStatement, SelectParts } from '@app/influxql';
+import { parseTimeLiteral } from './time-literal';
 import { conditionBounds, evaluate, type Bounds, type EvalContext } from './time-range';
 import { floorMod, zoneLookup, type ZoneLookup } from './zone';
 
@@ -21,7 +20,11 @@ export interface SelectInfo {
   interval?: GroupInterval;
   /** The statement's tz() zone (undefined: UTC). */
   zone?: ZoneLookup;
-  /** Whether a field calls an aggregate, selector or other non-per-point function (or uses DISTINCT). */
+  /**
+   * Whether a field calls an aggregate, selector or other non-per-point function (or uses DISTINCT). Narrower than
+   * the parser's `select.aggregated` (influxd's "not a raw query": any call), because `abs(v)` or `derivative(v)`
+   * still stream one point per point read, which is what the raw-select cap is about.
+   */
   aggregate: boolean;
   /** Whether a FROM source is a measurement or regex (read from storage), not only subqueries. */
   readsStorage: boolean;
@@ -43,24 +46,30 @@ const PER_POINT_FUNCTIONS = new Set([
   'cumulative_sum', 'elapsed',
 ]);
 
-/** Reads the guard-relevant parts of a SELECT. Never throws: a part it cannot read is left unknown. */
+/**
+ * Reads the guard-relevant parts of a SELECT from the trees and facts the parser attached (`stmt.select`).
+ * Never throws: a part it cannot evaluate (an unknown tz() zone, arithmetic it does not reduce) is left unknown.
+ */
 export function selectInfo(stmt: ParsedStatement, now: bigint): SelectInfo {
-  const tokens = stmt.tokens;
-  const zone = safe(() => statementZone(stmt, tokens), undefined);
+  // The parser attaches `select` to every SELECT it returns (subqueries and EXPLAIN's included); a statement
+  // without it was not built by the parser, and then nothing is known of it.
+  const parts = stmt.select;
+  const zone = parts?.tz === undefined ? undefined : safe(() => zoneLookup(parts.tz!), undefined);
   const ctx: EvalContext = { now, zone };
-  const where = stmt.clauses.where;
-  const bounds = safe<Bounds>(() => (where ? conditionBounds(readExpr(tokens, where.tokenStart + 1, where.tokenEnd), ctx) : {}), {});
-  const group = safe(() => groupByTime(stmt, tokens, ctx), { hasTimeDimension: false, interval: undefined });
+  const condition = parts?.condition;
+  const bounds = condition ? safe<Bounds>(() => conditionBounds(condition, ctx), {}) : {};
+  const time = parts?.timeDimension;
   const info: SelectInfo = {
     statement: stmt,
     bounds,
-    hasTimeDimension: group.hasTimeDimension,
+    hasTimeDimension: time !== undefined,
     zone,
-    aggregate: safe(() => hasAggregate(stmt, tokens), true),
+    aggregate: parts ? safe(() => hasAggregate(parts), true) : false,
     readsStorage: stmt.sources.some((s) => s.kind !== 'subquery'),
     subqueries: stmt.sources.flatMap((s) => (s.kind === 'subquery' ? [s.statement] : [])),
   };
-  if (group.interval) info.interval = group.interval;
+  const interval = time ? safe(() => timeCallInterval(time.args, ctx), undefined) : undefined;
+  if (interval) info.interval = interval;
   return info;
 }
 
@@ -72,34 +81,8 @@ function safe<T>(f: () => T, fallback: T): T {
   }
 }
 
-/** The zone named by `tz('…')`, if the statement has that clause. */
-function statementZone(stmt: ParsedStatement, tokens: readonly Token[]): ZoneLookup | undefined {
-  const tz = stmt.clauses.tz;
-  if (!tz) return undefined;
-  for (let i = tz.tokenStart; i < tz.tokenEnd && i < tokens.length; i++) {
-    if (tokens[i].kind === 'string') return zoneLookup(tokens[i].value);
-  }
-  return undefined;
-}
-
-/** influxd's compileDimensions for the time dimension: interval and offset. */
-function groupByTime(
-  stmt: ParsedStatement,
-  tokens: readonly Token[],
-  ctx: EvalContext,
-): { hasTimeDimension: boolean; interval: GroupInterval | undefined } {
-  for (const dim of stmt.clauses.dimensions ?? []) {
-    const first = tokens[dim.tokenStart];
-    if (!first || first.kind !== 'ident' || first.value.toLowerCase() !== 'time') continue;
-    const e = readExpr(tokens, dim.tokenStart, dim.tokenEnd);
-    if (e.type !== 'call' || e.name !== 'time') continue;
-    // The first time() dimension decides (influxd refuses a second one).
-    return { hasTimeDimension: true, interval: timeCallInterval(e.args, ctx) };
-  }
-  return { hasTimeDimension: false, interval: undefined };
-}
-
-function timeCallInterval(args: Expr[], ctx: EvalContext): GroupInterval | undefined {
+/** influxd's compileDimensions for the time dimension (the parser keeps its arguments as written): interval and offset. */
+function timeCallInterval(args: readonly Expr[], ctx: EvalContext): GroupInterval | undefined {
   if (args.length < 1 || args.length > 2) return undefined;
   const d = evaluate(args[0], ctx);
   if (d.t !== 'duration' || d.ns <= 0n) return undefined;
@@ -109,7 +92,7 @@ function timeCallInterval(args: Expr[], ctx: EvalContext): GroupInterval | undef
     const arg = args[1];
     let at: bigint | undefined;
     if (arg.type === 'string') {
-      at = isTimeLiteral(arg.value) ? parseTimeLiteral(arg.value, ctx.zone) : undefined;
+      at = arg.timeLiteral ? parseTimeLiteral(arg.value, ctx.zone) : undefined;
     } else {
       const v = evaluate(arg, ctx);
       if (v.t === 'duration') offset = v.ns % duration; // Go's %: the sign follows the dividend.
@@ -121,17 +104,27 @@ function timeCallInterval(args: Expr[], ctx: EvalContext): GroupInterval | undef
   return { duration, offset };
 }
 
-/** Whether the field list calls anything but per-point functions, or uses DISTINCT. */
-function hasAggregate(stmt: ParsedStatement, tokens: readonly Token[]): boolean {
-  const fields = stmt.clauses.fields;
-  if (!fields) return false;
-  for (let i = fields.tokenStart; i < fields.tokenEnd && i < tokens.length; i++) {
-    const t = tokens[i];
-    if (t.kind === 'keyword' && t.value === 'DISTINCT') return true;
-    if (t.kind !== 'ident') continue;
-    const next = tokens[i + 1];
-    if (next && next.kind === 'punctuation' && next.value === '(' && next.start === t.end) {
-      if (!PER_POINT_FUNCTIONS.has(t.value.toLowerCase())) return true;
+/** Whether a field calls anything but per-point functions, or uses DISTINCT (anywhere in its tree). */
+function hasAggregate(parts: SelectParts): boolean {
+  const stack: Expr[] = [];
+  for (const field of parts.fields) stack.push(field.expr);
+  while (stack.length > 0) {
+    const e = stack.pop()!;
+    switch (e.type) {
+      case 'distinct':
+        return true;
+      case 'call':
+        if (!PER_POINT_FUNCTIONS.has(e.name)) return true;
+        for (const arg of e.args) stack.push(arg);
+        break;
+      case 'binary':
+        stack.push(e.lhs, e.rhs);
+        break;
+      case 'paren':
+        stack.push(e.expr);
+        break;
+      default:
+        break;
     }
   }
   return false;

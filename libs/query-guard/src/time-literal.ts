@@ -1,7 +1,8 @@
 import { daysFromCivil, type ZoneLookup } from './zone';
 
 /**
- * influxd's string time literals (influxql `StringLiteral.IsTimeLiteral` / `ToTimeLiteral`):
+ * influxd's string time literals (influxql `StringLiteral.ToTimeLiteral`; which strings are time literals,
+ * `IsTimeLiteral`, the parser records as `StringLiteral.timeLiteral`):
  *
  * - a string matching `^\d{4}-\d{2}-\d{2}.+` is read with Go's layout `2006-01-02 15:04:05.999999`
  *   (`2023-11-14 22:13:20`, `2023-11-14 22:13:20.5`; wall time in the statement's zone) and, failing that,
@@ -13,19 +14,13 @@ import { daysFromCivil, type ZoneLookup } from './zone';
  * month's length), nothing after the last field.
  */
 
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
-/** Go's RE2 `.` matches anything but `\n`. */
+/** A date followed by more (Go's RE2 `.` matches anything but `\n`): read as a date-time, not a date. */
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}[^\n]/;
 const LAYOUT = /^(\d{4})-(\d{2})-(\d{2}) +(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d+))?$/;
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:(Z)|([+-])(\d{2}):(\d{2}))$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 const NS_PER_SEC = 1_000_000_000n;
-
-/** Whether influxd would read `s`, compared with `time`, as a time literal (it errors if that read fails). */
-export function isTimeLiteral(s: string): boolean {
-  return DATE_TIME.test(s) || DATE_ONLY.test(s);
-}
 
 /**
  * The instant `s` names, in nanoseconds since the epoch (unbounded: range checks are the caller's), or

@@ -1,5 +1,5 @@
-import type { Expr } from './expr';
-import { isTimeLiteral, parseTimeLiteral } from './time-literal';
+import { INT64_MAX, type Expr } from '@app/influxql';
+import { parseTimeLiteral } from './time-literal';
 import type { ZoneLookup } from './zone';
 
 /**
@@ -13,7 +13,6 @@ import type { ZoneLookup } from './zone';
 export const MIN_TIME = -9223372036854775806n;
 export const MAX_TIME = 9223372036854775806n;
 const INT64_MIN = -(1n << 63n);
-const INT64_MAX = (1n << 63n) - 1n;
 
 /** Bounds found in a condition, both inclusive; a missing side is unbounded. */
 export interface Bounds {
@@ -78,7 +77,7 @@ export function intersect(a: Bounds, b: Bounds): Bounds {
  */
 export function comparisonBounds(op: string, rhs: Expr, ctx: EvalContext): Bounds | undefined {
   let value: bigint | undefined;
-  if (rhs.type === 'string' && isTimeLiteral(rhs.value)) {
+  if (rhs.type === 'string' && rhs.timeLiteral) {
     // A direct string literal is read as a time before anything else.
     value = checkedTime(parseTimeLiteral(rhs.value, ctx.zone));
   } else {

@@ -272,4 +272,12 @@ describe('planQuery: SELECT … INTO', () => {
       message: expect.stringMatching(/^SELECT … INTO cannot run exactly through this proxy \(statement 1 of 1\): top\(\)/),
     });
   });
+
+  it('finds top()/bottom() anywhere in a field’s tree, first as written, and only as calls', () => {
+    expect(plan('SELECT max(v), 2 * (BOTTOM(v, 3)) + top(v, 1) INTO x FROM cpu')).toMatchObject({
+      kind: 'refused',
+      message: expect.stringContaining('): bottom() writes differently into a target than it answers'),
+    });
+    expect(only('SELECT "top", bottom AS top INTO x FROM cpu')).toMatchObject({ kind: 'into' });
+  });
 });

@@ -1,4 +1,4 @@
-import { type ClauseRange, type ParsedStatement, type Source, quoteIdent, rewriteDatabase } from '@app/influxql';
+import { type ClauseRange, type Expr, type ParsedStatement, type SelectField, type Source, quoteIdent, rewriteDatabase } from '@app/influxql';
 import { sideDoorOf } from './side-door';
 import type { StatementOutcome } from './query-result';
 import type { MergeSpec } from './result-merge';
@@ -322,13 +322,26 @@ function inexactInto(stmt: ParsedStatement, topology: PlannerTopology): string |
     const names = sets.map((set) => `[${set.map((i) => topology.backends[i].name).join(', ')}]`).join(' and ');
     return `its sources live on different backend sets (${names}); run one SELECT … INTO per set`;
   }
-  const fields = stmt.clauses.fields;
-  if (!fields) return undefined;
-  for (let i = fields.tokenStart; i < fields.tokenEnd; i++) {
-    const t = stmt.tokens[i];
-    const next = stmt.tokens[i + 1];
-    if (t.kind === 'ident' && /^(top|bottom)$/i.test(t.value) && next?.kind === 'punctuation' && next.value === '(') {
-      return `${t.value.toLowerCase()}() writes differently into a target than it answers`;
+  const call = firstCall(stmt.select?.fields ?? [], TARGET_CHANGES);
+  return call ? `${call}() writes differently into a target than it answers` : undefined;
+}
+
+/** Selectors whose answer influxd changes when it writes it into a target. */
+const TARGET_CHANGES = new Set(['top', 'bottom']);
+
+/** The first call of one of `names` in the fields' trees, in the order they are written. */
+function firstCall(fields: readonly SelectField[], names: ReadonlySet<string>): string | undefined {
+  const stack: Expr[] = [];
+  for (let i = fields.length - 1; i >= 0; i--) stack.push(fields[i].expr);
+  while (stack.length > 0) {
+    const e = stack.pop()!;
+    if (e.type === 'call') {
+      if (names.has(e.name)) return e.name;
+      for (let i = e.args.length - 1; i >= 0; i--) stack.push(e.args[i]);
+    } else if (e.type === 'binary') {
+      stack.push(e.rhs, e.lhs);
+    } else if (e.type === 'paren') {
+      stack.push(e.expr);
     }
   }
   return undefined;
@@ -382,7 +395,7 @@ function textFor(stmt: ParsedStatement): TextFor {
 
 /** CREATE/DROP DATABASE name → the backend's own database. */
 function renameDatabase(stmt: ParsedStatement): TextFor {
-  const name = stmt.tokens[2];
+  const name = stmt.databaseSpan!;
   return (db) =>
     stmt.text.slice(0, name.start - stmt.start) + quoteIdent(db) + stmt.text.slice(name.end - stmt.start);
 }
