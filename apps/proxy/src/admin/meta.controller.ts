@@ -1,4 +1,4 @@
-import { type BackendConfig, ConfigProvider, type ProxyMember, type ProxyNodeConfig } from '@app/config';
+import { type BackendConfig, ConfigProvider, type ProxyMember } from '@app/config';
 import { MASK, maskSecretKeys, maskUrlPassword } from '@app/logging';
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import type { ProxyOptions } from '../cli/proxy-options';

@@ -1,4 +1,4 @@
-import { type BackendConfig, ConfigProvider, MembershipStore, type ProxyMember, SentinelStore, withTimeout } from '@app/config';
+import { ConfigProvider, MembershipStore, type ProxyMember, SentinelStore, withTimeout } from '@app/config';
 import { maskUrlPassword } from '@app/logging';
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { type SentinelOptions, staleAfterMs } from '../cli/sentinel-options';
