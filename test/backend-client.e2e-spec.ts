@@ -109,7 +109,7 @@ describe('BackendClient against a real influxd', () => {
     const seen: number[] = [];
     const refusal = new Error('too large for this test');
     const answer = client().query(select('SELECT * FROM cpu'), {
-      admit: (chunk, total) => {
+      admit: (_chunk, total) => {
         seen.push(total);
         return total > 100 ? refusal : undefined;
       },

@@ -32,7 +32,7 @@ function expectReadable(help: string, width: number) {
   const lines = help.split('\n');
   expect(lines.filter((line) => line.length > width)).toEqual([]);
   expect(lines.filter((line) => /\S\[(string|number|boolean)\]/.test(line))).toEqual([]);
-  expect(lines.filter((line) => /^  -/.test(line) && !/^  --[a-z-]+( {2,}\S.*)?$/.test(line))).toEqual([]);
+  expect(lines.filter((line) => /^ {2}-/.test(line) && !/^ {2}--[a-z-]+( {2,}\S.*)?$/.test(line))).toEqual([]);
 }
 
 describe('command lines', () => {

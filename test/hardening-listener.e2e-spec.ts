@@ -100,7 +100,7 @@ function httpsWriter(p: ProxyProcess) {
       try {
         const res = await request(`${p.url}/write?db=${DB}`, { method: 'POST', body: `listener,t=${tag} v=${i}i`, ca: ca.certPem, timeoutMs: 5_000 });
         statuses.push(res.status);
-      } catch (err) {
+      } catch {
         statuses.push(-1);
       }
       await sleep(100);

@@ -51,7 +51,6 @@ it('answers fifty merged day-by-second statements in one request within 700 MB o
   expect(results[0].series).toBeDefined();
   expect(results[refused].error).toMatch(/maxRequestBuckets|maxQueryAnswerBytes/);
   const peak = peakRssMb(proxy.pid);
-  // eslint-disable-next-line no-console
   console.log(`[hardening-query] proxy peak RSS ${peak.toFixed(0)} MB (${refused} statements answered before the limits)`);
   expect(peak).toBeLessThan(700);
 });

@@ -636,7 +636,10 @@ describe('back-pressure', () => {
               const { status, text } = await post(`${R.url}/write?db=${PROXY_DB}`, body, agent);
               if (status === 204) counts.ok++;
               else if (status === 503 && JSON.parse(text).error === 'request throttled, write buffer full') counts.throttled++;
-              else (counts.other++, others.push(`${status} ${text}`));
+              else {
+                counts.other++;
+                others.push(`${status} ${text}`);
+              }
             } catch (err) {
               counts.other++;
               others.push(String(err));

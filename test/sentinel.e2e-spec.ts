@@ -329,7 +329,6 @@ async function backendOutage(fleet: Fleet, measurement: string): Promise<void> {
     new WriteLoad(p1, measurement, 'p1', 1_700_000_000_000_000_000n),
     new WriteLoad(p2, measurement, 'p2', 1_700_001_000_000_000_000n),
   ];
-  let sampler: ReplaySampler | undefined;
   try {
     await sleep(600);
     const killedAt = Date.now();
@@ -357,7 +356,7 @@ async function backendOutage(fleet: Fleet, measurement: string): Promise<void> {
     expect(l.failures).toEqual([]);
     expect(l.acked.length).toBeGreaterThan(0);
   }
-  sampler = new ReplaySampler(fleet.proxies, 'b');
+  const sampler = new ReplaySampler(fleet.proxies, 'b');
   const restartedAt = Date.now();
   try {
     await B.restart();

@@ -79,6 +79,5 @@ export function boundedError(message: string): string {
 function headerSafe(message: string): string {
   const s = message.length > MAX_ERROR_HEADER ? message.slice(0, MAX_ERROR_HEADER) : message;
   // the characters node:http refuses in a header value
-  // eslint-disable-next-line no-control-regex
   return s.replace(/[^\t\x20-\x7e\x80-\xff]/g, ' ');
 }

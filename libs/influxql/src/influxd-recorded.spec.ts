@@ -18,6 +18,7 @@ function answer(q: string, params: Params): number | string {
   }
 }
 
+// prettier-ignore
 const RECORDED: [query: string, params: Params, influxd: number | string][] = [
   ["SELECT * FROM m;/* c */ SHOW DATABASES", null, "found ;, expected regex at line 1, char 16"],
   ["SELECT * FROM cpu /* c */", null, "found  , expected regex at line 1, char 18"],

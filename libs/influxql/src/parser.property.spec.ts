@@ -78,6 +78,7 @@ function separatorProblems(lexer: Lexer, from: number, to: number): string[] {
 }
 
 /** Pieces of InfluxQL, tricky ones included, to build near-miss queries from. */
+// prettier-ignore
 const FRAGMENTS = [
   'SELECT', 'select', 'FROM', 'WHERE', 'GROUP BY', 'ORDER BY', 'LIMIT', 'OFFSET', 'SLIMIT', 'INTO', 'AS', 'AND', 'or',
   'SHOW', 'DATABASES', 'MEASUREMENTS', 'TAG', 'VALUES', 'KEYS', 'KEY', 'WITH', 'MEASUREMENT', 'SERIES', 'CARDINALITY',

@@ -65,6 +65,7 @@ export interface Token {
 }
 
 /** InfluxQL's reserved words (influxd's keyword table plus AND, OR, TRUE, FALSE), upper-case. */
+// prettier-ignore
 export const KEYWORDS: ReadonlySet<string> = new Set([
   'ALL', 'ALTER', 'ANALYZE', 'ANY', 'AS', 'ASC', 'BEGIN', 'BY', 'CARDINALITY', 'CREATE', 'CONTINUOUS',
   'DATABASE', 'DATABASES', 'DEFAULT', 'DELETE', 'DESC', 'DESTINATIONS', 'DIAGNOSTICS', 'DISTINCT', 'DROP',

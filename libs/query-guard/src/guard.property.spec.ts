@@ -154,6 +154,7 @@ describe('query guard properties', () => {
   });
 
   it('never throws on arbitrary strings that parse', () => {
+    // prettier-ignore
     const words = fc.constantFrom(
       'SELECT', 'mean(v)', '*', 'FROM', 'm', '(', ')', 'WHERE', 'time', '>', '>=', '<', '=', '-', '+', 'now()', '1h', '1m',
       '0', '1700000000000ms', "'2023-11-14T22:13:20Z'", 'AND', 'OR', 'GROUP', 'BY', 'time(1m)', 'time(10s, 5s)', ',', 'host',

@@ -96,7 +96,7 @@ export function encodeRecord(fields: RecordFields, body: Buffer): EncodedRecord 
   o = head.writeUInt8(precLen, o);
   o += head.write(fields.precision, o, 'utf8');
   o = head.writeUInt32LE(fields.lines, o);
-  o = head.writeDoubleLE(fields.appendedAt, o);
+  head.writeDoubleLE(fields.appendedAt, o);
   const crc = crc32(body, crc32(head.subarray(HEADER_BYTES)));
   head.writeUInt16LE(RECORD_MAGIC, 0);
   head.writeUInt32LE(size, 2);

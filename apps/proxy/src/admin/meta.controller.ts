@@ -1,5 +1,5 @@
 import { type ProxyMember } from '@app/cluster-store';
-import { type BackendConfig, ConfigProvider, type ProxyNodeConfig } from '@app/config';
+import { type BackendConfig, ConfigProvider } from '@app/config';
 import { maskBackendPasswords, maskSecretKeys } from '@app/logging';
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import type { ProxyOptions } from '../cli/proxy-options';

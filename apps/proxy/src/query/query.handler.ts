@@ -1,4 +1,4 @@
-import { type Backend, versionOf } from '@app/backend';
+import type { Backend } from '@app/backend';
 import { influxHeaders, writeInfluxError } from '@app/http-compat';
 import { InfluxQLParseError, type ParsedStatement } from '@app/influxql';
 import { maskQueryPasswords } from '@app/logging';

@@ -1,5 +1,5 @@
 import { MembershipStore, type ProxyMember, SentinelStore, withTimeout } from '@app/cluster-store';
-import { type BackendConfig, ConfigProvider } from '@app/config';
+import { ConfigProvider } from '@app/config';
 import { maskUrlPassword } from '@app/logging';
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { type SentinelOptions, staleAfterMs } from '../cli/sentinel-options';
