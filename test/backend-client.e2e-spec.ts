@@ -136,7 +136,11 @@ describe('BackendClient against a real influxd', () => {
       c.queryStream(select('SELECT v FROM cpu', { chunked: 'true', chunkSize: '10' }), handler);
     });
     expect(status).toBe(200);
-    const results = chunks.join('').trim().split('\n').map((line) => JSON.parse(line));
+    const results = chunks
+      .join('')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(results).toHaveLength(5); // 50 rows, 10 a chunk
     expect(results.every((r) => r.results[0].series[0].values.length === 10)).toBe(true);
   });

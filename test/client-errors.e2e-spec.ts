@@ -132,7 +132,10 @@ it("never gives one client another client's error, and writes the good client's 
   expect(goodErrors).toEqual([]);
   expect(good.every((s) => s === 204)).toBe(true);
   expect(bad.every((s) => s === 400)).toBe(true);
-  for (const [influxd, db] of [[A, 'dba'], [B, 'dbb']] as const) {
+  for (const [influxd, db] of [
+    [A, 'dba'],
+    [B, 'dbb'],
+  ] as const) {
     const rows = await influxd.rows(`SELECT count(v) FROM shared WHERE client = 'good'`, db);
     expect(Number(rows[0].count)).toBe(180);
   }
@@ -157,17 +160,26 @@ it('sets aside a spooled record that the backend refuses for good on replay, and
   await B.restart();
   await B.query('DROP RETENTION POLICY short ON dbb');
   proxy = await startProxy({ config: cfg, spoolDir });
-  const detail = await waitUntil(async () => {
-    const d = (await meta()).backendDetail.b;
-    return d.spool.records === 0 && d.rejected.records === 1 ? d : false;
-  }, { what: 'the poison record set aside', details: () => proxy.output?.() ?? '' });
+  const detail = await waitUntil(
+    async () => {
+      const d = (await meta()).backendDetail.b;
+      return d.spool.records === 0 && d.rejected.records === 1 ? d : false;
+    },
+    { what: 'the poison record set aside', details: () => proxy.output?.() ?? '' },
+  );
   expect(detail.refusing).toBeUndefined();
   expect((await meta()).backendStatus.b).toBe(true);
   expect(await countOn(B, 'dbb', 'after')).toBe(1); // the replay went on past it
   const listed = (await request(`${proxy.url}/admin/rejected?backend=b`)).json();
   expect(listed.backends.b.records).toBe(1);
   expect(listed.backends.b.entries).toEqual([
-    expect.objectContaining({ rp: 'short', lines: 2, status: 500, reason: 'retention policy not found: short', firstLine: `poison v=1i ${now}` }),
+    expect.objectContaining({
+      rp: 'short',
+      lines: 2,
+      status: 500,
+      reason: 'retention policy not found: short',
+      firstLine: `poison v=1i ${now}`,
+    }),
   ]);
   const metrics = (await request(`${proxy.url}/metrics`)).text;
   expect(metrics).toMatch(/influxdb_proxy_rejected_records\{backend="b"\} 1/);
@@ -193,10 +205,13 @@ it('keeps the lines for a replica that alone refuses them (an rp only its peer h
   const res = await write(`lonely v=1i ${now}\nlonely v=2i ${now + 1n}\n`, '&rp=only_on_a');
   expect(res.status).toBe(204);
   expect(await countOn(A, 'dba', 'lonely', 'only_on_a')).toBe(2);
-  const b = await waitUntil(async () => {
-    const d = (await meta()).backendDetail.b;
-    return d.refusing ? d : false;
-  }, { what: 'b marked refusing' });
+  const b = await waitUntil(
+    async () => {
+      const d = (await meta()).backendDetail.b;
+      return d.refusing ? d : false;
+    },
+    { what: 'b marked refusing' },
+  );
   expect(b.refusing.error).toContain('retention policy not found: only_on_a');
   expect(b.spool.records).toBe(1);
   expect((await meta()).backendStatus).toEqual({ a: true, b: true });
@@ -235,7 +250,11 @@ it('keeps every acknowledged point for a backend rebuilt without its database, a
   expect(check).toMatchObject({ status: 'fail', refusing: { status: 404 } });
   expect(check.message).toContain('refuses writes');
   await B.createDatabase('dbb');
-  await waitUntil(async () => (await countOn(B, 'dbb', 'rebuilt')) === 1001 || false, { attempts: 300, intervalMs: 200, what: 'every point on the rebuilt b' });
+  await waitUntil(async () => (await countOn(B, 'dbb', 'rebuilt')) === 1001 || false, {
+    attempts: 300,
+    intervalMs: 200,
+    what: 'every point on the rebuilt b',
+  });
   await waitUntil(async () => ((await meta()).backendDetail.b.refusing === undefined ? true : false));
   expect(await countOn(A, 'dba', 'rebuilt')).toBe(1001);
 });
@@ -248,19 +267,39 @@ it('on etcd with sentinels and two proxies in two zones, a bad-rp write leaves e
   const cluster = {
     backends: { a: backend(A.url, 'dba', 'za'), b: backend(B.url, 'dbb', 'zb') },
     keymaps: { _default_: ['a', 'b'] },
-    proxies: { p1: { listenAddr: `127.0.0.1:${p1Port}`, db: DB, zone: 'za' }, p2: { listenAddr: `127.0.0.1:${p2Port}`, db: DB, zone: 'zb' } },
+    proxies: {
+      p1: { listenAddr: `127.0.0.1:${p1Port}`, db: DB, zone: 'za' },
+      p2: { listenAddr: `127.0.0.1:${p2Port}`, db: DB, zone: 'zb' },
+    },
   };
   for (const [section, entries] of Object.entries(cluster)) {
     for (const [name, value] of Object.entries(entries)) await etcd.put(`${prefix}${section}/${name}`, JSON.stringify(value));
   }
   const store = ['--etcd', etcd.url, '--etcd-prefix', prefix];
-  const flags = ['--check-interval', '0.25', '--check-timeout', '1', '--fall', '2', '--rise', '2', '--leader-ttl', '2', '--membership-ttl', '3'];
+  const flags = [
+    '--check-interval',
+    '0.25',
+    '--check-timeout',
+    '1',
+    '--fall',
+    '2',
+    '--rise',
+    '2',
+    '--leader-ttl',
+    '2',
+    '--membership-ttl',
+    '3',
+  ];
   const sentinels = await Promise.all(['s1', 's2'].map((name) => startSentinel({ store, name, extraArgs: flags })));
   const proxies = await Promise.all(
-    (['p1', 'p2'] as const).map((node) => startProxy({ store, node, listenAddr: cluster.proxies[node].listenAddr, extraArgs: ['--membership-ttl', '3'] })),
+    (['p1', 'p2'] as const).map((node) =>
+      startProxy({ store, node, listenAddr: cluster.proxies[node].listenAddr, extraArgs: ['--membership-ttl', '3'] }),
+    ),
   );
   try {
-    await expect(request(`${proxies[0].url}/write?db=${DB}`, { method: 'POST', body: 'fleet v=1i 1700000000000000000' })).resolves.toMatchObject({ status: 204 });
+    await expect(
+      request(`${proxies[0].url}/write?db=${DB}`, { method: 'POST', body: 'fleet v=1i 1700000000000000000' }),
+    ).resolves.toMatchObject({ status: 204 });
     for (const proxy of proxies) {
       const res = await request(`${proxy.url}/write?db=${DB}&rp=nosuchrp`, { method: 'POST', body: 'cons v=1' });
       expect(res.status).toBe(500);

@@ -38,7 +38,11 @@ function expectReadable(help: string, width: number) {
 describe('command lines', () => {
   it.each(BINARIES)('%s --version prints package.json’s version and exits 0', (binary) => {
     const result = run(binary, ['--version']);
-    expect({ status: result.status, stdout: result.stdout, stderr: result.stderr }).toEqual({ status: 0, stdout: `${VERSION}\n`, stderr: '' });
+    expect({ status: result.status, stdout: result.stdout, stderr: result.stderr }).toEqual({
+      status: 0,
+      stdout: `${VERSION}\n`,
+      stderr: '',
+    });
   });
 
   it.each(YARGS_BINARIES)('%s --help is readable at 80 columns when piped', (binary) => {

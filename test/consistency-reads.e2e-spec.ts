@@ -27,13 +27,20 @@ const N = 600;
 /** Replay pace: N points take 12 s to replay, long enough to sample reads all along. */
 const REPLAY_LINES_PER_SECOND = 50;
 const SENTINEL_FLAGS = [
-  '--check-interval', '0.25',
-  '--check-timeout', '1',
-  '--fall', '2',
-  '--rise', '2',
-  '--leader-ttl', '2',
-  '--slot-ttl', '3',
-  '--membership-ttl', '3',
+  '--check-interval',
+  '0.25',
+  '--check-timeout',
+  '1',
+  '--fall',
+  '2',
+  '--rise',
+  '2',
+  '--leader-ttl',
+  '2',
+  '--slot-ttl',
+  '3',
+  '--membership-ttl',
+  '3',
 ];
 
 let A: Influxd;
@@ -62,7 +69,9 @@ function clusterConfig(proxies: Record<string, { port: number; zone: string }>):
   return {
     backends: { a: backend(A.url, 'za'), b: backend(B.url, 'zb') },
     keymaps: { _default_: ['a', 'b'] },
-    proxies: Object.fromEntries(Object.entries(proxies).map(([name, p]) => [name, { listenAddr: `127.0.0.1:${p.port}`, db: DB, zone: p.zone }])),
+    proxies: Object.fromEntries(
+      Object.entries(proxies).map(([name, p]) => [name, { listenAddr: `127.0.0.1:${p.port}`, db: DB, zone: p.zone }]),
+    ),
   };
 }
 
@@ -101,7 +110,11 @@ async function sampleCounts(proxy: ProxyProcess, measurement: string, done: () =
   const samples: Sample[] = [];
   for (let i = 0; i < 200; i++) {
     const res = await query(proxy, `SELECT count(v) FROM "${measurement}"`);
-    samples.push({ status: res.status, count: res.status === 200 ? countOf(res) : -1, readBehind: res.headers[READ_BEHIND] as string | undefined });
+    samples.push({
+      status: res.status,
+      count: res.status === 200 ? countOf(res) : -1,
+      readBehind: res.headers[READ_BEHIND] as string | undefined,
+    });
     if (await done().catch(() => false)) return samples;
     await sleep(300);
   }
@@ -123,7 +136,12 @@ async function markOnly(influxd: Influxd, measurement: string): Promise<void> {
  * Starts a second process under a name that is running (`bin`, `args`: its listen address is taken),
  * waits for it to fail, and checks that the running one's record stays its own all along.
  */
-async function duplicateFails(bin: string, args: string[], runningPid: number, readRecord: () => Promise<string | null | undefined>): Promise<void> {
+async function duplicateFails(
+  bin: string,
+  args: string[],
+  runningPid: number,
+  readRecord: () => Promise<string | null | undefined>,
+): Promise<void> {
   const before = JSON.parse((await readRecord())!);
   expect(before.pid).toBe(runningPid);
   const dup = spawnManaged(`duplicate:${path.basename(bin)}`, bin, args);
@@ -140,7 +158,12 @@ async function duplicateFails(bin: string, args: string[], runningPid: number, r
 }
 
 /** A second proxy as `node` on the store, while `running` serves as that node. */
-async function duplicateNodeFails(store: string[], node: string, running: ProxyProcess, readRecord: () => Promise<string | null | undefined>) {
+async function duplicateNodeFails(
+  store: string[],
+  node: string,
+  running: ProxyProcess,
+  readRecord: () => Promise<string | null | undefined>,
+) {
   const dir = await makeTempDir('dup-node');
   try {
     await duplicateFails(PROXY_BIN, [...store, '--node', node, '--spool-dir', path.join(dir, 'spool')], running.pid, readRecord);
@@ -166,18 +189,24 @@ describe('on etcd with a sentinel: two zones, a proxy in each', () => {
     const [port1, port2, port3] = await freePorts(3);
     config = clusterConfig({ p1: { port: port1, zone: 'za' }, p2: { port: port2, zone: 'zb' }, p3: { port: port3, zone: 'za' } });
     for (const [section, entries] of Object.entries(config)) {
-      for (const [name, value] of Object.entries(entries as Record<string, unknown>)) await etcd.put(`${prefix}${section}/${name}`, JSON.stringify(value));
+      for (const [name, value] of Object.entries(entries as Record<string, unknown>))
+        await etcd.put(`${prefix}${section}/${name}`, JSON.stringify(value));
     }
     store = ['--etcd', etcd.url, '--etcd-prefix', prefix];
     sentinel = await startSentinel({ store, name: 's1', extraArgs: SENTINEL_FLAGS });
     [p1, p2] = await Promise.all(
-      ['p1', 'p2'].map((node) => startProxy({ store, node, listenAddr: config.proxies[node].listenAddr, extraArgs: ['--membership-ttl', '3'] })),
+      ['p1', 'p2'].map((node) =>
+        startProxy({ store, node, listenAddr: config.proxies[node].listenAddr, extraArgs: ['--membership-ttl', '3'] }),
+      ),
     );
     for (const proxy of [p1, p2]) {
-      await waitUntil(async () => {
-        const d = (await meta(proxy)).backendDetail;
-        return d.a.source === 'sentinel' && d.b.source === 'sentinel' && d.a.healthy && d.b.healthy;
-      }, { what: `${proxy.url} to follow the sentinel`, details: () => proxy.output() });
+      await waitUntil(
+        async () => {
+          const d = (await meta(proxy)).backendDetail;
+          return d.a.source === 'sentinel' && d.b.source === 'sentinel' && d.a.healthy && d.b.healthy;
+        },
+        { what: `${proxy.url} to follow the sentinel`, details: () => proxy.output() },
+      );
     }
   });
 
@@ -193,7 +222,9 @@ describe('on etcd with a sentinel: two zones, a proxy in each', () => {
     await writePoints(p1, m, 1_700_000_000_000_000_000n);
     expect(await countOn(A, m)).toBe(N);
     // the leader has read p1's backlog before b is back
-    await waitUntil(async () => ((await sentinel.meta()).proxies.p1?.backlog?.b?.records ?? 0) > 0, { what: 'the sentinel to see p1’s backlog for b' });
+    await waitUntil(async () => ((await sentinel.meta()).proxies.p1?.backlog?.b?.records ?? 0) > 0, {
+      what: 'the sentinel to see p1’s backlog for b',
+    });
 
     await B.restart();
     const samples = await sampleCounts(p2, m, async () => (await meta(p1)).backendDetail.b.spool.records === 0);
@@ -279,7 +310,11 @@ describe('with a file config: one proxy, its own spool', () => {
     expect(spooled).toBeGreaterThan(0);
     expect(now.proxies.p1.backlog.b.records).toBe(spooled);
     // the read fence samples the spools a few times a second
-    await waitUntil(async () => (await meta(proxy)).readBehind.b === spooled, { attempts: 20, intervalMs: 50, what: 'b to be read-behind' });
+    await waitUntil(async () => (await meta(proxy)).readBehind.b === spooled, {
+      attempts: 20,
+      intervalMs: 50,
+      what: 'b to be read-behind',
+    });
 
     await B.restart();
     await waitUntil(async () => (await meta(proxy)).backendDetail.b.spool.replaying === true, { what: 'the replay to start' });
@@ -288,7 +323,11 @@ describe('with a file config: one proxy, its own spool', () => {
     const samples: Sample[] = [];
     for (let i = 0; i < 8; i++) {
       const res = await query(proxy, `SELECT count(v) FROM "${m}"`);
-      samples.push({ status: res.status, count: res.status === 200 ? countOf(res) : -1, readBehind: res.headers[READ_BEHIND] as string | undefined });
+      samples.push({
+        status: res.status,
+        count: res.status === 200 ? countOf(res) : -1,
+        readBehind: res.headers[READ_BEHIND] as string | undefined,
+      });
       await sleep(300);
     }
     expect(samples.filter((s) => s.status !== 200 || s.count < N || s.readBehind !== undefined)).toEqual([]);
@@ -340,7 +379,8 @@ describe('on Redis', () => {
     const config = clusterConfig({ p2: { port, zone: 'zb' } });
     const hashes = { backends: 'b:', keymaps: 'm:', proxies: 'n:' } as const;
     for (const [section, key] of Object.entries(hashes)) {
-      for (const [name, value] of Object.entries(config[section as keyof ProxyConfig])) await redis.command('HSET', key, name, JSON.stringify(value));
+      for (const [name, value] of Object.entries(config[section as keyof ProxyConfig]))
+        await redis.command('HSET', key, name, JSON.stringify(value));
     }
     store = ['-redis', `${redis.host}:${redis.port}`];
     p2 = await startProxy({ store, node: 'p2', listenAddr: config.proxies.p2.listenAddr });

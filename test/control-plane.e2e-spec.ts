@@ -184,10 +184,7 @@ function metaUntil(proxy: ProxyProcess, what: string, ok: (m: any) => boolean, a
 
 /** `seq` values of `measurement` on each backend (field seq, one point per write). */
 async function placement(measurement: string): Promise<{ a: number[]; b: number[] }> {
-  const [a, b] = await Promise.all([
-    A.rows(`SELECT seq FROM "${measurement}"`, DB_A),
-    B.rows(`SELECT seq FROM "${measurement}"`, DB_B),
-  ]);
+  const [a, b] = await Promise.all([A.rows(`SELECT seq FROM "${measurement}"`, DB_A), B.rows(`SELECT seq FROM "${measurement}"`, DB_B)]);
   return { a: a.map((r) => Number(r.seq)), b: b.map((r) => Number(r.seq)) };
 }
 
@@ -311,7 +308,10 @@ describe('configuration stores', () => {
 
   it('start-up with an unreachable store fails fast with a message naming it', async () => {
     const port = await freePort();
-    for (const flags of [['--redis', `127.0.0.1:${port}`], ['--etcd', `http://127.0.0.1:${port}`]]) {
+    for (const flags of [
+      ['--redis', `127.0.0.1:${port}`],
+      ['--etcd', `http://127.0.0.1:${port}`],
+    ]) {
       const started = Date.now();
       const result = await new Promise<{ code: number | null; output: string }>((resolve) => {
         execFile(PROXY_BIN, [...flags, '--spool-dir', path.join(tmp, 'spool-failfast')], { timeout: 20_000 }, (err, stdout, stderr) =>

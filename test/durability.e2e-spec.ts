@@ -179,7 +179,10 @@ it('recovers from a torn spool tail on start-up and still delivers every whole r
   await proxy.kill('SIGKILL');
   // a crash in the middle of an append: garbage after the last whole record
   const dir = path.join(proxy.spoolDir, 'b');
-  const segments = fs.readdirSync(dir).filter((f) => f.endsWith('.seg')).sort();
+  const segments = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.seg'))
+    .sort();
   expect(segments.length).toBeGreaterThan(0);
   fs.appendFileSync(path.join(dir, segments[segments.length - 1]), Buffer.from('\x01\x02torn-record-garbage'));
   await B.restart();

@@ -147,15 +147,18 @@ async function meta(proxy: ProxyProcess): Promise<any> {
  * while it was frozen makes it read-behind until replayed), so the next case starts from a preferred a.
  */
 function untilHealthy(proxy: ProxyProcess, name: string): Promise<unknown> {
-  return waitUntil(async () => {
-    const m = await meta(proxy);
-    return m.backendDetail[name].healthy === true && !(m.readBehind && name in m.readBehind);
-  }, {
-    attempts: 200,
-    intervalMs: 100,
-    what: `${proxy.url} to count backend ${name} healthy`,
-    details: () => proxy.output(),
-  });
+  return waitUntil(
+    async () => {
+      const m = await meta(proxy);
+      return m.backendDetail[name].healthy === true && !(m.readBehind && name in m.readBehind);
+    },
+    {
+      attempts: 200,
+      intervalMs: 100,
+      what: `${proxy.url} to count backend ${name} healthy`,
+      details: () => proxy.output(),
+    },
+  );
 }
 
 /** influxd's own count of /query requests it has received (SHOW STATS counts itself: +1 per call). */
@@ -190,7 +193,8 @@ describe('one proxy (file config), replicas a (preferred) and b', () => {
     expectAnswer(got, expected, proxy);
     // failing for this proxy at once: what follows goes to b without waiting
     const detail = (await meta(proxy)).backendDetail.a;
-    if (detail.healthy !== false) throw new Error(`a is still healthy (answered in ${got.ms} ms): ${JSON.stringify(detail)}\n${proxy.output().slice(-3000)}`);
+    if (detail.healthy !== false)
+      throw new Error(`a is still healthy (answered in ${got.ms} ms): ${JSON.stringify(detail)}\n${proxy.output().slice(-3000)}`);
     expect(detail.lastError).toMatch(/looks frozen/);
     const next = await timed(proxy, SELECT_CPU, Date.now());
     expectAnswer(next, expected, proxy);
@@ -235,7 +239,11 @@ describe('one proxy (file config), replicas a (preferred) and b', () => {
 
   it('fails over queries already in flight on a when it freezes (streamed and built)', async () => {
     const csv = { Accept: 'application/csv' };
-    const [expectedHeavy, expectedCsv, expectedCpu] = await Promise.all([pq(proxy, HALF_HEAVY), pq(proxy, HALF_HEAVY, csv), pq(proxy, SELECT_CPU)]);
+    const [expectedHeavy, expectedCsv, expectedCpu] = await Promise.all([
+      pq(proxy, HALF_HEAVY),
+      pq(proxy, HALF_HEAVY, csv),
+      pq(proxy, SELECT_CPU),
+    ]);
     expect(expectedHeavy.json().results[0].series[0].values).toHaveLength(1);
     const sent = Date.now();
     const inFlight = [timed(proxy, HALF_HEAVY, sent), timed(proxy, HALF_HEAVY, sent, csv)];
@@ -306,8 +314,22 @@ describe('on etcd: a sentinel and two proxies in two zones', () => {
     sentinel = await startSentinel({
       store,
       name: 's1',
-      extraArgs: ['--check-interval', '0.5', '--check-timeout', String(SENTINEL_CHECK_TIMEOUT_S), '--fall', '3', '--rise', '2',
-        '--leader-ttl', '3', '--membership-ttl', '3', '--write-failure-reports', '1'],
+      extraArgs: [
+        '--check-interval',
+        '0.5',
+        '--check-timeout',
+        String(SENTINEL_CHECK_TIMEOUT_S),
+        '--fall',
+        '3',
+        '--rise',
+        '2',
+        '--leader-ttl',
+        '3',
+        '--membership-ttl',
+        '3',
+        '--write-failure-reports',
+        '1',
+      ],
     });
     [p1, p2] = await Promise.all(
       (['p1', 'p2'] as const).map((node) =>
@@ -338,7 +360,12 @@ describe('on etcd: a sentinel and two proxies in two zones', () => {
         const a = (await meta(p2)).backendDetail.a;
         return a.source === 'sentinel' && a.healthy === false ? { ms: Date.now() - at, a } : undefined;
       },
-      { attempts: 80, intervalMs: 100, what: `${p2.url} to see a down by the sentinel`, details: () => p1.output() + sentinel.output() + p2.output() },
+      {
+        attempts: 80,
+        intervalMs: 100,
+        what: `${p2.url} to see a down by the sentinel`,
+        details: () => p1.output() + sentinel.output() + p2.output(),
+      },
     );
     expect(learned.a.sentinel.lastError).toMatch(/proxy p1: backend a looks frozen/);
     expect(learned.ms).toBeLessThan(SENTINEL_CHECK_TIMEOUT_S * 1_000);

@@ -98,7 +98,12 @@ function httpsWriter(p: ProxyProcess) {
   const loop = (async () => {
     for (let i = 0; !stop && i < 10_000; i++) {
       try {
-        const res = await request(`${p.url}/write?db=${DB}`, { method: 'POST', body: `listener,t=${tag} v=${i}i`, ca: ca.certPem, timeoutMs: 5_000 });
+        const res = await request(`${p.url}/write?db=${DB}`, {
+          method: 'POST',
+          body: `listener,t=${tag} v=${i}i`,
+          ca: ca.certPem,
+          timeoutMs: 5_000,
+        });
         statuses.push(res.status);
       } catch {
         statuses.push(-1);
@@ -169,18 +174,29 @@ describe('stalled TLS handshakes', () => {
         const still = clientPorts.filter((p) => held.has(p));
         return still.length === 0 ? still : undefined;
       },
-      { attempts: 80, intervalMs: 100, what: 'the stalled connections to leave ss', details: () => JSON.stringify([...serverSidePeers(port)]) },
+      {
+        attempts: 80,
+        intervalMs: 100,
+        what: 'the stalled connections to leave ss',
+        details: () => JSON.stringify([...serverSidePeers(port)]),
+      },
     );
     expect(leftover).toEqual([]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
     // the silent and partial ones were closed by the proxy, not by the test
-    await waitUntil(async () => silent.concat(partial).every((c) => c.isClosed()), { attempts: 50, intervalMs: 100, what: 'client sides closed' });
+    await waitUntil(async () => silent.concat(partial).every((c) => c.isClosed()), {
+      attempts: 50,
+      intervalMs: 100,
+      what: 'client sides closed',
+    });
 
     const statuses = await writer.finish();
     expect(statuses.length).toBeGreaterThan(5);
     expect(new Set(statuses)).toEqual(new Set([204]));
     // and after: a write still goes through, and the drops were counted
-    expect((await request(`${T.url}/write?db=${DB}`, { method: 'POST', body: `listener,t=${tag} v=-1i`, ca: ca.certPem })).status).toBe(204);
+    expect((await request(`${T.url}/write?db=${DB}`, { method: 'POST', body: `listener,t=${tag} v=-1i`, ca: ca.certPem })).status).toBe(
+      204,
+    );
     expect(await metricValue(T, 'influxdb_proxy_client_connections_dropped_total{reason="handshake_timeout"}')).toBeGreaterThanOrEqual(30);
   });
 
@@ -191,7 +207,11 @@ describe('stalled TLS handshakes', () => {
     await Promise.all(flood.map((c) => c.connected));
     // those over the cap of 50 are closed by the proxy right away (the others wait for their deadline);
     // a connection of the previous test may still be closing on the proxy's side, hence "about"
-    await waitUntil(async () => flood.filter((c) => c.isClosed()).length >= 20, { attempts: 30, intervalMs: 50, what: '20 closed at once' });
+    await waitUntil(async () => flood.filter((c) => c.isClosed()).length >= 20, {
+      attempts: 30,
+      intervalMs: 50,
+      what: '20 closed at once',
+    });
     await sleep(200);
     const closedAtOnce = flood.filter((c) => c.isClosed()).length;
     expect(closedAtOnce).toBeGreaterThanOrEqual(20);
@@ -207,7 +227,9 @@ describe('stalled TLS handshakes', () => {
       what: '127.0.0.1 served again',
     });
     // (a /ping above may have been refused too, while the flood's connections were still closing)
-    expect(await metricValue(T, 'influxdb_proxy_client_connections_dropped_total{reason="address_cap"}')).toBeGreaterThanOrEqual(before + closedAtOnce);
+    expect(await metricValue(T, 'influxdb_proxy_client_connections_dropped_total{reason="address_cap"}')).toBeGreaterThanOrEqual(
+      before + closedAtOnce,
+    );
   });
 
   it('completes SIGTERM within its bound while 40 stalled handshakes are open', async () => {
@@ -221,7 +243,10 @@ describe('stalled TLS handshakes', () => {
     const started = Date.now();
     S.signal('SIGTERM');
     let bound: NodeJS.Timeout | undefined;
-    const exit = await Promise.race([S.exited(), new Promise<undefined>((resolve) => (bound = setTimeout(() => resolve(undefined), 10_000)))]);
+    const exit = await Promise.race([
+      S.exited(),
+      new Promise<undefined>((resolve) => (bound = setTimeout(() => resolve(undefined), 10_000))),
+    ]);
     clearTimeout(bound);
     const took = Date.now() - started;
     for (const c of stalled) c.socket.destroy();
@@ -311,11 +336,24 @@ describe('authentication under a flood of wrong passwords', () => {
     return new Promise<{ status: number; ms: number; body: string; headers: http.IncomingHttpHeaders }>((resolve) => {
       const req = http.request(
         url,
-        { method: options.method ?? 'GET', headers: options.headers, agent: false, localAddress: options.localAddress ?? '127.0.0.1', timeout: 60_000 },
+        {
+          method: options.method ?? 'GET',
+          headers: options.headers,
+          agent: false,
+          localAddress: options.localAddress ?? '127.0.0.1',
+          timeout: 60_000,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: Date.now() - started, body: Buffer.concat(chunks).toString(), headers: res.headers }));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              ms: Date.now() - started,
+              body: Buffer.concat(chunks).toString(),
+              headers: res.headers,
+            }),
+          );
           res.on('error', () => resolve({ status: -1, ms: Date.now() - started, body: '', headers: {} }));
         },
       );
@@ -357,7 +395,13 @@ describe('authentication under a flood of wrong passwords', () => {
       while (next < FLOOD && Date.now() - floodStarted < 90_000) {
         const i = next++;
         // each guess different, as a password-guessing client's would be
-        flood.push(await timed(`${A.url}/write?db=${DB}`, { method: 'POST', body: 'x v=1', headers: { Authorization: basic(ADMIN.name, `guess-${i}`) } }));
+        flood.push(
+          await timed(`${A.url}/write?db=${DB}`, {
+            method: 'POST',
+            body: 'x v=1',
+            headers: { Authorization: basic(ADMIN.name, `guess-${i}`) },
+          }),
+        );
         await sleep(1_000); // 200 at a time, about 200 a second: the flood lasts a few seconds even when answered at once
       }
     });
@@ -388,7 +432,10 @@ describe('authentication under a flood of wrong passwords', () => {
     const floodTook = Date.now() - floodStarted;
 
     // one summary, so that a failure shows the whole run
-    const lastHalf = flood.slice(FLOOD / 2).map((f) => f.ms).sort((a, b) => a - b);
+    const lastHalf = flood
+      .slice(FLOOD / 2)
+      .map((f) => f.ms)
+      .sort((a, b) => a - b);
     const summary = {
       floodStillGoingAtTheLateLogin: !floodStillGoing ? 'no' : 'yes',
       adminWrites: adminWrites.length >= 5 ? 'at least 5' : adminWrites.length,

@@ -32,7 +32,8 @@ beforeAll(async () => {
   });
   const now = BigInt(Date.now()) * 1_000_000n;
   let body = '';
-  for (let i = 0; i < 100; i++) body += `only_a v=${i} ${now - BigInt(i) * 60_000_000_000n}\nonly_b v=${i} ${now - BigInt(i) * 60_000_000_000n}\n`;
+  for (let i = 0; i < 100; i++)
+    body += `only_a v=${i} ${now - BigInt(i) * 60_000_000_000n}\nonly_b v=${i} ${now - BigInt(i) * 60_000_000_000n}\n`;
   expect((await request(`${proxy.url}/write?db=${DB}`, { method: 'POST', body })).status).toBe(204);
 });
 
@@ -42,7 +43,12 @@ it('answers fifty merged day-by-second statements in one request within 700 MB o
   const statement = 'SELECT mean(v) FROM only_a, only_b WHERE time > now() - 1d GROUP BY time(1s)';
   const q = Array.from({ length: 50 }, () => statement).join('; ');
   expect(q.length).toBeLessThan(4096);
-  const res = await request(`${proxy.url}/query?db=${DB}`, { method: 'POST', body: `q=${encodeURIComponent(q)}`, headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, timeoutMs: 120_000 });
+  const res = await request(`${proxy.url}/query?db=${DB}`, {
+    method: 'POST',
+    body: `q=${encodeURIComponent(q)}`,
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    timeoutMs: 120_000,
+  });
   expect(res.status).toBe(200);
   const results = res.json().results as { statement_id: number; series?: unknown[]; error?: string }[];
   expect(results).toHaveLength(50);
@@ -54,4 +60,3 @@ it('answers fifty merged day-by-second statements in one request within 700 MB o
   console.log(`[hardening-query] proxy peak RSS ${peak.toFixed(0)} MB (${refused} statements answered before the limits)`);
   expect(peak).toBeLessThan(700);
 });
-

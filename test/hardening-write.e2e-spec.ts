@@ -20,7 +20,15 @@ let B: Influxd;
 let proxy: ProxyProcess | undefined;
 
 function config(port: number, node: Record<string, unknown> = {}): ProxyConfig {
-  const backend = (url: string, db: string) => ({ url, db, timeout: 2_000, checkInterval: 200, rewriteInterval: 300, downAfter: 2, upAfter: 2 });
+  const backend = (url: string, db: string) => ({
+    url,
+    db,
+    timeout: 2_000,
+    checkInterval: 200,
+    rewriteInterval: 300,
+    downAfter: 2,
+    upAfter: 2,
+  });
   return {
     backends: { a: backend(A.url, 'dba'), b: backend(B.url, 'dbb') },
     keymaps: { _default_: ['a', 'b'] },
@@ -83,26 +91,35 @@ it('survives a spool disk that fills up during replay, delivers every acknowledg
       fs.closeSync(fd);
     }
     await B.restart();
-    const health = await waitUntil(async () => {
-      const check = (await request(`${proxy!.url}/health`)).json().checks.find((c: { name: string }) => c.name === 'backend:b');
-      return check?.spool.diskError ? check : false;
-    }, { what: 'the disk error shown in /health' });
+    const health = await waitUntil(
+      async () => {
+        const check = (await request(`${proxy!.url}/health`)).json().checks.find((c: { name: string }) => c.name === 'backend:b');
+        return check?.spool.diskError ? check : false;
+      },
+      { what: 'the disk error shown in /health' },
+    );
     expect(health.spool.diskError.problem).toBe('its spool disk is full');
     await sleep(2_000);
     expect(proxy.isRunning()).toBe(true);
     expect((await request(`${proxy.url}/ping`)).status).toBe(204);
     // room again: the replay resumes by itself and delivers everything
     fs.rmSync(filler);
-    await waitUntil(async () => {
-      const rows = await B.rows('SELECT count(v) FROM fill', 'dbb');
-      return rows.length > 0 && Number(rows[0].count) === acked;
-    }, { attempts: 600, intervalMs: 200, what: `all ${acked} acknowledged points on b` });
+    await waitUntil(
+      async () => {
+        const rows = await B.rows('SELECT count(v) FROM fill', 'dbb');
+        return rows.length > 0 && Number(rows[0].count) === acked;
+      },
+      { attempts: 600, intervalMs: 200, what: `all ${acked} acknowledged points on b` },
+    );
     await waitUntil(async () => (await request(`${proxy!.url}/meta`)).json().backendDetail.b.spool.records === 0 || false);
-    const used = await waitUntil(async () => {
-      const st = fs.statfsSync(mnt);
-      const bytes = (st.blocks - st.bfree) * st.bsize;
-      return bytes < 4 * 1024 * 1024 ? bytes : false;
-    }, { what: 'the spool disk space given back' });
+    const used = await waitUntil(
+      async () => {
+        const st = fs.statfsSync(mnt);
+        const bytes = (st.blocks - st.bfree) * st.bsize;
+        return bytes < 4 * 1024 * 1024 ? bytes : false;
+      },
+      { what: 'the spool disk space given back' },
+    );
     expect(used).toBeLessThan(4 * 1024 * 1024);
     expect(proxy.isRunning()).toBe(true);
   } finally {
@@ -131,9 +148,7 @@ it('keeps 12 concurrent gzip bombs under 700 MB of peak RSS, refusing them', asy
   proxy = await startProxy({ config: config(await freePort()) });
   const bomb = await gzipBomb(240);
   expect(bomb.length).toBeLessThan(1_000_000);
-  const answers = await Promise.all(
-    Array.from({ length: 12 }, () => write(bomb, { 'Content-Encoding': 'gzip' }).then((r) => r.status)),
-  );
+  const answers = await Promise.all(Array.from({ length: 12 }, () => write(bomb, { 'Content-Encoding': 'gzip' }).then((r) => r.status)));
   expect(answers.every((s) => s === 413 || s === 503)).toBe(true);
   expect(peakRssMb(proxy.pid)).toBeLessThan(700);
   expect((await write('after_bombs v=1i')).status).toBe(204);
@@ -200,10 +215,13 @@ it('counts a client that goes away mid-body, and does not log it as an error', a
       s.on('error', () => resolve());
     });
   }
-  const metrics = await waitUntil(async () => {
-    const text = (await request(`${proxy!.url}/metrics`)).text;
-    return /influxdb_proxy_client_aborted_writes_total 50/.test(text) ? text : false;
-  }, { what: '50 aborted writes counted' });
+  const metrics = await waitUntil(
+    async () => {
+      const text = (await request(`${proxy!.url}/metrics`)).text;
+      return /influxdb_proxy_client_aborted_writes_total 50/.test(text) ? text : false;
+    },
+    { what: '50 aborted writes counted' },
+  );
   expect(metrics).toBeDefined();
   const errors = fs
     .readFileSync(logFile, 'utf8')

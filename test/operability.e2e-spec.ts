@@ -323,7 +323,7 @@ describe('request logs and the self-report', () => {
     expect((await write(proxy, lines('reported', 25))).status).toBe(204);
     const rows = await waitUntil(
       async () => {
-        const r = await A.rows('SELECT * FROM proxy_stats WHERE backend = \'\'', 'dbself').catch(() => []);
+        const r = await A.rows("SELECT * FROM proxy_stats WHERE backend = ''", 'dbself').catch(() => []);
         const total = r.reduce((sum, row) => sum + (row.pointsReceived ?? 0), 0);
         return total >= 32 && r; // 7 traced + 25 lines, counted in the reports since start
       },
@@ -331,7 +331,7 @@ describe('request logs and the self-report', () => {
     );
     expect(rows[0]).toMatchObject({ proxy: 'p1', addr: expect.stringMatching(/^127\.0\.0\.1:\d+$/), backends: 1, backendsUp: 1 });
     expect(rows.reduce((sum, row) => sum + row.writeRequests, 0)).toBeGreaterThanOrEqual(2);
-    const perBackend = await A.rows('SELECT * FROM proxy_stats WHERE backend = \'a\'', 'dbself');
+    const perBackend = await A.rows("SELECT * FROM proxy_stats WHERE backend = 'a'", 'dbself');
     expect(perBackend.length).toBeGreaterThan(0);
     expect(perBackend.reduce((sum, row) => sum + row.pointsRouted, 0)).toBeGreaterThanOrEqual(32);
     expect(perBackend[perBackend.length - 1]).toMatchObject({ healthy: 1, spoolRecords: 0 });

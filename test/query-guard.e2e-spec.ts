@@ -105,7 +105,10 @@ it('runs the statements before a refused one and answers the refused one with it
   expect(res.status).toBe(200);
   const results = res.json().results;
   expect(results).toHaveLength(2);
-  expect(results[0]).toEqual({ statement_id: 0, series: [{ name: 'heavy', columns: ['time', 'count'], values: [['1970-01-01T00:00:00Z', 60]] }] });
+  expect(results[0]).toEqual({
+    statement_id: 0,
+    series: [{ name: 'heavy', columns: ['time', 'count'], values: [['1970-01-01T00:00:00Z', 60]] }],
+  });
   expect(results[1]).toEqual({ statement_id: 1, error: expect.stringMatching(/^max-select-buckets limit exceeded: \(\d+\/100000\)$/) });
   const direct = (await influxd(q)).json().results;
   expect(direct[0]).toEqual(results[0]);
@@ -141,7 +144,10 @@ it('still refuses an open-ended query whose existing data spans more buckets tha
   expect((await query(proxy, q)).json().results[0].error).toBeUndefined();
   // a point 200 days back makes a shard there (after the proxy last read the shards)
   const aged = now - 200 * 86_400_000;
-  const res = await request(`${proxy.url}/write?db=${DB}&rp=old&precision=ms`, { method: 'POST', body: `aged v=1 ${aged}\naged v=2 ${now}\n` });
+  const res = await request(`${proxy.url}/write?db=${DB}&rp=old&precision=ms`, {
+    method: 'POST',
+    body: `aged v=1 ${aged}\naged v=2 ${now}\n`,
+  });
   expect(res.status).toBe(204);
   // the shards are read again before the verdict: the heavy query does not pass on the stale view
   const refused = await query(proxy, q);

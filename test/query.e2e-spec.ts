@@ -185,7 +185,11 @@ const FIXTURE = [
 
 async function writeFixture(): Promise<void> {
   await writeViaProxy(FIXTURE);
-  await writeDirect(R, DB_R, FIXTURE.filter((l) => l.startsWith('fo_')));
+  await writeDirect(
+    R,
+    DB_R,
+    FIXTURE.filter((l) => l.startsWith('fo_')),
+  );
   await waitUntil(async () => (await A.rows('SELECT count(v) FROM fo_x3', DB_A)).length > 0, { what: 'fixture on A' });
   await waitUntil(async () => (await B.rows('SELECT count(v) FROM fo_x4', DB_B)).length > 0, { what: 'fixture on B' });
 }
@@ -302,7 +306,11 @@ describe('forbidden statements', () => {
   it('lets no statement of a refused request reach any backend (not even the allowed one before it)', async () => {
     const q = `CREATE RETENTION POLICY smuggle_rp ON ${PROXY_DB} DURATION 1d REPLICATION 1; DROP MEASUREMENT cpu`;
     expectInfluxError(await postForm(proxy.url, { db: PROXY_DB }, { q }), 400, /DROP MEASUREMENT is forbidden/);
-    for (const [influxd, db] of [[A, DB_A], [B, DB_B], [A, DB_W]] as const) {
+    for (const [influxd, db] of [
+      [A, DB_A],
+      [B, DB_B],
+      [A, DB_W],
+    ] as const) {
       const rps = (await influxd.query(`SHOW RETENTION POLICIES ON ${db}`)).results[0].series[0].values as unknown[][];
       expect(rps.map((r) => r[0])).not.toContain('smuggle_rp');
     }
@@ -454,7 +462,10 @@ describe('database checks, statement errors and multi-statement queries', () => 
 
   it('answers one line per statement result for chunked=true', async () => {
     const res = await pq('SHOW DATABASES; SELECT * FROM fo_temp', { chunked: 'true' });
-    const lines = res.text.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const lines = res.text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.results[0].statement_id)).toEqual([0, 1]);
     expect(lines[1].results[0].series[0].name).toBe('fo_temp');
   });
@@ -512,7 +523,8 @@ describe('cluster-wide statements: fanned out and merged like one influxd holdin
   });
 
   it('unions SHOW MEASUREMENTS over every backend (write-only excluded)', async () => {
-    const names = async (influxd: Influxd) => ((await dq(influxd, 'SHOW MEASUREMENTS')).json().results[0].series[0].values as string[][]).flat();
+    const names = async (influxd: Influxd) =>
+      ((await dq(influxd, 'SHOW MEASUREMENTS')).json().results[0].series[0].values as string[][]).flat();
     const expected = [...new Set([...(await names(A)), ...(await names(B))])].sort();
     const res = await pq('SHOW MEASUREMENTS');
     expect(res.json().results[0].series[0].values.flat()).toEqual(expected);
@@ -542,7 +554,11 @@ describe('CREATE DATABASE / CREATE RETENTION POLICY on every backend', () => {
   it('creates a retention policy on every backend, in each one’s db', async () => {
     const res = await postForm(proxy.url, {}, { q: `CREATE RETENTION POLICY "fan_rp" ON "${PROXY_DB}" DURATION 3d REPLICATION 1` });
     expect(res.text).toBe('{"results":[{"statement_id":0}]}\n');
-    for (const [influxd, db] of [[A, DB_A], [B, DB_B], [A, DB_W]] as const) {
+    for (const [influxd, db] of [
+      [A, DB_A],
+      [B, DB_B],
+      [A, DB_W],
+    ] as const) {
       const rps = (await influxd.query(`SHOW RETENTION POLICIES ON ${db}`)).results[0].series[0].values as unknown[][];
       expect(rps.find((r) => r[0] === 'fan_rp')?.[1]).toBe('72h0m0s');
     }
@@ -583,9 +599,7 @@ describe('a Grafana session', () => {
 
   it.each(['GET', 'POST'])('answers its statements over %s as influxd does (epoch=ms)', async (method) => {
     const ask = (base: string, db: string, q: string) =>
-      method === 'GET'
-        ? request(queryUrl(base, { db, q, epoch: 'ms' }))
-        : postForm(base, { db, epoch: 'ms' }, { q });
+      method === 'GET' ? request(queryUrl(base, { db, q, epoch: 'ms' })) : postForm(base, { db, epoch: 'ms' }, { q });
     for (const q of session) expectSameAnswer(await ask(proxy.url, PROXY_DB, q), await ask(A.url, DB_A, q));
 
     const rps = await ask(proxy.url, PROXY_DB, `SHOW RETENTION POLICIES on "${PROXY_DB}"`);
@@ -665,9 +679,10 @@ async function startStub(mode: 'stall' | 'headers-then-stall' | 'slow'): Promise
       res.flushHeaders(); // what influxd does before it runs the query
       return;
     }
-    res.write('{"results":[{"statement_id":0,"series":[{"name":"slow_m","columns":["v"],"values":[[1]],"partial":true}],"partial":true}]}\n');
-    releaseFn = () =>
-      res.end('{"results":[{"statement_id":0,"series":[{"name":"slow_m","columns":["v"],"values":[[2]]}]}]}\n');
+    res.write(
+      '{"results":[{"statement_id":0,"series":[{"name":"slow_m","columns":["v"],"values":[[1]],"partial":true}],"partial":true}]}\n',
+    );
+    releaseFn = () => res.end('{"results":[{"statement_id":0,"series":[{"name":"slow_m","columns":["v"],"values":[[2]]}]}]}\n');
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   stub.server = server;
@@ -742,7 +757,11 @@ describe('timeouts, disconnects, streaming and 503 (stub backends)', () => {
     await waitUntil(async () => hold.queries.length > before, { attempts: 50, intervalMs: 50, what: 'the query to reach the stub' });
     req.destroy();
     const seen = hold.queries[hold.queries.length - 1];
-    await waitUntil(async () => seen.closed, { attempts: 40, intervalMs: 50, what: 'the backend request to be aborted (timeoutQuery is 60 s)' });
+    await waitUntil(async () => seen.closed, {
+      attempts: 40,
+      intervalMs: 50,
+      what: 'the backend request to be aborted (timeoutQuery is 60 s)',
+    });
   });
 
   it('relays a chunked answer chunk by chunk with the answering backend’s version', async () => {

@@ -229,7 +229,11 @@ describe('authentication', () => {
       `error authorizing query: bob not authorized to execute statement 'CREATE DATABASE "bobs_${tag}"', requires admin privilege`,
     );
     const both = new URLSearchParams({ db: PROXY_DB, q: 'SHOW MEASUREMENTS; SHOW USERS' });
-    expectError(await toP(`/query?${both}`, { headers: asBob }), 403, /^error authorizing query: bob not authorized to execute statement 'SHOW USERS'/);
+    expectError(
+      await toP(`/query?${both}`, { headers: asBob }),
+      403,
+      /^error authorizing query: bob not authorized to execute statement 'SHOW USERS'/,
+    );
     expectError(await toP(`/query?${new URLSearchParams({ q: 'SHOW USERS' })}`, { headers: asBob }), 403, /requires admin privilege$/);
     // an admin may: the statement runs on the backend, with the backend's credentials
     const users = await toP(`/query?${new URLSearchParams({ q: 'SHOW USERS' })}`, { headers: asAlice });
@@ -247,7 +251,11 @@ describe('authentication', () => {
   });
 
   it('asks an admin for /reload and, with metaAuthEnabled, for /meta and /metrics', async () => {
-    for (const [method, p] of [['POST', '/reload'], ['GET', '/meta'], ['GET', '/metrics']]) {
+    for (const [method, p] of [
+      ['POST', '/reload'],
+      ['GET', '/meta'],
+      ['GET', '/metrics'],
+    ]) {
       expect401(await toP(p, { method }), 'unable to parse authentication credentials');
       expect401(await toP(p, { method, headers: { Authorization: basic(ALICE.name, WRONG) } }), 'authorization failed');
       expectError(await toP(p, { method, headers: asBob }), 403, `"bob" user is not authorized: ${p} requires admin privilege`);
@@ -256,7 +264,12 @@ describe('authentication', () => {
     expectStatus(await toP('/meta', { headers: asAlice }), 200);
     expect((await toP('/metrics', { headers: asAlice })).status).not.toBe(401);
     // other spellings Express routes to the same controllers are no way around it
-    for (const [method, p] of [['POST', '/Reload/'], ['POST', '//reload'], ['POST', '/%72eload'], ['GET', '/META']]) {
+    for (const [method, p] of [
+      ['POST', '/Reload/'],
+      ['POST', '//reload'],
+      ['POST', '/%72eload'],
+      ['GET', '/META'],
+    ]) {
       expect((await toP(p, { method, headers: asBob })).status).toBe(403);
     }
     // an unknown path needs a user too
@@ -307,10 +320,12 @@ describe('HTTPS', () => {
     await P.rewriteConfig(next);
     try {
       expectStatus(await toP('/reload', { method: 'POST', headers: asAlice }), 204);
-      await waitUntil(
-        async () => (await request(`${P.url}/ping`, { ca: caB.certPem, timeoutMs: 2_000 })).status === 204,
-        { attempts: 50, intervalMs: 100, what: 'the renewed certificate to be served', details: () => P.output() },
-      );
+      await waitUntil(async () => (await request(`${P.url}/ping`, { ca: caB.certPem, timeoutMs: 2_000 })).status === 204, {
+        attempts: 50,
+        intervalMs: 100,
+        what: 'the renewed certificate to be served',
+        details: () => P.output(),
+      });
     } finally {
       await P.rewriteConfig(pConfig);
       expectStatus(await request(`${P.url}/reload`, { method: 'POST', headers: asAlice, ca: caB.certPem }), 204);
@@ -381,7 +396,10 @@ describe('no secret leaks', () => {
     ];
     for (const [where, text] of Object.entries(haystacks)) {
       for (const secret of secrets) {
-        if (text.includes(secret)) throw new Error(`${where} contains a secret: …${text.slice(Math.max(0, text.indexOf(secret) - 200), text.indexOf(secret) + 50)}…`);
+        if (text.includes(secret))
+          throw new Error(
+            `${where} contains a secret: …${text.slice(Math.max(0, text.indexOf(secret) - 200), text.indexOf(secret) + 50)}…`,
+          );
       }
       expect(text).not.toContain('$scrypt$');
     }
@@ -402,7 +420,14 @@ describe('hardening', () => {
         backends: { secure: { ...pConfig.backends.secure } },
         keymaps: { _default_: ['secure'] },
         proxies: {
-          p1: { listenAddr: `127.0.0.1:${qPort}`, db: PROXY_DB, idleTimeout: 5, headersTimeout: 1, requestTimeout: 3, maxConcurrentRequests: 4 },
+          p1: {
+            listenAddr: `127.0.0.1:${qPort}`,
+            db: PROXY_DB,
+            idleTimeout: 5,
+            headersTimeout: 1,
+            requestTimeout: 3,
+            maxConcurrentRequests: 4,
+          },
         },
       },
     });
@@ -429,7 +454,11 @@ describe('hardening', () => {
       for (let i = 0; !stop; i++) {
         const started = Date.now();
         const ping = await request(`${Q.url}/ping`, { timeoutMs: 5_000 });
-        const write = await request(`${Q.url}/write?db=${PROXY_DB}`, { method: 'POST', body: `hardening,t=${tag} v=${i}i`, timeoutMs: 5_000 });
+        const write = await request(`${Q.url}/write?db=${PROXY_DB}`, {
+          method: 'POST',
+          body: `hardening,t=${tag} v=${i}i`,
+          timeoutMs: 5_000,
+        });
         statuses.push(ping.status, write.status);
         slowest = Math.max(slowest, Date.now() - started);
         await sleep(100);
@@ -488,7 +517,11 @@ describe('hardening', () => {
     const end = await closed;
     // the others go on being served after it: two more rounds of /ping and a write
     const answeredAtClose = normal.answered;
-    await waitUntil(async () => normal.answered >= answeredAtClose + 4, { attempts: 100, intervalMs: 50, what: 'two more rounds of normal traffic' });
+    await waitUntil(async () => normal.answered >= answeredAtClose + 4, {
+      attempts: 100,
+      intervalMs: 50,
+      what: 'two more rounds of normal traffic',
+    });
     const { statuses } = await normal.finish();
     expect(end.text).toMatch(/^HTTP\/1\.1 431 /);
     expect(new Set(statuses)).toEqual(new Set([204]));
@@ -667,10 +700,12 @@ describe('back-pressure', () => {
     for (const res of held) res.writeHead(204, { 'X-Influxdb-Version': 'sink' }).end();
     held = [];
     const body = Buffer.from(`bp,w=1 v=1i 1700000000000000000\n`.repeat(30_000));
-    await waitUntil(
-      async () => (await request(`${R.url}/write?db=${PROXY_DB}`, { method: 'POST', body })).status === 204,
-      { attempts: 100, intervalMs: 100, what: 'R to accept writes again', details: () => R.output() },
-    );
+    await waitUntil(async () => (await request(`${R.url}/write?db=${PROXY_DB}`, { method: 'POST', body })).status === 204, {
+      attempts: 100,
+      intervalMs: 100,
+      what: 'R to accept writes again',
+      details: () => R.output(),
+    });
     for (let i = 0; i < 4; i++) {
       expect((await request(`${R.url}/write?db=${PROXY_DB}`, { method: 'POST', body })).status).toBe(204);
     }

@@ -57,7 +57,12 @@ async function tagKeys(node: Influxd, db: string, m: string): Promise<string[]> 
 /** Every point of `m` (GROUP BY * so tags come back as tags), in a comparable order. */
 async function points(node: Influxd, db: string, m: string): Promise<Row[]> {
   const rows = await node.rows(`SELECT * FROM "${m}" GROUP BY *`, db);
-  const key = (r: Row) => `${r.time} ${JSON.stringify(Object.entries(r).filter(([k]) => k !== 'time').sort())}`;
+  const key = (r: Row) =>
+    `${r.time} ${JSON.stringify(
+      Object.entries(r)
+        .filter(([k]) => k !== 'time')
+        .sort(),
+    )}`;
   return rows.sort((x, y) => (key(x) < key(y) ? -1 : 1));
 }
 
@@ -176,9 +181,15 @@ it('copies a result larger than one chunk and one write piece, over GET with inf
   const result = got.json().results[0];
   expect(result.series[0].values).toEqual([['1970-01-01T00:00:00Z', N]]);
   expect(result.messages).toEqual([
-    { level: 'warning', text: expect.stringMatching(/^deprecated use of '.*INTO big_copy.*' in a read only context, please use a POST request instead$/) },
+    {
+      level: 'warning',
+      text: expect.stringMatching(/^deprecated use of '.*INTO big_copy.*' in a read only context, please use a POST request instead$/),
+    },
   ]);
-  for (const [node, db] of [[A, 'dba'], [B, 'dbb']] as const) {
+  for (const [node, db] of [
+    [A, 'dba'],
+    [B, 'dbb'],
+  ] as const) {
     const [row] = await node.rows('SELECT count(v), sum(v), count(label) FROM big_copy', db);
     expect(row).toMatchObject({ count: N, sum: (N * (N - 1)) / 2, count_1: N });
     expect(await fieldTypes(node, db, 'big_copy')).toEqual({ f: 'float', label: 'string', v: 'integer' });

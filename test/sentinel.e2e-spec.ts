@@ -28,13 +28,20 @@ const INTERVAL_MS = 250;
 const FALL = 2;
 const LEADER_TTL_MS = 2_000;
 const SENTINEL_FLAGS = [
-  '--check-interval', String(INTERVAL_MS / 1000),
-  '--check-timeout', '1',
-  '--fall', String(FALL),
-  '--rise', '2',
-  '--leader-ttl', String(LEADER_TTL_MS / 1000),
-  '--slot-ttl', '3',
-  '--membership-ttl', '3',
+  '--check-interval',
+  String(INTERVAL_MS / 1000),
+  '--check-timeout',
+  '1',
+  '--fall',
+  String(FALL),
+  '--rise',
+  '2',
+  '--leader-ttl',
+  String(LEADER_TTL_MS / 1000),
+  '--slot-ttl',
+  '3',
+  '--membership-ttl',
+  '3',
 ];
 /** How long after a fault the proxies may take to follow the sentinel: its probes, a publication, a poll, and slack for a loaded machine. */
 const FOLLOW_MS = FALL * INTERVAL_MS + INTERVAL_MS + INTERVAL_MS + 1_000;
@@ -118,7 +125,12 @@ async function leaderOf(fleet: Fleet): Promise<{ leader: SentinelProcess; follow
         ? { leader: fleet.sentinels[i], follower: fleet.sentinels[1 - i] }
         : undefined;
     },
-    { attempts: 100, intervalMs: 100, what: 'exactly one leading sentinel', details: () => fleet.sentinels.map((s) => s.output()).join('\n') },
+    {
+      attempts: 100,
+      intervalMs: 100,
+      what: 'exactly one leading sentinel',
+      details: () => fleet.sentinels.map((s) => s.output()).join('\n'),
+    },
   );
 }
 
@@ -185,7 +197,12 @@ class ReplaySampler {
   private async run(): Promise<void> {
     while (this.running) {
       const flags = await Promise.all(
-        this.proxies.map((p) => meta(p).then((m) => m.backendDetail[this.backend].spool.replaying === true, () => false)),
+        this.proxies.map((p) =>
+          meta(p).then(
+            (m) => m.backendDetail[this.backend].spool.replaying === true,
+            () => false,
+          ),
+        ),
       );
       this.samples++;
       flags.forEach((f, i) => f && this.replayed.add(this.proxies[i].url));
@@ -207,7 +224,9 @@ function concurrentWrites(writes: ForwardedWrite[]): string[] {
   for (let i = 0; i < sorted.length; i++) {
     for (let j = i + 1; j < sorted.length && sorted[j].start <= sorted[i].end; j++) {
       if (sorted[i].sources.join() !== sorted[j].sources.join()) {
-        out.push(`${sorted[i].sources} [${sorted[i].start}, ${sorted[i].end}] with ${sorted[j].sources} [${sorted[j].start}, ${sorted[j].end}]`);
+        out.push(
+          `${sorted[i].sources} [${sorted[i].start}, ${sorted[i].end}] with ${sorted[j].sources} [${sorted[j].start}, ${sorted[j].end}]`,
+        );
       }
     }
   }
@@ -239,7 +258,9 @@ async function expectFleetInMeta(fleet: Fleet): Promise<void> {
       async () => {
         const j = await meta(proxy);
         const s = j.sentinel;
-        return j.proxies.p1?.alive && j.proxies.p2?.alive && s.members.s1 && s.members.s2 && s.leader === leader.name && s.live ? j : undefined;
+        return j.proxies.p1?.alive && j.proxies.p2?.alive && s.members.s1 && s.members.s2 && s.leader === leader.name && s.live
+          ? j
+          : undefined;
       },
       { attempts: 100, intervalMs: 100, what: `${proxy.url}/meta to list p1, p2, s1, s2 and the leader`, details: () => proxy.output() },
     );
@@ -287,10 +308,13 @@ async function killTheLeader(fleet: Fleet): Promise<void> {
   expect(later.seq).toBeGreaterThanOrEqual(first.seq + 2); // keeps publishing
   expect(follower.output()).toMatch(/carrying on from .*'s publication/);
   for (const proxy of fleet.proxies) {
-    await waitUntil(async () => {
-      const s = (await meta(proxy)).sentinel;
-      return s.live && s.leader === follower.name && s.publication.leader === follower.name;
-    }, { what: `${proxy.url} to follow ${follower.name}` });
+    await waitUntil(
+      async () => {
+        const s = (await meta(proxy)).sentinel;
+        return s.live && s.leader === follower.name && s.publication.leader === follower.name;
+      },
+      { what: `${proxy.url} to follow ${follower.name}` },
+    );
   }
   await leader.restart(); // back as a follower
   expect(await role(leader)).toBe('follower');
@@ -302,7 +326,11 @@ async function freezeTheLeader(fleet: Fleet): Promise<void> {
   const { leader, follower } = await leaderOf(fleet);
   process.kill(leader.pid, 'SIGSTOP');
   try {
-    await waitUntil(async () => (await role(follower)) === 'leader', { attempts: 200, intervalMs: 25, what: `${follower.name} to take over from a frozen leader` });
+    await waitUntil(async () => (await role(follower)) === 'leader', {
+      attempts: 200,
+      intervalMs: 25,
+      what: `${follower.name} to take over from a frozen leader`,
+    });
     await sleep(2 * INTERVAL_MS);
   } finally {
     process.kill(leader.pid, 'SIGCONT');
@@ -345,7 +373,10 @@ async function backendOutage(fleet: Fleet, measurement: string): Promise<void> {
       ),
     );
     for (const ms of seenDown) expect(ms).toBeLessThan(FOLLOW_MS);
-    expect((await meta(p1)).backendDetail.b.sentinel).toMatchObject({ by: leader.name, lastError: expect.stringMatching(/ping|SHOW DATABASES|writes fail/) });
+    expect((await meta(p1)).backendDetail.b.sentinel).toMatchObject({
+      by: leader.name,
+      lastError: expect.stringMatching(/ping|SHOW DATABASES|writes fail/),
+    });
     // both spool meanwhile
     await waitUntil(async () => (await backlog(p1, 'b')) > 0 && (await backlog(p2, 'b')) > 0, { what: 'both proxies to spool for b' });
     await sleep(800);
@@ -379,7 +410,9 @@ async function backendOutage(fleet: Fleet, measurement: string): Promise<void> {
   expect(sampler.samples).toBeGreaterThan(10);
   expect(sampler.overlaps).toEqual([]);
   // … and in the leader's slot log: a slot for b goes to the next proxy only once the last one gave it back
-  const slotLog = [...leader.output().matchAll(/replay slot \S+ for backend b (granted to|released by|taken back from) proxy (p\d)/g)].map((m) => `${m[1]} ${m[2]}`);
+  const slotLog = [...leader.output().matchAll(/replay slot \S+ for backend b (granted to|released by|taken back from) proxy (p\d)/g)].map(
+    (m) => `${m[1]} ${m[2]}`,
+  );
   expect(slotLog.filter((l) => l.startsWith('granted')).length).toBeGreaterThanOrEqual(2);
   const overlapping = slotLog.filter((l, i) => l.startsWith('granted') && i > 0 && slotLog[i - 1].startsWith('granted'));
   expect({ overlapping, slotLog }).toEqual({ overlapping: [], slotLog });
@@ -411,7 +444,8 @@ describe('sentinels on a 3-member etcd cluster', () => {
     etcd = await startEtcdCluster(3);
     const config = clusterConfig((await freePorts(2)) as [number, number]);
     for (const [section, entries] of Object.entries(config)) {
-      for (const [name, value] of Object.entries(entries as Record<string, unknown>)) await etcd.put(`${prefix}${section}/${name}`, JSON.stringify(value));
+      for (const [name, value] of Object.entries(entries as Record<string, unknown>))
+        await etcd.put(`${prefix}${section}/${name}`, JSON.stringify(value));
     }
     store = ['--etcd', etcd.urls.join(','), '--etcd-prefix', prefix];
     fleet = await startFleet(store, config);
@@ -451,7 +485,10 @@ describe('sentinels on a 3-member etcd cluster', () => {
     await member.kill('SIGKILL');
     // writes never wait for the store
     for (const [i, proxy] of fleet!.proxies.entries()) {
-      const res = await request(`${proxy.url}/write?db=${DB}`, { method: 'POST', body: `etcd_member_down,src=p${i + 1} v=1i 1700000000000000000` });
+      const res = await request(`${proxy.url}/write?db=${DB}`, {
+        method: 'POST',
+        body: `etcd_member_down,src=p${i + 1} v=1i 1700000000000000000`,
+      });
       expect(res.status).toBe(204);
     }
     // once the two members left have a raft leader again (an election timeout), the sentinels carry on
@@ -486,7 +523,8 @@ describe('sentinels on Redis', () => {
     const config = clusterConfig((await freePorts(2)) as [number, number]);
     const hashes = { backends: 'b:', keymaps: 'm:', proxies: 'n:' } as const;
     for (const [section, key] of Object.entries(hashes)) {
-      for (const [name, value] of Object.entries(config[section as keyof ProxyConfig])) await redis.command('HSET', key, name, JSON.stringify(value));
+      for (const [name, value] of Object.entries(config[section as keyof ProxyConfig]))
+        await redis.command('HSET', key, name, JSON.stringify(value));
     }
     fleet = await startFleet(['-redis', `${redis.host}:${redis.port}`], config);
   });
@@ -530,7 +568,10 @@ describe('sentinels on Redis', () => {
     const { leader, follower } = await leaderOf(fleet!);
     const stoppedAt = Date.now();
     expect(await leader.stop()).toBe(0);
-    const took = await waitUntil(async () => ((await role(follower)) === 'leader' ? Date.now() - stoppedAt : undefined), { attempts: 100, intervalMs: 25 });
+    const took = await waitUntil(async () => ((await role(follower)) === 'leader' ? Date.now() - stoppedAt : undefined), {
+      attempts: 100,
+      intervalMs: 25,
+    });
     expect(took).toBeLessThan(LEADER_TTL_MS); // no waiting for the lock to expire
     expect(leader.output()).toMatch(/resigned the leadership/);
     expect(await redis.command('GET', 'influxdb-proxy:sentinel:member:' + leader.name)).toBeNull();

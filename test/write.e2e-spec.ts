@@ -40,7 +40,15 @@ function makeConfig(listenPort: number, keymaps: Record<string, string[]>): Prox
     backends: { a: backend(A.url, DB_A), b: backend(B.url, DB_B) },
     keymaps,
     proxies: {
-      p1: { listenAddr: `127.0.0.1:${listenPort}`, db: PROXY_DB, zone: 'z', interval: 10, idleTimeout: 10, writeTracing: 0, queryTracing: 0 },
+      p1: {
+        listenAddr: `127.0.0.1:${listenPort}`,
+        db: PROXY_DB,
+        zone: 'z',
+        interval: 10,
+        idleTimeout: 10,
+        writeTracing: 0,
+        queryTracing: 0,
+      },
     },
   };
 }
@@ -50,7 +58,10 @@ const KEYMAPS = { cpu: ['a'], temperature: ['b'], 'my meas': ['b'], _default_: [
 beforeAll(async () => {
   [A, B] = await Promise.all([startInfluxd(), startInfluxd()]);
   await Promise.all([A.createDatabase(DB_A), B.createDatabase(DB_B)]);
-  for (const [influxd, db] of [[A, DB_A], [B, DB_B]] as const) {
+  for (const [influxd, db] of [
+    [A, DB_A],
+    [B, DB_B],
+  ] as const) {
     const json = await influxd.query(`CREATE RETENTION POLICY "rp2" ON "${db}" DURATION INF REPLICATION 1`);
     if (json.results?.[0]?.error) throw new Error(`CREATE RETENTION POLICY on ${influxd.url}: ${json.results[0].error}`);
   }
@@ -79,9 +90,7 @@ function describeResponse(res: HttpResponse): string {
 /** Fails with the whole answer and the proxy's recent output when the status is not `status`. */
 function expectStatus(res: HttpResponse, status: number, target: ProxyProcess = proxy): void {
   if (res.status !== status) {
-    throw new Error(
-      `expected HTTP ${status}, got ${describeResponse(res)}\n--- proxy output (tail) ---\n${target.output().slice(-4000)}`,
-    );
+    throw new Error(`expected HTTP ${status}, got ${describeResponse(res)}\n--- proxy output (tail) ---\n${target.output().slice(-4000)}`);
   }
 }
 
@@ -210,9 +219,7 @@ describe('routing by measurement', () => {
   });
 
   it('sends a measurement mapped to the other backend only there (temperature → b)', async () => {
-    expect(await eventually(B, `SELECT * FROM temperature WHERE test = 'routing'`)).toEqual([
-      { time: TN, test: 'routing', value: 2 },
-    ]);
+    expect(await eventually(B, `SELECT * FROM temperature WHERE test = 'routing'`)).toEqual([{ time: TN, test: 'routing', value: 2 }]);
     await eventually(A, `SELECT * FROM cpu WHERE test = 'routing'`);
     await eventually(A, `SELECT * FROM mem WHERE test = 'routing'`);
     expect(await rowsOn(A, `SELECT * FROM temperature WHERE test = 'routing'`)).toEqual([]);
@@ -255,16 +262,21 @@ describe('timestamps and precision', () => {
     { precision: 'h', timestamp: '472222', ns: 1699999200000000000n, instant: '2023-11-14T22:00:00Z' },
   ];
 
-  it.each(cases)('writes precision=$precision points at the right instant ($timestamp → $instant)', async ({ precision, timestamp, ns, instant }) => {
-    // The table itself: ns and instant name the same moment (to the millisecond Date can show).
-    expect(new Date(Number(ns / 1_000_000n)).toISOString()).toBe(instant.replace(/(\.\d{3})\d*Z$/, '$1Z').replace(/:(\d\d)Z$/, ':$1.000Z'));
-    const measurement = `precision_${precision}`;
-    expectStatus(await write(`${measurement},test=precision value=1 ${timestamp}`, { precision }), 204);
-    for (const influxd of [A, B]) {
-      const rows = await eventually(influxd, `SELECT * FROM ${measurement}`);
-      expect(rows.map((r) => r.time)).toEqual([ns]);
-    }
-  });
+  it.each(cases)(
+    'writes precision=$precision points at the right instant ($timestamp → $instant)',
+    async ({ precision, timestamp, ns, instant }) => {
+      // The table itself: ns and instant name the same moment (to the millisecond Date can show).
+      expect(new Date(Number(ns / 1_000_000n)).toISOString()).toBe(
+        instant.replace(/(\.\d{3})\d*Z$/, '$1Z').replace(/:(\d\d)Z$/, ':$1.000Z'),
+      );
+      const measurement = `precision_${precision}`;
+      expectStatus(await write(`${measurement},test=precision value=1 ${timestamp}`, { precision }), 204);
+      for (const influxd of [A, B]) {
+        const rows = await eventually(influxd, `SELECT * FROM ${measurement}`);
+        expect(rows.map((r) => r.time)).toEqual([ns]);
+      }
+    },
+  );
 
   it('stamps a line without timestamp with the receive time truncated to the request precision (s)', async () => {
     const before = Date.now();
@@ -379,7 +391,9 @@ describe('line protocol bodies', () => {
 
   it('writes the good lines of a mixed body and answers 400 partial write … dropped=', async () => {
     const T = '1700000500000000000';
-    const res = await write(`partial_good,test=partial value=1 ${T}\n,cpu value=1\npartial_good,test=partial value=2 1700000500000000001\n`);
+    const res = await write(
+      `partial_good,test=partial value=1 ${T}\n,cpu value=1\npartial_good,test=partial value=2 1700000500000000001\n`,
+    );
     const message = expectInfluxError(res, 400, /^partial write: /);
     expect(message).toContain("unable to parse ',cpu value=1': missing measurement");
     expect(message).toMatch(/ dropped=\d+$/);

@@ -96,13 +96,20 @@ export async function startEtcd(): Promise<Etcd> {
     stopTimeoutMs: 10_000,
     spawn: () =>
       spawnManaged(`etcd:${clientPort}`, 'etcd', [
-        '--name', 'default',
-        '--data-dir', `${dir}/data`,
-        '--listen-client-urls', url,
-        '--advertise-client-urls', url,
-        '--listen-peer-urls', peerUrl,
-        '--initial-advertise-peer-urls', peerUrl,
-        '--initial-cluster', `default=${peerUrl}`,
+        '--name',
+        'default',
+        '--data-dir',
+        `${dir}/data`,
+        '--listen-client-urls',
+        url,
+        '--advertise-client-urls',
+        url,
+        '--listen-peer-urls',
+        peerUrl,
+        '--initial-advertise-peer-urls',
+        peerUrl,
+        '--initial-cluster',
+        `default=${peerUrl}`,
       ]),
     ready: (proc) => untilHealthy(proc, url, 'etcd'),
   });
@@ -149,15 +156,24 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
       stopTimeoutMs: 10_000,
       spawn: () => {
         const proc = spawnManaged(`etcd:${spec.name}`, 'etcd', [
-          '--name', spec.name,
-          '--data-dir', `${dir}/${spec.name}`,
-          '--listen-client-urls', spec.url,
-          '--advertise-client-urls', spec.url,
-          '--listen-peer-urls', spec.peerUrl,
-          '--initial-advertise-peer-urls', spec.peerUrl,
-          '--initial-cluster', initialCluster,
-          '--initial-cluster-token', token,
-          '--initial-cluster-state', started ? 'existing' : 'new',
+          '--name',
+          spec.name,
+          '--data-dir',
+          `${dir}/${spec.name}`,
+          '--listen-client-urls',
+          spec.url,
+          '--advertise-client-urls',
+          spec.url,
+          '--listen-peer-urls',
+          spec.peerUrl,
+          '--initial-advertise-peer-urls',
+          spec.peerUrl,
+          '--initial-cluster',
+          initialCluster,
+          '--initial-cluster-token',
+          token,
+          '--initial-cluster-state',
+          started ? 'existing' : 'new',
         ]);
         started = true;
         return proc;
@@ -179,7 +195,9 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
     async leader() {
       // the raft leader is the member whose own id (in the answer's header) is the leader id it reports
       for (const m of members.filter((x) => x.isRunning())) {
-        const res = await request(`${m.url}/v3/maintenance/status`, { method: 'POST', body: '{}', timeoutMs: 2_000 }).catch(() => undefined);
+        const res = await request(`${m.url}/v3/maintenance/status`, { method: 'POST', body: '{}', timeoutMs: 2_000 }).catch(
+          () => undefined,
+        );
         const status = res?.status === 200 ? res.json() : undefined;
         if (status && String(status.header?.member_id) === String(status.leader)) return m;
       }

@@ -199,11 +199,7 @@ export async function waitForExit(proc: ManagedProcess, timeoutMs: number): Prom
  * Sends `signal` to the process by PID, waits for it to exit (bounded by `timeoutMs`), then
  * SIGKILLs it if it is still there. Descendants that outlive it get the same treatment.
  */
-export async function terminate(
-  proc: ManagedProcess,
-  signal: NodeJS.Signals = 'SIGTERM',
-  timeoutMs = 15_000,
-): Promise<ExitInfo> {
+export async function terminate(proc: ManagedProcess, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<ExitInfo> {
   if (!proc.isRunning()) return proc.exited;
   const descendants = descendantPids(proc.pid);
   try {
@@ -432,12 +428,7 @@ export class ServiceRunner implements Stoppable {
 }
 
 /** Waits (150 x 100 ms unless told) until `probe` says the fresh `proc` serves; gives up at once if it exits. */
-export function untilServing(
-  proc: ManagedProcess,
-  what: string,
-  probe: () => Promise<boolean>,
-  attempts = 150,
-): Promise<true> {
+export function untilServing(proc: ManagedProcess, what: string, probe: () => Promise<boolean>, attempts = 150): Promise<true> {
   return waitUntil(async () => (await probe()) || undefined, {
     attempts,
     intervalMs: 100,

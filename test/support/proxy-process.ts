@@ -5,7 +5,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { answers, request } from './http';
-import { ExitInfo, REPO_ROOT, ServiceApi, ServiceLifecycle, ServiceRunner, makeTempDir, spawnManaged, stopAll, untilServing } from './processes';
+import {
+  ExitInfo,
+  REPO_ROOT,
+  ServiceApi,
+  ServiceLifecycle,
+  ServiceRunner,
+  makeTempDir,
+  spawnManaged,
+  stopAll,
+  untilServing,
+} from './processes';
 
 export { stopAll };
 

@@ -41,15 +41,24 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     stopTimeoutMs: 10_000,
     spawn: () =>
       spawnManaged(`redis:${port}`, 'redis-server', [
-        '--port', String(port),
-        '--bind', host,
-        '--save', '',
-        '--appendonly', 'no',
-        '--dir', dir,
+        '--port',
+        String(port),
+        '--bind',
+        host,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
         ...(password ? ['--requirepass', password] : []),
       ]),
     ready: (proc) =>
-      untilServing(proc, `redis-server on ${host}:${port} to answer PING`, async () => (await respCommand(host, port, ['PING'], 1_000, password)) === 'PONG'),
+      untilServing(
+        proc,
+        `redis-server on ${host}:${port} to answer PING`,
+        async () => (await respCommand(host, port, ['PING'], 1_000, password)) === 'PONG',
+      ),
   });
   const handle: Redis = runner.handle({
     url: `redis://${host}:${port}`,
@@ -64,13 +73,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
 }
 
 /** One RESP2 command over a fresh TCP connection (after AUTH when a password is given). */
-export function respCommand(
-  host: string,
-  port: number,
-  args: string[],
-  timeoutMs = 5_000,
-  password?: string,
-): Promise<RespValue> {
+export function respCommand(host: string, port: number, args: string[], timeoutMs = 5_000, password?: string): Promise<RespValue> {
   const commands = password ? [['AUTH', password], args] : [args];
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host, port });

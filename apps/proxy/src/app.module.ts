@@ -40,10 +40,7 @@ export class AppModule {
   static forRoot(options: ProxyOptions): DynamicModule {
     return {
       module: AppModule,
-      imports: [
-        ClusterStoreModule.forRoot(options.store, CONFIG_RULES),
-        MetricsModule.forRoot(),
-      ],
+      imports: [ClusterStoreModule.forRoot(options.store, CONFIG_RULES), MetricsModule.forRoot()],
       controllers: [ReloadController, RejectedController, MetaController, HealthController, MetricsController],
       providers: [
         { provide: PROXY_OPTIONS, useValue: options },

@@ -21,7 +21,9 @@ function fakeInfluxd(): Promise<http.Server> {
     } else if (req.url?.startsWith('/broken/query')) {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"statement_id":0,"error":"engine is closed"}]}');
     } else {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"statement_id":0,"series":[{"name":"databases","columns":["name"],"values":[["db"]]}]}]}');
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end('{"results":[{"statement_id":0,"series":[{"name":"databases","columns":["name"],"values":[["db"]]}]}]}');
     }
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
@@ -74,7 +76,9 @@ describe('SentinelModule on a config file', () => {
       writeFailureReports: 1,
       logLevel: 'warn',
     };
-    module = await Test.createTestingModule({ imports: [SentinelModule.forRoot(options)] }).setLogger(false as never).compile();
+    module = await Test.createTestingModule({ imports: [SentinelModule.forRoot(options)] })
+      .setLogger(false as never)
+      .compile();
     await module.get(SentinelService).start();
     await module.init();
     await module.get(SentinelMembershipService).start();

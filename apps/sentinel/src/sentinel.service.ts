@@ -159,7 +159,9 @@ export class SentinelService implements OnApplicationShutdown {
       if (previous) {
         this.logger.log(`carrying on from ${previous.leader}'s publication (term ${previous.term}, seq ${previous.seq})`);
       } else {
-        this.logger.log(`no publication to carry on from: granting no replay slot for ${this.options.slotTtlMs + this.health.maxTimeoutMs} ms`);
+        this.logger.log(
+          `no publication to carry on from: granting no replay slot for ${this.options.slotTtlMs + this.health.maxTimeoutMs} ms`,
+        );
       }
     }
     this.health.probeAll();
@@ -173,9 +175,16 @@ export class SentinelService implements OnApplicationShutdown {
     let plan: SlotPlan;
     if (members) {
       this.freshness.update(members, now);
-      this.health.applyReports(freshFailureReports(members, (proxy) => this.freshness.ageMs(proxy, now), this.options.intervalMs), now);
+      this.health.applyReports(
+        freshFailureReports(members, (proxy) => this.freshness.ageMs(proxy, now), this.options.intervalMs),
+        now,
+      );
       this.backlog = fleetBacklog(members);
-      plan = planner.plan(now, this.health.plannerView(), members.map((m) => this.report(m, now)));
+      plan = planner.plan(
+        now,
+        this.health.plannerView(),
+        members.map((m) => this.report(m, now)),
+      );
     } else {
       plan = planner.current(now);
     }

@@ -100,10 +100,8 @@ describe('Authenticator', () => {
 
   it('refuses as busy, at once, what would wait behind maxQueuedHashes checks', async () => {
     const auth = new Authenticator({ maxConcurrentHashes: 1, maxQueuedHashes: 2 });
-    const results = await Promise.all(
-      ['w1', 'w2', 'w3', 'w4', 'w5'].map((pw) => auth.authenticate(creds('alice', pw), users)),
-    );
-    expect(results.map((r) => (r.ok ? 'ok' : r.refused ?? 'failed'))).toEqual(['failed', 'failed', 'failed', 'busy', 'busy']);
+    const results = await Promise.all(['w1', 'w2', 'w3', 'w4', 'w5'].map((pw) => auth.authenticate(creds('alice', pw), users)));
+    expect(results.map((r) => (r.ok ? 'ok' : (r.refused ?? 'failed')))).toEqual(['failed', 'failed', 'failed', 'busy', 'busy']);
   });
 
   it("rate-limits an address's failed checks without scrypt work, and lets remembered credentials through", async () => {
@@ -116,8 +114,16 @@ describe('Authenticator', () => {
 
     const scrypt = jest.spyOn(crypto, 'scrypt');
     // unknown user and wrong password get the same answer, at once
-    expect(await auth.authenticate(creds('alice', 'g4'), users, attacker)).toEqual({ ok: false, error: AUTH_ERRORS.failed, refused: 'rate-limited' });
-    expect(await auth.authenticate(creds('mallory', 'g5'), users, attacker)).toEqual({ ok: false, error: AUTH_ERRORS.failed, refused: 'rate-limited' });
+    expect(await auth.authenticate(creds('alice', 'g4'), users, attacker)).toEqual({
+      ok: false,
+      error: AUTH_ERRORS.failed,
+      refused: 'rate-limited',
+    });
+    expect(await auth.authenticate(creds('mallory', 'g5'), users, attacker)).toEqual({
+      ok: false,
+      error: AUTH_ERRORS.failed,
+      refused: 'rate-limited',
+    });
     // the right password, not remembered, from the limited address: refused too
     expect(await auth.authenticate(creds('bob', 'bob-pw'), users, attacker)).toMatchObject({ refused: 'rate-limited' });
     expect(scrypt).not.toHaveBeenCalled();
@@ -135,7 +141,7 @@ describe('Authenticator', () => {
     const auth = new Authenticator();
     const client = { address: '192.0.2.3', limits: { burst: 2, perMinute: 60 } };
     const results = await Promise.all(['a', 'b', 'c', 'd'].map((pw) => auth.authenticate(creds('bob', pw), users, client)));
-    expect(results.map((r) => (r.ok ? 'ok' : r.refused ?? 'failed'))).toEqual(['failed', 'failed', 'rate-limited', 'rate-limited']);
+    expect(results.map((r) => (r.ok ? 'ok' : (r.refused ?? 'failed')))).toEqual(['failed', 'failed', 'rate-limited', 'rate-limited']);
     // then the address is out of failures
     expect(await auth.authenticate(creds('bob', 'e'), users, client)).toMatchObject({ refused: 'rate-limited' });
   });

@@ -112,11 +112,7 @@ export class Authenticator {
    * The full check: from memory when it can be, else one scrypt (shared with requests presenting the
    * same credentials at the same time). With `client`, its failed checks are rate-limited.
    */
-  async authenticate(
-    creds: Credentials,
-    users: Readonly<Record<string, UserEntry>>,
-    client?: AuthClient,
-  ): Promise<AuthResult> {
+  async authenticate(creds: Credentials, users: Readonly<Record<string, UserEntry>>, client?: AuthClient): Promise<AuthResult> {
     if (creds.kind !== 'user' || creds.username === '') return this.tryFast(creds, users)!;
     const key = this.mac(creds.username, creds.password);
     const known = this.remembered(key, creds.username, users);
@@ -159,12 +155,7 @@ export class Authenticator {
     return { ok: true, username, admin: user.admin };
   }
 
-  private async verify(
-    username: string,
-    password: string,
-    key: string,
-    users: Readonly<Record<string, UserEntry>>,
-  ): Promise<AuthResult> {
+  private async verify(username: string, password: string, key: string, users: Readonly<Record<string, UserEntry>>): Promise<AuthResult> {
     await this.slot();
     try {
       const user = own(users, username);

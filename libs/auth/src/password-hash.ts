@@ -67,9 +67,7 @@ export async function verifyPassword(password: string, hash: PasswordHash): Prom
 
 function derive(password: string, salt: Buffer, length: number, params: ScryptParams): Promise<Buffer> {
   const options: ScryptOptions = { N: 2 ** params.ln, r: params.r, p: params.p, maxmem: memoryOf(params) * 2 + (1 << 20) };
-  return new Promise((resolve, reject) =>
-    scryptCb(password, salt, length, options, (err, key) => (err ? reject(err) : resolve(key))),
-  );
+  return new Promise((resolve, reject) => scryptCb(password, salt, length, options, (err, key) => (err ? reject(err) : resolve(key))));
 }
 
 function memoryOf(params: ScryptParams): number {

@@ -122,9 +122,7 @@ export class Backend {
       name: this.name,
       maxBytes: this.config.spoolMaxBytes,
       onCorruptTail: ({ file, offset, droppedBytes }) =>
-        this.logger.error(
-          `backend ${this.name}: spool ${file} had a torn or corrupt tail at ${offset}; truncated ${droppedBytes} bytes`,
-        ),
+        this.logger.error(`backend ${this.name}: spool ${file} had a torn or corrupt tail at ${offset}; truncated ${droppedBytes} bytes`),
     });
     if (!this.spool.isEmpty) {
       const b = this.spool.backlog;
@@ -137,9 +135,7 @@ export class Backend {
       throw err;
     }
     if (this.rejected.records > 0) {
-      this.logger.warn(
-        `backend ${this.name}: ${this.rejected.records} records it refused on replay are set aside (see /admin/rejected)`,
-      );
+      this.logger.warn(`backend ${this.name}: ${this.rejected.records} records it refused on replay are set aside (see /admin/rejected)`);
     }
     void this.check();
     this.timer = setInterval(() => void this.check(), this.config.checkInterval);
@@ -243,7 +239,10 @@ export class Backend {
       try {
         next = await this.successor;
       } catch (err) {
-        return { kind: 'unavailable', error: `backend ${this.name} is being replaced and its replacement failed: ${(err as Error).message}` };
+        return {
+          kind: 'unavailable',
+          error: `backend ${this.name} is being replaced and its replacement failed: ${(err as Error).message}`,
+        };
       }
       return next.sendBatch(batch);
     }
@@ -283,7 +282,13 @@ export class Backend {
    * Keeps lines that this backend refused while its replicas took them (the refusal is its state, not
    * the request's): they wait in its spool like a down backend's, and it is marked refusing.
    */
-  async keepForLater(rp: string, precision: string, body: Buffer, lines: number, refusal: { status: number; error: string }): Promise<WriteOutcome> {
+  async keepForLater(
+    rp: string,
+    precision: string,
+    body: Buffer,
+    lines: number,
+    refusal: { status: number; error: string },
+  ): Promise<WriteOutcome> {
     this.markRefusing({ status: refusal.status, error: `${refusal.error} (its replicas took the same lines)`, answer: refusal.error });
     if (!this.spool) return { kind: 'unavailable', error: `backend ${this.name} has no spool` };
     return this.toSpool(batchOf(rp, precision, body, lines));
@@ -311,7 +316,10 @@ export class Backend {
       this.observer.spoolRefused(lines, 'disk');
       this.diskFailed('append', err);
       // the client learns what happened, not the file names or errno of this machine
-      return { kind: 'unavailable', error: `backend ${this.name} is unavailable and its spool cannot take the write (${diskProblem(err)})` };
+      return {
+        kind: 'unavailable',
+        error: `backend ${this.name} is unavailable and its spool cannot take the write (${diskProblem(err)})`,
+      };
     } finally {
       if (gathered) this.pool?.release(gathered);
     }
@@ -442,7 +450,8 @@ export class Backend {
       const part = await this.deliver(half, depth + 1);
       if (part.kind === 'unavailable' || part.kind === 'refused') return part;
       if (part.kind === 'rejected') {
-        if (!(await this.setAside(half, part))) return { kind: 'unavailable', error: `rejected-record store of backend ${this.name} has no room` };
+        if (!(await this.setAside(half, part)))
+          return { kind: 'unavailable', error: `rejected-record store of backend ${this.name} has no room` };
       } else {
         this.observer.replayed(half.lines, part);
       }
@@ -456,7 +465,10 @@ export class Backend {
       await this.rejected!.add(record, refusal.status, refusal.error);
     } catch (err) {
       const why = err instanceof SpoolFullError ? 'it is full' : (err as Error).message;
-      this.markRefusing({ status: refusal.status, error: `a record was refused (${refusal.error}) and the rejected-record store cannot keep it: ${why}` });
+      this.markRefusing({
+        status: refusal.status,
+        error: `a record was refused (${refusal.error}) and the rejected-record store cannot keep it: ${why}`,
+      });
       this.replayNotBefore = Date.now() + Math.max(MAX_REFUSAL_BACKOFF_MS, this.config.rewriteInterval);
       return false;
     }
@@ -472,7 +484,9 @@ export class Backend {
   private diskFailed(during: string, err: unknown): void {
     const problem = diskProblem(err);
     if (!this.diskError) {
-      this.logger.error(`backend ${this.name}: spool disk error during ${during}: ${(err as Error)?.message ?? err}; writes that need the spool get 503, the replay waits`);
+      this.logger.error(
+        `backend ${this.name}: spool disk error during ${during}: ${(err as Error)?.message ?? err}; writes that need the spool get 503, the replay waits`,
+      );
     }
     this.diskError = { since: this.diskError?.since ?? Date.now(), problem, during };
   }

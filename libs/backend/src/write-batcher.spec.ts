@@ -69,8 +69,7 @@ describe('WriteBatcher', () => {
       await tick();
       sent.forEach((s) => s.answer(WRITE_OK));
     }
-    const bodiesOf = (rp: string, precision: string) =>
-      sent.filter((s) => s.rp === rp && s.precision === precision).map((s) => s.body);
+    const bodiesOf = (rp: string, precision: string) => sent.filter((s) => s.rp === rp && s.precision === precision).map((s) => s.body);
     expect(bodiesOf('', 'ns')).toEqual(['hold v=0\n', 'a v=1\nc v=3\n', 'd v=4\n']);
     expect(bodiesOf('', 's')).toEqual(['b v=2\n']);
     expect(bodiesOf('rp2', 'ns')).toEqual(['e v=5\n']);

@@ -69,10 +69,7 @@ export class WriteBatcher {
   append(rp: string, precision: string, chunk: Buffer, lines: number): Promise<WriteOutcome> {
     const key = rp + '\n' + precision;
     let batch = this.open.get(key);
-    if (
-      batch &&
-      (batch.lines + lines > this.limits.maxRowLimit || batch.bytes + chunk.length > this.limits.maxBatchBytes)
-    ) {
+    if (batch && (batch.lines + lines > this.limits.maxRowLimit || batch.bytes + chunk.length > this.limits.maxBatchBytes)) {
       this.close(key, batch);
       batch = undefined;
     }
@@ -148,9 +145,7 @@ export class WriteBatcher {
       else for (let i = 0; i < answers.length; i++) answers[i](answer);
       this.pump();
     };
-    this.send(batch).then(settle, (err: unknown) =>
-      settle({ kind: 'unavailable', error: String((err as Error)?.message ?? err) }),
-    );
+    this.send(batch).then(settle, (err: unknown) => settle({ kind: 'unavailable', error: String((err as Error)?.message ?? err) }));
   }
 }
 

@@ -10,7 +10,11 @@ const ANSWERS: [status: number, error: string, kind: string][] = [
   // the request's lines: the client's answer, never spooled
   [400, "unable to parse 'm v=\u0001': invalid boolean", 'rejected'],
   [400, "partial write: unable to parse 'secret,token=x v=abc': invalid boolean dropped=1", 'rejected'],
-  [400, 'partial write: field type conflict: input field "v" on measurement "m" is type float, already exists as type integer dropped=1', 'rejected'],
+  [
+    400,
+    'partial write: field type conflict: input field "v" on measurement "m" is type float, already exists as type integer dropped=1',
+    'rejected',
+  ],
   [400, 'field type conflict: input field "v" on measurement "m" is type float, already exists as type integer', 'rejected'],
   [400, 'partial write: points beyond retention policy dropped=3', 'rejected'],
   [400, 'partial write: max-values-per-tag limit exceeded (100000/100000): measurement="m" tag="t" value="v" dropped=1', 'rejected'],

@@ -80,7 +80,9 @@ export function parseCommandLine<T>(parser: Argv<T>, argv: readonly string[]) {
     let help = '';
     parser.showHelp((text) => (help = text));
     const names = unknown.map((s) => (s.trim() ? s : JSON.stringify(s))).join(', ');
-    process.stderr.write(`${unglueHelpColumns(help, width)}\n\n${unknown.length === 1 ? 'Unknown argument' : 'Unknown arguments'}: ${names}\n`);
+    process.stderr.write(
+      `${unglueHelpColumns(help, width)}\n\n${unknown.length === 1 ? 'Unknown argument' : 'Unknown arguments'}: ${names}\n`,
+    );
     process.exit(1);
   }
   return args;

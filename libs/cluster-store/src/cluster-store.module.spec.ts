@@ -34,7 +34,10 @@ describe('ClusterStoreModule on a config file', () => {
   });
 
   const write = (proxy: Record<string, unknown>) =>
-    writeFileSync(path, JSON.stringify({ backends: { a: { url: 'http://127.0.0.1:1', db: 'x' } }, proxies: { p1: { listenAddr: ':1', ...proxy } } }));
+    writeFileSync(
+      path,
+      JSON.stringify({ backends: { a: { url: 'http://127.0.0.1:1', db: 'x' } }, proxies: { p1: { listenAddr: ':1', ...proxy } } }),
+    );
 
   it('reads the file through the rules it was given', async () => {
     const provider = module.get(ConfigProvider);

@@ -50,11 +50,7 @@ export class EtcdConfigProvider extends StoreConfigProvider<Record<string, strin
   async load(): Promise<ClusterConfig> {
     let kvs: Record<string, string>;
     try {
-      kvs = await withTimeout(
-        this.readStore(),
-        this.options.connectTimeoutMs,
-        `no answer within ${this.options.connectTimeoutMs} ms`,
-      );
+      kvs = await withTimeout(this.readStore(), this.options.connectTimeoutMs, `no answer within ${this.options.connectTimeoutMs} ms`);
     } catch (err) {
       this.closed = true;
       this.client.close();
@@ -116,9 +112,7 @@ export class EtcdConfigProvider extends StoreConfigProvider<Record<string, strin
     watcher.on('disconnected', (err: Error) => {
       if (this.closed || this.unreachable) return;
       this.unreachable = true;
-      this.logger.warn(
-        `config store ${this.where()} unreachable (${err.message}); serving with the last good config and reconnecting`,
-      );
+      this.logger.warn(`config store ${this.where()} unreachable (${err.message}); serving with the last good config and reconnecting`);
     });
     watcher.on('connected', () => {
       if (this.closed || !this.unreachable) return;

@@ -2,13 +2,7 @@ import { loggerFor } from '@app/logging';
 import { type Campaign, type Etcd3, EtcdLeaseInvalidError, type Lease } from 'etcd3';
 import { deleteIfOnLease, keepaliveOnce } from './etcd-lease';
 import { ownerToken } from './membership';
-import {
-  parseLeaderClaim,
-  parseSentinelMember,
-  parseSentinelState,
-  type SentinelMember,
-  type SentinelState,
-} from './sentinel-state';
+import { parseLeaderClaim, parseSentinelMember, parseSentinelState, type SentinelMember, type SentinelState } from './sentinel-state';
 import { type CampaignListener, campaignId, LeaderCampaign, SentinelStore } from './sentinel-store';
 import { ETCD_SENTINEL_DIR, ETCD_SENTINEL_ELECTION, ETCD_SENTINEL_STATE_KEY, ETCD_SENTINELS_DIR } from './store-layout';
 
@@ -37,12 +31,18 @@ export class EtcdSentinelStore extends SentinelStore {
   }
 
   async leader(): Promise<string | null> {
-    const value = await this.client.namespace(this.prefix + ETCD_SENTINEL_DIR).election(ETCD_SENTINEL_ELECTION).leader();
+    const value = await this.client
+      .namespace(this.prefix + ETCD_SENTINEL_DIR)
+      .election(ETCD_SENTINEL_ELECTION)
+      .leader();
     return parseLeaderClaim(value)?.name ?? null;
   }
 
   async members(): Promise<SentinelMember[]> {
-    const all = await this.client.getAll().prefix(this.prefix + ETCD_SENTINELS_DIR).strings();
+    const all = await this.client
+      .getAll()
+      .prefix(this.prefix + ETCD_SENTINELS_DIR)
+      .strings();
     return Object.values(all)
       .map(parseSentinelMember)
       .filter((m): m is SentinelMember => m !== null);
@@ -125,14 +125,17 @@ class EtcdCampaign extends LeaderCampaign {
     if (this.running) return;
     this.running = true;
     this.campaign();
-    this.watchdog = setInterval(() => {
-      if (!this.elected) return;
-      if (!this.suspended && Date.now() - this.confirmedAt >= this.ttlMs) {
-        this.suspended = true;
-        this.listener.deposed(`etcd confirmed no publication within the leader TTL (${this.ttlMs} ms)`);
-      }
-      if (this.suspended) void this.reconfirm();
-    }, Math.max(100, Math.floor(this.ttlMs / 4)));
+    this.watchdog = setInterval(
+      () => {
+        if (!this.elected) return;
+        if (!this.suspended && Date.now() - this.confirmedAt >= this.ttlMs) {
+          this.suspended = true;
+          this.listener.deposed(`etcd confirmed no publication within the leader TTL (${this.ttlMs} ms)`);
+        }
+        if (this.suspended) void this.reconfirm();
+      },
+      Math.max(100, Math.floor(this.ttlMs / 4)),
+    );
     this.watchdog.unref();
   }
 
@@ -143,7 +146,12 @@ class EtcdCampaign extends LeaderCampaign {
     const publishLease = await this.leaseFor(Math.max(1, Math.ceil(ttlMs / 1000)));
     const result = await this.client
       .if(this.electionKey, 'Lease', '==', this.electionLease)
-      .then(this.client.put(this.prefix + ETCD_SENTINEL_STATE_KEY).value(JSON.stringify(state)).lease(publishLease))
+      .then(
+        this.client
+          .put(this.prefix + ETCD_SENTINEL_STATE_KEY)
+          .value(JSON.stringify(state))
+          .lease(publishLease),
+      )
       .commit();
     if (campaign !== this.current) return false; // deposed while the transaction was on its way
     if (!result.succeeded) {

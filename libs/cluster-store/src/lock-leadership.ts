@@ -127,11 +127,14 @@ export class LockLeadership {
   private confirm(started: number): void {
     this.validUntil = started + this.ttlMs;
     clearTimeout(this.deadline);
-    this.deadline = setTimeout(() => {
-      if (!this.holding || this.suspended || this.now() < this.validUntil) return;
-      this.suspended = true;
-      this.listener.deposed(`could not renew the leader lock within its TTL (${this.ttlMs} ms)`);
-    }, Math.max(0, this.validUntil - this.now()));
+    this.deadline = setTimeout(
+      () => {
+        if (!this.holding || this.suspended || this.now() < this.validUntil) return;
+        this.suspended = true;
+        this.listener.deposed(`could not renew the leader lock within its TTL (${this.ttlMs} ms)`);
+      },
+      Math.max(0, this.validUntil - this.now()),
+    );
     this.deadline.unref?.();
   }
 

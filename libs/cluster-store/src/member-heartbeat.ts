@@ -54,7 +54,9 @@ export class MemberHeartbeat<M> {
       await withTimeout(this.records.leave(this.name), 2_000, 'no answer within 2 s');
       this.logger.log(`left the membership of the config store`);
     } catch (err) {
-      this.logger.warn(`could not remove the membership record of ${this.name} (it expires in ${this.ttlSeconds} s): ${(err as Error).message}`);
+      this.logger.warn(
+        `could not remove the membership record of ${this.name} (it expires in ${this.ttlSeconds} s): ${(err as Error).message}`,
+      );
     }
   }
 
@@ -90,7 +92,8 @@ export class MemberHeartbeat<M> {
       if (this.failing) this.logger.log('membership heartbeat written again');
       this.failing = undefined;
     } catch (err) {
-      if (!this.failing) this.logger.warn(`membership heartbeat failed (retrying every ${this.ttlSeconds / 3} s): ${(err as Error).message}`);
+      if (!this.failing)
+        this.logger.warn(`membership heartbeat failed (retrying every ${this.ttlSeconds / 3} s): ${(err as Error).message}`);
       this.failing = (err as Error).message;
     }
   }

@@ -90,11 +90,7 @@ export class RedisConfigProvider extends StoreConfigProvider<RedisConfigHashes> 
   /** Start-up: connect within connectTimeoutMs or fail with a message saying where and why. */
   private async connect(): Promise<void> {
     try {
-      await withTimeout(
-        this.client.connect(),
-        this.options.connectTimeoutMs,
-        `no answer within ${this.options.connectTimeoutMs} ms`,
-      );
+      await withTimeout(this.client.connect(), this.options.connectTimeoutMs, `no answer within ${this.options.connectTimeoutMs} ms`);
       // connect() resolves on "connect"; wait for "ready" (AUTH and SELECT done) as well
       if (this.client.status !== 'ready') {
         await withTimeout(
@@ -140,12 +136,7 @@ export class RedisConfigProvider extends StoreConfigProvider<RedisConfigHashes> 
   }
 
   protected async readStore(): Promise<RedisConfigHashes> {
-    const replies = await this.client
-      .multi()
-      .hgetall(REDIS_BACKENDS_KEY)
-      .hgetall(REDIS_KEYMAPS_KEY)
-      .hgetall(REDIS_PROXIES_KEY)
-      .exec();
+    const replies = await this.client.multi().hgetall(REDIS_BACKENDS_KEY).hgetall(REDIS_KEYMAPS_KEY).hgetall(REDIS_PROXIES_KEY).exec();
     if (!replies) throw new Error('MULTI/EXEC was aborted');
     const values = replies.map(([err, value]) => {
       if (err) throw err;
@@ -158,9 +149,7 @@ export class RedisConfigProvider extends StoreConfigProvider<RedisConfigHashes> 
     this.lastError = err;
     if (this.closed || this.unreachable || this.lastSeen === undefined) return;
     this.unreachable = true;
-    this.logger.warn(
-      `config store ${this.where()} unreachable (${err.message}); serving with the last good config and reconnecting`,
-    );
+    this.logger.warn(`config store ${this.where()} unreachable (${err.message}); serving with the last good config and reconnecting`);
   }
 
   private onReady(which: 'config' | 'subscriber'): void {

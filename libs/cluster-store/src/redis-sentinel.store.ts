@@ -1,13 +1,7 @@
 import type Redis from 'ioredis';
 import { type LeaderLock, LockLeadership } from './lock-leadership';
 import { ownerToken } from './membership';
-import {
-  parseLeaderClaim,
-  parseSentinelMember,
-  parseSentinelState,
-  type SentinelMember,
-  type SentinelState,
-} from './sentinel-state';
+import { parseLeaderClaim, parseSentinelMember, parseSentinelState, type SentinelMember, type SentinelState } from './sentinel-state';
 import { type CampaignListener, LeaderCampaign, SentinelStore } from './sentinel-store';
 import { REDIS_SENTINEL_LEADER_KEY, REDIS_SENTINEL_MEMBER_PREFIX, REDIS_SENTINEL_STATE_KEY } from './store-layout';
 
@@ -124,7 +118,15 @@ class RedisCampaign extends LeaderCampaign {
     if (!this.leadership.leading) return false;
     const claim = this.leadership.claim;
     const written = Number(
-      await this.client.eval(PUBLISH, 2, REDIS_SENTINEL_LEADER_KEY, REDIS_SENTINEL_STATE_KEY, claim, JSON.stringify(state), Math.round(ttlMs)),
+      await this.client.eval(
+        PUBLISH,
+        2,
+        REDIS_SENTINEL_LEADER_KEY,
+        REDIS_SENTINEL_STATE_KEY,
+        claim,
+        JSON.stringify(state),
+        Math.round(ttlMs),
+      ),
     );
     if (written === 1) return true;
     if (claim === this.leadership.claim) this.leadership.lost('the leader lock is held by another sentinel');

@@ -1,7 +1,18 @@
 import { parseMemberRecord } from './membership';
 import { parseSentinelMember, parseSentinelState } from './sentinel-state';
 
-const base = { seq: 1, leader: 's1', term: 't', at: 1, interval: 250, staleAfter: 1_000, slotTtl: 600, backends: {}, slots: {}, cooling: {} };
+const base = {
+  seq: 1,
+  leader: 's1',
+  term: 't',
+  at: 1,
+  interval: 250,
+  staleAfter: 1_000,
+  slotTtl: 600,
+  backends: {},
+  slots: {},
+  cooling: {},
+};
 
 describe('parseSentinelState: the fleet backlog', () => {
   it('reads it when published', () => {
@@ -17,7 +28,10 @@ describe('parseSentinelState: the fleet backlog', () => {
 
   it('skips malformed entries instead of fencing by mistake', () => {
     const state = parseSentinelState(
-      JSON.stringify({ ...base, backlog: { a: { records: 'many' }, b: { records: 0 }, c: { records: 3, proxies: { p1: 3, p2: 'x' } }, d: [] } }),
+      JSON.stringify({
+        ...base,
+        backlog: { a: { records: 'many' }, b: { records: 0 }, c: { records: 3, proxies: { p1: 3, p2: 'x' } }, d: [] },
+      }),
     );
     expect(state?.backlog).toEqual({ c: { records: 3, proxies: { p1: 3 } } });
   });

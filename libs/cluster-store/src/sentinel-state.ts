@@ -128,7 +128,8 @@ function parseFleetBacklog(value: Record<string, unknown>): Record<string, Fleet
     if (!isRecord<unknown>(entry) || typeof entry.records !== 'number' || !(entry.records > 0)) continue;
     const proxies: Record<string, number> = {};
     if (isRecord<unknown>(entry.proxies)) {
-      for (const [proxy, records] of Object.entries(entry.proxies)) if (typeof records === 'number' && records > 0) proxies[proxy] = records;
+      for (const [proxy, records] of Object.entries(entry.proxies))
+        if (typeof records === 'number' && records > 0) proxies[proxy] = records;
     }
     out[backend] = { records: entry.records, proxies };
   }

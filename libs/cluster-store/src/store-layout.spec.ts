@@ -25,12 +25,12 @@ describe('configFromRedisHashes (the seed layout written by config.py)', () => {
   });
 
   it('names the field whose value is not JSON', () => {
-    expect(() =>
-      configFromRedisHashes({ backends: { a: '{url:' }, keymaps: {}, proxies: {} }, 'Redis r', configRules),
-    ).toThrow(/^backends\.a: not valid JSON \(hash b: field "a"\)/);
-    expect(() =>
-      configFromRedisHashes({ backends: { a: backend }, keymaps: { cpu: 'a,b' }, proxies: {} }, 'Redis r', configRules),
-    ).toThrow(/^keymaps\.cpu: not valid JSON \(hash m: field "cpu"\)/);
+    expect(() => configFromRedisHashes({ backends: { a: '{url:' }, keymaps: {}, proxies: {} }, 'Redis r', configRules)).toThrow(
+      /^backends\.a: not valid JSON \(hash b: field "a"\)/,
+    );
+    expect(() => configFromRedisHashes({ backends: { a: backend }, keymaps: { cpu: 'a,b' }, proxies: {} }, 'Redis r', configRules)).toThrow(
+      /^keymaps\.cpu: not valid JSON \(hash m: field "cpu"\)/,
+    );
   });
 
   it('refuses a keymap that names an unknown backend, as the file store does', () => {
@@ -61,12 +61,16 @@ describe('configFromEtcdKeys', () => {
   const P = '/influx-proxy/';
 
   it('reads backends/, keymaps/ and proxies/ under the prefix', () => {
-    const cfg = configFromEtcdKeys(P, {
-      [`${P}backends/a`]: backend,
-      [`${P}keymaps/cpu`]: '["a"]',
-      [`${P}keymaps/_default_`]: '["a"]',
-      [`${P}proxies/p1`]: proxy,
-    }, configRules);
+    const cfg = configFromEtcdKeys(
+      P,
+      {
+        [`${P}backends/a`]: backend,
+        [`${P}keymaps/cpu`]: '["a"]',
+        [`${P}keymaps/_default_`]: '["a"]',
+        [`${P}proxies/p1`]: proxy,
+      },
+      configRules,
+    );
     expect(Object.keys(cfg.backends)).toEqual(['a']);
     expect(cfg.keymaps).toEqual({ cpu: ['a'], _default_: ['a'] });
     expect(cfg.proxies.p1.listenAddr).toBe(':8087');
@@ -117,7 +121,14 @@ describe('fingerprint', () => {
 describe('parseMemberRecord', () => {
   it('reads a record and skips what is not one', () => {
     const m = parseMemberRecord(
-      JSON.stringify({ name: 'p1', address: ':1', version: '0.1.0', ttl: 3, lastHeartbeat: 5, backlog: { a: { records: 1, bytes: 2, oldestAt: 3 } } }),
+      JSON.stringify({
+        name: 'p1',
+        address: ':1',
+        version: '0.1.0',
+        ttl: 3,
+        lastHeartbeat: 5,
+        backlog: { a: { records: 1, bytes: 2, oldestAt: 3 } },
+      }),
     );
     expect(m).toMatchObject({ name: 'p1', address: ':1', ttl: 3, lastHeartbeat: 5, backlog: { a: { records: 1 } } });
     expect(parseMemberRecord('{')).toBeNull();

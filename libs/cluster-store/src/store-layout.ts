@@ -120,19 +120,13 @@ export function fingerprint(value: unknown): string {
   );
 }
 
-function decodeFields(
-  fields: Record<string, string>,
-  section: string,
-  locate: (name: string) => string,
-): Record<string, unknown> {
+function decodeFields(fields: Record<string, string>, section: string, locate: (name: string) => string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, text] of Object.entries(fields)) {
     try {
       out[name] = JSON.parse(text);
     } catch (err) {
-      throw new ConfigValidationError(
-        `${section}.${name}: not valid JSON (${locate(name)}): ${(err as Error).message}`,
-      );
+      throw new ConfigValidationError(`${section}.${name}: not valid JSON (${locate(name)}): ${(err as Error).message}`);
     }
   }
   return out;

@@ -1,12 +1,5 @@
 import { InProcessMembershipStore, type ProxyMember } from './membership';
-import {
-  describeStore,
-  normalizeEtcdPrefix,
-  parseEtcdHosts,
-  parseRedisAddress,
-  parseSentinels,
-  StoreAddressError,
-} from './store-options';
+import { describeStore, normalizeEtcdPrefix, parseEtcdHosts, parseRedisAddress, parseSentinels, StoreAddressError } from './store-options';
 
 describe('parseRedisAddress', () => {
   it("takes the seed's host:port", () => {

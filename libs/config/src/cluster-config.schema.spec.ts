@@ -28,10 +28,13 @@ describe('parseClusterConfig', () => {
   });
 
   it("accepts config.py's lower-case keys", () => {
-    const cfg = parseClusterConfig({
-      backends: { a: { ...backend, maxrowlimit: 5, writeonly: 1 } },
-      proxies: { l1: { listenaddr: ':6666', db: 'test', idletimeout: 10 } },
-    }, configRules);
+    const cfg = parseClusterConfig(
+      {
+        backends: { a: { ...backend, maxrowlimit: 5, writeonly: 1 } },
+        proxies: { l1: { listenaddr: ':6666', db: 'test', idletimeout: 10 } },
+      },
+      configRules,
+    );
     expect(cfg.backends.a.maxRowLimit).toBe(5);
     expect(cfg.backends.a.writeOnly).toBe(true);
     expect(cfg.proxies.l1.listenAddr).toBe(':6666');
@@ -49,15 +52,21 @@ describe('parseClusterConfig', () => {
     expect(cfg.proxies.p1.forbiddenStatements).not.toContain('select');
     expect(cfg.proxies.p1.forbiddenStatements).not.toContain('create-database');
 
-    const custom = parseClusterConfig({
-      backends: { a: backend },
-      proxies: { p1: { listenAddr: ':8086', forbiddenstatements: ['drop-database'], fanoutcreate: 0 } },
-    }, configRules);
+    const custom = parseClusterConfig(
+      {
+        backends: { a: backend },
+        proxies: { p1: { listenAddr: ':8086', forbiddenstatements: ['drop-database'], fanoutcreate: 0 } },
+      },
+      configRules,
+    );
     expect(custom.proxies.p1.forbiddenStatements).toEqual(['drop-database']);
     expect(custom.proxies.p1.fanoutCreate).toBe(false);
 
     expect(() =>
-      parseClusterConfig({ backends: { a: backend }, proxies: { p1: { listenAddr: ':8086', forbiddenStatements: ['drop-everything'] } } }, configRules),
+      parseClusterConfig(
+        { backends: { a: backend }, proxies: { p1: { listenAddr: ':8086', forbiddenStatements: ['drop-everything'] } } },
+        configRules,
+      ),
     ).toThrow(/^proxies\.p1\.forbiddenStatements\.0: unknown statement kind "drop-everything"$/);
     expect(() =>
       parseClusterConfig({ backends: { a: backend }, proxies: { p1: { listenAddr: ':8086', forbiddenStatements: 'drop' } } }, configRules),
@@ -66,10 +75,8 @@ describe('parseClusterConfig', () => {
 
   it("accepts the seed's backend interval silently and keeps it out of the model (no batch waits to be sent)", () => {
     const warnings: string[] = [];
-    const cfg = parseClusterConfig(
-      { backends: { a: { ...backend, interval: 500 }, b: { ...backend, Interval: 0 } } },
-      configRules,
-      (w) => warnings.push(w),
+    const cfg = parseClusterConfig({ backends: { a: { ...backend, interval: 500 }, b: { ...backend, Interval: 0 } } }, configRules, (w) =>
+      warnings.push(w),
     );
     expect(warnings).toEqual([]);
     expect(cfg.backends.a).not.toHaveProperty('interval');

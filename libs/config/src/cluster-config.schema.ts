@@ -19,54 +19,69 @@ const ms = z.number().int().positive();
 const IGNORED_BACKEND_FIELDS: ReadonlySet<string> = new Set(['interval']);
 
 /** One InfluxDB backend, as the seed's config.py describes it (times in milliseconds). */
-const backendSchema = z.object({
-  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
-  db: z.string().min(1),
-  zone: z.string().default(''),
-  /** Write request timeout. */
-  timeout: ms.default(10000),
-  /** Query request timeout. */
-  timeoutQuery: ms.default(600000),
-  /** Most lines in one batch sent to the backend. */
-  maxRowLimit: ms.default(10000),
-  /** Health-check period. */
-  checkInterval: ms.default(1000),
-  /** Replay pacing for the spool. */
-  rewriteInterval: ms.default(10000),
-  /** Write-only backends never answer queries. */
-  writeOnly: flag.default(false),
-  username: z.string().optional(),
-  password: z.string().optional(),
-  /**
-   * PEM file of the CA(s) that sign an https:// backend's certificate; replaces Node's bundled CAs for
-   * this backend. Verification is never switched off.
-   */
-  caFile: z.string().min(1).optional(),
-  /** gzip bodies sent to this backend. */
-  gzip: flag.default(false),
-  /** Write batches in flight at once toward this backend. */
-  concurrency: z.number().int().min(1).max(256).default(4),
-  /** Cap of this backend's spool on disk, in bytes; a full spool answers 503. */
-  spoolMaxBytes: z.number().int().positive().default(1024 * 1024 * 1024),
-  /** Consecutive failed health checks that mark the backend down (a failed write does at once). */
-  downAfter: z.number().int().min(1).default(3),
-  /** Consecutive successful health checks that bring it back up. */
-  upAfter: z.number().int().min(1).default(2),
-  /** Cap on lines replayed from the spool per second (0: one record in flight is the only limit). */
-  replayLinesPerSecond: z.number().nonnegative().default(0),
-  /**
-   * Most bytes of one batch the proxy builds from several requests (a request larger than this goes
-   * alone); under the backend's `max-body-size`, so merged batches are never answered 413.
-   * influxd's [http] max-body-size is 25 000 000 bytes by default: stay well under it.
-   */
-  maxBatchBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(16 * 1024 * 1024),
-  /** Cap of the backend's rejected-record store (records it refused for good on replay), in bytes. */
-  rejectedMaxBytes: z.number().int().positive().default(256 * 1024 * 1024),
-}).superRefine((b, ctx) => {
-  if (b.caFile !== undefined && !b.url.startsWith('https:')) {
-    ctx.addIssue({ code: 'custom', path: ['caFile'], message: 'only for https:// backends' });
-  }
-});
+const backendSchema = z
+  .object({
+    url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+    db: z.string().min(1),
+    zone: z.string().default(''),
+    /** Write request timeout. */
+    timeout: ms.default(10000),
+    /** Query request timeout. */
+    timeoutQuery: ms.default(600000),
+    /** Most lines in one batch sent to the backend. */
+    maxRowLimit: ms.default(10000),
+    /** Health-check period. */
+    checkInterval: ms.default(1000),
+    /** Replay pacing for the spool. */
+    rewriteInterval: ms.default(10000),
+    /** Write-only backends never answer queries. */
+    writeOnly: flag.default(false),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    /**
+     * PEM file of the CA(s) that sign an https:// backend's certificate; replaces Node's bundled CAs for
+     * this backend. Verification is never switched off.
+     */
+    caFile: z.string().min(1).optional(),
+    /** gzip bodies sent to this backend. */
+    gzip: flag.default(false),
+    /** Write batches in flight at once toward this backend. */
+    concurrency: z.number().int().min(1).max(256).default(4),
+    /** Cap of this backend's spool on disk, in bytes; a full spool answers 503. */
+    spoolMaxBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(1024 * 1024 * 1024),
+    /** Consecutive failed health checks that mark the backend down (a failed write does at once). */
+    downAfter: z.number().int().min(1).default(3),
+    /** Consecutive successful health checks that bring it back up. */
+    upAfter: z.number().int().min(1).default(2),
+    /** Cap on lines replayed from the spool per second (0: one record in flight is the only limit). */
+    replayLinesPerSecond: z.number().nonnegative().default(0),
+    /**
+     * Most bytes of one batch the proxy builds from several requests (a request larger than this goes
+     * alone); under the backend's `max-body-size`, so merged batches are never answered 413.
+     * influxd's [http] max-body-size is 25 000 000 bytes by default: stay well under it.
+     */
+    maxBatchBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(16 * 1024 * 1024),
+    /** Cap of the backend's rejected-record store (records it refused for good on replay), in bytes. */
+    rejectedMaxBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(256 * 1024 * 1024),
+  })
+  .superRefine((b, ctx) => {
+    if (b.caFile !== undefined && !b.url.startsWith('https:')) {
+      ctx.addIssue({ code: 'custom', path: ['caFile'], message: 'only for https:// backends' });
+    }
+  });
 
 /**
  * What validation needs from the rest of the product, handed in by the app so this lib depends on
@@ -133,88 +148,98 @@ function checkProxySecurity(p: ProxySecurityFields, ctx: z.RefinementCtx): void 
 
 /** One proxy node, chosen with --node. */
 function proxySchemaFor(rules: ConfigRules) {
-  return z.object({
-    listenAddr: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]*):\d{1,5}$/, 'must be host:port'),
-    /** When set, clients must use this db name. */
-    db: z.string().default(''),
-    zone: z.string().default(''),
-    /** Self-report period in seconds (0: no self-report). */
-    interval: z.number().nonnegative().default(10),
-    /** Idle keep-alive timeout for client connections, in seconds. */
-    idleTimeout: z.number().positive().default(10),
-    writeTracing: flag.default(false),
-    queryTracing: flag.default(false),
-    /**
-     * /query statement kinds (as @app/influxql names them, e.g. `drop-database`) that make the proxy refuse
-     * the whole request with 400 before any backend sees any of its statements.
-     */
-    forbiddenStatements: z
-      .array(z.enum(rules.statementKinds, { error: (issue) => `unknown statement kind ${JSON.stringify(issue.input)}` }))
-      .default(() => DEFAULT_FORBIDDEN_STATEMENTS.slice()),
-    /** CREATE DATABASE / CREATE RETENTION POLICY run on every backend; when false they are refused. */
-    fanoutCreate: flag.default(true),
-    /** Query guard: most GROUP BY time() buckets one SELECT may ask for (0: no limit). */
-    maxSelectBuckets: z.number().int().nonnegative().default(100_000),
-    /** Query guard: most buckets all the SELECTs of one request may ask for together (0: no limit). */
-    maxRequestBuckets: z.number().int().nonnegative().default(1_000_000),
-    /**
-     * Bytes of backend answers one /query request may hold for merging (answers the proxy builds: merged,
-     * fanned out, CSV, several statements); past it a statement is answered with an error (0: no limit).
-     */
-    maxQueryAnswerBytes: z.number().int().nonnegative().default(32 * 1024 * 1024),
-    /** Query guard: refuse raw SELECTs that have neither a LIMIT nor a time bound. */
-    maxUnboundedRawSelect: flag.default(false),
-    /**
-     * durable (default): 204 once every target backend acknowledged or the lines are fsynced in its spool.
-     * buffered: 204 once the lines are parsed and queued (still spooled on failure, drained on shutdown).
-     */
-    ackMode: z.enum(['durable', 'buffered']).default('durable'),
-    /**
-     * Every `interval` seconds, write this proxy's counters as points to `selfReportMeasurement` through
-     * its own write path (routed by the keymaps like any line). Off by default: it writes into users' databases.
-     */
-    selfReport: flag.default(false),
-    selfReportMeasurement: z.string().min(1).default('influx_proxy'),
-    /** Users allowed in when `authEnabled`, by name. */
-    users: z.record(z.string().min(1), z.preprocess(lowerKeys, userSchemaFor(rules))).default({}),
-    /** Requests must authenticate as one of `users` (as influxd's auth-enabled). */
-    authEnabled: flag.default(false),
-    /** /ping and /health need a user too (as influxd's ping-auth-enabled); only with authEnabled. */
-    pingAuthEnabled: flag.default(false),
-    /** /meta and /metrics need an admin user; only with authEnabled (/reload always needs one then). */
-    metaAuthEnabled: flag.default(false),
-    /** PEM certificate chain and private key files: the listener speaks HTTPS. Re-read on a config reload. */
-    tlsCert: z.string().min(1).optional(),
-    tlsKey: z.string().min(1).optional(),
-    /** Seconds a client may take to send a request's headers (and to finish a TLS handshake). */
-    headersTimeout: z.number().positive().default(10),
-    /** Seconds a client may take to send a whole request, body included. */
-    requestTimeout: z.number().positive().default(300),
-    /** Requests served at once (/ping, /health and /metrics not counted); more are answered 503. */
-    maxConcurrentRequests: z.number().int().positive().default(1024),
-    /**
-     * Bytes of write bodies held in memory (received, or batched and waiting for backends); a write that
-     * would pass it is answered 503 until the backends catch up.
-     */
-    maxBufferedWriteBytes: z.number().int().positive().default(256 * 1024 * 1024),
-    /**
-     * Slowest average rate (bytes/s) a write body may arrive at once 10 s have passed; slower ones get
-     * 408 and a closed connection (0: off, leaving only requestTimeout).
-     */
-    minBodyRate: z.number().int().nonnegative().default(1024),
-    /**
-     * Connections open at once from one client address (0: no cap); more are closed as they arrive.
-     * One address cannot then take the process's file descriptors from everyone else.
-     */
-    maxConnectionsPerAddress: z.number().int().nonnegative().default(256),
-    /**
-     * Failed password checks one client address may make in a burst; past it, requests from that
-     * address whose credentials are not already known to be good get 401 at once, without a check.
-     */
-    authFailureBurst: z.number().int().positive().default(10),
-    /** How fast that allowance comes back, in failed checks per minute. */
-    authFailuresPerMinute: z.number().positive().default(30),
-  }).superRefine(checkProxySecurity);
+  return z
+    .object({
+      listenAddr: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]*):\d{1,5}$/, 'must be host:port'),
+      /** When set, clients must use this db name. */
+      db: z.string().default(''),
+      zone: z.string().default(''),
+      /** Self-report period in seconds (0: no self-report). */
+      interval: z.number().nonnegative().default(10),
+      /** Idle keep-alive timeout for client connections, in seconds. */
+      idleTimeout: z.number().positive().default(10),
+      writeTracing: flag.default(false),
+      queryTracing: flag.default(false),
+      /**
+       * /query statement kinds (as @app/influxql names them, e.g. `drop-database`) that make the proxy refuse
+       * the whole request with 400 before any backend sees any of its statements.
+       */
+      forbiddenStatements: z
+        .array(z.enum(rules.statementKinds, { error: (issue) => `unknown statement kind ${JSON.stringify(issue.input)}` }))
+        .default(() => DEFAULT_FORBIDDEN_STATEMENTS.slice()),
+      /** CREATE DATABASE / CREATE RETENTION POLICY run on every backend; when false they are refused. */
+      fanoutCreate: flag.default(true),
+      /** Query guard: most GROUP BY time() buckets one SELECT may ask for (0: no limit). */
+      maxSelectBuckets: z.number().int().nonnegative().default(100_000),
+      /** Query guard: most buckets all the SELECTs of one request may ask for together (0: no limit). */
+      maxRequestBuckets: z.number().int().nonnegative().default(1_000_000),
+      /**
+       * Bytes of backend answers one /query request may hold for merging (answers the proxy builds: merged,
+       * fanned out, CSV, several statements); past it a statement is answered with an error (0: no limit).
+       */
+      maxQueryAnswerBytes: z
+        .number()
+        .int()
+        .nonnegative()
+        .default(32 * 1024 * 1024),
+      /** Query guard: refuse raw SELECTs that have neither a LIMIT nor a time bound. */
+      maxUnboundedRawSelect: flag.default(false),
+      /**
+       * durable (default): 204 once every target backend acknowledged or the lines are fsynced in its spool.
+       * buffered: 204 once the lines are parsed and queued (still spooled on failure, drained on shutdown).
+       */
+      ackMode: z.enum(['durable', 'buffered']).default('durable'),
+      /**
+       * Every `interval` seconds, write this proxy's counters as points to `selfReportMeasurement` through
+       * its own write path (routed by the keymaps like any line). Off by default: it writes into users' databases.
+       */
+      selfReport: flag.default(false),
+      selfReportMeasurement: z.string().min(1).default('influx_proxy'),
+      /** Users allowed in when `authEnabled`, by name. */
+      users: z.record(z.string().min(1), z.preprocess(lowerKeys, userSchemaFor(rules))).default({}),
+      /** Requests must authenticate as one of `users` (as influxd's auth-enabled). */
+      authEnabled: flag.default(false),
+      /** /ping and /health need a user too (as influxd's ping-auth-enabled); only with authEnabled. */
+      pingAuthEnabled: flag.default(false),
+      /** /meta and /metrics need an admin user; only with authEnabled (/reload always needs one then). */
+      metaAuthEnabled: flag.default(false),
+      /** PEM certificate chain and private key files: the listener speaks HTTPS. Re-read on a config reload. */
+      tlsCert: z.string().min(1).optional(),
+      tlsKey: z.string().min(1).optional(),
+      /** Seconds a client may take to send a request's headers (and to finish a TLS handshake). */
+      headersTimeout: z.number().positive().default(10),
+      /** Seconds a client may take to send a whole request, body included. */
+      requestTimeout: z.number().positive().default(300),
+      /** Requests served at once (/ping, /health and /metrics not counted); more are answered 503. */
+      maxConcurrentRequests: z.number().int().positive().default(1024),
+      /**
+       * Bytes of write bodies held in memory (received, or batched and waiting for backends); a write that
+       * would pass it is answered 503 until the backends catch up.
+       */
+      maxBufferedWriteBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(256 * 1024 * 1024),
+      /**
+       * Slowest average rate (bytes/s) a write body may arrive at once 10 s have passed; slower ones get
+       * 408 and a closed connection (0: off, leaving only requestTimeout).
+       */
+      minBodyRate: z.number().int().nonnegative().default(1024),
+      /**
+       * Connections open at once from one client address (0: no cap); more are closed as they arrive.
+       * One address cannot then take the process's file descriptors from everyone else.
+       */
+      maxConnectionsPerAddress: z.number().int().nonnegative().default(256),
+      /**
+       * Failed password checks one client address may make in a burst; past it, requests from that
+       * address whose credentials are not already known to be good get 401 at once, without a check.
+       */
+      authFailureBurst: z.number().int().positive().default(10),
+      /** How fast that allowance comes back, in failed checks per minute. */
+      authFailuresPerMinute: z.number().positive().default(30),
+    })
+    .superRefine(checkProxySecurity);
 }
 
 /** One InfluxDB backend, as validated: defaults applied, keys in the schema's spelling. */

@@ -28,7 +28,10 @@ function documentedFields(markdown: string, heading: string): Map<string, Docume
   const fields = new Map<string, DocumentedDefault>();
   for (const row of rows.slice(2)) {
     // | `name`[, `name`] | default | meaning |  (the meaning may hold `|` only inside backticks; it is not read)
-    const [names, defaultCell] = row.replace(/^\| /, '').split(' | ').map((cell) => cell.trim());
+    const [names, defaultCell] = row
+      .replace(/^\| /, '')
+      .split(' | ')
+      .map((cell) => cell.trim());
     const documented = parseDefault(defaultCell, row);
     for (const name of names.split(', ')) {
       const match = /^`([A-Za-z]+)`$/.exec(name);
@@ -59,8 +62,18 @@ const markdown = fs.readFileSync(DOC, 'utf8');
 const parsed = parseClusterConfig(MINIMAL, configRules);
 
 describe.each([
-  { table: '### Backend fields', section: 'backends', filled: parsed.backends.b as unknown as Record<string, unknown>, required: MINIMAL.backends.b },
-  { table: '### Proxy fields', section: 'proxies', filled: parsed.proxies.p as unknown as Record<string, unknown>, required: MINIMAL.proxies.p },
+  {
+    table: '### Backend fields',
+    section: 'backends',
+    filled: parsed.backends.b as unknown as Record<string, unknown>,
+    required: MINIMAL.backends.b,
+  },
+  {
+    table: '### Proxy fields',
+    section: 'proxies',
+    filled: parsed.proxies.p as unknown as Record<string, unknown>,
+    required: MINIMAL.proxies.p,
+  },
 ] as const)('docs/configuration.md $table', ({ table, section, filled, required }) => {
   const documented = documentedFields(markdown, table);
 

@@ -40,9 +40,7 @@ describe('proxy security settings', () => {
   });
 
   it('refuses a hash it cannot verify, naming the user and never echoing the value', () => {
-    expect(() => proxy({ users: { alice: { hash: 'hunter2' } } })).toThrow(
-      /^proxies\.p1\.users\.alice\.hash: not an scrypt hash/,
-    );
+    expect(() => proxy({ users: { alice: { hash: 'hunter2' } } })).toThrow(/^proxies\.p1\.users\.alice\.hash: not an scrypt hash/);
     try {
       proxy({ users: { alice: { hash: 'hunter2' } } });
     } catch (err) {

@@ -31,12 +31,7 @@ export function setInfluxHeaders(res: ServerResponse, version: string, requestId
 }
 
 /** The one way an error leaves the proxy: influxd's JSON body, status and X-Influxdb-Error header together. */
-export function writeInfluxError(
-  res: ServerResponse,
-  status: number,
-  message: string,
-  headers: OutgoingHttpHeaders = {},
-): void {
+export function writeInfluxError(res: ServerResponse, status: number, message: string, headers: OutgoingHttpHeaders = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;

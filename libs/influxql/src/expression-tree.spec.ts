@@ -109,7 +109,9 @@ describe('parseQuery: the expression tree keeps literal values', () => {
   it('builds binary operators by influxd’s precedence, left-associative', () => {
     const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((n) => ref(n));
     expect(where('a + b * c - d > 0')).toEqual(bin('>', bin('-', bin('+', a, bin('*', b, c)), d), int(0n)));
-    expect(where('a = 1 OR b = 2 AND c = 3')).toEqual(bin('OR', bin('=', a, int(1n)), bin('AND', bin('=', b, int(2n)), bin('=', c, int(3n)))));
+    expect(where('a = 1 OR b = 2 AND c = 3')).toEqual(
+      bin('OR', bin('=', a, int(1n)), bin('AND', bin('=', b, int(2n)), bin('=', c, int(3n)))),
+    );
     expect(where('(a = 1 OR b = 2) AND c = 3')).toEqual(
       bin('AND', { type: 'paren', expr: bin('OR', bin('=', a, int(1n)), bin('=', b, int(2n))) }, bin('=', c, int(3n))),
     );
@@ -131,7 +133,14 @@ describe('parseQuery: a SELECT carries its trees and facts', () => {
       bin('>', ref('time'), bin('-', { type: 'call', name: 'now', args: [] }, { type: 'duration', ns: 3_600_000_000_000n })),
     );
     expect(p.dimensions).toEqual([
-      { type: 'call', name: 'time', args: [{ type: 'duration', ns: 600_000_000_000n }, { type: 'duration', ns: 300_000_000_000n }] },
+      {
+        type: 'call',
+        name: 'time',
+        args: [
+          { type: 'duration', ns: 600_000_000_000n },
+          { type: 'duration', ns: 300_000_000_000n },
+        ],
+      },
       ref('host'),
       { type: 'regex', pattern: '^r' },
       { type: 'wildcard' },
@@ -146,7 +155,12 @@ describe('parseQuery: a SELECT carries its trees and facts', () => {
 
   it('says a SELECT without calls is not aggregated and has no interval; reads numeric fill', () => {
     const p = parts('SELECT v, "host" FROM cpu');
-    expect(p).toEqual({ fields: [{ expr: ref('v') }, { expr: ref('host', true) }], dimensions: [], groupByInterval: 0n, aggregated: false });
+    expect(p).toEqual({
+      fields: [{ expr: ref('v') }, { expr: ref('host', true) }],
+      dimensions: [],
+      groupByInterval: 0n,
+      aggregated: false,
+    });
     expect(parts('SELECT abs(v) FROM cpu').aggregated).toBe(true);
     expect(parts('SELECT count(v) FROM cpu GROUP BY time(1m) fill(-1)').fill).toEqual({ option: 'number', value: -1 });
     expect(parts('SELECT count(v) FROM cpu GROUP BY time(1m) fill(0.5)').fill).toEqual({ option: 'number', value: 0.5 });
@@ -154,7 +168,13 @@ describe('parseQuery: a SELECT carries its trees and facts', () => {
 
   it('keeps a time dimension whose interval is not a duration literal, with interval 0 as influxd’s GroupByInterval says', () => {
     const p = parts("SELECT count(v) FROM cpu GROUP BY time(1h + 1m, '2023-01-01T00:00:00Z')");
-    expect(p.timeDimension).toMatchObject({ name: 'time', args: [{ type: 'binary', op: '+' }, { type: 'string', timeLiteral: true }] });
+    expect(p.timeDimension).toMatchObject({
+      name: 'time',
+      args: [
+        { type: 'binary', op: '+' },
+        { type: 'string', timeLiteral: true },
+      ],
+    });
     expect(p.groupByInterval).toBe(0n);
     expect(p.groupByOffset).toMatchObject({ type: 'string', value: '2023-01-01T00:00:00Z' });
   });
@@ -173,7 +193,7 @@ describe('parseQuery: a SELECT carries its trees and facts', () => {
     expect(explain.select!.groupByInterval).toBe(60_000_000_000n);
     const cq = one('CREATE CONTINUOUS QUERY c ON db BEGIN SELECT mean(v) INTO m2 FROM m GROUP BY time(1m) END');
     expect(cq.inner!.select!.aggregated).toBe(true);
-    expect(one("SHOW TAG VALUES WITH KEY = host WHERE time > 0").select).toBeUndefined();
+    expect(one('SHOW TAG VALUES WITH KEY = host WHERE time > 0').select).toBeUndefined();
     expect(one('DELETE FROM m WHERE time < 0').select).toBeUndefined();
   });
 

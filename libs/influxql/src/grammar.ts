@@ -6,8 +6,7 @@ import type { StatementKind } from './types';
  * them in "expected …" errors). A leaf names the handler that parses the rest of the statement.
  */
 export type StatementHandler =
-  | Exclude<StatementKind, 'unknown' | 'show-series-cardinality' | 'show-tag-values-cardinality'>
-  | 'show-measurement-exact-cardinality';
+  Exclude<StatementKind, 'unknown' | 'show-series-cardinality' | 'show-tag-values-cardinality'> | 'show-measurement-exact-cardinality';
 
 export interface KeywordTrie {
   readonly [keyword: string]: KeywordTrie | StatementHandler;

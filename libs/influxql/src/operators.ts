@@ -2,9 +2,22 @@
 export const BINARY_PRECEDENCE: Readonly<Record<string, number>> = {
   OR: 1,
   AND: 2,
-  '=': 3, '!=': 3, '=~': 3, '!~': 3, '<': 3, '<=': 3, '>': 3, '>=': 3,
-  '+': 4, '-': 4, '|': 4, '^': 4,
-  '*': 5, '/': 5, '%': 5, '&': 5,
+  '=': 3,
+  '!=': 3,
+  '=~': 3,
+  '!~': 3,
+  '<': 3,
+  '<=': 3,
+  '>': 3,
+  '>=': 3,
+  '+': 4,
+  '-': 4,
+  '|': 4,
+  '^': 4,
+  '*': 5,
+  '/': 5,
+  '%': 5,
+  '&': 5,
 };
 
 /** The largest int64: influxd's integer literals above it are unsigned (or out of range). */

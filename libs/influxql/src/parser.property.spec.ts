@@ -67,7 +67,7 @@ function goTrim(q: string): { start: number; end: number } {
 /** Anything but whitespace, comments and `;` in [from, to), described. */
 function separatorProblems(lexer: Lexer, from: number, to: number): string[] {
   const problems: string[] = [];
-  for (let pos = from; pos < to; ) {
+  for (let pos = from; pos < to;) {
     const t = lexer.scan(pos);
     if (t.kind !== 'whitespace' && t.kind !== 'comment' && !(t.kind === 'punctuation' && t.value === ';')) {
       problems.push(`${t.kind} ${JSON.stringify(t.text)} at ${t.start} is outside every statement`);
@@ -137,16 +137,25 @@ const RUNS = { numRuns: Number(process.env.IQL_RUNS ?? 500) };
 
 describe('parseQuery properties', () => {
   it('returns or throws InfluxQLParseError for any string', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 200 }), (q) => void checkQuery(q)), RUNS);
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (q) => void checkQuery(q)),
+      RUNS,
+    );
   });
 
   it('returns or throws InfluxQLParseError for any full-Unicode string', () => {
     // fast-check 4 spells fullUnicodeString as string({ unit: 'binary' }).
-    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (q) => void checkQuery(q)), RUNS);
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (q) => void checkQuery(q)),
+      RUNS,
+    );
   });
 
   it('returns or throws InfluxQLParseError for strings assembled from InfluxQL fragments', () => {
-    fc.assert(fc.property(fragmentQuery, (q) => void checkQuery(q)), RUNS);
+    fc.assert(
+      fc.property(fragmentQuery, (q) => void checkQuery(q)),
+      RUNS,
+    );
   });
 
   it('survives valid queries with random insertions', () => {
@@ -207,16 +216,22 @@ describe('rewriteDatabase properties', () => {
       'SELECT mean(v) INTO d.r.t FROM d.r.s GROUP BY time(1m)',
     ];
     fc.assert(
-      fc.property(fc.constantFrom(...withDbs), fc.string({ unit: 'binary', maxLength: 20 }).filter((s) => !s.includes('\r')), (q, newDb) => {
-        const [before] = parseQuery(q);
-        const [after] = parseQuery(rewriteDatabase(before, newDb));
-        expect(after.kind).toBe(before.kind);
-        expect(dbOf(after.sources)).toEqual(dbOf(before.sources).map((db) => (db === undefined ? undefined : newDb === '' ? undefined : newDb)));
-        if (before.into?.db) expect(after.into?.db).toBe(newDb === '' ? undefined : newDb);
-        const names = (ss: Source[]): string[] =>
-          ss.flatMap((s) => (s.kind === 'subquery' ? names(s.statement.sources) : [s.kind === 'regex' ? s.pattern : s.name]));
-        expect(names(after.sources)).toEqual(names(before.sources));
-      }),
+      fc.property(
+        fc.constantFrom(...withDbs),
+        fc.string({ unit: 'binary', maxLength: 20 }).filter((s) => !s.includes('\r')),
+        (q, newDb) => {
+          const [before] = parseQuery(q);
+          const [after] = parseQuery(rewriteDatabase(before, newDb));
+          expect(after.kind).toBe(before.kind);
+          expect(dbOf(after.sources)).toEqual(
+            dbOf(before.sources).map((db) => (db === undefined ? undefined : newDb === '' ? undefined : newDb)),
+          );
+          if (before.into?.db) expect(after.into?.db).toBe(newDb === '' ? undefined : newDb);
+          const names = (ss: Source[]): string[] =>
+            ss.flatMap((s) => (s.kind === 'subquery' ? names(s.statement.sources) : [s.kind === 'regex' ? s.pattern : s.name]));
+          expect(names(after.sources)).toEqual(names(before.sources));
+        },
+      ),
       RUNS,
     );
   });

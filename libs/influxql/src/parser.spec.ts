@@ -108,10 +108,7 @@ describe('parseQuery: statement splitting', () => {
   });
 
   it('reads keywords case-insensitively', () => {
-    expect(parseQuery('sElEcT * FrOm cpu wHeRe host = \'a\'; show Databases').map((s) => s.kind)).toEqual([
-      'select',
-      'show-databases',
-    ]);
+    expect(parseQuery("sElEcT * FrOm cpu wHeRe host = 'a'; show Databases").map((s) => s.kind)).toEqual(['select', 'show-databases']);
   });
 
   it('gives each statement its own tokens, without whitespace, comments or the separator', () => {
@@ -133,12 +130,8 @@ describe('parseQuery: regex or division', () => {
   });
 
   it('reads regexes after =~ and !~, at field, dimension and argument starts, and in FROM', () => {
-    const s = one(
-      'SELECT /u;x/, top(/a;b/, 3) FROM /c;p/ WHERE h =~ /d;e/ AND h !~ /f;g/ GROUP BY /t;g/, time(1m)',
-    );
-    expect(s.tokens.filter((t) => t.kind === 'regex').map((t) => t.value)).toEqual([
-      'u;x', 'a;b', 'c;p', 'd;e', 'f;g', 't;g',
-    ]);
+    const s = one('SELECT /u;x/, top(/a;b/, 3) FROM /c;p/ WHERE h =~ /d;e/ AND h !~ /f;g/ GROUP BY /t;g/, time(1m)');
+    expect(s.tokens.filter((t) => t.kind === 'regex').map((t) => t.value)).toEqual(['u;x', 'a;b', 'c;p', 'd;e', 'f;g', 't;g']);
     expect(s.clauses.dimensions?.map((d) => textOf(s.text, d))).toEqual(['/t;g/', 'time(1m)']);
   });
 
@@ -326,12 +319,15 @@ describe('parseQuery: sources', () => {
   it('reads a multi-measurement FROM list in order', () => {
     const s = one('SELECT * FROM cpu, "mem" ,db.rp.disk, /disk.*/');
     expect(s.sources.map((x) => (x.kind === 'regex' ? `/${x.pattern}/` : x.kind === 'measurement' ? x.name : '()'))).toEqual([
-      'cpu', 'mem', 'disk', '/disk.*/',
+      'cpu',
+      'mem',
+      'disk',
+      '/disk.*/',
     ]);
   });
 
   it('parses subqueries recursively and finds the inner sources', () => {
-    const q = 'SELECT max(m) FROM (SELECT mean(v) AS m FROM (SELECT v FROM db.rp.cpu, mem WHERE h = \'a\') GROUP BY time(1m)) LIMIT 3';
+    const q = "SELECT max(m) FROM (SELECT mean(v) AS m FROM (SELECT v FROM db.rp.cpu, mem WHERE h = 'a') GROUP BY time(1m)) LIMIT 3";
     const s = one(q);
     expect(s.limit).toBe(3);
     const outer = s.sources[0] as SubquerySource;
@@ -468,7 +464,7 @@ describe('parseQuery: statement details', () => {
   });
 
   it('wraps the SELECT of EXPLAIN ANALYZE and exposes its sources, clauses and limits', () => {
-    const q = "EXPLAIN ANALYZE SELECT mean(v) FROM db.rp.m WHERE time > now() - 1h GROUP BY time(1m) LIMIT 10";
+    const q = 'EXPLAIN ANALYZE SELECT mean(v) FROM db.rp.m WHERE time > now() - 1h GROUP BY time(1m) LIMIT 10';
     const s = one(q);
     expect(s).toMatchObject({ kind: 'explain', explain: { analyze: true, verbose: false }, limit: 10 });
     expect(s.inner).toMatchObject({ kind: 'select', text: q.slice('EXPLAIN ANALYZE '.length) });
@@ -485,9 +481,7 @@ describe('parseQuery: statement details', () => {
     expect(s).toMatchObject({ name: 'cq', onDatabase: 'db', into: { name: 'm2' } });
     expect(s.inner?.kind).toBe('select');
     expect(s.sources).toEqual([expect.objectContaining({ name: 'm' })]);
-    expect(parseError('CREATE CONTINUOUS QUERY cq ON db BEGIN SELECT v FROM m END')).toBe(
-      'found FROM, expected INTO at line 1, char 49',
-    );
+    expect(parseError('CREATE CONTINUOUS QUERY cq ON db BEGIN SELECT v FROM m END')).toBe('found FROM, expected INTO at line 1, char 49');
   });
 });
 
@@ -505,9 +499,12 @@ describe('parseQuery: clause positions for the time-range guard', () => {
     expect(s.clauses.dimensions?.map((d) => textOf(q, d))).toEqual(['time(20s)', '"host"']);
     expect(textOf(q, s.clauses.fill)).toBe('fill(null)');
     const where = s.clauses.where!;
-    expect(s.tokens.slice(where.tokenStart, where.tokenEnd).map((t) => t.text).join(' ')).toBe(
-      'WHERE ( "host" = \'a\' ) AND time >= now ( ) - 6h and time <= now ( )',
-    );
+    expect(
+      s.tokens
+        .slice(where.tokenStart, where.tokenEnd)
+        .map((t) => t.text)
+        .join(' '),
+    ).toBe('WHERE ( "host" = \'a\' ) AND time >= now ( ) - 6h and time <= now ( )');
     const groupBy = s.clauses.groupBy!;
     expect(s.tokens[groupBy.tokenEnd].text).toBe('fill');
   });
@@ -518,11 +515,7 @@ describe('parseQuery: clause positions for the time-range guard', () => {
     const s = one(q);
     expect(s.sources).toEqual([{ kind: 'measurement', name: 'cpu', rp: 'autogen', span: { start: 31, end: 46 } }]);
     expect(textOf(q, s.clauses.where)).toBe('WHERE time >= 1700000000000ms and time <= 1700003600000ms');
-    expect(s.tokens.filter((t) => t.kind === 'duration').map((t) => t.value)).toEqual([
-      '1700000000000ms',
-      '1700003600000ms',
-      '1m',
-    ]);
+    expect(s.tokens.filter((t) => t.kind === 'duration').map((t) => t.value)).toEqual(['1700000000000ms', '1700003600000ms', '1m']);
     expect(textOf(q, s.clauses.groupBy)).toBe('GROUP BY time(1m)');
     expect(textOf(q, s.clauses.fill)).toBe('fill(null)');
   });
@@ -627,10 +620,12 @@ describe('parseQuery: bound parameters', () => {
 
   it('binds numbers, booleans, durations and strings as literals', () => {
     const params = { n: 5, f: 1.5, b: true, d: { duration: '1h' }, s: 'x', i: { integer: 3 } };
-    expect(one2('SELECT * FROM m WHERE a = $n AND b = $f AND c = $b AND t > now() - $d AND e = $s AND g = $i LIMIT $n', params).limit).toBe(5);
+    expect(one2('SELECT * FROM m WHERE a = $n AND b = $f AND c = $b AND t > now() - $d AND e = $s AND g = $i LIMIT $n', params).limit).toBe(
+      5,
+    );
   });
 
-  it('refuses unbound or unbindable parameters with influxd\'s words', () => {
+  it("refuses unbound or unbindable parameters with influxd's words", () => {
     expect(parseError('SELECT * FROM m WHERE a = $x')).toBe('missing parameter: x');
     expect(() => parseQuery('SELECT * FROM m WHERE a = $x', { params: { y: 1 } })).toThrow('missing parameter: x');
     expect(() => parseQuery('SELECT * FROM m WHERE a = $x', { params: { x: { bogus: 1 } } })).toThrow('unknown bind object type: bogus');
@@ -639,14 +634,14 @@ describe('parseQuery: bound parameters', () => {
   });
 });
 
-describe('parseQuery: what influxd\'s HTTP handler does first', () => {
+describe("parseQuery: what influxd's HTTP handler does first", () => {
   it('ignores Go white space around the query (influxd parses strings.TrimSpace(q))', () => {
     const q = '\u00a0\u3000 SHOW DATABASES\u00a0';
     expect(one(q)).toMatchObject({ kind: 'show-databases', start: 3, end: 17 });
   });
 
   it('counts lines and characters in the trimmed query, but offsets in the given string', () => {
-    const q = '\n\n  SELECT * FROM \'x\'';
+    const q = "\n\n  SELECT * FROM 'x'";
     try {
       parseQuery(q);
       throw new Error('expected a refusal');
@@ -661,14 +656,21 @@ describe('parseQuery: what influxd\'s HTTP handler does first', () => {
     expect(parseError('SELECT * FROM m WHERE a =')).toBe('found EOF, expected identifier, string, number, bool at line 1, char 26');
     expect(parseError('SELECT * FROM m WHERE a AND')).toBe('found EOF, expected identifier, string, number, bool at line 1, char 29');
     expect(parseError('SELECT a,')).toBe('found EOF, expected identifier, string, number, bool at line 1, char 11');
-    expect(parseError('DROP /* x */')).toBe(`found EOF, expected CONTINUOUS, DATABASE, MEASUREMENT, RETENTION, SERIES, SHARD, SUBSCRIPTION, USER at line 1, char 13`);
-    expect(parseError('DROP -- x')).toBe(`found EOF, expected CONTINUOUS, DATABASE, MEASUREMENT, RETENTION, SERIES, SHARD, SUBSCRIPTION, USER at line 1, char 11`);
+    expect(parseError('DROP /* x */')).toBe(
+      `found EOF, expected CONTINUOUS, DATABASE, MEASUREMENT, RETENTION, SERIES, SHARD, SUBSCRIPTION, USER at line 1, char 13`,
+    );
+    expect(parseError('DROP -- x')).toBe(
+      `found EOF, expected CONTINUOUS, DATABASE, MEASUREMENT, RETENTION, SERIES, SHARD, SUBSCRIPTION, USER at line 1, char 11`,
+    );
   });
 });
 
 describe('parseQuery: cost', () => {
   it('parses a megabyte-sized query in linear time', () => {
-    const q = Array.from({ length: 4000 }, (_, i) => `SELECT mean("v${i}") FROM "db"."rp"."m${i}" WHERE time > now() - 1h GROUP BY time(1m)`).join(';\n');
+    const q = Array.from(
+      { length: 4000 },
+      (_, i) => `SELECT mean("v${i}") FROM "db"."rp"."m${i}" WHERE time > now() - 1h GROUP BY time(1m)`,
+    ).join(';\n');
     const started = Date.now();
     expect(parseQuery(q)).toHaveLength(4000);
     expect(Date.now() - started).toBeLessThan(2000);

@@ -206,7 +206,9 @@ function bindValue(v: unknown): { kind: TokenKind; value: string } | string {
       return typeof x === 'number' && Number.isFinite(x) ? { kind: 'number', value: String(x) } : 'number literal must be a float value';
     case 'int':
     case 'integer':
-      return typeof x === 'number' && Number.isSafeInteger(x) ? { kind: 'integer', value: String(x) } : 'integer literal must be an integer value';
+      return typeof x === 'number' && Number.isSafeInteger(x)
+        ? { kind: 'integer', value: String(x) }
+        : 'integer literal must be an integer value';
     case 'duration':
       if (typeof x === 'string') return { kind: 'duration', value: x };
       if (typeof x === 'number' && Number.isSafeInteger(x)) return { kind: 'duration', value: `${x}ns` };
@@ -403,7 +405,7 @@ class Parser {
    */
   private endsInLookahead(): boolean {
     let last: Token | undefined = this.tokens[this.tokens.length - 1];
-    for (let p = last ? last.end : this.trimStart; p < this.input.length; ) {
+    for (let p = last ? last.end : this.trimStart; p < this.input.length;) {
       const t = this.lexer.scan(p);
       if (t.kind !== 'whitespace') last = t;
       p = t.end;
@@ -1399,11 +1401,7 @@ class Parser {
     const last = this.tokens[this.tokens.length - 1];
     const target: IntoTarget = { sourceMeasurement, span: { start: first.start, end: last.end } };
     const [dbTok, rpTok, nameTok] =
-      segments.length === 3
-        ? segments
-        : segments.length === 2
-          ? [null, segments[0], segments[1]]
-          : [null, null, segments[0]];
+      segments.length === 3 ? segments : segments.length === 2 ? [null, segments[0], segments[1]] : [null, null, segments[0]];
     if (!sourceMeasurement) target.name = nameTok?.value ?? '';
     if (dbTok && dbTok.value !== '') {
       target.db = dbTok.value;

@@ -7,7 +7,7 @@ function one(q: string): ParsedStatement {
 
 describe('rewriteDatabase', () => {
   it('replaces the db of db.rp.m and db..m sources and leaves everything else as written', () => {
-    const q = "SELECT * FROM db.rp.m, \"other db\"..m2, rp.m3, /re/ WHERE x = 'db.rp.m' -- db.rp.m\n GROUP BY time(1m)";
+    const q = 'SELECT * FROM db.rp.m, "other db"..m2, rp.m3, /re/ WHERE x = \'db.rp.m\' -- db.rp.m\n GROUP BY time(1m)';
     expect(rewriteDatabase(one(q), 'new')).toBe(
       "SELECT * FROM new.rp.m, new..m2, rp.m3, /re/ WHERE x = 'db.rp.m' -- db.rp.m\n GROUP BY time(1m)",
     );

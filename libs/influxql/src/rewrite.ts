@@ -29,10 +29,7 @@ export function quoteSegments(segments: readonly string[]): string {
   const last = segments.length - 1;
   return segments
     .map((seg, i) => {
-      const quote =
-        identNeedsQuotes(seg) && seg !== ''
-          ? true
-          : (i < last && seg !== '') || ((i === 0 || i === last) && seg === '');
+      const quote = identNeedsQuotes(seg) && seg !== '' ? true : (i < last && seg !== '') || ((i === 0 || i === last) && seg === '');
       return quote ? `"${escapeIdent(seg)}"` : seg;
     })
     .join('.');

@@ -4,7 +4,7 @@ import { Lexer, type Token } from '@app/influxql';
 function scanAll(input: string): Token[] {
   const lexer = new Lexer(input);
   const out: Token[] = [];
-  for (let pos = 0; ; ) {
+  for (let pos = 0; ;) {
     const t = lexer.scan(pos);
     if (t.kind === 'eof') return out;
     if (t.kind !== 'whitespace' && t.kind !== 'comment') out.push(t);
@@ -22,7 +22,13 @@ describe('Lexer', () => {
 
     it('reads keywords case-insensitively and reports them upper-case', () => {
       expect(kinds('select FROM Where aNd or TRUE false')).toEqual([
-        'keyword:SELECT', 'keyword:FROM', 'keyword:WHERE', 'keyword:AND', 'keyword:OR', 'keyword:TRUE', 'keyword:FALSE',
+        'keyword:SELECT',
+        'keyword:FROM',
+        'keyword:WHERE',
+        'keyword:AND',
+        'keyword:OR',
+        'keyword:TRUE',
+        'keyword:FALSE',
       ]);
     });
 
@@ -32,9 +38,7 @@ describe('Lexer', () => {
     });
 
     it('decodes \\" \\\\ and \\n escapes in quoted identifiers and keeps dots and semicolons inside', () => {
-      expect(scanAll(String.raw`"my.db" "a\"b" "c\\d" "x;y" "n\nl"`).map((t) => t.value)).toEqual([
-        'my.db', 'a"b', 'c\\d', 'x;y', 'n\nl',
-      ]);
+      expect(scanAll(String.raw`"my.db" "a\"b" "c\\d" "x;y" "n\nl"`).map((t) => t.value)).toEqual(['my.db', 'a"b', 'c\\d', 'x;y', 'n\nl']);
     });
 
     it("reads influxd's bare-then-quoted form as one identifier named by the quoted part", () => {
@@ -80,17 +84,37 @@ describe('Lexer', () => {
 
   describe('operators and punctuation', () => {
     it('reads every operator', () => {
-      expect(kinds('= != <> < <= > >= =~ !~ + - * / % & | ^').map((k) => k.split(':')[0])).toEqual(
-        Array(17).fill('operator'),
-      );
+      expect(kinds('= != <> < <= > >= =~ !~ + - * / % & | ^').map((k) => k.split(':')[0])).toEqual(Array(17).fill('operator'));
       expect(kinds('= != <> < <= > >= =~ !~ + - * / % & | ^').map((k) => k.slice('operator:'.length))).toEqual([
-        '=', '!=', '!=', '<', '<=', '>', '>=', '=~', '!~', '+', '-', '*', '/', '%', '&', '|', '^',
+        '=',
+        '!=',
+        '!=',
+        '<',
+        '<=',
+        '>',
+        '>=',
+        '=~',
+        '!~',
+        '+',
+        '-',
+        '*',
+        '/',
+        '%',
+        '&',
+        '|',
+        '^',
       ]);
     });
 
     it('reads punctuation, with :: as one token', () => {
       expect(kinds(', ( ) ; . :: :')).toEqual([
-        'punctuation:,', 'punctuation:(', 'punctuation:)', 'punctuation:;', 'punctuation:.', 'punctuation:::', 'punctuation::',
+        'punctuation:,',
+        'punctuation:(',
+        'punctuation:)',
+        'punctuation:;',
+        'punctuation:.',
+        'punctuation:::',
+        'punctuation::',
       ]);
     });
 

@@ -104,8 +104,16 @@ function isNewline(c: number): boolean {
 
 /** Single-character operators and punctuation that never combine with the next character. */
 const SINGLE: Record<string, TokenKind> = {
-  '+': 'operator', '*': 'operator', '%': 'operator', '&': 'operator', '|': 'operator', '^': 'operator',
-  '(': 'punctuation', ')': 'punctuation', ',': 'punctuation', ';': 'punctuation',
+  '+': 'operator',
+  '*': 'operator',
+  '%': 'operator',
+  '&': 'operator',
+  '|': 'operator',
+  '^': 'operator',
+  '(': 'punctuation',
+  ')': 'punctuation',
+  ',': 'punctuation',
+  ';': 'punctuation',
 };
 
 /** Reads InfluxQL tokens out of one query string. */

@@ -137,10 +137,7 @@ export interface WithMeasurement {
 }
 
 /** `WITH KEY …` of SHOW TAG VALUES (required) and SHOW TAG KEYS (optional). */
-export type WithKey =
-  | { op: '=' | '!='; key: string }
-  | { op: 'IN'; keys: string[] }
-  | { op: '=~' | '!~'; pattern: string };
+export type WithKey = { op: '=' | '!='; key: string } | { op: 'IN'; keys: string[] } | { op: '=~' | '!~'; pattern: string };
 
 /** Clause locations of a statement's top level (not those of its subqueries). */
 export interface StatementClauses {

@@ -28,9 +28,7 @@ const cases: [string, Buffer][] = [
     'no timestamps',
     body(
       5000,
-      (i) =>
-        `${NAMES[i % NAMES.length]},host=server001,region=us-west-1,dc=dc1 ` +
-        `usage_user=12.345,usage_system=1.234,count=5i,ok=true`,
+      (i) => `${NAMES[i % NAMES.length]},host=server001,region=us-west-1,dc=dc1 ` + `usage_user=12.345,usage_system=1.234,count=5i,ok=true`,
     ),
   ],
   [

@@ -363,8 +363,7 @@ function escapable(s: string, specials: string): boolean {
   return true;
 }
 
-const escapeWith = (s: string, specials: string): string =>
-  [...s].map((ch) => (specials.includes(ch) ? `\\${ch}` : ch)).join('');
+const escapeWith = (s: string, specials: string): string => [...s].map((ch) => (specials.includes(ch) ? `\\${ch}` : ch)).join('');
 
 const measurementName = text(1, 12).filter((s) => escapable(s, ' ') && !/^[\t\0#]/.test(s));
 const tagPart = text(1, 8).filter((s) => escapable(s, ' '));
@@ -426,15 +425,32 @@ const structuredLine = fc
   .tuple(
     fc.constantFrom('', ' ', '\t', '\0', '  '),
     fc.constantFrom('cpu', 'a\\ b', 'x\\,y', 'm=1', 'q"', '\\\\', 'é', ',bad', '', '#c', 'a\\', 'a\\\\,b', '"'),
-    fc.array(
-      fc.constantFrom(',t=v', ',k=a\\ b', ',t="x', ',=v', ',t=', ',t', ',t=a=b', ',t=a\\=b', ',a\\,b=c', ',t=\\'),
-      { maxLength: 3 },
-    ),
+    fc.array(fc.constantFrom(',t=v', ',k=a\\ b', ',t="x', ',=v', ',t=', ',t', ',t=a=b', ',t=a\\=b', ',a\\,b=c', ',t=\\'), { maxLength: 3 }),
     fc.constantFrom(' ', ' ', '  ', ' \t', '', '\\ ', '\t'),
     fc.array(
       fc.constantFrom(
-        'v=1', 'v=-1.5e3', 'i=5i', 'u=5u', 'b=true', 'b=tru', 's="a b"', 's="x\ny"', 's="q\\"z"', 's="back\\\\"',
-        's="open', 'a"b=1', 'k\\ e=1', 'k\\=e=2', '=1', 'v=', 'v=1.2.3', 'v=NaN', 'e=1e+5', 's=""', 's="\\', 's="a"b',
+        'v=1',
+        'v=-1.5e3',
+        'i=5i',
+        'u=5u',
+        'b=true',
+        'b=tru',
+        's="a b"',
+        's="x\ny"',
+        's="q\\"z"',
+        's="back\\\\"',
+        's="open',
+        'a"b=1',
+        'k\\ e=1',
+        'k\\=e=2',
+        '=1',
+        'v=',
+        'v=1.2.3',
+        'v=NaN',
+        'e=1e+5',
+        's=""',
+        's="\\',
+        's="a"b',
       ),
       { minLength: 0, maxLength: 3 },
     ),
@@ -446,8 +462,38 @@ const structuredLine = fc
 const soupLine = fc
   .array(
     fc.constantFrom(
-      'cpu', 'm', 'a\\ b', ',', ' ', '  ', '=', '"', '\\', '\\\\', '\\"', '\n', '#', '\t', '\0', '1', '-1', '12i',
-      '1.5', 'true', 'f', '123', '-5', 'é', '\r', 't=v', ',t=v', ' v=1', ' s="a b"', ' s="x\ny"', ' 1700', ' -1',
+      'cpu',
+      'm',
+      'a\\ b',
+      ',',
+      ' ',
+      '  ',
+      '=',
+      '"',
+      '\\',
+      '\\\\',
+      '\\"',
+      '\n',
+      '#',
+      '\t',
+      '\0',
+      '1',
+      '-1',
+      '12i',
+      '1.5',
+      'true',
+      'f',
+      '123',
+      '-5',
+      'é',
+      '\r',
+      't=v',
+      ',t=v',
+      ' v=1',
+      ' s="a b"',
+      ' s="x\ny"',
+      ' 1700',
+      ' -1',
     ),
     { maxLength: 24 },
   )

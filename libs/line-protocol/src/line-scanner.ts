@@ -306,11 +306,7 @@ function analyzeLine(buf: Buffer, start: number, end: number, cur: LineCursor, h
   cur.keyEnd = keyEnd;
   cur.error = error;
   cur.hasTimestamp =
-    error !== LineError.None
-      ? false
-      : hasNewline
-        ? timestampAfterFields(buf, keyEnd, end)
-        : detectTimestamp(buf, keyEnd, end);
+    error !== LineError.None ? false : hasNewline ? timestampAfterFields(buf, keyEnd, end) : detectTimestamp(buf, keyEnd, end);
 }
 
 /** First ' ' at or after `j` (> line start) whose previous byte is not '\\'; `end` if none. */

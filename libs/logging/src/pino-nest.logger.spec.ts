@@ -11,7 +11,15 @@ function capture(): { logger: PinoNestLogger; lines: () => Record<string, unknow
     },
   });
   const logger = new PinoNestLogger(pino({ base: undefined, level: 'info' }, stream));
-  return { logger, lines: () => out.join('').trim().split('\n').map((l) => JSON.parse(l)) };
+  return {
+    logger,
+    lines: () =>
+      out
+        .join('')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+  };
 }
 
 describe('PinoNestLogger', () => {

@@ -57,7 +57,9 @@ describe('maskPasswordParams (request targets)', () => {
   });
 
   it('masks the bound params of a query that binds its password', () => {
-    const url = maskPasswordParams(`/query?q=${encodeURIComponent('CREATE USER bob WITH PASSWORD $pw')}&params=${encodeURIComponent('{"pw":"bound-secret"}')}`);
+    const url = maskPasswordParams(
+      `/query?q=${encodeURIComponent('CREATE USER bob WITH PASSWORD $pw')}&params=${encodeURIComponent('{"pw":"bound-secret"}')}`,
+    );
     expect(decodeURIComponent(url)).not.toContain('bound-secret');
   });
 });
@@ -140,24 +142,59 @@ const passwordStatementArb = (password: string) =>
   fc.oneof(
     fc
       .tuple(
-        keywordArb('CREATE'), gapArb(true), keywordArb('USER'), gapArb(true), userArb, gapArb(true), keywordArb('WITH'),
-        gapArb(true), keywordArb('PASSWORD'), gapArb(false), fc.boolean(), gapArb(true), keywordArb('WITH'), gapArb(true),
-        keywordArb('ALL'), gapArb(true), keywordArb('PRIVILEGES'),
+        keywordArb('CREATE'),
+        gapArb(true),
+        keywordArb('USER'),
+        gapArb(true),
+        userArb,
+        gapArb(true),
+        keywordArb('WITH'),
+        gapArb(true),
+        keywordArb('PASSWORD'),
+        gapArb(false),
+        fc.boolean(),
+        gapArb(true),
+        keywordArb('WITH'),
+        gapArb(true),
+        keywordArb('ALL'),
+        gapArb(true),
+        keywordArb('PRIVILEGES'),
       )
-      .map(([c, g1, u, g2, user, g3, w, g4, p, g5, admin, g6, w2, g7, all, g8, priv]) =>
-        `${c}${g1}${u}${g2}${user}${g3}${w}${g4}${p}${g5}${literal(password)}` + (admin ? `${g6}${w2}${g7}${all}${g8}${priv}` : ''),
+      .map(
+        ([c, g1, u, g2, user, g3, w, g4, p, g5, admin, g6, w2, g7, all, g8, priv]) =>
+          `${c}${g1}${u}${g2}${user}${g3}${w}${g4}${p}${g5}${literal(password)}` + (admin ? `${g6}${w2}${g7}${all}${g8}${priv}` : ''),
       ),
     fc
-      .tuple(keywordArb('SET'), gapArb(true), keywordArb('PASSWORD'), gapArb(true), keywordArb('FOR'), gapArb(true), userArb, gapArb(false), gapArb(false))
+      .tuple(
+        keywordArb('SET'),
+        gapArb(true),
+        keywordArb('PASSWORD'),
+        gapArb(true),
+        keywordArb('FOR'),
+        gapArb(true),
+        userArb,
+        gapArb(false),
+        gapArb(false),
+      )
       .map(([s, g1, p, g2, f, g3, user, g4, g5]) => `${s}${g1}${p}${g2}${f}${g3}${user}${g4}=${g5}${literal(password)}`),
   );
 
-const otherStatementArb = fc.constantFrom("SELECT * FROM m WHERE a = 'b'", 'SHOW USERS', 'SELECT "password" FROM logins', "SHOW TAG VALUES WITH KEY = 'k'");
+const otherStatementArb = fc.constantFrom(
+  "SELECT * FROM m WHERE a = 'b'",
+  'SHOW USERS',
+  'SELECT "password" FROM logins',
+  "SHOW TAG VALUES WITH KEY = 'k'",
+);
 
 /** One to three statements, at least one carrying `password`, joined by `;`. */
 const queryArb = passwordArb.chain((password) =>
   fc
-    .tuple(fc.array(otherStatementArb, { maxLength: 2 }), passwordStatementArb(password), fc.array(fc.oneof(otherStatementArb, passwordStatementArb(password)), { maxLength: 2 }), gapArb(false))
+    .tuple(
+      fc.array(otherStatementArb, { maxLength: 2 }),
+      passwordStatementArb(password),
+      fc.array(fc.oneof(otherStatementArb, passwordStatementArb(password)), { maxLength: 2 }),
+      gapArb(false),
+    )
     .map(([before, stmt, after, gap]) => ({ password, q: [...before, stmt, ...after].join(`;${gap}`) })),
 );
 

@@ -93,7 +93,7 @@ export function maskQueryPasswords(q: string): string {
   };
   // after the PASSWORD keyword, the token the literal may come next to: PASSWORD, FOR, the user, `=`; none: -1
   let after: -1 | 0 | 1 | 2 | 3 = -1;
-  for (let pos = 0; ; ) {
+  for (let pos = 0; ;) {
     // a bad escape is reported at its backslash: its string began where this scan did
     const at = pos;
     const t: Token = lexer.scan(at);

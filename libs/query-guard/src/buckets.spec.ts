@@ -43,7 +43,9 @@ describe('bucketCount: one SELECT', () => {
   });
 
   it("matches influxd's own max-select-buckets test (4 buckets)", () => {
-    expect(count(`SELECT count(value) FROM cpu WHERE time >= '2000-01-01T00:00:05Z' AND time < '2000-01-01T00:00:35Z' GROUP BY time(10s)`)).toBe(4);
+    expect(
+      count(`SELECT count(value) FROM cpu WHERE time >= '2000-01-01T00:00:05Z' AND time < '2000-01-01T00:00:35Z' GROUP BY time(10s)`),
+    ).toBe(4);
   });
 
   it('shifts bucket boundaries by the GROUP BY time offset: time(10s, 5s)', () => {
@@ -59,7 +61,9 @@ describe('bucketCount: one SELECT', () => {
     // now is 20s past a minute: offset 20s makes now - 6h a bucket start.
     expect(count('SELECT mean(v) FROM m WHERE time >= now() - 6h AND time <= now() GROUP BY time(1m, now())')).toBe(360);
     expect(
-      count(`SELECT mean(v) FROM m WHERE time >= '2023-11-14T00:00:00Z' AND time < '2023-11-15T00:00:00Z' GROUP BY time(1h, '2023-11-14T22:15:00Z')`),
+      count(
+        `SELECT mean(v) FROM m WHERE time >= '2023-11-14T00:00:00Z' AND time < '2023-11-15T00:00:00Z' GROUP BY time(1h, '2023-11-14T22:15:00Z')`,
+      ),
     ).toBe(25);
   });
 
@@ -109,13 +113,19 @@ describe('bucketCount: subqueries and EXPLAIN', () => {
   });
 
   it('intersects a subquery range with the outer range', () => {
-    expect(count('SELECT max(m) FROM (SELECT mean(v) AS m FROM cpu WHERE time >= now() - 1d GROUP BY time(1m)) WHERE time >= now() - 1h')).toBe(61);
-    expect(count('SELECT max(m) FROM (SELECT mean(v) AS m FROM cpu WHERE time >= now() - 10m GROUP BY time(1m)) WHERE time >= now() - 1h')).toBe(11);
+    expect(
+      count('SELECT max(m) FROM (SELECT mean(v) AS m FROM cpu WHERE time >= now() - 1d GROUP BY time(1m)) WHERE time >= now() - 1h'),
+    ).toBe(61);
+    expect(
+      count('SELECT max(m) FROM (SELECT mean(v) AS m FROM cpu WHERE time >= now() - 10m GROUP BY time(1m)) WHERE time >= now() - 1h'),
+    ).toBe(11);
   });
 
   it('takes the largest count over the outer SELECT and every subquery', () => {
     // outer: 2 hour buckets; inner: 3600 second buckets over the inherited hour.
-    expect(count('SELECT max(m) FROM (SELECT mean(v) AS m FROM cpu GROUP BY time(1s)) WHERE time >= now() - 1h GROUP BY time(1h)')).toBe(3600);
+    expect(count('SELECT max(m) FROM (SELECT mean(v) AS m FROM cpu GROUP BY time(1s)) WHERE time >= now() - 1h GROUP BY time(1h)')).toBe(
+      3600,
+    );
     expect(
       count(
         'SELECT max(a) FROM (SELECT mean(v) AS a FROM cpu WHERE time >= now() - 10m GROUP BY time(10s)), (SELECT mean(v) AS a FROM mem GROUP BY time(1s)) WHERE time >= now() - 1h GROUP BY time(1m)',

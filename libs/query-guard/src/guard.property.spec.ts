@@ -61,7 +61,16 @@ const durationArb = fc.oneof(
 );
 const dateStringArb = fc.oneof(
   fc.date({ min: new Date(-10_000_000_000_000), max: new Date(10_000_000_000_000), noInvalidDate: true }).map((d) => d.toISOString()),
-  fc.constantFrom('2023-11-14', '2023-11-14 22:13:20', '2023-11-14 22:13:20.123', '2023-02-30', '2023-11-14x', 'not a date', '', '1677-09-21T00:12:43.145224194Z'),
+  fc.constantFrom(
+    '2023-11-14',
+    '2023-11-14 22:13:20',
+    '2023-11-14 22:13:20.123',
+    '2023-02-30',
+    '2023-11-14x',
+    'not a date',
+    '',
+    '1677-09-21T00:12:43.145224194Z',
+  ),
 );
 const integerArb = fc
   .oneof(fc.bigInt({ min: -(1n << 64n), max: 1n << 64n }), fc.constantFrom(0n, 1n, -1n, INT64_MAX, INT64_MIN, 1_700_000_000_000_000_000n))
@@ -93,13 +102,31 @@ const conditionArb: fc.Arbitrary<string> = fc.letrec<{ cond: string }>((tie) => 
   ),
 })).cond;
 
-const fieldsArb = fc.constantFrom('mean(v)', '*', 'v', 'count(v)', 'abs(v)', 'DISTINCT v', 'top(v, 3)', 'derivative(mean(v), 1s)', 'v, host');
+const fieldsArb = fc.constantFrom(
+  'mean(v)',
+  '*',
+  'v',
+  'count(v)',
+  'abs(v)',
+  'DISTINCT v',
+  'top(v, 3)',
+  'derivative(mean(v), 1s)',
+  'v, host',
+);
 const groupByArb = fc.oneof(
   fc.constant(''),
   durationArb.map((d) => ` GROUP BY time(${d})`),
-  fc.tuple(durationArb, fc.oneof(durationArb, durationArb.map((d) => `-${d}`), fc.constant('now()'), dateStringArb.map((s) => `'${s}'`))).map(
-    ([d, o]) => ` GROUP BY time(${d}, ${o})`,
-  ),
+  fc
+    .tuple(
+      durationArb,
+      fc.oneof(
+        durationArb,
+        durationArb.map((d) => `-${d}`),
+        fc.constant('now()'),
+        dateStringArb.map((s) => `'${s}'`),
+      ),
+    )
+    .map(([d, o]) => ` GROUP BY time(${d}, ${o})`),
   durationArb.map((d) => ` GROUP BY time(${d}), host`),
   fc.constantFrom(' GROUP BY host', ' GROUP BY time($p)', ' GROUP BY *'),
 );
@@ -115,7 +142,11 @@ const selectArb: fc.Arbitrary<string> = fc.letrec<{ select: string }>((tie) => (
   select: fc
     .tuple(
       fieldsArb,
-      fc.oneof({ depthSize: 'small' }, fc.constant('m'), tie('select').map((s) => `(${s})`)),
+      fc.oneof(
+        { depthSize: 'small' },
+        fc.constant('m'),
+        tie('select').map((s) => `(${s})`),
+      ),
       fc.option(conditionArb, { nil: undefined }),
       groupByArb,
       tailArb,
@@ -124,12 +155,22 @@ const selectArb: fc.Arbitrary<string> = fc.letrec<{ select: string }>((tie) => (
 })).select;
 
 const statementArb = fc.tuple(fc.constantFrom('', 'EXPLAIN ', 'EXPLAIN ANALYZE '), selectArb).map(([p, s]) => p + s);
-const queryArb = fc.array(fc.oneof(statementArb, fc.constantFrom('SHOW DATABASES', 'DELETE FROM m WHERE time > 0')), { minLength: 1, maxLength: 3 }).map((a) => a.join('; '));
+const queryArb = fc
+  .array(fc.oneof(statementArb, fc.constantFrom('SHOW DATABASES', 'DELETE FROM m WHERE time > 0')), { minLength: 1, maxLength: 3 })
+  .map((a) => a.join('; '));
 
 const paramsArb = fc.option(
   fc.record(
     {
-      p: fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant({ duration: '1m' }), fc.constant({ identifier: 'time' }), fc.constant({ nonsense: 1 })),
+      p: fc.oneof(
+        fc.string(),
+        fc.integer(),
+        fc.double(),
+        fc.boolean(),
+        fc.constant({ duration: '1m' }),
+        fc.constant({ identifier: 'time' }),
+        fc.constant({ nonsense: 1 }),
+      ),
       q: fc.oneof(dateStringArb, fc.constant({ duration: '1h' })),
     },
     { requiredKeys: [] },

@@ -32,7 +32,11 @@ describe('checkStatements: max-select-buckets', () => {
   it('refuses only counts above the limit', () => {
     const q = 'SELECT mean(v) FROM m WHERE time >= now() - 6h and time <= now() GROUP BY time(1m)'; // 361 buckets
     expect(check(q, { maxSelectBuckets: 361 })).toBeNull();
-    expect(check(q, { maxSelectBuckets: 360 })).toMatchObject({ message: 'max-select-buckets limit exceeded: (361/360)', count: 361, limit: 360 });
+    expect(check(q, { maxSelectBuckets: 360 })).toMatchObject({
+      message: 'max-select-buckets limit exceeded: (361/360)',
+      count: 361,
+      limit: 360,
+    });
   });
 
   it('turns the bucket check off with maxSelectBuckets 0', () => {
@@ -130,7 +134,13 @@ describe('checkStatements: maxUnboundedRawSelect', () => {
 
   it('refuses a raw SELECT with neither LIMIT nor a time bound, naming the setting', () => {
     const refusal = check('SELECT * FROM m', RAW_CAP);
-    expect(refusal).toEqual({ statementIndex: 0, message: UNBOUNDED_RAW_SELECT_MESSAGE, count: 0, limit: 0, reason: 'unbounded-raw-select' });
+    expect(refusal).toEqual({
+      statementIndex: 0,
+      message: UNBOUNDED_RAW_SELECT_MESSAGE,
+      count: 0,
+      limit: 0,
+      reason: 'unbounded-raw-select',
+    });
     expect(refusal?.message).toContain('maxUnboundedRawSelect');
     expect(check(`SELECT v, host FROM m WHERE host = 'a'`, RAW_CAP)).not.toBeNull();
     expect(check('SELECT abs(v), derivative(v) FROM m', RAW_CAP)).not.toBeNull();
@@ -182,11 +192,13 @@ describe('checkStatements: maxUnboundedRawSelect', () => {
 describe('checkStatements: maxRequestBuckets', () => {
   const DAY_BY_SECOND = 'SELECT mean(v) FROM only_a, only_b WHERE time > now() - 1d GROUP BY time(1s)';
 
-  it('refuses the statement at which a request\'s buckets, summed, pass the limit', () => {
+  it("refuses the statement at which a request's buckets, summed, pass the limit", () => {
     const q = Array.from({ length: 50 }, () => DAY_BY_SECOND).join('; ');
     const refusal = check(q);
     expect(refusal).toMatchObject({ statementIndex: 11, reason: 'max-request-buckets', limit: 1_000_000 });
-    expect(refusal!.message).toMatch(/^max-select-buckets limit exceeded for the request: \(103680\d\/1000000\) over statements 1 to 12 \(maxRequestBuckets\)$/);
+    expect(refusal!.message).toMatch(
+      /^max-select-buckets limit exceeded for the request: \(103680\d\/1000000\) over statements 1 to 12 \(maxRequestBuckets\)$/,
+    );
   });
 
   it('lets each statement pass alone, and is off at 0', () => {
@@ -195,4 +207,3 @@ describe('checkStatements: maxRequestBuckets', () => {
     expect(check(q, { ...DEFAULT_GUARD_SETTINGS, maxRequestBuckets: 0 })).toBeNull();
   });
 });
-

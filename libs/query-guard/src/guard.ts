@@ -143,7 +143,13 @@ function checkStatement(
   }
 
   if (rawCap && stmt.kind === 'select' && streamsUnboundedRawPoints(levels, 0)) {
-    const refusal: GuardRefusal = { statementIndex: index, message: UNBOUNDED_RAW_SELECT_MESSAGE, count: 0, limit: 0, reason: 'unbounded-raw-select' };
+    const refusal: GuardRefusal = {
+      statementIndex: index,
+      message: UNBOUNDED_RAW_SELECT_MESSAGE,
+      count: 0,
+      limit: 0,
+      reason: 'unbounded-raw-select',
+    };
     return { refusal, buckets: most };
   }
   return { refusal: null, buckets: most };

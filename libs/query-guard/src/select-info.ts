@@ -40,10 +40,31 @@ const GO_ZERO_TIME_NS = 62135596800n * 1_000_000_000n;
  * (applied to a raw field they stream raw points). Any other call makes a SELECT an aggregate.
  */
 const PER_POINT_FUNCTIONS = new Set([
-  'abs', 'sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'atan2', 'exp', 'log', 'ln', 'log2', 'log10', 'sqrt',
-  'pow', 'floor', 'ceil', 'round',
-  'derivative', 'non_negative_derivative', 'difference', 'non_negative_difference', 'moving_average',
-  'cumulative_sum', 'elapsed',
+  'abs',
+  'sin',
+  'cos',
+  'tan',
+  'asin',
+  'acos',
+  'atan',
+  'atan2',
+  'exp',
+  'log',
+  'ln',
+  'log2',
+  'log10',
+  'sqrt',
+  'pow',
+  'floor',
+  'ceil',
+  'round',
+  'derivative',
+  'non_negative_derivative',
+  'difference',
+  'non_negative_difference',
+  'moving_average',
+  'cumulative_sum',
+  'elapsed',
 ]);
 
 /**
@@ -95,7 +116,8 @@ function timeCallInterval(args: readonly Expr[], ctx: EvalContext): GroupInterva
       at = arg.timeLiteral ? parseTimeLiteral(arg.value, ctx.zone) : undefined;
     } else {
       const v = evaluate(arg, ctx);
-      if (v.t === 'duration') offset = v.ns % duration; // Go's %: the sign follows the dividend.
+      if (v.t === 'duration')
+        offset = v.ns % duration; // Go's %: the sign follows the dividend.
       else if (v.t === 'time') at = v.ns;
     }
     // A time offset (a literal or now()) is its distance past the interval boundary, as Go's Truncate sees it.

@@ -123,10 +123,7 @@ describe('timeRange: comparisons and conditions', () => {
   });
 
   it('intersects conditions joined by AND (largest lower bound, smallest upper bound)', () => {
-    expect(bounds('time > now() - 2h AND time > now() - 1h AND time < now() AND time <= now() + 1h')).toEqual([
-      NOW - H + 1n,
-      NOW - 1n,
-    ]);
+    expect(bounds('time > now() - 2h AND time > now() - 1h AND time < now() AND time <= now() + 1h')).toEqual([NOW - H + 1n, NOW - 1n]);
   });
 
   it('treats OR as unbounded, even where influxd would intersect', () => {
@@ -136,10 +133,7 @@ describe('timeRange: comparisons and conditions', () => {
   });
 
   it('looks through parentheses and ignores conditions that are not on time', () => {
-    expect(bounds(`(("host" = 'a') AND (time >= now() - 6h)) AND (value > 3 AND time <= now())`)).toEqual([
-      NOW - 6n * H,
-      NOW,
-    ]);
+    expect(bounds(`(("host" = 'a') AND (time >= now() - 6h)) AND (value > 3 AND time <= now())`)).toEqual([NOW - 6n * H, NOW]);
     expect(bounds(`host = 'a' AND region =~ /eu-.*/`)).toEqual([undefined, undefined]);
   });
 

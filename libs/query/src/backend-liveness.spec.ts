@@ -160,7 +160,9 @@ describe('BackendLiveness', () => {
     await until(() => backend.failing.length > 0, 'the frozen verdict');
     await sleep(WAIT_MS); // nothing more comes of it
     expect(backend.failing).toHaveLength(1);
-    expect(backend.failing[0]).toMatch(/^backend a looks frozen: a query waited \d+ ms for an answer and a liveness ping failed \(no answer to \/ping within 40 ms\)$/);
+    expect(backend.failing[0]).toMatch(
+      /^backend a looks frozen: a query waited \d+ ms for an answer and a liveness ping failed \(no answer to \/ping within 40 ms\)$/,
+    );
     for (const s of started) {
       expect(s.seen.errors).toHaveLength(1);
       expect(s.seen.errors[0]).toBeInstanceOf(BackendFrozenError);

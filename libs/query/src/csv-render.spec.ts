@@ -6,7 +6,15 @@ describe('renderCsv', () => {
       {
         statement_id: 0,
         series: [
-          { name: 'cpu', tags: { region: 'x y', host: 'a,b', empty: '' }, columns: ['time', 'v'], values: [[1000000000, 1.5], [2, null]] },
+          {
+            name: 'cpu',
+            tags: { region: 'x y', host: 'a,b', empty: '' },
+            columns: ['time', 'v'],
+            values: [
+              [1000000000, 1.5],
+              [2, null],
+            ],
+          },
           { name: 'cpu', columns: ['time', 'v'], values: [[3, 'say "hi"']] },
         ],
       },

@@ -33,10 +33,7 @@ function csvValue(v: Value | undefined): string {
 /** encoding/csv's fieldNeedsQuotes. */
 function csvField(field: string): string {
   if (field === '') return field;
-  const needs =
-    field === '\\.' ||
-    /[,"\r\n]/.test(field) ||
-    /^[\s\u0085\u00a0]/u.test(field);
+  const needs = field === '\\.' || /[,"\r\n]/.test(field) || /^[\s\u0085\u00a0]/u.test(field);
   return needs ? `"${field.replace(/"/g, '""')}"` : field;
 }
 

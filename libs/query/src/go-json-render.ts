@@ -53,7 +53,8 @@ function orderedSeries(s: Series, rawTexts: string[]): Record<string, unknown> {
     name: s.name ? s.name : undefined,
     tags: s.tags && Object.keys(s.tags).length > 0 ? s.tags : undefined,
     columns: s.columns && s.columns.length > 0 ? s.columns : undefined,
-    values: s.rawValues !== undefined ? new RawJson(rawTexts.push(s.rawValues) - 1) : s.values && s.values.length > 0 ? s.values : undefined,
+    values:
+      s.rawValues !== undefined ? new RawJson(rawTexts.push(s.rawValues) - 1) : s.values && s.values.length > 0 ? s.values : undefined,
     partial: s.partial ? true : undefined,
   };
 }

@@ -18,15 +18,7 @@ export interface MsgpackExt {
 }
 
 export type MsgpackValue =
-  | null
-  | boolean
-  | bigint
-  | number
-  | string
-  | Buffer
-  | MsgpackExt
-  | MsgpackValue[]
-  | { [key: string]: MsgpackValue };
+  null | boolean | bigint | number | string | Buffer | MsgpackExt | MsgpackValue[] | { [key: string]: MsgpackValue };
 
 /** The buffer ends inside the value: read again when more bytes have come. */
 export const NEED_MORE: unique symbol = Symbol('need more bytes');

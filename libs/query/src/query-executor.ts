@@ -127,7 +127,11 @@ export class QueryExecutor {
    * first that fails (those after it are `not executed`, as influxd answers). undefined when the client went
    * away; Unavailable when a statement found no backend (the whole request is answered 503).
    */
-  async run(plans: readonly StatementPlan[], topology: ExecutorTopology, query: BackendQuery): Promise<StatementResult[] | Unavailable | undefined> {
+  async run(
+    plans: readonly StatementPlan[],
+    topology: ExecutorTopology,
+    query: BackendQuery,
+  ): Promise<StatementResult[] | Unavailable | undefined> {
     const results: StatementResult[] = [];
     for (let i = 0; i < plans.length; i++) {
       const outcome = await this.execute(plans[i], topology, query);
@@ -282,7 +286,12 @@ export class QueryExecutor {
       return { unavailable: `no backend could answer: ${failures.length > 0 ? failures.join('; ') : 'none is up'}` };
     }
     if (failures.length > 0) this.logger.warn(`query ${query.requestId}: fan-out answered without ${failures.join('; ')}`);
-    const merged = fast ?? mergeOutcomes(plan.merge, (parsed ?? []).flatMap((a) => (a.ok ? [firstOutcome(a.response)] : [])));
+    const merged =
+      fast ??
+      mergeOutcomes(
+        plan.merge,
+        (parsed ?? []).flatMap((a) => (a.ok ? [firstOutcome(a.response)] : [])),
+      );
     // A keymap whose backends all failed (or are down) leaves a hole: say so the way influxd warns.
     const answered = new Set(ok.map((a) => dataKey(topology.backends[a.backend])));
     const missing = plan.required.filter((set) => !set.some((i) => answered.has(dataKey(topology.backends[i]))));

@@ -14,7 +14,11 @@ describe('query params', () => {
       params: '',
       pretty: true,
     });
-    expect(paramsFromUrl(new URLSearchParams('q=%20%20&chunked=true&chunk_size=5'))).toMatchObject({ q: '', chunked: 'true', chunkSize: '5' });
+    expect(paramsFromUrl(new URLSearchParams('q=%20%20&chunked=true&chunk_size=5'))).toMatchObject({
+      q: '',
+      chunked: 'true',
+      chunkSize: '5',
+    });
     // an empty q in the body hides the URL's, as Go's FormValue does
     expect(paramsFromForm(new URLSearchParams('q='), url).q).toBe('');
   });

@@ -31,8 +31,7 @@ function topology(
   };
 }
 
-const AB = () =>
-  topology([{ name: 'a' }, { name: 'b' }], { cpu: ['a'], temperature: ['b'], _default_: ['a', 'b'] });
+const AB = () => topology([{ name: 'a' }, { name: 'b' }], { cpu: ['a'], temperature: ['b'], _default_: ['a', 'b'] });
 
 function plan(q: string, topo: PlannerTopology = AB(), db = 'mydb') {
   return planQuery(parseQuery(q), topo, db);
@@ -120,7 +119,13 @@ describe('planQuery: routing', () => {
   });
 
   it('answers 503 (unavailable) when no backend of the route can answer', () => {
-    const topo = topology([{ name: 'a', healthy: false }, { name: 'b', writeOnly: true }], { _default_: ['a', 'b'] });
+    const topo = topology(
+      [
+        { name: 'a', healthy: false },
+        { name: 'b', writeOnly: true },
+      ],
+      { _default_: ['a', 'b'] },
+    );
     expect(only('SELECT * FROM m', topo)).toEqual({ kind: 'unavailable', message: 'no backend can answer: a (down), b (write-only)' });
   });
 

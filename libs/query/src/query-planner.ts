@@ -1,4 +1,12 @@
-import { type ClauseRange, type Expr, type ParsedStatement, type SelectField, type Source, quoteIdent, rewriteDatabase } from '@app/influxql';
+import {
+  type ClauseRange,
+  type Expr,
+  type ParsedStatement,
+  type SelectField,
+  type Source,
+  quoteIdent,
+  rewriteDatabase,
+} from '@app/influxql';
 import { sideDoorOf } from './side-door';
 import type { StatementOutcome } from './query-result';
 import type { MergeSpec } from './result-merge';
@@ -253,7 +261,11 @@ function planStatement(stmt: ParsedStatement, topology: PlannerTopology, clientD
       const sets = routeSets(stmt, topology);
       if (sets.length <= 1) return single(sets[0] ?? queryable(topology), topology, text, fence);
       const groups = sets.map((set) => candidates(set, topology, fence));
-      if (groups.some((g) => g.length === 0)) return unavailable(sets.find((_s, i) => groups[i].length === 0)!, topology);
+      if (groups.some((g) => g.length === 0))
+        return unavailable(
+          sets.find((_s, i) => groups[i].length === 0)!,
+          topology,
+        );
       // influxd applies SLIMIT/SOFFSET per measurement, and a measurement lives on one backend set:
       // each backend's window is already the right one, nothing to re-apply after the merge.
       return { kind: 'cover', groups, merge: { kind: 'select' }, text };
@@ -396,8 +408,7 @@ function textFor(stmt: ParsedStatement): TextFor {
 /** CREATE/DROP DATABASE name → the backend's own database. */
 function renameDatabase(stmt: ParsedStatement): TextFor {
   const name = stmt.databaseSpan!;
-  return (db) =>
-    stmt.text.slice(0, name.start - stmt.start) + quoteIdent(db) + stmt.text.slice(name.end - stmt.start);
+  return (db) => stmt.text.slice(0, name.start - stmt.start) + quoteIdent(db) + stmt.text.slice(name.end - stmt.start);
 }
 
 /**

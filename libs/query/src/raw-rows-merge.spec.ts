@@ -88,19 +88,19 @@ describe('mergeRowsRaw: the rows merge on the backends’ bytes', () => {
   });
 
   it('answers what the general merge answers, for any backends’ answers (fast-check)', () => {
-    const text = fc.string({ unit: fc.constantFrom('a', 'b', 'z', 'A', ' ', ',', '=', 'é', '\uE000', '\u{1F600}', '"', '<', '\\', '\n'), maxLength: 4 });
+    const text = fc.string({
+      unit: fc.constantFrom('a', 'b', 'z', 'A', ' ', ',', '=', 'é', '\uE000', '\u{1F600}', '"', '<', '\\', '\n'),
+      maxLength: 4,
+    });
     const seriesArb = fc.record({
       name: fc.option(fc.constantFrom('cpu', 'mem', 'measurements', 'é'), { nil: undefined }),
       columns: fc.constantFrom(['name'], ['key', 'value']),
       rows: fc.array(fc.array(text, { minLength: 2, maxLength: 2 }), { maxLength: 8 }),
     });
-    const backendArb = fc.array(seriesArb, { maxLength: 3 }).map((list) =>
-      answer(list.map((s) => ({ ...s, columns: [...s.columns], rows: s.rows.map((r) => r.slice(0, s.columns.length)) }))),
-    );
-    const specArb = fc.record(
-      { kind: fc.constant('rows' as const), limit: fc.nat(5), offset: fc.nat(5) },
-      { requiredKeys: ['kind'] },
-    );
+    const backendArb = fc
+      .array(seriesArb, { maxLength: 3 })
+      .map((list) => answer(list.map((s) => ({ ...s, columns: [...s.columns], rows: s.rows.map((r) => r.slice(0, s.columns.length)) }))));
+    const specArb = fc.record({ kind: fc.constant('rows' as const), limit: fc.nat(5), offset: fc.nat(5) }, { requiredKeys: ['kind'] });
     let fastTaken = 0;
     fc.assert(
       fc.property(fc.array(backendArb, { minLength: 1, maxLength: 3 }), specArb, (backends, spec) => {
@@ -120,7 +120,9 @@ describe('mergeRowsRaw: the rows merge on the backends’ bytes', () => {
         if (fast === undefined) return;
         fastTaken++;
         expect(render(fast)).toBe(expected);
-        expect(renderCsv(withParsedValues([{ statement_id: 0, ...fast }]))).toBe(renderCsv([{ statement_id: 0, ...mergeOutcomes(spec, backends) }]));
+        expect(renderCsv(withParsedValues([{ statement_id: 0, ...fast }]))).toBe(
+          renderCsv([{ statement_id: 0, ...mergeOutcomes(spec, backends) }]),
+        );
       }),
       { numRuns: 1500 },
     );

@@ -43,11 +43,30 @@ describe('mergeOutcomes: rows (SHOW MEASUREMENTS, TAG KEYS, TAG VALUES, FIELD KE
   it('sorts TAG VALUES by key then value and series by name', () => {
     const tv = (m: string, rows: string[][]): Series => ({ name: m, columns: ['key', 'value'], values: rows });
     const merged = mergeOutcomes({ kind: 'rows' }, [
-      { series: [tv('mem', [['host', 'b']]), tv('cpu', [['region', 'x'], ['host', 'b']])] },
-      { series: [tv('cpu', [['host', 'a'], ['host', 'b']])] },
+      {
+        series: [
+          tv('mem', [['host', 'b']]),
+          tv('cpu', [
+            ['region', 'x'],
+            ['host', 'b'],
+          ]),
+        ],
+      },
+      {
+        series: [
+          tv('cpu', [
+            ['host', 'a'],
+            ['host', 'b'],
+          ]),
+        ],
+      },
     ]);
     expect(merged.series!.map((s) => s.name)).toEqual(['cpu', 'mem']);
-    expect(values(merged)).toEqual([['host', 'a'], ['host', 'b'], ['region', 'x']]);
+    expect(values(merged)).toEqual([
+      ['host', 'a'],
+      ['host', 'b'],
+      ['region', 'x'],
+    ]);
   });
 
   it('returns the first error (in backend order) and keeps messages', () => {
@@ -116,10 +135,7 @@ describe('mergeOutcomes: select', () => {
   });
 
   it('keeps every series the backends windowed (SLIMIT/SOFFSET are per measurement in influxd)', () => {
-    const merged = mergeOutcomes({ kind: 'select' }, [
-      { series: [s('a', [[1, 1]]), s('c', [[1, 3]])] },
-      { series: [s('b', [[1, 2]])] },
-    ]);
+    const merged = mergeOutcomes({ kind: 'select' }, [{ series: [s('a', [[1, 1]]), s('c', [[1, 3]])] }, { series: [s('b', [[1, 2]])] }]);
     expect(merged.series!.map((x) => x.name)).toEqual(['a', 'b', 'c']);
   });
 

@@ -48,9 +48,7 @@ export function mergeOutcomes(spec: MergeSpec, outcomes: readonly StatementOutco
       break;
   }
   if (spec.kind === 'rows' && (spec.limit !== undefined || spec.offset !== undefined)) {
-    series = series
-      .map((s) => ({ ...s, values: window(s.values ?? [], spec) }))
-      .filter((s) => s.values.length > 0);
+    series = series.map((s) => ({ ...s, values: window(s.values ?? [], spec) })).filter((s) => s.values.length > 0);
   }
   const out: StatementOutcome = {};
   if (series.length > 0) out.series = series;
@@ -188,9 +186,10 @@ function mergeCardinality(outcomes: readonly StatementOutcome[]): Series[] {
       const rows = have.values!;
       (s.values ?? []).forEach((row, r) => {
         if (!rows[r]) rows[r] = row.slice();
-        else row.forEach((v, c) => {
-          if (compareValues(v, rows[r][c]) > 0) rows[r][c] = v;
-        });
+        else
+          row.forEach((v, c) => {
+            if (compareValues(v, rows[r][c]) > 0) rows[r][c] = v;
+          });
       });
     }
   }

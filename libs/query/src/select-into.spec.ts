@@ -70,13 +70,17 @@ describe('PointWriter (influxd convertRowToPoints)', () => {
     expect(await refused.w.flush()).toBe('partial write: field type conflict');
     expect(refused.w.written).toBe(0);
     const nowhere = writer('lost', () => false);
-    expect(await nowhere.w.response(doc([{ name: 'x', columns: ['time', 'v'], values: [[1n, 1n]] }]))).toMatch(/no backend takes measurement "lost"/);
+    expect(await nowhere.w.response(doc([{ name: 'x', columns: ['time', 'v'], values: [[1n, 1n]] }]))).toMatch(
+      /no backend takes measurement "lost"/,
+    );
   });
 });
 
 describe('writtenOutcome', () => {
   it('is influxd’s result row, time 0 as RFC3339 or an integer with epoch', () => {
-    expect(writtenOutcome(21, '')).toEqual({ series: [{ name: 'result', columns: ['time', 'written'], values: [['1970-01-01T00:00:00Z', 21]] }] });
+    expect(writtenOutcome(21, '')).toEqual({
+      series: [{ name: 'result', columns: ['time', 'written'], values: [['1970-01-01T00:00:00Z', 21]] }],
+    });
     expect(writtenOutcome(21, 'ms').series![0].values).toEqual([[0, 21]]);
   });
 });

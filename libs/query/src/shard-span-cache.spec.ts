@@ -52,7 +52,9 @@ describe('shardSpansOf', () => {
   });
 
   it('is unknown when SHOW SHARDS was refused (no admin privilege)', () => {
-    const refused = parseQueryResponse('{"results":[{"statement_id":0,"error":"error authorizing query: u not authorized to execute statement \'SHOW SHARDS\', requires admin privilege"}]}');
+    const refused = parseQueryResponse(
+      '{"results":[{"statement_id":0,"error":"error authorizing query: u not authorized to execute statement \'SHOW SHARDS\', requires admin privilege"}]}',
+    );
     expect(shardSpansOf(refused, 'd', 1)).toBeUndefined();
   });
 });

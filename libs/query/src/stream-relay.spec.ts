@@ -37,9 +37,15 @@ async function front(upstreams: Upstream[], outcomes: RelayOutcome[][], broken: 
   return listen(async (_req, res) => {
     const seen: RelayOutcome[] = [];
     outcomes.push(seen);
-    const relay = new StreamRelay(res, (_status, up) => ({ 'Content-Type': up['content-type'] ?? 'application/json' }), (err) => broken.push(err));
+    const relay = new StreamRelay(
+      res,
+      (_status, up) => ({ 'Content-Type': up['content-type'] ?? 'application/json' }),
+      (err) => broken.push(err),
+    );
     for (const pool of clients) {
-      const outcome: RelayOutcome = await relay.attempt((handler) => pool.dispatch({ path: '/query', method: 'GET', bodyTimeout: 2_000, headersTimeout: 2_000 } as never, handler));
+      const outcome: RelayOutcome = await relay.attempt((handler) =>
+        pool.dispatch({ path: '/query', method: 'GET', bodyTimeout: 2_000, headersTimeout: 2_000 } as never, handler),
+      );
       seen.push(outcome);
       if (outcome.kind !== 'failed') return;
     }

@@ -82,7 +82,11 @@ export class StreamRelay implements Dispatcher.DispatchHandler {
     if (this.gone) controller.abort(Object.assign(new Error('client closed the connection'), { name: 'AbortError' }));
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
     if (status < 200) return; // 1xx: the real answer follows
     this.status = status;
     this.upstreamHeaders = headers;

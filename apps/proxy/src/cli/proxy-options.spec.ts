@@ -39,7 +39,18 @@ describe('config store flags', () => {
   });
 
   it('takes etcd endpoints, prefix and credentials', () => {
-    const options = parseProxyArgs(['--etcd', 'http://e1:2379,http://e2:2379', '--etcd-prefix', '/ip', '--etcd-user', 'u', '--etcd-password', 'p', '--membership-ttl', '3']);
+    const options = parseProxyArgs([
+      '--etcd',
+      'http://e1:2379,http://e2:2379',
+      '--etcd-prefix',
+      '/ip',
+      '--etcd-user',
+      'u',
+      '--etcd-password',
+      'p',
+      '--membership-ttl',
+      '3',
+    ]);
     expect(options.store).toEqual({
       kind: 'etcd',
       hosts: ['http://e1:2379', 'http://e2:2379'],

@@ -65,9 +65,7 @@ export class ClusterStateService implements OnApplicationShutdown {
     const previous = this.current;
     this.current = next;
     if (previous) this.retire(previous, next);
-    this.logger.log(
-      `config applied: ${next.backends.length} backends, ${Object.keys(config.keymaps).length} keymaps`,
-    );
+    this.logger.log(`config applied: ${next.backends.length} backends, ${Object.keys(config.keymaps).length} keymaps`);
     this.changed.next(next);
     return next;
   }
@@ -85,9 +83,7 @@ export class ClusterStateService implements OnApplicationShutdown {
       throw new ConfigValidationError(`proxies.${this.options.node}: no such proxy in the config (--node)`);
     }
     if (this.current && node.listenAddr !== this.current.node.listenAddr) {
-      throw new ConfigValidationError(
-        `proxies.${this.options.node}.listenAddr: cannot change while running (restart the proxy)`,
-      );
+      throw new ConfigValidationError(`proxies.${this.options.node}.listenAddr: cannot change while running (restart the proxy)`);
     }
     checkBackendFiles(config.backends); // an unreadable caFile refuses the config before any backend is built
     const current = new Map(this.current?.backends.map((b) => [b.name, b]));

@@ -89,8 +89,10 @@ function backendCheck(b: BackendHealthInput): BackendCheck {
   } else {
     message = `down and its spool is full (${used}): its writes are answered 503`;
   }
-  if (spool.diskError) message += `; its spool disk fails since ${new Date(spool.diskError.since).toISOString()} (${spool.diskError.problem})`;
-  if (s.refusing) message += `; refuses writes since ${new Date(s.refusing.since).toISOString()} (${s.refusing.status}: ${s.refusing.error}), they wait in its spool`;
+  if (spool.diskError)
+    message += `; its spool disk fails since ${new Date(spool.diskError.since).toISOString()} (${spool.diskError.problem})`;
+  if (s.refusing)
+    message += `; refuses writes since ${new Date(s.refusing.since).toISOString()} (${s.refusing.status}: ${s.refusing.error}), they wait in its spool`;
   const rejectedRecords = s.rejected?.records ?? 0;
   if (rejectedRecords > 0) message += `; ${rejectedRecords} records it refused on replay are set aside`;
   return {

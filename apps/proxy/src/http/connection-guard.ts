@@ -242,7 +242,8 @@ export class EpisodeLog {
     const now = this.now();
     if (now - this.last < this.quietMs) return;
     const seconds = Math.round((this.last - this.started) / 100) / 10;
-    const sources = this.sources.size >= 100 ? '100 or more sources' : `${this.sources.size} source(s): ${[...this.sources].slice(0, 5).join(', ')}`;
+    const sources =
+      this.sources.size >= 100 ? '100 or more sources' : `${this.sources.size} source(s): ${[...this.sources].slice(0, 5).join(', ')}`;
     this.logger.warn(`${this.what}: ${this.count} over ${seconds} s from ${sources}; episode over`);
     clearInterval(this.timer);
     this.count = 0;

@@ -14,8 +14,7 @@ export class InfluxExceptionFilter implements ExceptionFilter {
     }
     if (exception instanceof HttpException) {
       const body = exception.getResponse();
-      const message =
-        typeof body === 'string' ? body : String((body as { message?: unknown }).message ?? exception.message);
+      const message = typeof body === 'string' ? body : String((body as { message?: unknown }).message ?? exception.message);
       return writeInfluxError(res, exception.getStatus(), message);
     }
     this.logger.error(`unhandled error: ${(exception as Error)?.stack ?? exception}`);

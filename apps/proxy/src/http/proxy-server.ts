@@ -126,9 +126,7 @@ export class ProxyServer {
       }
       return;
     }
-    admitted
-      .then((ok) => ok && this.route(req, res, framework, url, q, path, requestId))
-      .catch((err) => this.fail(res, err, requestId));
+    admitted.then((ok) => ok && this.route(req, res, framework, url, q, path, requestId)).catch((err) => this.fail(res, err, requestId));
   }
 
   private route(

@@ -46,7 +46,14 @@ describe('refuseUnprivileged', () => {
       status: 403,
       error: `error authorizing query: bob not authorized to execute statement 'CREATE DATABASE "x"', requires admin privilege`,
     });
-    for (const q of ['SHOW USERS', 'SHOW STATS', 'SHOW SHARDS', 'DROP MEASUREMENT cpu', 'CREATE RETENTION POLICY r ON d DURATION 1d REPLICATION 1', 'KILL QUERY 1']) {
+    for (const q of [
+      'SHOW USERS',
+      'SHOW STATS',
+      'SHOW SHARDS',
+      'DROP MEASUREMENT cpu',
+      'CREATE RETENTION POLICY r ON d DURATION 1d REPLICATION 1',
+      'KILL QUERY 1',
+    ]) {
       expect([q, check(q, bob).status]).toEqual([q, 403]);
     }
   });

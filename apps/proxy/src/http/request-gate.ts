@@ -102,17 +102,13 @@ export class RequestGate {
     return true;
   }
 
-  private decide(
-    result: AuthResult,
-    access: Access,
-    req: IncomingMessage,
-    res: ServerResponse,
-    path: string,
-    requestId: string,
-  ): boolean {
+  private decide(result: AuthResult, access: Access, req: IncomingMessage, res: ServerResponse, path: string, requestId: string): boolean {
     if (res.destroyed) return false;
     if (!result.ok && result.refused === 'busy') {
-      this.note(`request ${requestId} ${req.method} ${path} from ${req.socket.remoteAddress}: 503, too many password checks waiting`, requestId);
+      this.note(
+        `request ${requestId} ${req.method} ${path} from ${req.socket.remoteAddress}: 503, too many password checks waiting`,
+        requestId,
+      );
       writeEarlyError(req, res, 503, THROTTLED, { ...this.headers(requestId), 'Retry-After': '1' });
       return false;
     }

@@ -23,7 +23,8 @@ describe('hot metrics', () => {
     h1.labels('b').observe(0.02);
     h2.labels('b').observe(0.02);
     expect(await ours.metrics()).toBe(await theirs.metrics());
-    const json = async (r: Registry) => JSON.parse(JSON.stringify(await r.getMetricsAsJSON(), (k, v) => (k === 'exemplar' ? undefined : v)));
+    const json = async (r: Registry) =>
+      JSON.parse(JSON.stringify(await r.getMetricsAsJSON(), (k, v) => (k === 'exemplar' ? undefined : v)));
     expect(await json(ours)).toEqual(await json(theirs)); // what the self-report reads
   });
 
@@ -48,7 +49,10 @@ describe('hot metrics', () => {
     c.labels('b').inc(2);
     c.labels('a').inc(3);
     expect(c.total()).toBe(5);
-    expect(Object.entries(c.byLabel())).toEqual([['b', 2], ['a', 3]]);
+    expect(Object.entries(c.byLabel())).toEqual([
+      ['b', 2],
+      ['a', 3],
+    ]);
     expect(() => new HotCounter('u_total', 'u', ['x', 'y'], r).byLabel()).toThrow(/byLabel\(\) reads one/);
   });
 });

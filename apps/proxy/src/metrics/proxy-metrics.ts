@@ -80,7 +80,10 @@ export class BackendMetrics implements BackendObserver {
   readonly lostAfterAck: CounterChild;
   readonly flush: HistogramChild;
 
-  constructor(m: ProxyMetrics, readonly name: string) {
+  constructor(
+    m: ProxyMetrics,
+    readonly name: string,
+  ) {
     this.routed = m.pointsRouted.labels(name);
     this.written = m.pointsWritten.labels(name);
     this.spooledPoints = m.pointsSpooled.labels(name);
@@ -224,17 +227,9 @@ export class ProxyMetrics {
     METRIC.backendRefusing,
     "1 while the backend refuses the proxy's writes for its state (database missing, credentials refused); its writes wait in the spool",
   );
-  readonly backendHealthy = backendGauge(
-    this.registry,
-    METRIC.backendHealthy,
-    '1 when this proxy sees the backend up, 0 when down',
-  );
+  readonly backendHealthy = backendGauge(this.registry, METRIC.backendHealthy, '1 when this proxy sees the backend up, 0 when down');
   readonly spoolBytes = backendGauge(this.registry, METRIC.spoolBacklogBytes, "Bytes waiting in the backend's spool");
-  readonly spoolRecords = backendGauge(
-    this.registry,
-    METRIC.spoolBacklogRecords,
-    "Batches waiting in the backend's spool",
-  );
+  readonly spoolRecords = backendGauge(this.registry, METRIC.spoolBacklogRecords, "Batches waiting in the backend's spool");
   readonly spoolMaxBytes = backendGauge(
     this.registry,
     METRIC.spoolMaxBytes,
@@ -257,12 +252,7 @@ export class ProxyMetrics {
     [],
     this.registry,
   );
-  readonly configReloads = new HotCounter(
-    METRIC.configReloadsTotal,
-    'New configurations applied after start-up',
-    [],
-    this.registry,
-  );
+  readonly configReloads = new HotCounter(METRIC.configReloadsTotal, 'New configurations applied after start-up', [], this.registry);
   readonly configReloadFailures = new HotCounter(
     METRIC.configReloadFailuresTotal,
     'Configurations refused (invalid, or unreadable); the last good one stayed',

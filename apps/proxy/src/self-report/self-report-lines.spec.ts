@@ -6,7 +6,17 @@ import { buildSelfReport } from './self-report-lines';
 const status = (healthy: boolean, records = 0, bytes = 0, oldestAgeMs: number | null = null): BackendStatus => ({
   healthy,
   since: 0,
-  spool: { records, bytes, oldestAt: null, oldestAgeMs, replaying: false, replayedRecords: 0, rejectedOnReplay: 0, maxBytes: 1e9, full: false },
+  spool: {
+    records,
+    bytes,
+    oldestAt: null,
+    oldestAgeMs,
+    replaying: false,
+    replayedRecords: 0,
+    rejectedOnReplay: 0,
+    maxBytes: 1e9,
+    full: false,
+  },
 });
 
 const counters = (writes204: number, received: number, routedA: number): CounterSample[] => [
@@ -56,7 +66,13 @@ describe('buildSelfReport', () => {
     expect(lines[1]).toContain(',backend=a ');
     expect(fields(lines[1])).toMatchObject({ pointsRouted: '90i', pointsWritten: '90i', pointsDropped: '4i', healthy: '1i' });
     expect(lines[2]).toContain(',backend=b\\,c ');
-    expect(fields(lines[2])).toMatchObject({ pointsRouted: '0i', healthy: '0i', spoolRecords: '3i', spoolBytes: '2048i', spoolOldestAgeMs: '1500i' });
+    expect(fields(lines[2])).toMatchObject({
+      pointsRouted: '0i',
+      healthy: '0i',
+      spoolRecords: '3i',
+      spoolBytes: '2048i',
+      spoolOldestAgeMs: '1500i',
+    });
 
     const second = buildSelfReport({ ...base, counters: counters(15, 160, 140), previous: first.totals, backends });
     const [proxy, a] = second.body.trimEnd().split('\n');

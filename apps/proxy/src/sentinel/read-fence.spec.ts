@@ -13,7 +13,15 @@ describe('BackendReadFence', () => {
 
   it('without a fleet view, the own spool decides', () => {
     const f = new BackendReadFence('p1');
-    expect(f.update(new Map([['a', 0], ['b', 12]]), undefined)).toBe(true);
+    expect(
+      f.update(
+        new Map([
+          ['a', 0],
+          ['b', 12],
+        ]),
+        undefined,
+      ),
+    ).toBe(true);
     expect(f.active).toBe(true);
     expect(f.behind(backend('b'))).toBe(12);
     expect(f.describe()).toEqual({ b: 12 });
@@ -37,7 +45,13 @@ describe('BackendReadFence', () => {
 
   it('a backend behind only at another proxy is behind here too', () => {
     const f = new BackendReadFence('p2');
-    f.update(new Map([['a', 0], ['b', 0]]), { b: { records: 5, proxies: { p1: 5 } } });
+    f.update(
+      new Map([
+        ['a', 0],
+        ['b', 0],
+      ]),
+      { b: { records: 5, proxies: { p1: 5 } } },
+    );
     expect(f.describe()).toEqual({ b: 5 });
   });
 });

@@ -108,7 +108,9 @@ export class SentinelFeedService implements OnApplicationBootstrap, OnModuleDest
       lastSeen: view.lastSeen,
       /** Whether a live sentinel's view is in use (else the own checks, and uncoordinated replays). */
       live: live !== undefined,
-      publication: live ? { leader: live.leader, term: live.term, seq: live.seq, interval: live.interval, staleAfter: live.staleAfter } : null,
+      publication: live
+        ? { leader: live.leader, term: live.term, seq: live.seq, interval: live.interval, staleAfter: live.staleAfter }
+        : null,
       slots: view.held(now),
       ...(this.readError ? { readError: this.readError } : {}),
       ...(errors.length ? { error: errors.join('; ') } : {}),
@@ -149,8 +151,10 @@ export class SentinelFeedService implements OnApplicationBootstrap, OnModuleDest
     const view = this.sentinel.view;
     const live = view.live(now);
     if (live?.leader !== this.following) {
-      if (live) this.logger.log(`following sentinel ${live.leader}: its backend health overrides this proxy's checks, replays wait for its slots`);
-      else if (this.following) this.logger.warn(`no live sentinel (last seen: ${this.following}): own health checks, replays uncoordinated`);
+      if (live)
+        this.logger.log(`following sentinel ${live.leader}: its backend health overrides this proxy's checks, replays wait for its slots`);
+      else if (this.following)
+        this.logger.warn(`no live sentinel (last seen: ${this.following}): own health checks, replays uncoordinated`);
       this.following = live?.leader;
     }
     for (const backend of this.cluster.topology.backends) {
@@ -213,7 +217,8 @@ export class SentinelFeedService implements OnApplicationBootstrap, OnModuleDest
     // a slot stays ours only while the leader keeps seeing new heartbeats within the slot TTL
     if (live && now - this.lastBeatAsk >= live.slotTtl / 3 && Object.keys(view.held(now)).length > 0) tell = true;
     // a failing-write report counts with the leader only while the record carrying it is fresh
-    if (failing && this.store.scope === 'store' && now - this.lastBeatAsk >= this.sentinel.reportEveryMs(this.options.membershipTtl)) tell = true;
+    if (failing && this.store.scope === 'store' && now - this.lastBeatAsk >= this.sentinel.reportEveryMs(this.options.membershipTtl))
+      tell = true;
     if (tell) {
       this.lastBeatAsk = now;
       this.sentinel.beatRequests.next();

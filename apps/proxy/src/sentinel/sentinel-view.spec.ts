@@ -29,7 +29,12 @@ describe('SentinelView', () => {
 
   it('follows a live sentinel’s health until no new publication has been seen for staleAfter', () => {
     const view = new SentinelView('p1');
-    view.observe(state(1, { backends: { b: { up: false, since: 3, lastError: 'ping: ECONNREFUSED', version: null, checkedAt: 3, by: 's1', reason: 'probe' } } }), 100);
+    view.observe(
+      state(1, {
+        backends: { b: { up: false, since: 3, lastError: 'ping: ECONNREFUSED', version: null, checkedAt: 3, by: 's1', reason: 'probe' } },
+      }),
+      100,
+    );
     expect(view.health('b', 150)).toEqual({ up: false, since: 3, lastError: 'ping: ECONNREFUSED', by: 's1', expiresAt: 1_100 });
     expect(view.health('other', 150)).toBeUndefined();
     view.observe(state(1), 900); // the same publication again: not a sign of life

@@ -5,14 +5,17 @@ import { Topology } from '../cluster/topology';
 import { LineRouter } from './route-lines';
 
 function topology(maxRowLimit = 10000): Topology {
-  const config = parseClusterConfig({
-    backends: {
-      a: { url: 'http://127.0.0.1:1', db: 'a', maxRowLimit },
-      b: { url: 'http://127.0.0.1:2', db: 'b', maxRowLimit },
+  const config = parseClusterConfig(
+    {
+      backends: {
+        a: { url: 'http://127.0.0.1:1', db: 'a', maxRowLimit },
+        b: { url: 'http://127.0.0.1:2', db: 'b', maxRowLimit },
+      },
+      keymaps: { cpu: ['a'], temperature: ['b'], _default_: ['a', 'b'] },
+      proxies: { p1: { listenAddr: '127.0.0.1:1' } },
     },
-    keymaps: { cpu: ['a'], temperature: ['b'], _default_: ['a', 'b'] },
-    proxies: { p1: { listenAddr: '127.0.0.1:1' } },
-  }, configRules);
+    configRules,
+  );
   const backends = Object.entries(config.backends).map(([name, cfg]) => new Backend(name, cfg));
   return new Topology(config, config.proxies.p1, backends);
 }

@@ -113,11 +113,6 @@ export class WriteBudget {
 }
 
 /** 503 with influxd's throttle wording and Retry-After, before the body is read. */
-export function writeThrottled(
-  req: IncomingMessage,
-  res: ServerResponse,
-  headers: OutgoingHttpHeaders,
-  message = WRITE_BUFFER_FULL,
-): void {
+export function writeThrottled(req: IncomingMessage, res: ServerResponse, headers: OutgoingHttpHeaders, message = WRITE_BUFFER_FULL): void {
   writeEarlyError(req, res, 503, message, { ...headers, 'Retry-After': '1' });
 }

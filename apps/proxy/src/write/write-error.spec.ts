@@ -8,7 +8,8 @@ describe('influxWriteError', () => {
       status: 500,
       error: 'retention policy not found: x',
     });
-    const partial = 'partial write: field type conflict: input field "v" on measurement "m" is type float, already exists as type integer dropped=1';
+    const partial =
+      'partial write: field type conflict: input field "v" on measurement "m" is type float, already exists as type integer dropped=1';
     expect(influxWriteError(none, [{ status: 400, error: partial, lines: 3 }])).toEqual({ status: 400, error: partial });
   });
 
@@ -23,11 +24,16 @@ describe('influxWriteError', () => {
   });
 
   it("joins the proxy's own drops and different backends' reasons, dropped summed", () => {
-    const own = { accepted: 4, dropped: 1, failed: ["unable to route 'z v=1': no backend for measurement \"z\""] };
+    const own = { accepted: 4, dropped: 1, failed: ['unable to route \'z v=1\': no backend for measurement "z"'] };
     expect(
       influxWriteError(own, [
         { status: 400, error: "partial write: unable to parse 'a v=x': invalid boolean dropped=1", lines: 2 },
-        { status: 400, error: 'partial write: field type conflict: input field "v" on measurement "b" is type float, already exists as type integer dropped=2', lines: 2 },
+        {
+          status: 400,
+          error:
+            'partial write: field type conflict: input field "v" on measurement "b" is type float, already exists as type integer dropped=2',
+          lines: 2,
+        },
       ]),
     ).toEqual({
       status: 400,

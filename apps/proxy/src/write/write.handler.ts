@@ -46,9 +46,7 @@ export class WriteHandler {
     this.metrics.writeRequests.inc();
     const precision = query.get('precision') ?? '';
     if (!isValidPrecision(precision)) {
-      return drainThen(req, () =>
-        writeInfluxError(res, 400, `invalid precision "${precision}" (use n, u, ms, s, m or h)`, headers),
-      );
+      return drainThen(req, () => writeInfluxError(res, 400, `invalid precision "${precision}" (use n, u, ms, s, m or h)`, headers));
     }
     const db = query.get('db') ?? '';
     if (db === '') return drainThen(req, () => writeInfluxError(res, 400, 'database is required', headers));
@@ -84,9 +82,7 @@ export class WriteHandler {
     }
     if (!this.budget.resize(hold, body.length, limit, req, res, headers)) return this.pool.release(body);
 
-    const routed = this.router.route(body, topology, () =>
-      Buffer.from(timestampFor(receivedAt, receivedHr, precision), 'latin1'),
-    );
+    const routed = this.router.route(body, topology, () => Buffer.from(timestampFor(receivedAt, receivedHr, precision), 'latin1'));
     if (!routed.bodyTaken) this.pool.release(body);
     this.count(routed);
     this.observer.writeLines(res, db, routed.accepted + routed.dropped);
@@ -139,9 +135,7 @@ export class WriteHandler {
     const topology = this.cluster.topology;
     const receivedAt = Date.now();
     const receivedHr = process.hrtime.bigint();
-    const routed = this.router.route(body, topology, () =>
-      Buffer.from(timestampFor(receivedAt, receivedHr, precision), 'latin1'),
-    );
+    const routed = this.router.route(body, topology, () => Buffer.from(timestampFor(receivedAt, receivedHr, precision), 'latin1'));
     const { pending, names } = this.queue(topology, routed, rp, precision);
     const outcomes = await Promise.all(pending);
     return outcomes.map((outcome, i) => ({ backend: names[i], outcome }));

@@ -20,7 +20,16 @@ describe('sentinel command line', () => {
 
   it('takes the proxy’s logging flags: a log file, rotated by size or interval', () => {
     expect(parseSentinelArgs(['--name', 's1'])).toMatchObject({ logLevel: 'info', logFilePath: undefined, logRotation: undefined });
-    const o = parseSentinelArgs(['-log-file-path', 'logs/s1.log', '--log-rotate-size', '10M', '--log-rotate-interval', 'daily', '--log-level', 'warn']);
+    const o = parseSentinelArgs([
+      '-log-file-path',
+      'logs/s1.log',
+      '--log-rotate-size',
+      '10M',
+      '--log-rotate-interval',
+      'daily',
+      '--log-level',
+      'warn',
+    ]);
     expect(o.logFilePath).toBe(resolve('logs/s1.log'));
     expect(o.logRotation).toEqual({ size: '10M', interval: '1d', keep: 7, compress: false });
     expect(o.logLevel).toBe('warn');
@@ -76,10 +85,19 @@ describe('sentinel command line', () => {
 
   it('refuses timings that cannot work together', () => {
     const store = { kind: 'file' as const, path: '/c' };
-    expect(() => checkTimings({ store, intervalMs: 1_000, leaderTtlMs: 1_500, slotTtlMs: 10_000 })).toThrow(/--leader-ttl must be at least twice/);
-    expect(() => checkTimings({ store, intervalMs: 1_000, leaderTtlMs: 5_000, slotTtlMs: 1_000 })).toThrow(/--slot-ttl must be at least twice/);
+    expect(() => checkTimings({ store, intervalMs: 1_000, leaderTtlMs: 1_500, slotTtlMs: 10_000 })).toThrow(
+      /--leader-ttl must be at least twice/,
+    );
+    expect(() => checkTimings({ store, intervalMs: 1_000, leaderTtlMs: 5_000, slotTtlMs: 1_000 })).toThrow(
+      /--slot-ttl must be at least twice/,
+    );
     expect(() =>
-      checkTimings({ store: { kind: 'etcd', hosts: [], prefix: '/', refreshSeconds: 1, connectTimeoutMs: 1 }, intervalMs: 100, leaderTtlMs: 1_500, slotTtlMs: 1_000 }),
+      checkTimings({
+        store: { kind: 'etcd', hosts: [], prefix: '/', refreshSeconds: 1, connectTimeoutMs: 1 },
+        intervalMs: 100,
+        leaderTtlMs: 1_500,
+        slotTtlMs: 1_000,
+      }),
     ).toThrow(/whole seconds/);
   });
 

@@ -58,11 +58,11 @@ export function parseSentinelArgs(argv: string[]): SentinelOptions {
   const parser = withLogFlags(
     withStoreFlags(
       yargs()
-      .scriptName('influxdb-sentinel')
-      .usage(
-        '$0 [options]\n\nWatches the InfluxDB backends for a fleet of influxdb-proxy processes sharing a Redis or etcd ' +
-          'config store: one sentinel leads, probes every backend and publishes its health and replay slots.',
-      )
+        .scriptName('influxdb-sentinel')
+        .usage(
+          '$0 [options]\n\nWatches the InfluxDB backends for a fleet of influxdb-proxy processes sharing a Redis or etcd ' +
+            'config store: one sentinel leads, probes every backend and publishes its health and replay slots.',
+        )
         .parserConfiguration({ 'short-option-groups': false, 'camel-case-expansion': true }),
     ),
   )
@@ -71,12 +71,20 @@ export function parseSentinelArgs(argv: string[]): SentinelOptions {
     .option('check-interval', { type: 'number', description: 'seconds between probes of each backend (and publications)', default: 1 })
     .option('check-timeout', { type: 'number', description: 'seconds a probe (/ping, then SHOW DATABASES) may take', default: 2 })
     // defaults applied below: a deprecated name given instead must be told from the default
-    .option('down-after', { type: 'number', description: 'failed probes in a row that mark a backend down', defaultDescription: String(DOWN_AFTER) })
+    .option('down-after', {
+      type: 'number',
+      description: 'failed probes in a row that mark a backend down',
+      defaultDescription: String(DOWN_AFTER),
+    })
     .option('up-after', { type: 'number', description: 'good probes in a row that bring it back up', defaultDescription: String(UP_AFTER) })
     // the names before downAfter/upAfter, kept so that existing command lines still work (not in --help)
     .option('fall', { type: 'number', hidden: true })
     .option('rise', { type: 'number', hidden: true })
-    .option('leader-ttl', { type: 'number', description: 'seconds leadership lasts without renewal (a dead leader is replaced within it)', default: 5 })
+    .option('leader-ttl', {
+      type: 'number',
+      description: 'seconds leadership lasts without renewal (a dead leader is replaced within it)',
+      default: 5,
+    })
     .option('replay-slots', { type: 'number', description: 'proxies replaying their spool to one backend at once', default: 1 })
     .option('slot-ttl', { type: 'number', description: 'seconds a proxy keeps a replay slot it can no longer see renewed', default: 10 })
     .option('membership-ttl', { type: 'number', description: 'seconds this sentinel stays listed without a heartbeat', default: 10 })

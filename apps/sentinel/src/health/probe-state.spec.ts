@@ -42,7 +42,9 @@ describe('ProbeState', () => {
   it('marks an answering backend down when a proxy reports failing writes, and up only `upAfter` probes after the reports stop', () => {
     const s = new ProbeState(thresholds);
     s.record(ok(0));
-    expect(s.applyReports([{ proxy: 'p2', since: 5, error: 'backend b answered 500: engine: cache maximum memory size exceeded' }], 10)).toEqual({
+    expect(
+      s.applyReports([{ proxy: 'p2', since: 5, error: 'backend b answered 500: engine: cache maximum memory size exceeded' }], 10),
+    ).toEqual({
       to: 'down',
       reason: 'write-failures',
       error: 'writes fail at proxy p2: backend b answered 500: engine: cache maximum memory size exceeded',
@@ -67,7 +69,15 @@ describe('ProbeState', () => {
     const two = new ProbeState({ ...thresholds, writeFailureReports: 2 });
     two.record(ok(0));
     expect(two.applyReports([{ proxy: 'p1', since: 0, error: 'x' }], 1)).toBeUndefined();
-    expect(two.applyReports([{ proxy: 'p1', since: 0, error: 'x' }, { proxy: 'p2', since: 0, error: 'y' }], 2)).toMatchObject({ to: 'down' });
+    expect(
+      two.applyReports(
+        [
+          { proxy: 'p1', since: 0, error: 'x' },
+          { proxy: 'p2', since: 0, error: 'y' },
+        ],
+        2,
+      ),
+    ).toMatchObject({ to: 'down' });
   });
 
   it('carries on from a previous leader’s verdict without flapping', () => {

@@ -74,7 +74,15 @@ export class MetaController {
       /** Records waiting per backend across the fleet, as published: a backend listed is read-behind. */
       backlog: state?.backlog ?? {},
       publication: state
-        ? { leader: state.leader, term: state.term, seq: state.seq, at: state.at, interval: state.interval, staleAfter: state.staleAfter, slotTtl: state.slotTtl }
+        ? {
+            leader: state.leader,
+            term: state.term,
+            seq: state.seq,
+            at: state.at,
+            interval: state.interval,
+            staleAfter: state.staleAfter,
+            slotTtl: state.slotTtl,
+          }
         : null,
       settings: {
         checkInterval: this.options.intervalMs,

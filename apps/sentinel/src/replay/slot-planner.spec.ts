@@ -3,7 +3,12 @@ import { HeartbeatFreshness, type ProxyReport, SlotPlanner } from './slot-planne
 
 const up = { b: { up: true, timeoutMs: 1_000 } };
 
-function proxy(name: string, records: number, extra: Partial<ProxyReport> = {}, oldestAt: number | null = records ? 100 : null): ProxyReport {
+function proxy(
+  name: string,
+  records: number,
+  extra: Partial<ProxyReport> = {},
+  oldestAt: number | null = records ? 100 : null,
+): ProxyReport {
   return { name, heartbeatAgeMs: 0, beatEveryMs: 1_000, backlog: { b: { records, oldestAt } }, released: {}, failing: {}, ...extra };
 }
 
@@ -63,7 +68,9 @@ describe('SlotPlanner', () => {
     const idle = (age: number, records = 4) => proxy('p1', records, { heartbeatAgeMs: age, beatEveryMs: 10_000 });
     expect(p.plan(0, up, [idle(19_000)]).slots).toEqual({ b: { p1: { id: 't-1', grantedAt: 0 } } });
     expect(p.plan(1, up, [idle(2_999)]).events).toEqual([]);
-    expect(p.plan(2, up, [idle(3_000)]).events).toEqual([{ kind: 'revoked', backend: 'b', proxy: 'p1', id: 't-1', reason: 'no heartbeat within the slot TTL' }]);
+    expect(p.plan(2, up, [idle(3_000)]).events).toEqual([
+      { kind: 'revoked', backend: 'b', proxy: 'p1', id: 't-1', reason: 'no heartbeat within the slot TTL' },
+    ]);
     const q = planner();
     expect(q.plan(0, up, [idle(20_000)]).slots).toEqual({}); // silent for two periods: presumed dead
   });
