@@ -1,2 +1,3 @@
 export * from './install-dir';
 export * from './command-line';
+export * from './config-rules';

@@ -4,7 +4,7 @@ import { ProxyMetrics } from './proxy-metrics';
 
 /**
  * The proxy's Prometheus registry and counters (ProxyMetrics). Global, so that every part of the app
- * that counts something can inject it; GET /metrics is served by MetricsController in the app module,
+ * that counts something can inject it; GET /metrics is served by MetricsController in the admin module,
  * which also sees the cluster's backends.
  */
 @Module({})

@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { ClusterModule } from '../cluster/cluster.module';
+import { HealthController } from '../health/health.controller';
+import { MetricsController } from '../metrics/metrics.controller';
+import { SentinelFeedModule } from '../sentinel/sentinel-feed.module';
+import { MetaController } from './meta.controller';
+import { RejectedController } from './rejected.controller';
+import { ReloadController } from './reload.controller';
+
+/** The endpoints operators use, served by Nest: /meta, /reload, /admin/rejected, /health, /metrics. */
+@Module({
+  imports: [ClusterModule, SentinelFeedModule],
+  controllers: [ReloadController, RejectedController, MetaController, HealthController, MetricsController],
+})
+export class AdminModule {}

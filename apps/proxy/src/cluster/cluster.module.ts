@@ -1,0 +1,16 @@
+import { BufferPool } from '@app/backend';
+import { Module } from '@nestjs/common';
+import { SentinelViewModule } from '../sentinel/sentinel-view.module';
+import { ClusterStateService } from './cluster-state.service';
+import { MembershipService } from './membership.service';
+
+/**
+ * The live cluster: the topology built from the config (backends, router, proxy settings), rebuilt on
+ * every change, and this proxy's membership record in the store.
+ */
+@Module({
+  imports: [SentinelViewModule],
+  providers: [{ provide: BufferPool, useValue: new BufferPool() }, ClusterStateService, MembershipService],
+  exports: [BufferPool, ClusterStateService, MembershipService, SentinelViewModule],
+})
+export class ClusterModule {}
