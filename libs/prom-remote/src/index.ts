@@ -1,0 +1,2 @@
+export * from './remote-messages';
+export * from './snappy-block';
