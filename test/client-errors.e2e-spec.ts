@@ -14,7 +14,7 @@ import { Influxd, startInfluxd } from './support/influxd';
 import { freePort, freePorts } from './support/ports';
 import { makeTempDir, removeDir, sleep, stopAll, waitUntil } from './support/processes';
 import { ProxyConfig, ProxyProcess, startProxy } from './support/proxy-process';
-import { startSentinel } from './support/sentinel-process';
+import { sentinelFlags, startSentinel } from './support/sentinel-process';
 
 const DB = 'mydb';
 let A: Influxd;
@@ -276,20 +276,7 @@ it('on etcd with sentinels and two proxies in two zones, a bad-rp write leaves e
     for (const [name, value] of Object.entries(entries)) await etcd.put(`${prefix}${section}/${name}`, JSON.stringify(value));
   }
   const store = ['--etcd', etcd.url, '--etcd-prefix', prefix];
-  const flags = [
-    '--check-interval',
-    '0.25',
-    '--check-timeout',
-    '1',
-    '--fall',
-    '2',
-    '--rise',
-    '2',
-    '--leader-ttl',
-    '2',
-    '--membership-ttl',
-    '3',
-  ];
+  const flags = sentinelFlags({ checkInterval: 0.25, checkTimeout: 1, downAfter: 2, upAfter: 2, leaderTtl: 2, membershipTtl: 3 });
   const sentinels = await Promise.all(['s1', 's2'].map((name) => startSentinel({ store, name, extraArgs: flags })));
   const proxies = await Promise.all(
     (['p1', 'p2'] as const).map((node) =>

@@ -18,7 +18,7 @@ import { freePorts } from './support/ports';
 import { makeTempDir, removeDir, sleep, spawnManaged, stopAll, waitForExit, waitUntil } from './support/processes';
 import { PROXY_BIN, ProxyConfig, ProxyProcess, startProxy } from './support/proxy-process';
 import { Redis, startRedis } from './support/redis';
-import { SENTINEL_BIN, SentinelProcess, startSentinel } from './support/sentinel-process';
+import { SENTINEL_BIN, SentinelProcess, sentinelFlags, startSentinel } from './support/sentinel-process';
 
 const DB = 'mydb';
 const READ_BEHIND = 'x-influxdb-proxy-read-behind';
@@ -26,22 +26,15 @@ const READ_BEHIND = 'x-influxdb-proxy-read-behind';
 const N = 600;
 /** Replay pace: N points take 12 s to replay, long enough to sample reads all along. */
 const REPLAY_LINES_PER_SECOND = 50;
-const SENTINEL_FLAGS = [
-  '--check-interval',
-  '0.25',
-  '--check-timeout',
-  '1',
-  '--fall',
-  '2',
-  '--rise',
-  '2',
-  '--leader-ttl',
-  '2',
-  '--slot-ttl',
-  '3',
-  '--membership-ttl',
-  '3',
-];
+const SENTINEL_FLAGS = sentinelFlags({
+  checkInterval: 0.25,
+  checkTimeout: 1,
+  downAfter: 2,
+  upAfter: 2,
+  leaderTtl: 2,
+  slotTtl: 3,
+  membershipTtl: 3,
+});
 
 let A: Influxd;
 let B: Influxd;

@@ -14,7 +14,7 @@ import { Etcd, startEtcd } from './support/etcd';
 import { freePort, freePorts } from './support/ports';
 import { sleep, stopAll, waitUntil } from './support/processes';
 import { ProxyConfig, ProxyProcess, startProxy } from './support/proxy-process';
-import { SentinelProcess, startSentinel } from './support/sentinel-process';
+import { SentinelProcess, sentinelFlags, startSentinel } from './support/sentinel-process';
 import { allThreadsStopped } from './support/stopped-threads';
 
 const DB = 'mydb';
@@ -314,22 +314,15 @@ describe('on etcd: a sentinel and two proxies in two zones', () => {
     sentinel = await startSentinel({
       store,
       name: 's1',
-      extraArgs: [
-        '--check-interval',
-        '0.5',
-        '--check-timeout',
-        String(SENTINEL_CHECK_TIMEOUT_S),
-        '--fall',
-        '3',
-        '--rise',
-        '2',
-        '--leader-ttl',
-        '3',
-        '--membership-ttl',
-        '3',
-        '--write-failure-reports',
-        '1',
-      ],
+      extraArgs: sentinelFlags({
+        checkInterval: 0.5,
+        checkTimeout: SENTINEL_CHECK_TIMEOUT_S,
+        downAfter: 3,
+        upAfter: 2,
+        leaderTtl: 3,
+        membershipTtl: 3,
+        writeFailureReports: 1,
+      }),
     });
     [p1, p2] = await Promise.all(
       (['p1', 'p2'] as const).map((node) =>

@@ -34,6 +34,13 @@ let A: Influxd;
 let B: Influxd;
 let R: Influxd;
 let proxy: ProxyProcess;
+/** Each backend's influxd and db (a and w share one influxd). */
+const everyBackendDb = () =>
+  [
+    [A, DB_A],
+    [B, DB_B],
+    [A, DB_W],
+  ] as const;
 
 const KEYMAPS: Record<string, string[]> = {
   cpu: ['a'],
@@ -306,11 +313,7 @@ describe('forbidden statements', () => {
   it('lets no statement of a refused request reach any backend (not even the allowed one before it)', async () => {
     const q = `CREATE RETENTION POLICY smuggle_rp ON ${PROXY_DB} DURATION 1d REPLICATION 1; DROP MEASUREMENT cpu`;
     expectInfluxError(await postForm(proxy.url, { db: PROXY_DB }, { q }), 400, /DROP MEASUREMENT is forbidden/);
-    for (const [influxd, db] of [
-      [A, DB_A],
-      [B, DB_B],
-      [A, DB_W],
-    ] as const) {
+    for (const [influxd, db] of everyBackendDb()) {
       const rps = (await influxd.query(`SHOW RETENTION POLICIES ON ${db}`)).results[0].series[0].values as unknown[][];
       expect(rps.map((r) => r[0])).not.toContain('smuggle_rp');
     }
@@ -554,11 +557,7 @@ describe('CREATE DATABASE / CREATE RETENTION POLICY on every backend', () => {
   it('creates a retention policy on every backend, in each one’s db', async () => {
     const res = await postForm(proxy.url, {}, { q: `CREATE RETENTION POLICY "fan_rp" ON "${PROXY_DB}" DURATION 3d REPLICATION 1` });
     expect(res.text).toBe('{"results":[{"statement_id":0}]}\n');
-    for (const [influxd, db] of [
-      [A, DB_A],
-      [B, DB_B],
-      [A, DB_W],
-    ] as const) {
+    for (const [influxd, db] of everyBackendDb()) {
       const rps = (await influxd.query(`SHOW RETENTION POLICIES ON ${db}`)).results[0].series[0].values as unknown[][];
       expect(rps.find((r) => r[0] === 'fan_rp')?.[1]).toBe('72h0m0s');
     }

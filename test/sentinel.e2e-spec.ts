@@ -21,28 +21,21 @@ import { freePorts } from './support/ports';
 import { makeTempDir, removeDir, sleep, stopAll, waitUntil } from './support/processes';
 import { ProxyConfig, ProxyProcess, startProxy } from './support/proxy-process';
 import { Redis, startRedis } from './support/redis';
-import { SentinelProcess, startSentinel } from './support/sentinel-process';
+import { SentinelProcess, sentinelFlags, startSentinel } from './support/sentinel-process';
 
 const DB = 'mydb';
 const INTERVAL_MS = 250;
 const FALL = 2;
 const LEADER_TTL_MS = 2_000;
-const SENTINEL_FLAGS = [
-  '--check-interval',
-  String(INTERVAL_MS / 1000),
-  '--check-timeout',
-  '1',
-  '--fall',
-  String(FALL),
-  '--rise',
-  '2',
-  '--leader-ttl',
-  String(LEADER_TTL_MS / 1000),
-  '--slot-ttl',
-  '3',
-  '--membership-ttl',
-  '3',
-];
+const SENTINEL_FLAGS = sentinelFlags({
+  checkInterval: INTERVAL_MS / 1000,
+  checkTimeout: 1,
+  downAfter: FALL,
+  upAfter: 2,
+  leaderTtl: LEADER_TTL_MS / 1000,
+  slotTtl: 3,
+  membershipTtl: 3,
+});
 /** How long after a fault the proxies may take to follow the sentinel: its probes, a publication, a poll, and slack for a loaded machine. */
 const FOLLOW_MS = FALL * INTERVAL_MS + INTERVAL_MS + INTERVAL_MS + 1_000;
 

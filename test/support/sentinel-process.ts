@@ -56,3 +56,22 @@ export async function startSentinel(options: StartSentinelOptions): Promise<Sent
   await runner.start();
   return handle;
 }
+
+/** The sentinel's timing flags, in seconds or counts, as tests tune them (an absent one keeps its default). */
+export interface SentinelTimings {
+  checkInterval?: number;
+  checkTimeout?: number;
+  downAfter?: number;
+  upAfter?: number;
+  leaderTtl?: number;
+  slotTtl?: number;
+  membershipTtl?: number;
+  writeFailureReports?: number;
+}
+
+/** `{ checkInterval: 0.25, downAfter: 2 }` → `['--check-interval', '0.25', '--down-after', '2']`. */
+export function sentinelFlags(timings: SentinelTimings): string[] {
+  return Object.entries(timings).flatMap(([name, value]) =>
+    value === undefined ? [] : [`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, String(value)],
+  );
+}
