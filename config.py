@@ -12,7 +12,7 @@ The whole configuration is replaced (what was there before is removed) and runni
 told at once: through a pub/sub message on Redis, through their watch on etcd. Only Python 3's
 standard library is used, so this runs on a fresh machine.
 
-Redis layout (the seed's): hash "b:" backend name -> JSON, hash "m:" measurement -> JSON list of
+Redis layout (the Go proxy's): hash "b:" backend name -> JSON, hash "m:" measurement -> JSON list of
 backend names, hash "n:" proxy name -> JSON; written in one MULTI/EXEC, then PUBLISH on
 "influxdb-proxy:config-changed".
 etcd layout: <prefix>backends/<name>, <prefix>keymaps/<measurement>, <prefix>proxies/<name>,

@@ -62,7 +62,7 @@ beforeAll(async () => {
   await influxd.createDatabase(DB);
   const lines = Array.from({ length: 50 }, (_, i) => `cpu,host=h${i % 5} v=${i} ${1_700_000_000 + i}`).join('\n');
   const res = await influxd.write(DB, lines, { precision: 's' });
-  if (res.status !== 204) throw new Error(`seed write: ${res.status} ${res.text}`);
+  if (res.status !== 204) throw new Error(`setup write: ${res.status} ${res.text}`);
 });
 
 afterAll(async () => {

@@ -27,7 +27,7 @@ describe('unglueHelpColumns', () => {
   });
 
   it('leaves brackets inside descriptions alone', () => {
-    const line = '  --redis  redis://[user:pwd@]host:port[/db] (seed layout)  [string]';
+    const line = '  --redis  redis://[user:pwd@]host:port[/db] (Go proxy layout)  [string]';
     expect(unglueHelpColumns(line, 80)).toBe(line);
   });
 

@@ -17,7 +17,7 @@ import {
 import { describeStore, type RedisStoreOptions } from './store-options';
 
 /**
- * The seed's Redis layout: hashes `b:`, `m:`, `n:` written by config.py. A change is noticed through
+ * The Go proxy's Redis layout: hashes `b:`, `m:`, `n:` written by config.py. A change is noticed through
  * a pub/sub message on REDIS_CONFIG_CHANNEL (config.py and POST /reload publish one), on every
  * reconnect, and by a slow periodic re-read as a safety net. While Redis is unreachable the proxy
  * keeps its last good config and ioredis reconnects by itself.

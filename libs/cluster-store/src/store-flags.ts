@@ -24,7 +24,7 @@ export function withStoreFlags<T>(argv: Argv<T>) {
     })
     .option('redis', {
       type: 'string',
-      description: 'config in Redis at host:port or redis://[user:pwd@]host:port[/db] (seed layout: hashes b: m: n:)',
+      description: 'config in Redis at host:port or redis://[user:pwd@]host:port[/db] (Go proxy layout: hashes b: m: n:)',
     })
     .option('redis-pwd', { type: 'string', description: 'Redis password' })
     .option('redis-db', { type: 'number', description: 'Redis database index', defaultDescription: '0' })

@@ -6,7 +6,7 @@ import { configFromEtcdKeys, configFromRedisHashes, fingerprint } from './store-
 const backend = JSON.stringify({ url: 'http://127.0.0.1:8086', db: 'x' });
 const proxy = JSON.stringify({ listenaddr: ':8087', db: 'mydb' });
 
-describe('configFromRedisHashes (the seed layout written by config.py)', () => {
+describe('configFromRedisHashes (the Go proxy layout written by config.py)', () => {
   it('reads hashes b:, m:, n: of JSON values into a validated config', () => {
     const cfg = configFromRedisHashes(
       {

@@ -6,7 +6,7 @@
 import { type ClusterConfig, type ConfigRules, ConfigValidationError, parseClusterConfig } from '@app/config';
 
 // ---------------------------------------------------------------------------------------------
-// Redis (the seed's layout, written by config.py)
+// Redis (the Go proxy layout, written by config.py)
 
 /** Hash: backend name → JSON object. */
 export const REDIS_BACKENDS_KEY = 'b:';

@@ -2,7 +2,7 @@ import { InProcessMembershipStore, type ProxyMember } from './membership';
 import { describeStore, normalizeEtcdPrefix, parseEtcdHosts, parseRedisAddress, parseSentinels, StoreAddressError } from './store-options';
 
 describe('parseRedisAddress', () => {
-  it("takes the seed's host:port", () => {
+  it("takes the Go proxy's host:port", () => {
     expect(parseRedisAddress('localhost:6379')).toEqual({ host: 'localhost', port: 6379, tls: false });
     expect(parseRedisAddress('10.0.0.1')).toEqual({ host: '10.0.0.1', port: 6379, tls: false });
     expect(parseRedisAddress('[::1]:7000')).toEqual({ host: '::1', port: 7000, tls: false });

@@ -4,7 +4,7 @@ import { ConfigValidationError, parseClusterConfig } from './cluster-config.sche
 const backend = { url: 'http://127.0.0.1:8086', db: 'x' };
 
 describe('parseClusterConfig', () => {
-  it('applies the seed defaults to a backend that gives only url and db', () => {
+  it('applies the Go proxy defaults to a backend that gives only url and db', () => {
     const cfg = parseClusterConfig({ backends: { a: backend }, keymaps: { _default_: ['a'] }, proxies: {} }, configRules);
     expect(cfg.backends.a).toEqual({
       url: 'http://127.0.0.1:8086',
@@ -73,7 +73,7 @@ describe('parseClusterConfig', () => {
     ).toThrow(/^proxies\.p1\.forbiddenStatements: /);
   });
 
-  it("accepts the seed's backend interval silently and keeps it out of the model (no batch waits to be sent)", () => {
+  it("accepts the Go proxy's backend interval silently and keeps it out of the model (no batch waits to be sent)", () => {
     const warnings: string[] = [];
     const cfg = parseClusterConfig({ backends: { a: { ...backend, interval: 500 }, b: { ...backend, Interval: 0 } } }, configRules, (w) =>
       warnings.push(w),

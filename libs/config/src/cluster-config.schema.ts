@@ -11,14 +11,14 @@ const flag = z.union([z.boolean(), z.number()]).transform((v) => Boolean(v));
 const ms = z.number().int().positive();
 
 /**
- * Backend fields the seed's config.py writes that this proxy has no use for: accepted without a warning
- * so old configs load unchanged, and left out of the model. `interval` was the seed's flush period (the
+ * Backend fields the Go proxy's config.py writes that this proxy has no use for: accepted without a warning
+ * so old configs load unchanged, and left out of the model. `interval` was the Go proxy's flush period (the
  * longest a batch waited before it was sent); the batcher here sends a batch as soon as one of the
  * backend's `concurrency` slots is free, so there is no waiting batch for it to bound.
  */
 const IGNORED_BACKEND_FIELDS: ReadonlySet<string> = new Set(['interval']);
 
-/** One InfluxDB backend, as the seed's config.py describes it (times in milliseconds). */
+/** One InfluxDB backend, as the Go proxy's config.py describes it (times in milliseconds). */
 const backendSchema = z
   .object({
     url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
@@ -257,7 +257,7 @@ const clusterSchema = z.object({
 });
 
 /**
- * Validates a raw config document and applies the seed's defaults, with the app's `rules` for the
+ * Validates a raw config document and applies the Go proxy's defaults, with the app's `rules` for the
  * fields this lib cannot judge alone. Unknown fields are reported through `warn` and ignored; anything
  * invalid throws ConfigValidationError.
  */

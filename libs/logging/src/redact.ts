@@ -12,7 +12,7 @@
  */
 import { Lexer, type Token } from '@app/influxql';
 
-/** What every masked secret is shown as (the seed's config.py masks with the same six stars). */
+/** What every masked secret is shown as (the Go proxy's config.py masks with the same six stars). */
 export const MASK = '******';
 
 const PASSWORD_WORD = /password/i;

@@ -15,7 +15,7 @@ describe('config store flags', () => {
     expect(options.membershipTtl).toBe(30);
   });
 
-  it("takes the seed's single-dash Redis flags", () => {
+  it("takes the Go proxy's single-dash Redis flags", () => {
     const options = parseProxyArgs(['-redis', 'localhost:6380', '-redis-pwd', 'pw', '-redis-db', '2', '-node', 'l1']);
     expect(options.node).toBe('l1');
     expect(options.store).toMatchObject({ kind: 'redis', host: 'localhost', port: 6380, password: 'pw', db: 2, tls: false });

@@ -23,8 +23,8 @@ export interface SelfReport {
 }
 
 /**
- * The seed's self-report, as line protocol: what happened since the previous report (counters as
- * deltas, like the seed's statistics) and the state now (backend health, spool backlog).
+ * The Go proxy's self-report, as line protocol: what happened since the previous report (counters as
+ * deltas, like the Go proxy's statistics) and the state now (backend health, spool backlog).
  *
  *   <measurement>,proxy=p1,host=h,addr=:8087 writeRequests=…i,writeRequestsFail=…i,queryRequests=…i,…
  *   <measurement>,proxy=p1,host=h,addr=:8087,backend=a pointsRouted=…i,pointsWritten=…i,healthy=1i,spoolBytes=…i,…

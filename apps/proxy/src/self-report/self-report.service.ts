@@ -11,7 +11,7 @@ import { buildSelfReport } from './self-report-lines';
 const IDLE_CHECK_MS = 1000;
 
 /**
- * The seed's self-report: every `interval` seconds of the proxy's config (when `selfReport` is on),
+ * The Go proxy's self-report: every `interval` seconds of the proxy's config (when `selfReport` is on),
  * the proxy's counters since the last report go as points to `selfReportMeasurement` through the
  * proxy's own write path — routed by the keymaps, batched, spooled when a backend is down — as if a
  * client had written them, but without HTTP. Config reloads take effect at the next tick.
