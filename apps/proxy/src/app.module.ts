@@ -15,6 +15,7 @@ import { ProxyOptionsModule } from './proxy-options.module';
 import { QueryModule } from './query/query.module';
 import { SelfReportModule } from './self-report/self-report.module';
 import { SentinelFeedModule } from './sentinel/sentinel-feed.module';
+import { V2Module } from './v2/v2.module';
 import { WriteModule } from './write/write.module';
 
 /**
@@ -36,6 +37,7 @@ export class AppModule {
         SentinelFeedModule,
         WriteModule,
         QueryModule,
+        V2Module,
         SelfReportModule,
         AdminModule,
       ],
