@@ -5,6 +5,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { AdminModule } from './admin/admin.module';
 import type { ProxyOptions } from './cli/proxy-options';
 import { ClusterModule } from './cluster/cluster.module';
+import { DebugModule } from './debug/debug.module';
 import { InfluxExceptionFilter } from './http/influx-exception.filter';
 import { ProxyServer } from './http/proxy-server';
 import { RequestGate } from './http/request-gate';
@@ -40,6 +41,7 @@ export class AppModule {
         V2Module,
         SelfReportModule,
         AdminModule,
+        DebugModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: InfluxExceptionFilter }, RequestGate, PingHandler, ProxyServer],
     };

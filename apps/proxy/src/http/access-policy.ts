@@ -9,7 +9,7 @@ type AuthSettings = Pick<ProxyNodeConfig, 'authEnabled' | 'pingAuthEnabled' | 'm
 /**
  * What a request needs, as influxd 1.8 decides it: /write and /query need a user (their OPTIONS
  * preflight does not); /ping and /health only with pingAuthEnabled; /metrics follows pingAuthEnabled
- * unless metaAuthEnabled makes it admin-only like /meta; /reload and /admin/… always need an admin. Any other
+ * unless metaAuthEnabled makes it admin-only like /meta (so does /debug/vars, the same counters); /reload and /admin/… always need an admin. Any other
  * path (one that answers 404, or one added later) needs a user, so nothing is open by omission.
  *
  * The path is compared in a canonical form — decoded, lower-case, dot segments and repeated or
@@ -27,6 +27,7 @@ export function accessFor(rawPath: string, method: string | undefined, node: Aut
     case '/health':
       return node.pingAuthEnabled ? 'user' : 'open';
     case '/metrics':
+    case '/debug/vars':
       return node.metaAuthEnabled ? 'admin' : node.pingAuthEnabled ? 'user' : 'open';
     case '/meta':
       return node.metaAuthEnabled ? 'admin' : 'open';
