@@ -10,7 +10,8 @@ type AuthSettings = Pick<ProxyNodeConfig, 'authEnabled' | 'pingAuthEnabled' | 'm
  * What a request needs, as influxd 1.8 decides it: /write and /query need a user (their OPTIONS
  * preflight does not); /ping and /health only with pingAuthEnabled; /metrics follows pingAuthEnabled
  * unless metaAuthEnabled makes it admin-only like /meta (/debug/vars too, which needs a user
- * otherwise); /reload and /admin/… always need an admin. Any other path (one that answers 404, or one added later) needs a user, so nothing is open by omission.
+ * otherwise); /reload and /admin/… always need an admin. Any other path (one that answers 404,
+ * or one added later) needs a user, so nothing is open by omission.
  *
  * The path is compared in a canonical form — decoded, lower-case, dot segments and repeated or
  * trailing slashes removed, absolute-form targets reduced to their path — because Express routes
