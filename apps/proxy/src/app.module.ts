@@ -5,6 +5,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { AdminModule } from './admin/admin.module';
 import type { ProxyOptions } from './cli/proxy-options';
 import { ClusterModule } from './cluster/cluster.module';
+import { DebugModule } from './debug/debug.module';
 import { InfluxExceptionFilter } from './http/influx-exception.filter';
 import { ProxyServer } from './http/proxy-server';
 import { RequestGate } from './http/request-gate';
@@ -15,6 +16,7 @@ import { ProxyOptionsModule } from './proxy-options.module';
 import { QueryModule } from './query/query.module';
 import { SelfReportModule } from './self-report/self-report.module';
 import { SentinelFeedModule } from './sentinel/sentinel-feed.module';
+import { V2Module } from './v2/v2.module';
 import { WriteModule } from './write/write.module';
 
 /**
@@ -36,8 +38,10 @@ export class AppModule {
         SentinelFeedModule,
         WriteModule,
         QueryModule,
+        V2Module,
         SelfReportModule,
         AdminModule,
+        DebugModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: InfluxExceptionFilter }, RequestGate, PingHandler, ProxyServer],
     };

@@ -42,6 +42,16 @@ export interface QueryRequest {
   acceptEncoding?: string;
 }
 
+/** One Flux query (/api/v2/query), forwarded as the client sent it. */
+export interface FluxRequest {
+  body: Buffer;
+  contentType?: string;
+  accept?: string;
+  acceptEncoding?: string;
+  requestId?: string;
+  signal?: AbortSignal;
+}
+
 /** Sends a /query with a dispatch handler: `BackendClient.queryStream`, or a wrapper that watches it. */
 export type QueryStreamer = (request: QueryRequest, handler: Dispatcher.DispatchHandler) => void;
 
@@ -314,6 +324,35 @@ export class BackendClient {
         reject(err as Error);
       }
     });
+  }
+
+  /**
+   * POSTs a Flux query (InfluxDB 1.8's /api/v2/query) with the client's body and content type, and
+   * the backend's credentials. Resolves once the answer's headers have arrived, any status; its body
+   * is then read (or dumped) by the caller. Bounded by timeoutQuery; rejects when the backend does not answer.
+   */
+  fluxQuery(request: FluxRequest): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = {};
+    if (request.contentType) headers['content-type'] = request.contentType;
+    if (request.accept) headers.accept = request.accept;
+    if (request.acceptEncoding) headers['accept-encoding'] = request.acceptEncoding;
+    if (request.requestId) headers['x-request-id'] = request.requestId;
+    if (this.authHeader) headers.authorization = this.authHeader;
+    const timeout = this.config.timeoutQuery;
+    return this.pool
+      .request({
+        path: `${this.basePath}/api/v2/query`,
+        method: 'POST',
+        headers,
+        body: request.body,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+        signal: request.signal,
+      })
+      .then((res) => {
+        this.noteVersion(res.headers);
+        return res;
+      });
   }
 
   private queryOptions(request: QueryRequest): Omit<Dispatcher.DispatchOptions, 'origin'> {

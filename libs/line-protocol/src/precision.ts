@@ -20,6 +20,16 @@ export function isValidPrecision(p: string): p is Precision | '' {
   }
 }
 
+/**
+ * The write precision a `/write?precision=` value stands for; undefined when influxd 1.8 refuses it.
+ * `rfc3339` (what the influx CLI sends after `precision rfc3339`) is nanoseconds: influxd 1.6 takes
+ * any precision it does not know as nanoseconds, and answers 204 to it.
+ */
+export function writePrecisionOf(p: string): Precision | '' | undefined {
+  if (isValidPrecision(p)) return p;
+  return p === 'rfc3339' ? 'n' : undefined;
+}
+
 const NS_PER_MS = 1_000_000n;
 /** Re-anchor when the derived clock and the wall clock disagree by more than this (a stepped clock). */
 const MAX_SKEW_NS = 2_000_000n;

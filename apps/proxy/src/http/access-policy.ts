@@ -9,8 +9,9 @@ type AuthSettings = Pick<ProxyNodeConfig, 'authEnabled' | 'pingAuthEnabled' | 'm
 /**
  * What a request needs, as influxd 1.8 decides it: /write and /query need a user (their OPTIONS
  * preflight does not); /ping and /health only with pingAuthEnabled; /metrics follows pingAuthEnabled
- * unless metaAuthEnabled makes it admin-only like /meta; /reload and /admin/… always need an admin. Any other
- * path (one that answers 404, or one added later) needs a user, so nothing is open by omission.
+ * unless metaAuthEnabled makes it admin-only like /meta (/debug/vars too, which needs a user
+ * otherwise); /reload and /admin/… always need an admin. Any other path (one that answers 404,
+ * or one added later) needs a user, so nothing is open by omission.
  *
  * The path is compared in a canonical form — decoded, lower-case, dot segments and repeated or
  * trailing slashes removed, absolute-form targets reduced to their path — because Express routes
@@ -30,6 +31,9 @@ export function accessFor(rawPath: string, method: string | undefined, node: Aut
       return node.metaAuthEnabled ? 'admin' : node.pingAuthEnabled ? 'user' : 'open';
     case '/meta':
       return node.metaAuthEnabled ? 'admin' : 'open';
+    case '/debug/vars':
+      // /metrics' counters and more (the command line, backend URLs): admin-only like /metrics, never open
+      return node.metaAuthEnabled ? 'admin' : 'user';
     case '/reload':
       return 'admin';
     default:

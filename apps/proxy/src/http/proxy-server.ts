@@ -11,12 +11,14 @@ import { type Listener, adoptSettings, createListener } from './listener';
 import { RequestGate } from './request-gate';
 import type { ConnectionEvents, ConnectionGuard } from './connection-guard';
 import { ProxyMetrics } from '../metrics/proxy-metrics';
+import { FluxQueryHandler } from '../v2/flux-query.handler';
+import { V2WriteHandler } from '../v2/v2-write.handler';
 
 /** How long SIGTERM waits for requests in flight before it closes their connections. */
 const DRAIN_MS = 30_000;
 
 /**
- * The proxy's own http.Server. /write and /ping are served by plain handlers (the hot path stays
+ * The proxy's own http.Server. /write, /query, /ping and /api/v2/{write,query} are served by plain handlers (the hot path stays
  * outside the framework); every other path falls through to the Nest/Express app.
  */
 @Injectable()
@@ -34,6 +36,8 @@ export class ProxyServer {
     private readonly observer: RequestObserver,
     private readonly gate: RequestGate,
     private readonly metrics: ProxyMetrics,
+    private readonly v2Write: V2WriteHandler,
+    private readonly flux: FluxQueryHandler,
   ) {}
 
   /** Starts listening on the node's listenAddr; `framework` serves what the plain handlers do not. */
@@ -149,6 +153,14 @@ export class ProxyServer {
         this.query.handle(req, res, query, requestId).catch((err) => this.fail(res, err, requestId));
         return;
       }
+      case '/api/v2/write': {
+        const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+        this.v2Write.handle(req, res, query, requestId).catch((err) => this.fail(res, err, requestId));
+        return;
+      }
+      case '/api/v2/query':
+        this.flux.handle(req, res, requestId).catch((err) => this.fail(res, err, requestId));
+        return;
       case '/ping': {
         const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
         this.ping.handle(req, res, query, requestId);

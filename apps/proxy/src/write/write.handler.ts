@@ -1,6 +1,6 @@
 import { BufferPool, type WriteOutcome } from '@app/backend';
 import { influxHeaders, writeInfluxError } from '@app/http-compat';
-import { isValidPrecision, type Precision, timestampFor } from '@app/line-protocol';
+import { type Precision, timestampFor, writePrecisionOf } from '@app/line-protocol';
 import { Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { ClusterStateService } from '../cluster/cluster-state.service';
@@ -35,25 +35,40 @@ export class WriteHandler {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, requestId: string): Promise<void> {
-    const receivedAt = Date.now();
-    const receivedHr = process.hrtime.bigint();
-    const topology = this.cluster.topology;
-    const headers = influxHeaders(topology.version, requestId);
+    const headers = influxHeaders(this.cluster.topology.version, requestId);
     if (req.method !== 'POST') {
       if (req.method === 'OPTIONS') return endEmpty(res, 204, headers);
       return writeMethodNotAllowed(res, 'OPTIONS, POST', headers);
     }
     this.metrics.writeRequests.inc();
-    const precision = query.get('precision') ?? '';
-    if (!isValidPrecision(precision)) {
-      return drainThen(req, () => writeInfluxError(res, 400, `invalid precision "${precision}" (use n, u, ms, s, m or h)`, headers));
+    const given = query.get('precision') ?? '';
+    const precision = writePrecisionOf(given);
+    if (precision === undefined) {
+      return drainThen(req, () => writeInfluxError(res, 400, `invalid precision "${given}" (use n, u, ms, s, m or h)`, headers));
     }
-    const db = query.get('db') ?? '';
+    return this.writeTo(req, res, query.get('db') ?? '', query.get('rp') ?? '', precision, requestId);
+  }
+
+  /**
+   * The stages after a front door has read its parameters (/write, /api/v2/write): the db checks,
+   * receive → scan → route → batch → send, and the answer. `precision` is already a valid one.
+   */
+  async writeTo(
+    req: IncomingMessage,
+    res: ServerResponse,
+    db: string,
+    rp: string,
+    precision: Precision | '',
+    requestId: string,
+  ): Promise<void> {
+    const receivedAt = Date.now();
+    const receivedHr = process.hrtime.bigint();
+    const topology = this.cluster.topology;
+    const headers = influxHeaders(topology.version, requestId);
     if (db === '') return drainThen(req, () => writeInfluxError(res, 400, 'database is required', headers));
     if (topology.node.db !== '' && db !== topology.node.db) {
       return drainThen(req, () => writeInfluxError(res, 404, `database not found: ${JSON.stringify(db)}`, headers));
     }
-    const rp = query.get('rp') ?? '';
 
     // memory cap (maxBufferedWriteBytes): 503 before the body is read when it would be passed
     const limit = topology.node.maxBufferedWriteBytes;
@@ -217,7 +232,7 @@ function endEmpty(res: ServerResponse, status: number, headers: OutgoingHttpHead
 }
 
 /** Answers after the body is consumed, so the keep-alive connection stays usable. */
-function drainThen(req: IncomingMessage, answer: () => void): void {
+export function drainThen(req: IncomingMessage, answer: () => void): void {
   if (req.complete) return answer();
   req.resume();
   req.once('end', answer);
