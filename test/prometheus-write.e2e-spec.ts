@@ -5,6 +5,7 @@
  * land where their keymap says, match what Prometheus holds, are stored as influxd stores a remote
  * write it takes itself, and survive a backend killed with -9 mid-way (spooled, then replayed).
  */
+import { hashPassword } from '@app/auth';
 import fc from 'fast-check';
 import { snappyCompress, WriteRequestCodec, type PromWriteRequest } from '@app/prom-remote';
 import { request } from './support/http';
@@ -147,6 +148,50 @@ describe('remote write requests made by hand', () => {
       expect(names).not.toContain('bad_text');
     }
   });
+  it('asks for the proxy’s users as /write does: u/p or Basic, 401 otherwise', async () => {
+    const config = {
+      backends: { a: { url: A.url, db: 'dba', checkInterval: 200 } },
+      keymaps: { _default_: ['a'] },
+      proxies: {
+        p1: {
+          listenAddr: `127.0.0.1:${await freePort()}`,
+          db: DB,
+          authEnabled: true,
+          users: { writer: { hash: await hashPassword('s3cret') } },
+        },
+      },
+    };
+    const secured = await startProxy({ config });
+    try {
+      const sample = (name: string) =>
+        encode({ timeseries: [{ labels: labels({ __name__: name }), samples: [{ value: 1, timestamp: Date.now() }] }] });
+      const none = await promWrite(secured.url, sample('auth_none'));
+      expect([none.status, none.headers['www-authenticate']]).toEqual([401, 'Basic realm="InfluxDB"']);
+      const wrong = await request(`${secured.url}/api/v1/prom/write?db=${DB}&u=writer&p=nope`, {
+        method: 'POST',
+        body: sample('auth_wrong'),
+      });
+      expect(wrong.status).toBe(401);
+      const withUp = await request(`${secured.url}/api/v1/prom/write?db=${DB}&u=writer&p=s3cret`, {
+        method: 'POST',
+        body: sample('auth_up'),
+      });
+      expect(withUp.status).toBe(204);
+      const basic = await request(`${secured.url}/api/v1/prom/write?db=${DB}`, {
+        method: 'POST',
+        body: sample('auth_basic'),
+        headers: { Authorization: `Basic ${Buffer.from('writer:s3cret').toString('base64')}` },
+      });
+      expect(basic.status).toBe(204);
+      const names = await measurements(A, 'dba');
+      expect(names).toEqual(expect.arrayContaining(['auth_up', 'auth_basic']));
+      expect(names).not.toContain('auth_none');
+      expect(names).not.toContain('auth_wrong');
+    } finally {
+      await secured.stop();
+    }
+  }, 60_000);
+
   it('answers random bodies with 204, influxd’s 400 or a 413, never a 500 or a crash', async () => {
     const body = fc.oneof(
       fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
