@@ -1,6 +1,7 @@
 import { type PromWriteRequest, WriteRequestCodec } from './remote-messages';
 import { SNAPPY_CORRUPT } from './snappy-length';
 import { snappyUncompress } from './snappy-block';
+import { writeRequestWireError } from './write-request-wire';
 
 /** A decoded remote-write body, or why it is not one in the words influxd uses (answered with 400). */
 export type DecodedWriteRequest = { request: PromWriteRequest; error?: undefined } | { error: string };
@@ -16,6 +17,9 @@ export function decodeWriteRequest(block: Uint8Array): DecodedWriteRequest {
   } catch {
     return { error: SNAPPY_CORRUPT };
   }
+  // gogo's checks first: they refuse what influxd refuses, in its words
+  const wireError = writeRequestWireError(bytes);
+  if (wireError !== undefined) return { error: wireError };
   try {
     return { request: WriteRequestCodec.decode(bytes) };
   } catch (err) {
@@ -24,7 +28,8 @@ export function decodeWriteRequest(block: Uint8Array): DecodedWriteRequest {
 }
 
 /**
- * protobufjs's decode errors in the words of the gogo/protobuf decoder influxd uses: a message cut
+ * protobufjs's decode errors (for what passes writeRequestWireError yet protobufjs refuses, if
+ * anything does) in the words of the gogo/protobuf decoder influxd uses: a message cut
  * short is `unexpected EOF`; a wire type that cannot be read is `proto: illegal wireType N`; any
  * other is passed on after `proto: `.
  */

@@ -3,3 +3,4 @@ export * from './snappy-block';
 export * from './samples-to-lines';
 export * from './snappy-length';
 export * from './decode-write-request';
+export * from './write-request-wire';

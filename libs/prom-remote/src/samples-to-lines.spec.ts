@@ -148,6 +148,19 @@ describe('decoding a remote-write body', () => {
     expect(decodeWriteRequest(Buffer.from('hello world'))).toEqual({ error: SNAPPY_CORRUPT });
     expect(decodeWriteRequest(snappyCompress(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f])))).toEqual({ error: 'unexpected EOF' });
     expect(decodeWriteRequest(snappyCompress(Buffer.from([0x0a, 0x05, 0x0a, 0x02])))).toEqual({ error: 'unexpected EOF' });
+    // the texts influxd 1.6.7 answered for these bodies (measured)
+    const measured: [number[], string][] = [
+      [[0x0e], 'proto: wrong wireType = 6 for field Timeseries'],
+      [[0x0e, 0, 0, 0], 'proto: wrong wireType = 6 for field Timeseries'],
+      [[0x0b], 'proto: wrong wireType = 3 for field Timeseries'],
+      [[0x0f, 1, 2], 'proto: wrong wireType = 7 for field Timeseries'],
+      [[0x00], 'proto: WriteRequest: illegal tag 0 (wire type 0)'],
+      [[0x0a, 0x02, 0x0a, 0x00, 0x08, 0x01], 'proto: wrong wireType = 0 for field Timeseries'],
+      [[0x0a, 0x03, 0x12, 0x01, 0x09], 'unexpected EOF'],
+    ];
+    for (const [bytes, text] of measured)
+      expect([bytes, decodeWriteRequest(snappyCompress(Buffer.from(bytes)))]).toEqual([bytes, { error: text }]);
+    expect(decodeWriteRequest(snappyCompress(Buffer.from([0x12, 0x00])))).toEqual({ request: { timeseries: [] } });
     expect(protobufErrorText(new Error('invalid wire type 6 at offset 1'))).toBe('proto: illegal wireType 6');
     expect(protobufErrorText(new Error('something else'))).toBe('proto: something else');
   });
