@@ -162,6 +162,12 @@ describe('decoding a remote-write body', () => {
       expect([bytes, decodeWriteRequest(snappyCompress(Buffer.from(bytes)))]).toEqual([bytes, { error: text }]);
     expect(decodeWriteRequest(snappyCompress(Buffer.from([0x12, 0x00])))).toEqual({ request: { timeseries: [] } });
     expect(protobufErrorText(new Error('invalid wire type 6 at offset 1'))).toBe('proto: illegal wireType 6');
+    // an unknown field opening nested groups: counted by the wire walk, not recursed into
+    const groups = (n: number) => Buffer.concat([Buffer.alloc(n, 0x13), Buffer.alloc(n, 0x14)]);
+    expect(decodeWriteRequest(snappyCompress(groups(50)))).toEqual({ request: { timeseries: [] } });
+    expect(decodeWriteRequest(snappyCompress(groups(100_000).subarray(0, 100_000)))).toEqual({ error: 'unexpected EOF' });
+    // balanced 100,000 deep: influxd skips it; protobufjs stops at its nesting limit (an error, not a crash)
+    expect(decodeWriteRequest(snappyCompress(groups(100_000)))).toEqual({ error: 'proto: maximum nesting depth exceeded' });
     expect(protobufErrorText(new Error('something else'))).toBe('proto: something else');
   });
 
