@@ -56,13 +56,16 @@ export function writeRequestWireError(bytes: Uint8Array): string | undefined {
  * length that fits in a body; past it only the wording of an error for nonsense bytes could differ).
  */
 function varint(bytes: Uint8Array, end: number): number {
+  if (at < end && bytes[at] < 0x80) return bytes[at++]; // tags and short lengths: one byte
   let value = 0;
+  let scale = 1;
   for (let shift = 0; ; shift += 7) {
     if (shift >= 64) throw new WireError(OVERFLOW);
     if (at >= end) throw new WireError(EOF);
     const b = bytes[at++];
-    value += (b & 0x7f) * 2 ** shift;
+    value += (b & 0x7f) * scale;
     if (b < 0x80) return value;
+    scale *= 128;
   }
 }
 
