@@ -136,6 +136,14 @@ describe('remote write requests made by hand', () => {
     expect([otherDb.status, otherDb.json()]).toEqual([404, { error: 'database not found: "nope"' }]);
     const noDb = await promWrite(proxy.url, inf, '');
     expect([noDb.status, noDb.json()]).toEqual([400, { error: 'database is required' }]);
+    // a retention policy the backends lack: influxd's answer, relayed as /write relays it
+    const good = encode({ timeseries: [{ labels: labels({ __name__: 'bad_rp' }), samples: [{ value: 1, timestamp: Date.now() }] }] });
+    const [rpDirect, rpProxied] = await Promise.all([
+      request(`${A.url}/api/v1/prom/write?db=direct&rp=nope`, { method: 'POST', body: good }),
+      request(`${proxy.url}/api/v1/prom/write?db=${DB}&rp=nope`, { method: 'POST', body: good }),
+    ]);
+    expect([rpProxied.status, rpProxied.json()]).toEqual([rpDirect.status, rpDirect.json()]);
+    expect(rpProxied.status).toBe(500);
     const get = await promWrite(proxy.url, '', DB, 'GET');
     expect([get.status, get.headers.allow]).toEqual([405, 'POST']);
 
@@ -146,6 +154,7 @@ describe('remote write requests made by hand', () => {
       const names = await measurements(influxd, db);
       expect(names).not.toContain('bad_inf');
       expect(names).not.toContain('bad_text');
+      expect(names).not.toContain('bad_rp');
     }
   });
   it('asks for the proxy’s users as /write does: u/p or Basic, 401 otherwise', async () => {
