@@ -12,6 +12,7 @@ import { RequestGate } from './http/request-gate';
 import { RequestObserverModule } from './http/request-observer.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { PingHandler } from './ping/ping.handler';
+import { PrometheusWriteModule } from './prometheus/prometheus-write.module';
 import { ProxyOptionsModule } from './proxy-options.module';
 import { QueryModule } from './query/query.module';
 import { SelfReportModule } from './self-report/self-report.module';
@@ -39,6 +40,7 @@ export class AppModule {
         WriteModule,
         QueryModule,
         V2Module,
+        PrometheusWriteModule,
         SelfReportModule,
         AdminModule,
         DebugModule,

@@ -4,6 +4,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { Subscription } from 'rxjs';
 import { ClusterStateService } from '../cluster/cluster-state.service';
 import { PingHandler } from '../ping/ping.handler';
+import { PrometheusWriteHandler } from '../prometheus/prometheus-write.handler';
 import { QueryHandler } from '../query/query.handler';
 import { WriteHandler } from '../write/write.handler';
 import { RequestObserver } from './request-observer';
@@ -38,6 +39,7 @@ export class ProxyServer {
     private readonly metrics: ProxyMetrics,
     private readonly v2Write: V2WriteHandler,
     private readonly flux: FluxQueryHandler,
+    private readonly promWrite: PrometheusWriteHandler,
   ) {}
 
   /** Starts listening on the node's listenAddr; `framework` serves what the plain handlers do not. */
@@ -161,6 +163,11 @@ export class ProxyServer {
       case '/api/v2/query':
         this.flux.handle(req, res, requestId).catch((err) => this.fail(res, err, requestId));
         return;
+      case '/api/v1/prom/write': {
+        const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+        this.promWrite.handle(req, res, query, requestId).catch((err) => this.fail(res, err, requestId));
+        return;
+      }
       case '/ping': {
         const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
         this.ping.handle(req, res, query, requestId);

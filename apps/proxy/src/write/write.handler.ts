@@ -10,7 +10,7 @@ import { RequestObserver } from '../http/request-observer';
 import { ProxyMetrics } from '../metrics/proxy-metrics';
 import { BodyError, receiveBody } from './receive-body';
 import { type PartRefusal, influxWriteError } from './write-error';
-import { WriteBudget } from './write-budget';
+import { WriteBudget, type WriteHold } from './write-budget';
 import { SlowBodyWatch } from './slow-body-watch';
 import { LineRouter, type RoutedLines } from './route-lines';
 
@@ -96,7 +96,25 @@ export class WriteHandler {
       this.slowBodies.unwatch(progress);
     }
     if (!this.budget.resize(hold, body.length, limit, req, res, headers)) return this.pool.release(body);
+    return this.writeReceived(res, headers, body, hold, { db, rp, precision, receivedAt, receivedHr, requestId });
+  }
 
+  /**
+   * Route → batch → send for a line-protocol body already received (and charged to `hold`), answered
+   * as /write answers: 204 once every target backend acknowledged or spooled its lines, else the
+   * error the way influxd words it. /write ends here, and so do the protocols the proxy turns into
+   * line protocol (Prometheus remote write), so they share routing, replication, spool and metrics.
+   * Takes `body` over (released to the pool, or handed to a batcher).
+   */
+  async writeReceived(
+    res: ServerResponse,
+    headers: OutgoingHttpHeaders,
+    body: Buffer,
+    hold: WriteHold,
+    write: ReceivedWrite,
+  ): Promise<void> {
+    const { db, rp, precision, receivedAt, receivedHr, requestId } = write;
+    const topology = this.cluster.topology;
     const routed = this.router.route(body, topology, () => Buffer.from(timestampFor(receivedAt, receivedHr, precision), 'latin1'));
     if (!routed.bodyTaken) this.pool.release(body);
     this.count(routed);
@@ -224,6 +242,18 @@ export class WriteHandler {
     if (routed.unroutable > 0) m.droppedUnroutable.inc(routed.unroutable);
     if (routed.dropped > routed.unroutable) m.droppedUnparsable.inc(routed.dropped - routed.unroutable);
   }
+}
+
+/** What writeReceived needs to know about the request a body came with. */
+export interface ReceivedWrite {
+  db: string;
+  rp: string;
+  /** The lines' timestamp precision ('' = ns). */
+  precision: Precision | '';
+  /** When the request arrived (Date.now() and hrtime): the time of lines without a timestamp. */
+  receivedAt: number;
+  receivedHr: bigint;
+  requestId: string;
 }
 
 function endEmpty(res: ServerResponse, status: number, headers: OutgoingHttpHeaders): void {

@@ -9,6 +9,6 @@ import { WriteHandler } from './write.handler';
 @Module({
   imports: [ClusterModule, RequestObserverModule],
   providers: [WriteBudget, SlowBodyWatch, WriteHandler],
-  exports: [WriteHandler],
+  exports: [WriteHandler, WriteBudget, SlowBodyWatch],
 })
 export class WriteModule {}

@@ -1,0 +1,148 @@
+import { BufferPool } from '@app/backend';
+import { influxHeaders, writeInfluxError } from '@app/http-compat';
+import {
+  decodeWriteRequest,
+  planLines,
+  SampleValueError,
+  SNAPPY_CORRUPT,
+  samplesToLines,
+  snappyDecodedLength,
+  type LinesPlan,
+} from '@app/prom-remote';
+import { Injectable, Logger } from '@nestjs/common';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { ClusterStateService } from '../cluster/cluster-state.service';
+import { writeMethodNotAllowed } from '../http/method-not-allowed';
+import { ProxyMetrics } from '../metrics/proxy-metrics';
+import { BodyError, MAX_BODY_BYTES, MAX_INFLATED_BYTES, receiveBody } from '../write/receive-body';
+import { SlowBodyWatch } from '../write/slow-body-watch';
+import { WriteBudget, type WriteHold } from '../write/write-budget';
+import { WriteHandler } from '../write/write.handler';
+
+const TOO_LARGE = 'Request Entity Too Large';
+
+/**
+ * POST /api/v1/prom/write?db=…[&rp=…]: Prometheus remote write. The body (a snappy block holding a
+ * protobuf WriteRequest) is received like a /write body (size cap, write budget, slow-body watch),
+ * decoded, and each sample turned into a line the way influxd 1.6 stores it (samples-to-lines.ts);
+ * the lines then take /write's own path (WriteHandler.writeReceived): routed by each metric's
+ * keymap, replicated, spooled for a backend that is down, and answered as /write answers (204 once
+ * every target backend acknowledged or spooled). Authentication is the request gate's, as for /write.
+ */
+@Injectable()
+export class PrometheusWriteHandler {
+  private readonly logger = new Logger(PrometheusWriteHandler.name);
+
+  constructor(
+    private readonly cluster: ClusterStateService,
+    private readonly pool: BufferPool,
+    private readonly metrics: ProxyMetrics,
+    private readonly budget: WriteBudget,
+    private readonly slowBodies: SlowBodyWatch,
+    private readonly writer: WriteHandler,
+  ) {}
+
+  async handle(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, requestId: string): Promise<void> {
+    const receivedAt = Date.now();
+    const receivedHr = process.hrtime.bigint();
+    const topology = this.cluster.topology;
+    const headers = influxHeaders(topology.version, requestId);
+    if (req.method !== 'POST') return writeMethodNotAllowed(res, 'POST', headers); // influxd's router: POST only
+    this.metrics.writeRequests.inc();
+    // influxd's checks, in its order (services/httpd/handler.go, servePromWrite); `precision` is not read
+    const db = query.get('db') ?? '';
+    if (db === '') return drainThen(req, () => writeInfluxError(res, 400, 'database is required', headers));
+    if (topology.node.db !== '' && db !== topology.node.db) {
+      return drainThen(req, () => writeInfluxError(res, 404, `database not found: ${JSON.stringify(db)}`, headers));
+    }
+    const rp = query.get('rp') ?? '';
+
+    const limit = topology.node.maxBufferedWriteBytes;
+    const hold = this.budget.admit(req, res, limit, headers);
+    if (!hold) return;
+    // snappy here is the protocol's own framing, not a transfer encoding: the body is read as it comes
+    // (influxd ignores Content-Encoding on this path too), so receiveBody must not try to inflate it
+    delete req.headers['content-encoding'];
+    let block: Buffer;
+    const progress = this.slowBodies.watch(req, res, headers, topology.node.minBodyRate);
+    try {
+      block = await receiveBody(req, this.pool, (bytes) => hold.grow(bytes, limit), progress);
+    } catch (err) {
+      if (err instanceof BodyError) {
+        if (err.unread) res.setHeader('Connection', 'close');
+        if (err.status === 503) res.setHeader('Retry-After', '1');
+        return writeInfluxError(res, err.status, err.message, headers);
+      }
+      if (progress.tooSlow) return; // answered 408 by the watch, connection closed
+      if (req.destroyed || (err as NodeJS.ErrnoException)?.code === 'ECONNRESET') {
+        this.metrics.clientAbortedWrites.inc();
+        return;
+      }
+      throw err;
+    } finally {
+      this.slowBodies.unwatch(progress);
+    }
+
+    const lines = this.toLines(block, limit, req, res, headers, hold);
+    this.pool.release(block);
+    if (lines === undefined) return; // answered
+    if (lines.length === 0) {
+      // nothing to store (no samples, or only NaN): influxd writes nothing and answers 204
+      this.pool.release(lines);
+      res.writeHead(204, headers);
+      res.end();
+      return;
+    }
+    return this.writer.writeReceived(res, headers, lines, hold, { db, rp, precision: 'ms', receivedAt, receivedHr, requestId });
+  }
+
+  /**
+   * The body's lines, in one pooled buffer charged to the request's hold; undefined when the body
+   * was refused (answered here). The decoded size is bounded before decoding: the snappy block
+   * states it up front, and more than a /write body may carry is refused with influxd's 413.
+   */
+  private toLines(
+    block: Buffer,
+    limit: number,
+    req: IncomingMessage,
+    res: ServerResponse,
+    headers: OutgoingHttpHeaders,
+    hold: WriteHold,
+  ): Buffer | undefined {
+    const decodedLength = snappyDecodedLength(block);
+    if (decodedLength === undefined) return this.refuse(res, 400, SNAPPY_CORRUPT, headers);
+    if (decodedLength > MAX_BODY_BYTES) return this.refuse(res, 413, TOO_LARGE, headers);
+    // the body and what it decodes to are held together while it is decoded
+    if (!this.budget.resize(hold, block.length + decodedLength, limit, req, res, headers)) return undefined;
+    const decoded = decodeWriteRequest(block);
+    if (decoded.error !== undefined) return this.refuse(res, 400, decoded.error, headers);
+    let plan: LinesPlan;
+    try {
+      plan = planLines(decoded.request);
+    } catch (err) {
+      if (err instanceof SampleValueError) return this.refuse(res, 400, err.message, headers);
+      throw err;
+    }
+    // lines repeat their series key per sample, so they may be far larger than the protobuf
+    if (plan.bytes > MAX_INFLATED_BYTES) return this.refuse(res, 413, TOO_LARGE, headers);
+    if (!this.budget.resize(hold, block.length + decodedLength + plan.bytes, limit, req, res, headers)) return undefined;
+    const out = samplesToLines(decoded.request, plan, (size) => this.pool.acquire(size));
+    // from here the request holds its lines only
+    this.budget.resize(hold, out.body.length, limit, req, res, headers);
+    return out.body;
+  }
+
+  private refuse(res: ServerResponse, status: number, error: string, headers: OutgoingHttpHeaders): undefined {
+    this.logger.debug(`remote write refused: ${status} ${error}`);
+    writeInfluxError(res, status, error, headers);
+    return undefined;
+  }
+}
+
+/** Answers after the body is consumed, so the keep-alive connection stays usable. */
+function drainThen(req: IncomingMessage, answer: () => void): void {
+  if (req.complete) return answer();
+  req.resume();
+  req.once('end', answer);
+  req.once('error', answer);
+}

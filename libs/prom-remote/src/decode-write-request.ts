@@ -1,0 +1,42 @@
+import { type PromWriteRequest, WriteRequestCodec } from './remote-messages';
+import { SNAPPY_CORRUPT } from './snappy-length';
+import { snappyUncompress } from './snappy-block';
+import { writeRequestWireError } from './write-request-wire';
+
+/** A decoded remote-write body, or why it is not one in the words influxd uses (answered with 400). */
+export type DecodedWriteRequest = { request: PromWriteRequest; error?: undefined } | { error: string };
+
+/**
+ * A remote-write body (a snappy block holding a protobuf WriteRequest) decoded; never throws. The
+ * caller bounds the decoded size first (snappyDecodedLength).
+ */
+export function decodeWriteRequest(block: Uint8Array): DecodedWriteRequest {
+  let bytes: Buffer;
+  try {
+    bytes = snappyUncompress(block);
+  } catch {
+    return { error: SNAPPY_CORRUPT };
+  }
+  // gogo's checks first: they refuse what influxd refuses, in its words
+  const wireError = writeRequestWireError(bytes);
+  if (wireError !== undefined) return { error: wireError };
+  try {
+    return { request: WriteRequestCodec.decode(bytes) };
+  } catch (err) {
+    return { error: protobufErrorText(err) };
+  }
+}
+
+/**
+ * protobufjs's decode errors (for what passes writeRequestWireError yet protobufjs refuses, if
+ * anything does) in the words of the gogo/protobuf decoder influxd uses: a message cut
+ * short is `unexpected EOF`; a wire type that cannot be read is `proto: illegal wireType N`; any
+ * other is passed on after `proto: `.
+ */
+export function protobufErrorText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (message.startsWith('index out of range')) return 'unexpected EOF';
+  const wire = /invalid wire type (\d+)/.exec(message);
+  if (wire) return `proto: illegal wireType ${wire[1]}`;
+  return `proto: ${message}`;
+}

@@ -1,0 +1,135 @@
+import { escapeMeasurement, escapeTag } from '@app/line-protocol';
+import type { PromLabel, PromWriteRequest } from './remote-messages';
+
+/**
+ * Prometheus remote write → line protocol, point for point as influxd 1.6 stores a remote write
+ * (prometheus/converters.go, WriteRequestToPoints, checked against the installed influxd 1.6.7):
+ *
+ * - measurement: the `__name__` label's value; a series without one goes to `prom_metric_not_specified`;
+ * - tags: every label, `__name__` included (influxd 1.x keeps it as a tag), one per name (the last one
+ *   wins, as in influxd's map), sorted by name; a label with an empty value is no tag (influxd drops it);
+ * - one field, `value`, a float; the time is the sample's milliseconds (written with precision `ms`);
+ * - a NaN sample (Prometheus's staleness marker among them) is no point and no error;
+ * - a ±Inf sample fails the whole request with influxd's 400 text, before anything is written.
+ *
+ * Where line protocol cannot say what influxd stores through its Go API, the line says the nearest
+ * thing: an empty `__name__` is `prom_metric_not_specified` (influxd stores a measurement named ''),
+ * a label with an empty name is left out (influxd stores a tag with an empty key, which its own line
+ * protocol refuses), and a line break in a name or value is written as a space (escape.ts).
+ */
+
+/** Where influxd puts a series without a metric name. */
+export const UNNAMED_MEASUREMENT = 'prom_metric_not_specified';
+const NAME_LABEL = '__name__';
+const FIELD = ' value=';
+
+/** influxd's text for a ±Inf sample (models.NewPoint); its status is 400. */
+export const INF_VALUE_ERROR = '+/-Inf is an unsupported value for field value';
+
+/** A sample influxd refuses: the request is answered 400 with this text, nothing written. */
+export class SampleValueError extends Error {}
+
+export interface SampleLines {
+  /** The lines, each ending in `\n`: a view of one buffer from `acquire` (release that buffer, or this view, once). */
+  body: Buffer;
+  lines: number;
+  /** NaN samples left out. */
+  nanDropped: number;
+}
+
+/**
+ * Bytes a sample's line takes after its series key and ` value=`, at most: a float as
+ * JavaScript prints it (25 characters at most, e.g. `-0.0000012345678901234567`; 32 leaves room),
+ * a space, an integer millisecond time (at most 21 characters with the sign) and the line break.
+ */
+const MAX_SAMPLE_TAIL = 32 + 1 + 21 + 1;
+
+/** What samplesToLines needs, known before any buffer is taken. */
+export interface LinesPlan {
+  /** The lines' bytes, at most. */
+  bytes: number;
+  /** Each series' key (undefined for a series without samples), built once. */
+  keys: (string | undefined)[];
+}
+
+/**
+ * Measures the lines `request` becomes (each series key built once). Throws SampleValueError on a
+ * ±Inf sample, so a refused request costs no buffer.
+ */
+export function planLines(request: PromWriteRequest): LinesPlan {
+  const series = request.timeseries;
+  const keys = new Array<string | undefined>(series.length);
+  let bytes = 0;
+  for (let s = 0; s < series.length; s++) {
+    const samples = series[s].samples;
+    if (samples.length === 0) continue;
+    for (let i = 0; i < samples.length; i++) {
+      const v = samples[i].value;
+      if (v === Infinity || v === -Infinity) throw new SampleValueError(INF_VALUE_ERROR);
+    }
+    const key = seriesKey(series[s].labels) + FIELD;
+    keys[s] = key;
+    bytes += samples.length * (Buffer.byteLength(key, 'utf8') + MAX_SAMPLE_TAIL);
+  }
+  return { bytes, keys };
+}
+
+/**
+ * Writes the request's samples as lines (precision `ms`) into one buffer of `plan.bytes` bytes from
+ * `acquire`; per sample only its value and time are printed.
+ */
+export function samplesToLines(request: PromWriteRequest, plan: LinesPlan, acquire: (size: number) => Buffer): SampleLines {
+  const buf = acquire(plan.bytes);
+  const series = request.timeseries;
+  let at = 0;
+  let lines = 0;
+  let nanDropped = 0;
+  for (let s = 0; s < series.length; s++) {
+    const key = plan.keys[s];
+    if (key === undefined) continue;
+    const samples = series[s].samples;
+    for (let i = 0; i < samples.length; i++) {
+      const { value, timestamp } = samples[i];
+      if (Number.isNaN(value)) {
+        nanDropped++;
+        continue;
+      }
+      at += buf.write(key, at, 'utf8');
+      at += buf.write(formatFloat(value), at, 'latin1');
+      buf[at++] = 0x20; // ' '
+      at += buf.write(String(timestamp), at, 'latin1');
+      buf[at++] = 0x0a; // '\n'
+      lines++;
+    }
+  }
+  return { body: buf.subarray(0, at), lines, nanDropped };
+}
+
+/** `measurement,tag=value,…` for a series' labels, escaped for line protocol. */
+export function seriesKey(labels: readonly PromLabel[]): string {
+  // influxd reads labels into a map (the last of one name wins), then sorts the tags by name
+  const sorted = labels.length < 2 ? labels : [...labels].sort(byName); // a stable sort keeps equal names in arrival order
+  let measurement = UNNAMED_MEASUREMENT;
+  let tags = '';
+  for (let i = 0; i < sorted.length; i++) {
+    const { name, value } = sorted[i];
+    if (i + 1 < sorted.length && sorted[i + 1].name === name) continue; // a later label of this name wins
+    if (name === NAME_LABEL && value !== '') measurement = value;
+    if (name === '' || value === '') continue;
+    tags += `,${escapeTag(name)}=${escapeTag(value)}`;
+  }
+  return escapeMeasurement(measurement) + tags;
+}
+
+function byName(a: PromLabel, b: PromLabel): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/**
+ * A float as line protocol reads it back to the same float64: JavaScript's shortest round-trip
+ * form (`1e+21`, `5e-324` and integral values like `3` are all floats to influxd without an `i`),
+ * and `-0` kept negative, as influxd keeps it.
+ */
+function formatFloat(v: number): string {
+  return v === 0 && 1 / v < 0 ? '-0' : String(v);
+}
