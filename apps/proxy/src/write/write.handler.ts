@@ -13,6 +13,7 @@ import { type PartRefusal, influxWriteError } from './write-error';
 import { WriteBudget } from './write-budget';
 import { SlowBodyWatch } from './slow-body-watch';
 import { LineRouter, type RoutedLines } from './route-lines';
+import { writeParamsOf } from './write-params';
 
 /**
  * POST /write: receive → scan → route → batch → send. Answers 204 only once every backend that the
@@ -34,7 +35,8 @@ export class WriteHandler {
     this.router = new LineRouter(pool);
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, requestId: string): Promise<void> {
+  /** @param search the query string, after '?' */
+  async handle(req: IncomingMessage, res: ServerResponse, search: string, requestId: string): Promise<void> {
     const receivedAt = Date.now();
     const receivedHr = process.hrtime.bigint();
     const topology = this.cluster.topology;
@@ -44,16 +46,14 @@ export class WriteHandler {
       return writeMethodNotAllowed(res, 'OPTIONS, POST', headers);
     }
     this.metrics.writeRequests.inc();
-    const precision = query.get('precision') ?? '';
+    const { db, rp, precision } = writeParamsOf(search);
     if (!isValidPrecision(precision)) {
       return drainThen(req, () => writeInfluxError(res, 400, `invalid precision "${precision}" (use n, u, ms, s, m or h)`, headers));
     }
-    const db = query.get('db') ?? '';
     if (db === '') return drainThen(req, () => writeInfluxError(res, 400, 'database is required', headers));
     if (topology.node.db !== '' && db !== topology.node.db) {
       return drainThen(req, () => writeInfluxError(res, 404, `database not found: ${JSON.stringify(db)}`, headers));
     }
-    const rp = query.get('rp') ?? '';
 
     // memory cap (maxBufferedWriteBytes): 503 before the body is read when it would be passed
     const limit = topology.node.maxBufferedWriteBytes;
@@ -93,7 +93,8 @@ export class WriteHandler {
       void Promise.all(pending).then((outcomes) => this.logFailures(outcomes, names, requestId));
       return this.answer(res, headers, routed, [], [], requestId);
     }
-    const outcomes = await Promise.all(pending);
+    // one backend (the common case): no Promise.all and its array
+    const outcomes = pending.length === 1 ? [await pending[0]] : await Promise.all(pending);
     // (no await on the common path: a refusal is rare)
     if (outcomes.length > 1 && outcomes.some(isRejection)) await this.keepWhatReplicasTook(topology, routed, rp, precision, outcomes);
     this.answer(res, headers, routed, outcomes, names, requestId);
