@@ -39,6 +39,7 @@ S2_PORT=$(free_port); start_sink "$S2_PORT"
 S1=http://127.0.0.1:$S1_PORT; S2=http://127.0.0.1:$S2_PORT
 wait_ping "$S1"; wait_ping "$S2"
 count() { curl -s "$1/count" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).points))'; }
+batches() { curl -s "$1/count" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).requests))'; }
 
 node -e '
   const n = Number(process.argv[1]); const ms = ["cpu","mem","disk","net","temperature","station_data","http_requests"];
@@ -88,12 +89,14 @@ run() { # label checkout → one result line
     [ "$c1:$c2" = "$last" ] && break
     last="$c1:$c2"; sleep 0.5
   done
+  local b1
+  b1=$(batches "$S1")
   kill "$pid" 2>/dev/null || true
   for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   awk -v l="$label" -v ok="$ok" -v e="$errs" -v s="$DUR" -v t="$((after - before))" -v hz="$TICK" -v a="$p50" -v b="$p99" \
-      -v m="$rss" -v c1="$c1" -v c2="$c2" -v w1="$((ok * EXP1))" -v w2="$((ok * EXP2))" 'BEGIN {
-    printf "%-2s cpu_us_per_req %6.1f  req/s %7.0f  p50_ms %6.2f  p99_ms %6.2f  peak_rss_mb %4s  delivered %.3f/%.3f  non2xx %d\n",
-      l, t * 1e6 / hz / (ok > 0 ? ok : 1), ok / s, a / 1000, b / 1000, m, (w1 ? c1 / w1 : 1), (w2 ? c2 / w2 : 1), e }'
+      -v m="$rss" -v c1="$c1" -v c2="$c2" -v w1="$((ok * EXP1))" -v w2="$((ok * EXP2))" -v b1="$b1" 'BEGIN {
+    printf "%-2s cpu_us_per_req %6.1f  req/s %7.0f  p50_ms %6.2f  p99_ms %6.2f  peak_rss_mb %4s  delivered %.3f/%.3f  non2xx %d  sink1_points_per_batch %.1f\n",
+      l, t * 1e6 / hz / (ok > 0 ? ok : 1), ok / s, a / 1000, b / 1000, m, (w1 ? c1 / w1 : 1), (w2 ? c2 / w2 : 1), e, c1 / (b1 > 0 ? b1 : 1) }'
 }
 
 echo "A=$A"
