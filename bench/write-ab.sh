@@ -7,6 +7,8 @@
 #
 #   bench/write-ab.sh CHECKOUT_A CHECKOUT_B [pairs=3]
 #   env: LINES (1: points per request)  CONN (32)  DUR (10: seconds per run)  ACK (durable|buffered)
+#        A_BACKEND / B_BACKEND  more backend settings for A's / B's runs, as JSON members
+#                               (e.g. B_BACKEND='"concurrency":1': one build, two settings)
 #
 # Both checkouts must be built (npm run build). Routing as bench/run.sh: cpu → sink 1, temperature →
 # sink 2, the rest → both; every run checks the sinks got what was acknowledged. Everything it starts
@@ -56,13 +58,15 @@ TICK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime of a PID
 
 run() { # label checkout → one result line
-  local label=$1 dir=$2 port pid run
+  local label=$1 dir=$2 port pid run extra
+  extra=$([ "$label" = A ] && printf '%s' "${A_BACKEND:-}" || printf '%s' "${B_BACKEND:-}")
+  extra=${extra:+,$extra}
   RUNS=$((${RUNS:-0} + 1)); run=$WORK/run$RUNS
   port=$(free_port)
   mkdir -p "$run/spool"
-  printf '{"backends":{"node1":{"url":"%s","db":"bench"},"node2":{"url":"%s","db":"bench"}},
+  printf '{"backends":{"node1":{"url":"%s","db":"bench"%s},"node2":{"url":"%s","db":"bench"%s}},
  "keymaps":{"cpu":["node1"],"temperature":["node2"],"_default_":["node1","node2"]},
- "proxies":{"p1":{"listenAddr":"127.0.0.1:%s","db":"bench"%s}}}' "$S1" "$S2" "$port" \
+ "proxies":{"p1":{"listenAddr":"127.0.0.1:%s","db":"bench"%s}}}' "$S1" "$extra" "$S2" "$extra" "$port" \
     "$([ -n "${ACK:-}" ] && printf ',"ackMode":"%s"' "$ACK")" >"$run/config.json"
   "$dir/bin/influxdb-proxy" --config "$run/config.json" --node p1 --spool-dir "$run/spool" \
     --log-level warn >"$run/log" 2>&1 &
@@ -99,8 +103,8 @@ run() { # label checkout → one result line
       l, t * 1e6 / hz / (ok > 0 ? ok : 1), ok / s, a / 1000, b / 1000, m, (w1 ? c1 / w1 : 1), (w2 ? c2 / w2 : 1), e, c1 / (b1 > 0 ? b1 : 1) }'
 }
 
-echo "A=$A"
-echo "B=$B"
+echo "A=$A ${A_BACKEND:-}"
+echo "B=$B ${B_BACKEND:-}"
 echo "LINES=$LINES CONN=$CONN DUR=${DUR}s, $(nproc) CPUs, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in $(seq 1 "$PAIRS"); do
   run A "$A"
