@@ -4,6 +4,8 @@
 #   npm run bench                 (bench/run.sh)        npm run bench -- --quick   (3 s runs)
 #   env: DUR (10: seconds per write run)  QDUR (5: per query run)  CONN (8)  LINES (5000)  SMALL_CONN (32)
 #        SKIP_BUILD=1 (use the existing build; otherwise it is rebuilt when a source is newer)
+#        REF_BIN  the Go influx-proxy this project replaces (the "reference"), built: its write runs are
+#                 added (the same sinks, routing from Redis in its layout; needs redis-server)
 #
 # Writes: two counting sinks stand in for InfluxDB, so what is measured is the proxy, not a database
 # (the Go sink of ../shared/bench/sink when Go is installed, else bench/sink.js). wrk posts LINES-point
@@ -13,8 +15,10 @@
 # Queries (when influxd is installed): one influxd with two databases serves as backends a and b; a
 # GROUP BY SELECT (one backend, streamed back) and SHOW MEASUREMENTS (fanned out to both and merged),
 # each direct vs through the proxy. bench/query-bench.sh compares queries in more detail.
-# Printed per run: requests/s, points/s (writes), p50/p90/p99 latency, and the peak RSS of the process
-# under test — the sink or influxd for direct runs, the proxy through it (peak reset before each run).
+# Printed per run: requests/s, points/s (writes), p50/p90/p99 latency, the CPU time the process under
+# test spent per answered request (utime + stime from /proc/<pid>/stat over the run: the figure to
+# compare on a busy machine, where requests/s moves with the other load), and its peak RSS — the sink or
+# influxd for direct runs, the proxy through it (peak reset before each run).
 # Everything it starts is stopped on exit, by PID. Needs node, wrk, curl; go and influxd are optional.
 set -euo pipefail
 
@@ -43,6 +47,8 @@ fi
 [ -f "$MAIN" ] || { echo "not built: npm run build" >&2; exit 1; }
 
 peak_reset() { echo 5 > "/proc/$1/clear_refs" 2>/dev/null || true; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; } # utime + stime of a PID
+TICK=$(getconf CLK_TCK)
 peak_mb() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo '-'; }
 count() { curl -s "$1/count" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).points))'; }
 
@@ -93,24 +99,28 @@ EXP1=$(grep -vc '^temperature,' "$WORK/body" || true)
 EXP2=$(grep -vc '^cpu,' "$WORK/body" || true)
 
 RESULTS=$WORK/results
-printf '%-37s %-7s %5s %9s %11s %8s %8s %8s %8s  %s\n' run target conns 'req/s' 'points/s' 'p50 ms' 'p90 ms' 'p99 ms' 'peak MB' 'note' > "$RESULTS"
+printf '%-37s %-7s %5s %9s %11s %8s %8s %8s %8s %8s  %s\n' run target conns 'req/s' 'points/s' 'p50 ms' 'p90 ms' 'p99 ms' 'µs CPU' 'peak MB' \
+  'note' > "$RESULTS"
 
 # wrk_run label target url conns seconds pid [body lines] → a row in RESULTS; sets OK (2xx answers)
 wrk_run() {
   local label=$1 target=$2 url=$3 conns=$4 secs=$5 pid=$6 body=${7:-} lines=${8:-0} note=${9:-}
   peak_reset "$pid"
-  local out
+  local out ticks
+  ticks=$(cpu_ticks "$pid")
   out=$(BODY=$body wrk -t1 -c"$conns" -d"${secs}s" --timeout 30s -s "$ROOT/bench/wrk-report.lua" "$url" 2>&1)
+  ticks=$(($(cpu_ticks "$pid") - ticks))
   local reqs errs p50 p90 p99
   reqs=$(awk '/^REQS/ { print $2 }' <<<"$out")
   read -r _ _ _ _ errs _ < <(grep '^ERRS' <<<"$out")
   read -r _ p50 p90 p99 < <(grep '^LAT_US' <<<"$out")
   OK=$((reqs - errs))
   awk -v l="$label" -v t="$target" -v c="$conns" -v ok="$OK" -v s="$secs" -v n="$lines" -v a="$p50" -v b="$p90" -v d="$p99" \
-      -v m="$(peak_mb "$pid")" -v e="$errs" -v note="$note" 'BEGIN {
+      -v m="$(peak_mb "$pid")" -v e="$errs" -v note="$note" -v cpu="$ticks" -v hz="$TICK" 'BEGIN {
     pts = n > 0 ? sprintf("%.0f", ok * n / s) : "-";
     if (e > 0) note = note (note == "" ? "" : "; ") e " non-2xx";
-    printf "%-37s %-7s %5d %9.0f %11s %8.2f %8.2f %8.2f %8s  %s\n", l, t, c, ok / s, pts, a / 1000, b / 1000, d / 1000, m, note }' >> "$RESULTS"
+    printf "%-37s %-7s %5d %9.0f %11s %8.2f %8.2f %8.2f %8.1f %8s  %s\n", l, t, c, ok / s, pts, a / 1000, b / 1000, d / 1000,
+      cpu * 1e6 / hz / (ok > 0 ? ok : 1), m, note }' >> "$RESULTS"
 }
 
 # drained: waits until both sinks stop counting; prints "node1 node2" delivered fractions
@@ -156,6 +166,37 @@ curl -s -XPOST "$S1/reset" >/dev/null; curl -s -XPOST "$S2/reset" >/dev/null
 wrk_run "write 1-point requests" proxy "$WP/write?db=bench" "$SMALL_CONN" "$DUR" "$WP_PID" "$WORK/one" 1
 add_note "$(delivered "$OK" 1 0)"
 
+# --- the Go reference (REF_BIN): its config from Redis in its own layout (b:, m:, n: hashes)
+if [ -n "${REF_BIN:-}" ]; then
+  if [ ! -x "$REF_BIN" ] || ! command -v redis-server >/dev/null; then
+    echo "REF_BIN is not an executable, or redis-server is missing: reference runs skipped" >&2
+  else
+    R_PORT=$(free_port); RF_PORT=$(free_port)
+    redis-server --port "$R_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$WORK/redis.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 1 50); do redis-cli -p "$R_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    bcfg() { printf '{"url":"%s","db":"bench","zone":"local","interval":1000,"timeout":10000,"timeoutQuery":600000,"maxRowLimit":10000,"checkInterval":1000,"rewriteInterval":10000,"writeOnly":0}' "$1"; }
+    redis-cli -p "$R_PORT" hset b: node1 "$(bcfg "$S1")" node2 "$(bcfg "$S2")" >/dev/null
+    redis-cli -p "$R_PORT" hset m: cpu '["node1"]' temperature '["node2"]' _default_ '["node1","node2"]' >/dev/null
+    redis-cli -p "$R_PORT" hset n: p1 "$(printf '{"listenAddr":"127.0.0.1:%s","db":"bench","zone":"local","interval":10,"idleTimeout":10,"writeTracing":0,"queryTracing":0}' "$RF_PORT")" >/dev/null
+    mkdir -p "$WORK/ref"
+    (cd "$WORK/ref" && exec "$REF_BIN" -redis "127.0.0.1:$R_PORT" -node p1 >"$WORK/ref/log" 2>&1) &
+    PIDS+=($!); REF_PID=$!
+    REF=http://127.0.0.1:$RF_PORT
+    wait_ping "$REF" || { tail -20 "$WORK/ref/log" >&2; exit 1; }
+    BODY=$WORK/body wrk -t1 -c2 -d2s -s "$ROOT/bench/wrk-report.lua" "$REF/write?db=bench" >/dev/null 2>&1
+    sleep 1
+    curl -s -XPOST "$S1/reset" >/dev/null; curl -s -XPOST "$S2/reset" >/dev/null
+    wrk_run "write ${LINES}-point batches" ref "$REF/write?db=bench" "$CONN" "$DUR" "$REF_PID" "$WORK/body" "$LINES" "Go reference"
+    add_note "$(delivered "$OK" "$EXP1" "$EXP2")"
+    curl -s -XPOST "$S1/reset" >/dev/null; curl -s -XPOST "$S2/reset" >/dev/null
+    wrk_run "write 1-point requests" ref "$REF/write?db=bench" "$SMALL_CONN" "$DUR" "$REF_PID" "$WORK/one" 1 "Go reference"
+    add_note "$(delivered "$OK" 1 0)"
+  fi
+else
+  echo "no REF_BIN: the Go reference's runs skipped" >&2
+fi
+
 # --- queries against a real influxd
 if command -v influxd >/dev/null; then
   echo "queries: ${QDUR}s per run…" >&2
@@ -192,5 +233,6 @@ else
 fi
 
 cat "$RESULTS"
-echo "(points/s: points in 2xx-answered requests / run time; a sink receiving > 100 % got requests still in flight when wrk stopped)"
+echo "(points/s: points in 2xx-answered requests / run time; a sink receiving > 100 % got requests still in flight when wrk stopped;"
+echo " µs CPU: the process's utime + stime over the run per answered request)"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -67,7 +67,8 @@ export class WriteBatcher {
 
   /** Adds whole lines (each ending in '\n') to the batch for (rp, precision); resolves with this chunk's outcome. */
   append(rp: string, precision: string, chunk: Buffer, lines: number): Promise<WriteOutcome> {
-    const key = rp + '\n' + precision;
+    // the common (rp, precision): no key string built per append
+    const key = rp === '' && precision === '' ? DEFAULT_KEY : rp + '\n' + precision;
     let batch = this.open.get(key);
     if (batch && (batch.lines + lines > this.limits.maxRowLimit || batch.bytes + chunk.length > this.limits.maxBatchBytes)) {
       this.close(key, batch);
@@ -148,6 +149,8 @@ export class WriteBatcher {
     this.send(batch).then(settle, (err: unknown) => settle({ kind: 'unavailable', error: String((err as Error)?.message ?? err) }));
   }
 }
+
+const DEFAULT_KEY = '\n';
 
 const MISSING: WriteOutcome = Object.freeze({ kind: 'unavailable', error: 'no answer for this part of the batch' });
 

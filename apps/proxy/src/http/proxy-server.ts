@@ -146,8 +146,7 @@ export class ProxyServer {
   ): void {
     switch (path) {
       case '/write': {
-        const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
-        this.write.handle(req, res, query, requestId).catch((err) => this.fail(res, err, requestId));
+        this.write.handle(req, res, q < 0 ? '' : url.slice(q + 1), requestId).catch((err) => this.fail(res, err, requestId));
         return;
       }
       case '/query': {

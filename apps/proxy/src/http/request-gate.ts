@@ -98,7 +98,7 @@ export class RequestGate {
       return false;
     }
     this.active++;
-    res.once('close', this.finished);
+    res.on('close', this.finished); // a response closes once: no once() wrapper needed
     return true;
   }
 

@@ -47,7 +47,8 @@ export class RequestObserver {
         this.traces.set(res, trace);
       }
     }
-    res.once('close', () => {
+    // 'on': a response closes once, and once() would wrap the listener in one more closure
+    res.on('close', () => {
       const seconds = (performance.now() - started) / 1000;
       // an answer not wholly handed to the socket: the client went away first
       const status = res.writableFinished ? res.statusCode : 0;

@@ -44,19 +44,31 @@ export interface BodyProgress {
  * charged at admission; a larger or chunked one is charged as its bytes arrive, and a gzip body as
  * it inflates, so declared sizes reserve nothing and a bomb stops at the budget.
  */
-export async function receiveBody(
+export function receiveBody(
   req: IncomingMessage,
   pool: BufferPool,
   charge: ChargeBytes,
   progress: BodyProgress = { received: 0 },
 ): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? -1);
-  if (declared > MAX_BODY_BYTES) throw new BodyError(413, TOO_LARGE, true);
-  const raw =
-    declared >= 0 && declared <= SMALL_BODY_BYTES
-      ? await readKnownLength(req, declared, pool, progress)
-      : await readCharged(req, charge, progress);
+  if (declared > MAX_BODY_BYTES) return Promise.reject(new BodyError(413, TOO_LARGE, true));
   const encoding = req.headers['content-encoding'];
+  const small = declared >= 0 && declared <= SMALL_BODY_BYTES;
+  // the common case, a small plain body: its read is the whole stage (no async frame around it)
+  if (small && (encoding === undefined || encoding === 'identity')) return readKnownLength(req, declared, pool, progress);
+  return receiveOther(req, pool, charge, progress, small ? declared : -1, encoding);
+}
+
+/** A large, chunked or encoded body. `known`: a small declared length, else -1. */
+async function receiveOther(
+  req: IncomingMessage,
+  pool: BufferPool,
+  charge: ChargeBytes,
+  progress: BodyProgress,
+  known: number,
+  encoding: string | undefined,
+): Promise<Buffer> {
+  const raw = known >= 0 ? await readKnownLength(req, known, pool, progress) : await readCharged(req, charge, progress);
   if (encoding === undefined || encoding === 'identity' || raw.length === 0) return raw;
   try {
     if (encoding !== 'gzip') throw new BodyError(415, `unsupported Content-Encoding: ${encoding}`);

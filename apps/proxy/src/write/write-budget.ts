@@ -26,7 +26,7 @@ export class WriteHold {
   releaseWhen(pending: readonly Promise<unknown>[]): void {
     this.handedOff = true;
     const done = () => this.release();
-    Promise.all(pending).then(done, done);
+    (pending.length === 1 ? pending[0] : Promise.all(pending)).then(done, done);
   }
 
   /** Charges `bytes` more as they arrive; false when the budget has no room for them. */
@@ -73,7 +73,8 @@ export class WriteBudget {
       return undefined;
     }
     const hold = new WriteHold(this, bytes);
-    res.once('close', () => {
+    // 'on', not 'once': a response closes once, and once() wraps every listener in a closure of its own
+    res.on('close', () => {
       if (hold.orphaned) hold.release();
     });
     return hold;

@@ -13,6 +13,7 @@ import { type PartRefusal, influxWriteError } from './write-error';
 import { WriteBudget, type WriteHold } from './write-budget';
 import { SlowBodyWatch } from './slow-body-watch';
 import { LineRouter, type RoutedLines } from './route-lines';
+import { writeParamsOf } from './write-params';
 
 /**
  * POST /write: receive → scan → route → batch → send. Answers 204 only once every backend that the
@@ -34,19 +35,20 @@ export class WriteHandler {
     this.router = new LineRouter(pool);
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, requestId: string): Promise<void> {
+  /** @param search the query string, after '?' */
+  async handle(req: IncomingMessage, res: ServerResponse, search: string, requestId: string): Promise<void> {
     const headers = influxHeaders(this.cluster.topology.version, requestId);
     if (req.method !== 'POST') {
       if (req.method === 'OPTIONS') return endEmpty(res, 204, headers);
       return writeMethodNotAllowed(res, 'OPTIONS, POST', headers);
     }
     this.metrics.writeRequests.inc();
-    const given = query.get('precision') ?? '';
+    const { db, rp, precision: given } = writeParamsOf(search);
     const precision = writePrecisionOf(given);
     if (precision === undefined) {
       return drainThen(req, () => writeInfluxError(res, 400, `invalid precision "${given}" (use n, u, ms, s, m or h)`, headers));
     }
-    return this.writeTo(req, res, query.get('db') ?? '', query.get('rp') ?? '', precision, requestId);
+    return this.writeTo(req, res, db, rp, precision, requestId, headers);
   }
 
   /**
@@ -60,11 +62,11 @@ export class WriteHandler {
     rp: string,
     precision: Precision | '',
     requestId: string,
+    headers: OutgoingHttpHeaders = influxHeaders(this.cluster.topology.version, requestId),
   ): Promise<void> {
     const receivedAt = Date.now();
     const receivedHr = process.hrtime.bigint();
     const topology = this.cluster.topology;
-    const headers = influxHeaders(topology.version, requestId);
     if (db === '') return drainThen(req, () => writeInfluxError(res, 400, 'database is required', headers));
     if (topology.node.db !== '' && db !== topology.node.db) {
       return drainThen(req, () => writeInfluxError(res, 404, `database not found: ${JSON.stringify(db)}`, headers));
@@ -126,7 +128,8 @@ export class WriteHandler {
       void Promise.all(pending).then((outcomes) => this.logFailures(outcomes, names, requestId));
       return this.answer(res, headers, routed, [], [], requestId);
     }
-    const outcomes = await Promise.all(pending);
+    // one backend (the common case): no Promise.all and its array
+    const outcomes = pending.length === 1 ? [await pending[0]] : await Promise.all(pending);
     // (no await on the common path: a refusal is rare)
     if (outcomes.length > 1 && outcomes.some(isRejection)) await this.keepWhatReplicasTook(topology, routed, rp, precision, outcomes);
     this.answer(res, headers, routed, outcomes, names, requestId);
