@@ -316,6 +316,30 @@ export class BackendClient {
     });
   }
 
+  /**
+   * POSTs a Prometheus remote read body (snappy-compressed ReadRequest, passed as is) to the backend's own
+   * `/api/v1/prom/read` in its db, with the client's rp. Reads the whole answer, any status; no
+   * Accept-Encoding is sent, so a 200's body is the snappy ReadResponse itself. Rejects when the backend
+   * does not answer (network error, timeoutQuery) or `signal` aborts.
+   */
+  async promRead(body: Buffer, rp: string, requestId: string, signal?: AbortSignal): Promise<WholeAnswer> {
+    let path = `${this.basePath}/api/v1/prom/read?db=${encodeURIComponent(this.config.db)}`;
+    if (rp !== '') path += `&rp=${encodeURIComponent(rp)}`;
+    const headers: Record<string, string> = {
+      'content-type': 'application/x-protobuf',
+      'content-encoding': 'snappy',
+      'x-prometheus-remote-read-version': '0.1.0',
+      'content-length': String(body.length),
+      'x-request-id': requestId,
+    };
+    if (this.authHeader) headers.authorization = this.authHeader;
+    const timeout = this.config.timeoutQuery;
+    const res = await this.pool.request({ path, method: 'POST', headers, body, headersTimeout: timeout, bodyTimeout: timeout, signal });
+    this.noteVersion(res.headers);
+    const answer = Buffer.from(await res.body.arrayBuffer());
+    return { status: res.statusCode, version: versionOf(res.headers), body: answer };
+  }
+
   private queryOptions(request: QueryRequest): Omit<Dispatcher.DispatchOptions, 'origin'> {
     let path = `${this.basePath}/query?`;
     let sep = '';
