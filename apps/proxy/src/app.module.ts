@@ -11,6 +11,7 @@ import { RequestGate } from './http/request-gate';
 import { RequestObserverModule } from './http/request-observer.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { PingHandler } from './ping/ping.handler';
+import { PromReadModule } from './prometheus/prom-read.module';
 import { ProxyOptionsModule } from './proxy-options.module';
 import { QueryModule } from './query/query.module';
 import { SelfReportModule } from './self-report/self-report.module';
@@ -36,6 +37,7 @@ export class AppModule {
         SentinelFeedModule,
         WriteModule,
         QueryModule,
+        PromReadModule,
         SelfReportModule,
         AdminModule,
       ],

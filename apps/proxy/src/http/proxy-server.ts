@@ -4,6 +4,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { Subscription } from 'rxjs';
 import { ClusterStateService } from '../cluster/cluster-state.service';
 import { PingHandler } from '../ping/ping.handler';
+import { PromReadHandler } from '../prometheus/prom-read.handler';
 import { QueryHandler } from '../query/query.handler';
 import { WriteHandler } from '../write/write.handler';
 import { RequestObserver } from './request-observer';
@@ -34,6 +35,7 @@ export class ProxyServer {
     private readonly observer: RequestObserver,
     private readonly gate: RequestGate,
     private readonly metrics: ProxyMetrics,
+    private readonly promRead: PromReadHandler,
   ) {}
 
   /** Starts listening on the node's listenAddr; `framework` serves what the plain handlers do not. */
@@ -147,6 +149,11 @@ export class ProxyServer {
       case '/query': {
         const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
         this.query.handle(req, res, query, requestId).catch((err) => this.fail(res, err, requestId));
+        return;
+      }
+      case '/api/v1/prom/read': {
+        const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+        this.promRead.handle(req, res, query, requestId).catch((err) => this.fail(res, err, requestId));
         return;
       }
       case '/ping': {
