@@ -15,11 +15,13 @@ import {
   snappyCompress,
   snappyUncompress,
 } from '@app/prom-remote';
+import { execFile } from 'node:child_process';
+import * as path from 'node:path';
 import { request } from './support/http';
 import { Influxd, startInfluxd } from './support/influxd';
 import { freePort } from './support/ports';
 import { Prometheus, startPrometheus } from './support/prometheus';
-import { stopAll, waitUntil } from './support/processes';
+import { REPO_ROOT, stopAll, waitUntil } from './support/processes';
 import { ProxyProcess, startProxy } from './support/proxy-process';
 
 const DB = 'pdb';
@@ -200,6 +202,43 @@ it('answers bad bodies, a foreign db and other methods as influxd does, and send
   const badRegex = await read([recent([byName('(', 'RE')])]);
   expect([badRegex.status, badRegex.json()]).toEqual([400, { error: 'error parsing regexp: missing closing ): `(`' }]);
   expect(await sent()).toBe(before + 3); // to one member of each keymap set: [a], [b], [a, b]
+});
+
+it('asks for a user as /query does when the proxy has authEnabled', async () => {
+  const hash = await new Promise<string>((resolve, reject) => {
+    const child = execFile(path.join(REPO_ROOT, 'bin', 'influxdb-proxy-passwd'), [], { timeout: 20_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`influxdb-proxy-passwd: ${err.message} ${stderr}`)) : resolve(stdout.trim()),
+    );
+    child.stdin!.end('s3cret\n');
+  });
+  const guarded = await startProxy({
+    config: {
+      backends: { a: { url: A.url, db: 'dba' }, b: { url: B.url, db: 'dbb' } },
+      keymaps: { only_in_influx: ['a'], _default_: ['a', 'b'] },
+      proxies: { p1: { listenAddr: `127.0.0.1:${await freePort()}`, db: DB, authEnabled: true, users: { reader: { hash } } } },
+    },
+  });
+  const url = `${guarded.url}/api/v1/prom/read?db=${DB}`;
+  const body = readBody([recent([byName('only_in_influx')])]);
+  const anonymous = await request(url, { method: 'POST', body });
+  expect(anonymous.status).toBe(401);
+  expect(anonymous.headers['www-authenticate']).toBe('Basic realm="InfluxDB"');
+  const wrong = await request(url, {
+    method: 'POST',
+    body,
+    headers: { Authorization: `Basic ${Buffer.from('reader:nope').toString('base64')}` },
+  });
+  expect(wrong.status).toBe(401);
+  const basic = await request(url, {
+    method: 'POST',
+    body,
+    headers: { Authorization: `Basic ${Buffer.from('reader:s3cret').toString('base64')}` },
+  });
+  expect(basic.status).toBe(200);
+  expect(decode(basic.body).results[0].timeseries[0].samples).toEqual([{ value: 42, timestamp: now }]);
+  const params = await request(`${url}&u=reader&p=s3cret`, { method: 'POST', body });
+  expect(params.status).toBe(200);
+  await guarded.stop();
 });
 
 it('answers from the replica when the backend holding the series is SIGKILLed, and 503 when none is left', async () => {
