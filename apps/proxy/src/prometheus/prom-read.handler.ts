@@ -110,7 +110,7 @@ export class PromReadHandler {
       return writeInfluxError(res, err.status, err.message, headers());
     }
     const decoded = decodeReadRequest(body);
-    if (!decoded.ok) return this.refuse(res, 400, decoded.error, 'bad_request', requestId);
+    if (!decoded.ok) return this.refuse(res, decoded.status, decoded.error, 'bad_request', requestId);
     // influxd's answer for a db it does not have; the proxy has only its own (each backend reads its own db)
     const db = url.get('db') ?? '';
     if (db === '' || (topology.node.db !== '' && db !== topology.node.db)) {
