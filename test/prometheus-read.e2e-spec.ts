@@ -244,6 +244,27 @@ it('asks for a user as /query does when the proxy has authEnabled', async () => 
   await guarded.stop();
 });
 
+it('answers an error, not a failover, when the backends answer more than maxQueryAnswerBytes', async () => {
+  const small = await startProxy({
+    config: {
+      backends: { a: { url: A.url, db: 'dba' }, b: { url: B.url, db: 'dbb' } },
+      keymaps: { only_in_influx: ['a'], only_on_b: ['b'], replicated: ['a', 'b'], _default_: ['a', 'b'] },
+      proxies: { p1: { listenAddr: `127.0.0.1:${await freePort()}`, db: DB, maxQueryAnswerBytes: 80 } },
+    },
+  });
+  const url = `${small.url}/api/v1/prom/read?db=${DB}`;
+  // one series fits
+  const one = await request(url, { method: 'POST', body: readBody([recent([byName('only_in_influx')])]) });
+  expect(one.status).toBe(200);
+  // every series of job ext (three metrics, on both backends) does not
+  const all = await request(url, { method: 'POST', body: readBody([recent([{ type: 'EQ', name: 'job', value: 'ext' }])]) });
+  expect(all.status).toBe(400);
+  expect(all.json().error).toBe(
+    "the backends' answers to this remote read are larger than 80 bytes (maxQueryAnswerBytes), too large for the proxy to merge; read a shorter range or fewer series",
+  );
+  await small.stop();
+});
+
 it('answers from the replica when the backend holding the series is SIGKILLed, and 503 when none is left', async () => {
   await A.kill('SIGKILL');
   const failovers = await metric('influxdb_proxy_prom_read_failovers_total{backend="a"}');

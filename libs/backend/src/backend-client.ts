@@ -59,6 +59,12 @@ export interface WholeAnswerOptions {
   via?: QueryStreamer;
 }
 
+export interface PromReadOptions {
+  signal?: AbortSignal;
+  /** Called with each chunk's length as it arrives; an error returned stops the answer there, and promRead rejects with it. */
+  admit?: (chunkBytes: number, totalBytes: number) => Error | undefined;
+}
+
 /** A /query answer read whole. */
 export interface WholeAnswer {
   status: number;
@@ -320,9 +326,10 @@ export class BackendClient {
    * POSTs a Prometheus remote read body (snappy-compressed ReadRequest, passed as is) to the backend's own
    * `/api/v1/prom/read` in its db, with the client's rp. Reads the whole answer, any status; no
    * Accept-Encoding is sent, so a 200's body is the snappy ReadResponse itself. Rejects when the backend
-   * does not answer (network error, timeoutQuery) or `signal` aborts.
+   * does not answer (network error, timeoutQuery) or `signal` aborts, and with the error `admit` returns
+   * for a chunk (an answer too large to hold).
    */
-  async promRead(body: Buffer, rp: string, requestId: string, signal?: AbortSignal): Promise<WholeAnswer> {
+  async promRead(body: Buffer, rp: string, requestId: string, options: PromReadOptions = {}): Promise<WholeAnswer> {
     let path = `${this.basePath}/api/v1/prom/read?db=${encodeURIComponent(this.config.db)}`;
     if (rp !== '') path += `&rp=${encodeURIComponent(rp)}`;
     const headers: Record<string, string> = {
@@ -334,10 +341,28 @@ export class BackendClient {
     };
     if (this.authHeader) headers.authorization = this.authHeader;
     const timeout = this.config.timeoutQuery;
-    const res = await this.pool.request({ path, method: 'POST', headers, body, headersTimeout: timeout, bodyTimeout: timeout, signal });
+    const res = await this.pool.request({
+      path,
+      method: 'POST',
+      headers,
+      body,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+      signal: options.signal,
+    });
     this.noteVersion(res.headers);
-    const answer = Buffer.from(await res.body.arrayBuffer());
-    return { status: res.statusCode, version: versionOf(res.headers), body: answer };
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      const refusal = options.admit?.(chunk.length, size);
+      if (refusal) {
+        res.body.destroy();
+        throw refusal;
+      }
+      chunks.push(chunk);
+    }
+    return { status: res.statusCode, version: versionOf(res.headers), body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size) };
   }
 
   private queryOptions(request: QueryRequest): Omit<Dispatcher.DispatchOptions, 'origin'> {

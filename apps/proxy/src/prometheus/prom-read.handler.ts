@@ -11,7 +11,8 @@ import {
   snappyUncompress,
 } from '@app/prom-remote';
 import { type ReadQueryPlan, mergeReadResults, planReadQuery } from '@app/prom-remote/read-plan';
-import { decodeReadRequest, singleQueryRequest } from '@app/prom-remote/read-request';
+import { decodeReadRequest, singleQueryRequest, snappyDecodedLength } from '@app/prom-remote/read-request';
+import { AnswerBudget } from '@app/query';
 import { Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClusterStateService } from '../cluster/cluster-state.service';
@@ -29,12 +30,44 @@ const PREFIX = 'influxdb_proxy_';
 const MAX_BODY_BYTES = 25_000_000;
 
 /** How a remote read request ended (the `outcome` label of prom_read_requests_total). */
-type ReadOutcome = 'ok' | 'bad_request' | 'refused' | 'backend_error' | 'unavailable';
+type ReadOutcome = 'ok' | 'bad_request' | 'refused' | 'backend_error' | 'unavailable' | 'too_large';
 
 /** One query's answer: its series, or why the request fails (the first failing query, in order, decides). */
 type QueryAnswer = { ok: true; series: PromTimeSeries[] } | { ok: false; status: number; error: string; outcome: ReadOutcome };
 /** One backend set's answer to a query: the series of the member that answered. */
 type GroupAnswer = { ok: true; series: PromTimeSeries[]; backend: number } | Extract<QueryAnswer, { ok: false }>;
+
+/** Most bytes one backend's answer may decode to (the protobuf behind its snappy block), whatever the budget. */
+const MAX_DECODED_ANSWER_BYTES = 256 << 20;
+
+/** What the queries of one client request share while they are answered. */
+interface ReadContext {
+  topology: Topology;
+  request: PromReadRequest;
+  rp: string;
+  requestId: string;
+  /** Aborts the backend requests when the client goes away. */
+  signal: AbortSignal;
+  /** The bytes of backend answers this request may still hold (maxQueryAnswerBytes, as /query's merged answers). */
+  budget: AnswerBudget;
+}
+
+/** The backends' answers to a request are more than it may hold: its answer is an error, no replica is asked. */
+class AnswerTooLargeError extends Error {}
+
+function tooLargeMessage(budget: AnswerBudget): string {
+  const limit =
+    Number.isFinite(budget.limit) && budget.limit > 0 ? `${budget.limit} bytes (maxQueryAnswerBytes)` : `${MAX_DECODED_ANSWER_BYTES} bytes`;
+  return `the backends' answers to this remote read are larger than ${limit}, too large for the proxy to merge; read a shorter range or fewer series`;
+}
+
+/** Charges every chunk of a backend answer to the request's budget; past it, the answer stops with an error. */
+function admitWithin(budget: AnswerBudget): (chunkBytes: number) => Error | undefined {
+  return (chunkBytes) => {
+    budget.left -= chunkBytes;
+    return budget.left < 0 ? new AnswerTooLargeError(tooLargeMessage(budget)) : undefined;
+  };
+}
 
 /** Why a request body could not be read. */
 class ReadBodyError extends Error {
@@ -78,6 +111,7 @@ export class PromReadHandler {
       refused: requests.labels('refused'),
       backend_error: requests.labels('backend_error'),
       unavailable: requests.labels('unavailable'),
+      too_large: requests.labels('too_large'),
     };
     this.backendRequests = new HotCounter(
       `${PREFIX}prom_read_backend_requests_total`,
@@ -131,7 +165,15 @@ export class PromReadHandler {
       if (!res.writableEnded) gone.abort();
     });
     const rp = url.get('rp') ?? '';
-    const answers = await Promise.all(plans.map((plan, i) => this.answerQuery(plan, request, i, topology, rp, requestId, gone.signal)));
+    const ctx: ReadContext = {
+      topology,
+      request,
+      rp,
+      requestId,
+      signal: gone.signal,
+      budget: new AnswerBudget(topology.node.maxQueryAnswerBytes),
+    };
+    const answers = await Promise.all(plans.map((plan, i) => this.answerQuery(plan, i, ctx)));
     if (gone.signal.aborted) return;
     const failed = answers.find((a): a is Extract<QueryAnswer, { ok: false }> => !a.ok);
     if (failed) return this.refuse(res, failed.status, failed.error, failed.outcome, requestId);
@@ -153,30 +195,22 @@ export class PromReadHandler {
     writeInfluxError(res, status, error, influxHeaders(this.cluster.topology.version, requestId));
   }
 
-  private async answerQuery(
-    plan: ReadQueryPlan,
-    request: PromReadRequest,
-    index: number,
-    topology: Topology,
-    rp: string,
-    requestId: string,
-    signal: AbortSignal,
-  ): Promise<QueryAnswer> {
+  private async answerQuery(plan: ReadQueryPlan, index: number, ctx: ReadContext): Promise<QueryAnswer> {
     switch (plan.kind) {
       case 'refused':
         return { ok: false, status: 400, error: plan.message, outcome: 'refused' };
       case 'unavailable':
         return { ok: false, status: 503, error: plan.message, outcome: 'unavailable' };
       case 'single':
-        return await this.askGroup(plan.candidates, request, request.queries[index], topology, rp, requestId, signal);
+        return await this.askGroup(plan.candidates, ctx.request.queries[index], ctx);
       case 'fanout': {
         // each set's member reads only the measurements routed to that set: a replica in two sets gives
         // each series once, and a measurement left on a set the keymaps moved it from is not read there
-        const query = request.queries[index];
+        const query = ctx.request.queries[index];
         const parts = await Promise.all(
           plan.groups.map((group) => {
             const own = group.matcher ? { ...query, matchers: [...query.matchers, group.matcher] } : query;
-            return this.askGroup(group.members, request, own, topology, rp, requestId, signal);
+            return this.askGroup(group.members, own, ctx);
           }),
         );
         const failed = parts.find((p): p is Extract<GroupAnswer, { ok: false }> => !p.ok);
@@ -190,24 +224,21 @@ export class PromReadHandler {
    * Asks the members of one backend set in order until one answers. A 4xx is influxd's verdict on the
    * query (a bad regex, an unknown rp…): it is the answer, no replica would say otherwise.
    */
-  private async askGroup(
-    members: readonly number[],
-    request: PromReadRequest,
-    query: PromQuery,
-    topology: Topology,
-    rp: string,
-    requestId: string,
-    signal: AbortSignal,
-  ): Promise<GroupAnswer> {
-    const body = snappyCompress(ReadRequestCodec.encode(singleQueryRequest(request, query)));
+  private async askGroup(members: readonly number[], query: PromQuery, ctx: ReadContext): Promise<GroupAnswer> {
+    const { topology, rp, requestId, signal } = ctx;
+    const body = snappyCompress(ReadRequestCodec.encode(singleQueryRequest(ctx.request, query)));
+    const admit = admitWithin(ctx.budget);
     const errors: string[] = [];
     for (const i of members) {
       const backend = topology.backends[i] as Backend;
       this.backendRequests.labels(backend.name).inc();
       let error: string;
       try {
-        const answer = await backend.client.promRead(body, rp, requestId, signal);
+        const answer = await backend.client.promRead(body, rp, requestId, { signal, admit });
         if (answer.status === 200) {
+          // what the answer decodes to is bounded too: a small snappy answer can declare a huge message
+          const decoded = snappyDecodedLength(answer.body) ?? 0;
+          if (decoded > MAX_DECODED_ANSWER_BYTES) throw new AnswerTooLargeError(tooLargeMessage(ctx.budget));
           try {
             const response = ReadResponseCodec.decode(snappyUncompress(answer.body));
             return { ok: true, series: response.results[0]?.timeseries ?? [], backend: i };
@@ -226,6 +257,8 @@ export class PromReadHandler {
         }
       } catch (err) {
         if (signal.aborted) return { ok: false, status: 499, error: 'client closed the connection', outcome: 'backend_error' };
+        // too large to hold is this request's answer, not the backend's failure: no failover
+        if (err instanceof AnswerTooLargeError) return { ok: false, status: 400, error: err.message, outcome: 'too_large' };
         error = `${backend.name}: ${describeError(err)}`;
       }
       errors.push(error);
