@@ -23,6 +23,7 @@ import { freePort } from './support/ports';
 import { Prometheus, startPrometheus } from './support/prometheus';
 import { REPO_ROOT, stopAll, waitUntil } from './support/processes';
 import { ProxyProcess, startProxy } from './support/proxy-process';
+import { stopAndWait } from './support/stopped-threads';
 
 const DB = 'pdb';
 let A: Influxd;
@@ -276,4 +277,27 @@ it('answers from the replica when the backend holding the series is SIGKILLed, a
   const gone = await read([recent([byName('only_in_influx')])]);
   expect(gone.status).toBe(503);
   expect(gone.json().error).toMatch(/^no backend could answer: a: .*ECONNREFUSED/);
+});
+
+it('answers from the replica within seconds when the backend holding the series freezes (SIGSTOP), and marks it failing', async () => {
+  await A.restart(); // SIGKILLed above: the same data dir, the proxy still counts it healthy (no health check since)
+  const failovers = await metric('influxdb_proxy_prom_read_failovers_total{backend="a"}');
+  const pid = A.pid;
+  stopAndWait(pid);
+  try {
+    const started = Date.now();
+    const res = await read([recent([byName('replicated')])]);
+    expect(res.status).toBe(200);
+    expect(decode(res.body).results[0].timeseries.map((s) => s.samples.map((x) => x.value))).toEqual([[1, 2]]);
+    // a second of waiting, a second of unanswered ping, then b (timeoutQuery would be 10 minutes)
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await metric('influxdb_proxy_prom_read_failovers_total{backend="a"}')).toBe(failovers + 1);
+    // marked failing: the next read goes to b at once
+    const next = Date.now();
+    expect((await read([recent([byName('replicated')])])).status).toBe(200);
+    expect(Date.now() - next).toBeLessThan(1_000);
+    expect(await metric('influxdb_proxy_prom_read_failovers_total{backend="a"}')).toBe(failovers + 1);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
 });

@@ -1,5 +1,5 @@
 import type { Backend } from '@app/backend';
-import { describeError, errorTextOf } from '@app/backend';
+import { type WholeAnswer, describeError, errorTextOf } from '@app/backend';
 import { influxHeaders, writeInfluxError } from '@app/http-compat';
 import {
   type PromQuery,
@@ -12,7 +12,7 @@ import {
 } from '@app/prom-remote';
 import { type ReadQueryPlan, mergeReadResults, planReadQuery } from '@app/prom-remote/read-plan';
 import { decodeReadRequest, singleQueryRequest, snappyDecodedLength } from '@app/prom-remote/read-request';
-import { AnswerBudget } from '@app/query';
+import { AnswerBudget, BackendFrozenError, LIVENESS_PING_TIMEOUT_MS, LIVENESS_WAIT_MS } from '@app/query';
 import { Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClusterStateService } from '../cluster/cluster-state.service';
@@ -234,7 +234,7 @@ export class PromReadHandler {
       this.backendRequests.labels(backend.name).inc();
       let error: string;
       try {
-        const answer = await backend.client.promRead(body, rp, requestId, { signal, admit });
+        const answer = await this.readWatched(backend, body, rp, requestId, signal, admit);
         if (answer.status === 200) {
           // what the answer decodes to is bounded too: a small snappy answer can declare a huge message
           const decoded = snappyDecodedLength(answer.body) ?? 0;
@@ -268,6 +268,56 @@ export class PromReadHandler {
       );
     }
     return { ok: false, status: 503, error: `no backend could answer: ${errors.join('; ')}`, outcome: 'unavailable' };
+  }
+
+  /**
+   * One backend's promRead, watched as /query's answers are (see BackendLiveness): once it has waited
+   * LIVENESS_WAIT_MS, the backend is pinged on a connection of its own; one that answers is merely slow
+   * and is waited for (checked again a wait later), one that does not is frozen (a SIGSTOPped or stalled
+   * influxd): it is marked failing and the read is taken back, so that the next replica answers within
+   * seconds instead of timeoutQuery.
+   */
+  private async readWatched(
+    backend: Backend,
+    body: Buffer,
+    rp: string,
+    requestId: string,
+    clientGone: AbortSignal,
+    admit: (chunkBytes: number) => Error | undefined,
+  ): Promise<WholeAnswer> {
+    const attempt = new AbortController();
+    const onGone = () => attempt.abort(clientGone.reason);
+    clientGone.addEventListener('abort', onGone, { once: true });
+    const since = performance.now();
+    let settled = false;
+    let frozen: BackendFrozenError | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const watch = () => {
+      timer = setTimeout(() => {
+        void backend.client.answersWithin(LIVENESS_PING_TIMEOUT_MS).then((ping) => {
+          if (settled) return;
+          if (ping.ok) return watch();
+          const waited = Math.round(performance.now() - since);
+          frozen = new BackendFrozenError(
+            `backend ${backend.name} looks frozen: a remote read waited ${waited} ms for an answer and a liveness ping failed (${ping.error ?? 'no answer'})`,
+          );
+          this.logger.warn(`prom read ${requestId}: ${frozen.message}; marked failing`);
+          backend.markFailing(frozen.message);
+          attempt.abort(frozen);
+        });
+      }, LIVENESS_WAIT_MS);
+      timer.unref();
+    };
+    watch();
+    try {
+      return await backend.client.promRead(body, rp, requestId, { signal: attempt.signal, admit });
+    } catch (err) {
+      throw frozen ?? err;
+    } finally {
+      settled = true;
+      clearTimeout(timer);
+      clientGone.removeEventListener('abort', onGone);
+    }
   }
 }
 
