@@ -121,7 +121,7 @@ export class PromReadHandler {
     );
     this.failovers = new HotCounter(
       `${PREFIX}prom_read_failovers_total`,
-      'Remote read queries a backend failed (network error, timeout, 5xx) and the next replica was asked, by the failed backend',
+      'Remote read queries a backend failed (network error, timeout, frozen, 5xx, unreadable answer), by the failed backend',
       ['backend'],
       metrics.registry,
     );
@@ -158,6 +158,12 @@ export class PromReadHandler {
       this.logger.warn(`prom read ${requestId} from ${req.socket.remoteAddress ?? '?'} refused: ${refused.message}`);
       return this.refuse(res, 400, refused.message, 'refused', requestId);
     }
+    // a query no backend can answer fails the request: nothing is sent for the others
+    const unavailable = plans.find((p) => p.kind === 'unavailable');
+    if (unavailable) {
+      this.logger.warn(`prom read ${requestId}: 503 ${unavailable.message}`);
+      return this.refuse(res, 503, unavailable.message, 'unavailable', requestId);
+    }
 
     // the backends' requests are aborted when the client goes away before its answer
     const gone = new AbortController();
@@ -176,7 +182,10 @@ export class PromReadHandler {
     const answers = await Promise.all(plans.map((plan, i) => this.answerQuery(plan, i, ctx)));
     if (gone.signal.aborted) return;
     const failed = answers.find((a): a is Extract<QueryAnswer, { ok: false }> => !a.ok);
-    if (failed) return this.refuse(res, failed.status, failed.error, failed.outcome, requestId);
+    if (failed) {
+      if (failed.status >= 500) this.logger.warn(`prom read ${requestId}: ${failed.status} ${failed.error}`);
+      return this.refuse(res, failed.status, failed.error, failed.outcome, requestId);
+    }
 
     const encoded = ReadResponseCodec.encode({ results: answers.map((a) => ({ timeseries: (a as { series: PromTimeSeries[] }).series })) });
     const payload = snappyCompress(encoded);
