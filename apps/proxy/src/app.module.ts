@@ -13,6 +13,7 @@ import { RequestObserverModule } from './http/request-observer.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { PingHandler } from './ping/ping.handler';
 import { PrometheusWriteModule } from './prometheus/prometheus-write.module';
+import { PromReadModule } from './prometheus/prom-read.module';
 import { ProxyOptionsModule } from './proxy-options.module';
 import { QueryModule } from './query/query.module';
 import { SelfReportModule } from './self-report/self-report.module';
@@ -41,6 +42,7 @@ export class AppModule {
         QueryModule,
         V2Module,
         PrometheusWriteModule,
+        PromReadModule,
         SelfReportModule,
         AdminModule,
         DebugModule,

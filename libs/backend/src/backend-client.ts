@@ -72,6 +72,12 @@ export interface WholeAnswerOptions {
 /** A batch of several chunks up to this size is sent as one copied buffer (see write()). */
 const CONCAT_BELOW_BYTES = 256 * 1024;
 
+export interface PromReadOptions {
+  signal?: AbortSignal;
+  /** Called with each chunk's length as it arrives; an error returned stops the answer there, and promRead rejects with it. */
+  admit?: (chunkBytes: number, totalBytes: number) => Error | undefined;
+}
+
 /** A /query answer read whole. */
 export interface WholeAnswer {
   status: number;
@@ -358,6 +364,49 @@ export class BackendClient {
         this.noteVersion(res.headers);
         return res;
       });
+  }
+
+  /**
+   * POSTs a Prometheus remote read body (snappy-compressed ReadRequest, passed as is) to the backend's own
+   * `/api/v1/prom/read` in its db, with the client's rp. Reads the whole answer, any status; no
+   * Accept-Encoding is sent, so a 200's body is the snappy ReadResponse itself. Rejects when the backend
+   * does not answer (network error, timeoutQuery) or `signal` aborts, and with the error `admit` returns
+   * for a chunk (an answer too large to hold).
+   */
+  async promRead(body: Buffer, rp: string, requestId: string, options: PromReadOptions = {}): Promise<WholeAnswer> {
+    let path = `${this.basePath}/api/v1/prom/read?db=${encodeURIComponent(this.config.db)}`;
+    if (rp !== '') path += `&rp=${encodeURIComponent(rp)}`;
+    const headers: Record<string, string> = {
+      'content-type': 'application/x-protobuf',
+      'content-encoding': 'snappy',
+      'x-prometheus-remote-read-version': '0.1.0',
+      'content-length': String(body.length),
+      'x-request-id': requestId,
+    };
+    if (this.authHeader) headers.authorization = this.authHeader;
+    const timeout = this.config.timeoutQuery;
+    const res = await this.pool.request({
+      path,
+      method: 'POST',
+      headers,
+      body,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+      signal: options.signal,
+    });
+    this.noteVersion(res.headers);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      const refusal = options.admit?.(chunk.length, size);
+      if (refusal) {
+        res.body.destroy();
+        throw refusal;
+      }
+      chunks.push(chunk);
+    }
+    return { status: res.statusCode, version: versionOf(res.headers), body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size) };
   }
 
   private queryOptions(request: QueryRequest): Omit<Dispatcher.DispatchOptions, 'origin'> {

@@ -185,6 +185,11 @@ function proxySchemaFor(rules: ConfigRules) {
       /** Query guard: refuse raw SELECTs that have neither a LIMIT nor a time bound. */
       maxUnboundedRawSelect: flag.default(false),
       /**
+       * Prometheus remote read: seconds of range a query may span when it does not name its metric (no
+       * `__name__` matcher, or only a regex one that matches every name); a longer one is refused (0: no limit).
+       */
+      promReadMaxRangeWithoutName: z.number().nonnegative().default(3600),
+      /**
        * durable (default): 204 once every target backend acknowledged or the lines are fsynced in its spool.
        * buffered: 204 once the lines are parsed and queued (still spooled on failure, drained on shutdown).
        */

@@ -5,6 +5,7 @@ import type { Subscription } from 'rxjs';
 import { ClusterStateService } from '../cluster/cluster-state.service';
 import { PingHandler } from '../ping/ping.handler';
 import { PrometheusWriteHandler } from '../prometheus/prometheus-write.handler';
+import { PromReadHandler } from '../prometheus/prom-read.handler';
 import { QueryHandler } from '../query/query.handler';
 import { WriteHandler } from '../write/write.handler';
 import { RequestObserver } from './request-observer';
@@ -40,6 +41,7 @@ export class ProxyServer {
     private readonly v2Write: V2WriteHandler,
     private readonly flux: FluxQueryHandler,
     private readonly promWrite: PrometheusWriteHandler,
+    private readonly promRead: PromReadHandler,
   ) {}
 
   /** Starts listening on the node's listenAddr; `framework` serves what the plain handlers do not. */
@@ -165,6 +167,11 @@ export class ProxyServer {
       case '/api/v1/prom/write': {
         const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
         this.promWrite.handle(req, res, query, requestId).catch((err) => this.fail(res, err, requestId));
+        return;
+      }
+      case '/api/v1/prom/read': {
+        const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+        this.promRead.handle(req, res, query, requestId).catch((err) => this.fail(res, err, requestId));
         return;
       }
       case '/ping': {
