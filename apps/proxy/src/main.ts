@@ -8,14 +8,53 @@ import { ClusterStateService } from './cluster/cluster-state.service';
 import { MembershipService } from './cluster/membership.service';
 import { ProxyServer } from './http/proxy-server';
 import { PinoNestLogger, openRootLogger } from '@app/logging';
+import { SpoolDirLock, SpoolLockedError } from '@app/spool';
+import cluster from 'node:cluster';
+import { mkdirSync } from 'node:fs';
+import type { ReadyMessage } from './workers/group-channel';
+import { groupChannel } from './workers/group-channel';
+import { EXIT_SPOOL_LOCKED, groupLockPath, orphanSpoolWarnings, workerLockPath, workerSpoolDir } from './workers/worker-layout';
+import { WorkerSupervisor } from './workers/worker-supervisor';
 
 /** The longest a SIGTERM/SIGINT shutdown may take: the listener's 30 s drain, then the backends' flush. */
 const SHUTDOWN_LIMIT_MS = 90_000;
 
 async function bootstrap(): Promise<void> {
-  const options = parseProxyArgs(process.argv.slice(2));
+  const parsed = parseProxyArgs(process.argv.slice(2));
+  const supervised = parsed.workers > 1;
+  if (supervised && cluster.isPrimary) {
+    const { logger, exit } = openRootLogger(parsed, { node: parsed.node, worker: 'supervisor' });
+    await new WorkerSupervisor(parsed, logger, exit, SHUTDOWN_LIMIT_MS).run();
+    return;
+  }
+  const slot = groupChannel.slot;
   // stdout, or --log-file-path (rotated by --log-rotate-size / --log-rotate-interval, else reopened on SIGHUP)
-  const { logger, exit } = openRootLogger(options, { node: options.node });
+  const { logger, exit } = openRootLogger(parsed, supervised ? { node: parsed.node, worker: slot } : { node: parsed.node });
+  // A worker (or the single process) owns its slot's spools; the single process also holds the group's
+  // lock that a supervisor holds otherwise. Two live owners of one spool are impossible: the second refuses to start.
+  const spoolRoot = parsed.spoolDir;
+  const locks: SpoolDirLock[] = [];
+  try {
+    mkdirSync(spoolRoot, { recursive: true });
+    if (!supervised) locks.push(SpoolDirLock.acquire(groupLockPath(spoolRoot)));
+    locks.push(SpoolDirLock.acquire(workerLockPath(spoolRoot, slot)));
+  } catch (err) {
+    for (const l of locks) l.release();
+    logger.fatal(`cannot start: ${(err as Error).message}`);
+    await exit(err instanceof SpoolLockedError ? EXIT_SPOOL_LOCKED : 1);
+  }
+  process.on('exit', () => locks.forEach((l) => l.release()));
+  // A signal before the listener is up finds nothing to drain (no write was accepted yet): exit at once,
+  // as node's default action would, but with the locks released and the logs written out. A supervisor
+  // stopping its group may send it to a worker still starting.
+  let onSignal = (signal: string) => {
+    logger.info(`${signal} while starting: exiting`);
+    void exit(0);
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  if (!supervised) for (const warning of orphanSpoolWarnings(spoolRoot, 1)) logger.warn(warning);
+  const options = { ...parsed, spoolDir: workerSpoolDir(spoolRoot, slot) };
   const expressApp = express();
   expressApp.disable('x-powered-by');
   // Express's last-resort error page shows the stack trace unless env is production
@@ -42,6 +81,10 @@ async function bootstrap(): Promise<void> {
   }
   // the membership record only now: a duplicate --node that could not listen has written (and so deletes) nothing
   await app.get(MembershipService).start();
+  if (supervised) {
+    const ready: ReadyMessage = { kind: 'influxdb-proxy:ready' };
+    process.send?.(ready);
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -61,8 +104,7 @@ async function bootstrap(): Promise<void> {
     logger.info('stopped');
     await exit(0);
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  onSignal = (signal) => void stop(signal);
 }
 
 void bootstrap();
