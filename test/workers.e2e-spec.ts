@@ -205,6 +205,15 @@ describe('--workers 2', () => {
     await waitUntil(async () => acked.length >= afterKill + 100, { what: '100 acknowledged writes after the restart', intervalMs: 50 });
     stopLoad = true;
     await load;
+    // while B is down: /meta, /health and the membership view show the two workers' backlogs summed
+    const m = await meta(proxy.url);
+    const perWorker: number[] = m.workers.map((w: any) => w.backlog.b.records);
+    expect(perWorker).toHaveLength(2);
+    for (const records of perWorker) expect(records).toBeGreaterThan(0);
+    const total = perWorker[0] + perWorker[1];
+    expect(m.proxies.p1.backlog.b.records).toBe(total);
+    const health = (await request(`${proxy.url}/health`)).json();
+    expect(health.checks.find((c: any) => c.name === 'backend:b')).toMatchObject({ status: 'fail', spool: { records: total } });
     await B.restart();
     const expected = [...acked].sort((x, y) => x - y);
     for (const influxd of [A, B]) {

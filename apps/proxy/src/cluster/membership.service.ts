@@ -43,8 +43,10 @@ export class MembershipService implements OnModuleDestroy {
   private readonly startedAt = Date.now();
   private readonly heartbeat: MemberHeartbeat<ProxyMember>;
   private requests?: Subscription;
-  /** Whether this process writes the record: a single process, or worker 0 of a group. */
-  private readonly writer = !groupChannel.inGroup || groupChannel.slot === 0;
+  /** Whether this is a worker of a group whose record other proxies and sentinels read (a Redis or etcd store). */
+  private readonly shared: boolean;
+  /** Whether this process writes the record: a single process, worker 0 of a group, or any worker with a store of its own. */
+  private readonly writer: boolean;
   /** The group's merged parts (worker 0 of a group only), and their refresh timer. */
   private group?: WorkerMemberPart;
   private groupTimer?: NodeJS.Timeout;
@@ -56,6 +58,8 @@ export class MembershipService implements OnModuleDestroy {
     @Inject(PROXY_OPTIONS) private readonly options: ProxyOptions,
     private readonly sentinel: SentinelViewService,
   ) {
+    this.shared = groupChannel.inGroup && store.scope === 'store';
+    this.writer = !this.shared || groupChannel.slot === 0;
     this.heartbeat = new MemberHeartbeat(store, options.node, options.membershipTtl, () => this.self(), new Logger(MembershipService.name));
   }
 
@@ -71,7 +75,8 @@ export class MembershipService implements OnModuleDestroy {
   async start(): Promise<void> {
     // a released replay slot, a new backlog or failing writes: the leading sentinel should know at once
     this.requests = this.sentinel.beatRequests.subscribe(() => this.beatNow());
-    if (!groupChannel.inGroup) return this.heartbeat.start();
+    // a store of this process only (the file config's): nobody else reads it, each worker keeps its own
+    if (!this.shared) return this.heartbeat.start();
     groupChannel.answer(MEMBER_PART_QUESTION, (): WorkerMemberPart => this.ownPart());
     groupChannel.answer(MEMBER_BEAT_QUESTION, () => {
       if (this.writer && this.groupTimer) void this.refreshGroup(true);
@@ -86,7 +91,7 @@ export class MembershipService implements OnModuleDestroy {
 
   /** A heartbeat now; in a group, worker 0 writes it, with every worker's news. */
   private beatNow(): void {
-    if (!groupChannel.inGroup) return this.heartbeat.request();
+    if (!this.shared) return this.heartbeat.request();
     if (this.writer) void this.refreshGroup(true);
     else void groupChannel.gather(MEMBER_BEAT_QUESTION);
   }
