@@ -1,6 +1,7 @@
 import { openRootLogger } from '@app/logging';
 import cluster from 'node:cluster';
 import { parseProxyArgs } from './cli/proxy-options';
+import { groupLogSettings } from './workers/worker-layout';
 import { WorkerSupervisor } from './workers/worker-supervisor';
 
 /** The longest a SIGTERM/SIGINT shutdown may take: the listener's 30 s drain, then the backends' flush. */
@@ -13,7 +14,7 @@ export const SHUTDOWN_LIMIT_MS = 90_000;
 async function bootstrap(): Promise<void> {
   const parsed = parseProxyArgs(process.argv.slice(2));
   if (parsed.workers > 1 && cluster.isPrimary) {
-    const { logger, exit } = openRootLogger(parsed, { node: parsed.node, worker: 'supervisor' });
+    const { logger, exit } = openRootLogger(groupLogSettings(parsed, 'supervisor'), { node: parsed.node, worker: 'supervisor' });
     await new WorkerSupervisor(parsed, logger, exit, SHUTDOWN_LIMIT_MS).run();
     return;
   }

@@ -12,14 +12,23 @@ import { SpoolDirLock, SpoolLockedError } from '@app/spool';
 import { mkdirSync } from 'node:fs';
 import type { ReadyMessage } from './workers/group-channel';
 import { groupChannel } from './workers/group-channel';
-import { EXIT_SPOOL_LOCKED, groupLockPath, orphanSpoolWarnings, workerLockPath, workerSpoolDir } from './workers/worker-layout';
+import {
+  EXIT_SPOOL_LOCKED,
+  groupLockPath,
+  groupLogSettings,
+  orphanSpoolWarnings,
+  workerLockPath,
+  workerSpoolDir,
+} from './workers/worker-layout';
 
 /** Runs the proxy in this process: the single process of `--workers 1`, or one worker of a group. */
 export async function runProxy(parsed: ProxyOptions, shutdownLimitMs: number): Promise<void> {
   const supervised = parsed.workers > 1;
   const slot = groupChannel.slot;
   // stdout, or --log-file-path (rotated by --log-rotate-size / --log-rotate-interval, else reopened on SIGHUP)
-  const { logger, exit } = openRootLogger(parsed, supervised ? { node: parsed.node, worker: slot } : { node: parsed.node });
+  const { logger, exit } = supervised
+    ? openRootLogger(groupLogSettings(parsed, slot), { node: parsed.node, worker: slot })
+    : openRootLogger(parsed, { node: parsed.node });
   // A worker (or the single process) owns its slot's spools; the single process also holds the group's
   // lock that a supervisor holds otherwise. Two live owners of one spool are impossible: the second refuses to start.
   const spoolRoot = parsed.spoolDir;

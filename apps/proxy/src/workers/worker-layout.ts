@@ -1,3 +1,4 @@
+import type { LogSettings } from '@app/logging';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -58,4 +59,18 @@ export function orphanSpoolWarnings(spoolRoot: string, workers: number): string[
     );
   }
   return out;
+}
+
+/**
+ * The log file of one process of a group. Appending to one file is safe from several processes (each
+ * line is appended whole), so without rotation they all share `--log-file-path`, and an external
+ * logrotate's SIGHUP reaches them all (the supervisor passes it on). A file the proxy rotates itself
+ * (`--log-rotate-size` / `--log-rotate-interval`) must have one rotating writer: worker 0 keeps the
+ * path, worker i writes `<path>.worker-<i>`, the supervisor `<path>.supervisor`, each rotated on its own.
+ */
+export function groupLogSettings<T extends LogSettings>(settings: T, who: number | 'supervisor'): T {
+  const path = settings.logFilePath;
+  const rotates = settings.logRotation && (settings.logRotation.size !== undefined || settings.logRotation.interval !== undefined);
+  if (!path || !rotates || who === 0) return settings;
+  return { ...settings, logFilePath: who === 'supervisor' ? `${path}.supervisor` : `${path}.worker-${who}` };
 }
