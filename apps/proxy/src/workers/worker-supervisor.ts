@@ -65,8 +65,9 @@ export class WorkerSupervisor {
     cluster.on('message', (worker, msg: WorkerMessage) => this.message(worker, msg));
     process.once('SIGTERM', () => void this.stop('SIGTERM'));
     process.once('SIGINT', () => void this.stop('SIGINT'));
-    // the workers reopen their own log files; the supervisor's own logger reopens by itself (openRootLogger)
-    process.on('SIGHUP', () => this.eachWorker((w) => w.process.kill('SIGHUP')));
+    // with a log file, SIGHUP reopens it (an external logrotate moved it): the supervisor's own logger
+    // reopens by itself (openRootLogger), the workers reopen theirs; without one, SIGHUP stays node's default
+    if (this.options.logFilePath) process.on('SIGHUP', () => this.eachWorker((w) => w.process.kill('SIGHUP')));
     this.logger.info(`starting ${this.slots.length} workers`);
     for (const slot of this.slots) this.fork(slot);
   }
