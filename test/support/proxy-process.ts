@@ -69,6 +69,8 @@ export interface StartProxyOptions {
   /** Defaults to a fresh dir inside the proxy's temp dir (removed on stop). A given dir is left alone. */
   spoolDir?: string;
   extraArgs?: string[];
+  /** Passed as --workers; 1 (a single process, as before --workers existed) unless a test asks for more. */
+  workers?: number;
   /** Passed as --log-file-path. */
   logFile?: string;
   env?: NodeJS.ProcessEnv;
@@ -118,6 +120,7 @@ export async function startProxy(options: StartProxyOptions): Promise<ProxyProce
   if (!listenAddr) throw new Error('startProxy: a store-backed proxy needs `listenAddr` or `config`');
   const url = `${usesTls(options.config, node) ? 'https' : 'http'}://${listenAddr}`;
   const args = [...(options.store ?? ['--config', configPath]), '--node', node, '--spool-dir', spoolDir];
+  args.push('--workers', String(options.workers ?? 1));
   if (options.logFile) args.push('--log-file-path', options.logFile);
   args.push(...(options.extraArgs ?? []));
 

@@ -9,6 +9,8 @@ import { ProxyMetrics } from '../metrics/proxy-metrics';
 import { PROXY_OPTIONS } from '../proxy-options.token';
 import { SentinelFeedService } from '../sentinel/sentinel-feed.service';
 import { SentinelViewService } from '../sentinel/sentinel-view.service';
+import { groupChannel } from '../workers/group-channel';
+import { type WorkerMetaPart, groupMetaFields, META_PART_QUESTION } from '../workers/group-meta';
 
 /**
  * GET /meta: the seed's document (config and backend status) plus what this proxy sees, and the
@@ -24,12 +26,21 @@ export class MetaController {
     @Inject(PROXY_OPTIONS) private readonly options: ProxyOptions,
     private readonly sentinel: SentinelFeedService,
     private readonly view: SentinelViewService,
-  ) {}
+  ) {
+    groupChannel.answer(META_PART_QUESTION, (): WorkerMetaPart => this.membership.metaPart(this.metrics.writeStats()));
+  }
 
   @Get('meta')
   @Header('Cache-Control', 'no-store')
   async meta() {
-    const [{ members, error }, sentinel] = await Promise.all([this.membership.members(), this.sentinel.describe()]);
+    const [{ members, error }, sentinel, parts] = await Promise.all([
+      this.membership.members(),
+      this.sentinel.describe(),
+      groupChannel.inGroup ? groupChannel.gather<WorkerMetaPart>(META_PART_QUESTION) : undefined,
+    ]);
+    // with --workers N, this proxy is its whole group: its backlog and write counts are every worker's summed
+    const group = parts && groupMetaFields(parts);
+    const listed = group ? members.map((m) => (m.name === this.options.node ? { ...m, backlog: group.backlog } : m)) : members;
     const topology = this.cluster.topology;
     const backends: Record<string, Omit<BackendConfig, 'password'> & { password?: string }> = {};
     const backendStatus: Record<string, boolean> = {};
@@ -41,7 +52,7 @@ export class MetaController {
     }
     return {
       node: this.options.node,
-      proxies: proxiesWithMembership(topology.config.proxies, members),
+      proxies: proxiesWithMembership(topology.config.proxies, listed),
       membership: { scope: this.membership.scope, ttl: this.membership.ttl, ...(error ? { error } : {}) },
       sentinel,
       /** Backends with replay backlog waiting (fleet-wide with a live sentinel, else this proxy's spools): no query goes to them while a caught-up replica can answer. */
@@ -51,7 +62,8 @@ export class MetaController {
       backendDetail,
       measurementToBackends: topology.config.keymaps,
       provider: this.provider.describe(),
-      writeStats: this.metrics.writeStats(),
+      writeStats: group ? group.writeStats : this.metrics.writeStats(),
+      ...(group ? { workers: group.workers } : {}),
       queryGuard: {
         maxSelectBuckets: topology.node.maxSelectBuckets,
         maxUnboundedRawSelect: topology.node.maxUnboundedRawSelect,

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { parseProxyArgs, PROJECT_ROOT, storeOptions } from './proxy-options';
 
 const defaults = {
@@ -68,5 +69,31 @@ describe('config store flags', () => {
       /^choose one config store, not --redis and --etcd$/,
     );
     expect(() => storeOptions({ ...defaults, config: 'x.json', redis: 'h:1' }, '/c')).toThrow(/--config and --redis/);
+  });
+});
+
+describe('--workers', () => {
+  it('defaults to the number of cores', () => {
+    expect(parseProxyArgs([]).workers).toBe(availableParallelism());
+  });
+
+  it('takes a count, single- or double-dashed', () => {
+    expect(parseProxyArgs(['--workers', '1']).workers).toBe(1);
+    expect(parseProxyArgs(['-workers', '3']).workers).toBe(3);
+  });
+
+  it.each(['0', '-1', '1.5', 'x'])('refuses --workers %s with exit code 2', (value) => {
+    const exit = jest.spyOn(process, 'exit').mockImplementation(() => {
+      throw new Error('exit');
+    });
+    const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(() => parseProxyArgs(['--workers', value])).toThrow('exit');
+      expect(exit).toHaveBeenCalledWith(2);
+      expect(error).toHaveBeenCalledWith('influxdb-proxy: --workers must be a whole number of at least 1');
+    } finally {
+      exit.mockRestore();
+      error.mockRestore();
+    }
   });
 });

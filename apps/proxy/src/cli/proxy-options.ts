@@ -1,5 +1,6 @@
 import { type ConfigStoreOptions, storeOptions, StoreAddressError, withStoreFlags } from '@app/cluster-store';
 import { INSTALL_DIR, parseCommandLine } from '@app/cli';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { type LogSettings, LogOptionError, logSettings, withLogFlags } from '@app/logging';
@@ -14,6 +15,8 @@ export interface ProxyOptions extends LogSettings {
   membershipTtl: number;
   node: string;
   spoolDir: string;
+  /** Processes serving the listener (`--workers`; 1: one process, no supervisor). */
+  workers: number;
 }
 
 /** The install directory (where package.json is), home of the embedded default config.json. */
@@ -38,7 +41,13 @@ export function parseProxyArgs(argv: string[]): ProxyOptions {
       default: 30,
     })
     .option('node', { type: 'string', description: 'name of this proxy in the config\'s "proxies"', default: 'p1' })
-    .option('spool-dir', { type: 'string', description: 'directory for per-backend write spools', default: 'spool' });
+    .option('spool-dir', { type: 'string', description: 'directory for per-backend write spools', default: 'spool' })
+    .option('workers', {
+      type: 'number',
+      description: 'worker processes sharing the listener, each with its own spool (1: a single process)',
+      default: availableParallelism(),
+      defaultDescription: 'the number of cores',
+    });
   const args = parseCommandLine(parser, argv);
   const configPath = resolve(args.config ?? resolve(PROJECT_ROOT, 'config.json'));
   let store: ConfigStoreOptions;
@@ -61,12 +70,17 @@ export function parseProxyArgs(argv: string[]): ProxyOptions {
     console.error('influxdb-proxy: --membership-ttl must be a positive number of seconds');
     process.exit(2);
   }
+  if (!Number.isInteger(args.workers) || args.workers < 1) {
+    console.error('influxdb-proxy: --workers must be a whole number of at least 1');
+    process.exit(2);
+  }
   return {
     configPath,
     store,
     membershipTtl: args.membershipTtl,
     node: args.node,
     spoolDir: resolve(args.spoolDir),
+    workers: args.workers,
     ...logs,
   };
 }
