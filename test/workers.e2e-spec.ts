@@ -126,6 +126,14 @@ describe('--workers 2', () => {
     expect(sample(text, 'influxdb_proxy_points_written_total{backend="a"}')).toBe(N);
     expect(sample(text, 'influxdb_proxy_points_written_total{backend="b"}')).toBe(N);
     expect(sample(text, 'influxdb_proxy_backend_healthy{backend="a"}')).toBe(1);
+    // /debug/vars answers for the group too (whichever worker takes the request)
+    for (let i = 0; i < 4; i++) {
+      const vars = JSON.parse((await request(`${proxy.url}/debug/vars`)).text) as Record<string, { values: Record<string, number> }>;
+      expect(vars.write.values.req).toBe(N);
+      expect(vars.write.values.pointsReceived).toBe(N);
+      expect(vars['backend:a:' + A.url].values.pointsWritten).toBe(N);
+      expect(vars['backend:a:' + A.url].values.healthy).toBe(1);
+    }
     await proxy.stop();
   });
 

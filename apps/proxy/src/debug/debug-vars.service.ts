@@ -2,12 +2,31 @@ import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { ClusterStateService } from '../cluster/cluster-state.service';
 import { ENDPOINTS, ProxyMetrics } from '../metrics/proxy-metrics';
-import { type ExpvarMembers, type ExpvarStatistic, type ProcessFigures, memstatsOf, renderExpvar } from './expvar';
+import { groupChannel } from '../workers/group-channel';
+import {
+  type ExpvarMembers,
+  type ExpvarStatistic,
+  type ProcessFigures,
+  memstatsOf,
+  mergeMemstats,
+  mergeStatistics,
+  renderExpvar,
+} from './expvar';
+
+/** The group question whose answer is a worker's own figures (with `--workers N`). */
+const VARS_QUESTION = 'debug-vars';
+
+/** One process's part of /debug/vars. */
+interface WorkerVars {
+  memstats: Record<string, number | boolean>;
+  statistics: ExpvarStatistic[];
+}
 
 /**
  * GET /debug/vars: the proxy's own figures in influxd's expvar JSON. Every counter is read from the
  * cell ProxyMetrics keeps for /metrics (or from the backend's status, as /metrics' gauges are), so
- * each event is counted in one place and the two endpoints agree.
+ * each event is counted in one place and the two endpoints agree. With `--workers N` any worker answers
+ * for the whole proxy: every worker's figures are gathered over the supervisor and merged (expvar.ts).
  */
 @Injectable()
 export class DebugVarsService implements OnModuleDestroy {
@@ -28,6 +47,7 @@ export class DebugVarsService implements OnModuleDestroy {
       }
     });
     this.gcWatch.observe({ entryTypes: ['gc'] });
+    groupChannel.answer(VARS_QUESTION, () => this.own());
   }
 
   onModuleDestroy(): void {
@@ -36,14 +56,20 @@ export class DebugVarsService implements OnModuleDestroy {
 
   async render(): Promise<string> {
     const now = new Date();
-    const figures: ProcessFigures = { memory: process.memoryUsage(), gc: this.gc };
+    const parts = groupChannel.inGroup ? (await groupChannel.gather<WorkerVars>(VARS_QUESTION)).map((a) => a.value) : [await this.own()];
     const members: ExpvarMembers = [
       ['system', { currentTime: now.toISOString(), started: this.started.toISOString(), uptime: Math.floor(process.uptime()) }],
       ['cmdline', process.argv],
-      ['memstats', memstatsOf(figures)],
+      ['memstats', mergeMemstats(parts.map((p) => p.memstats))],
     ];
-    for (const stat of await this.statistics()) members.push([keyOf(stat), stat]);
+    for (const stat of mergeStatistics(parts.map((p) => p.statistics))) members.push([keyOf(stat), stat]);
     return renderExpvar(members);
+  }
+
+  /** This process's figures. */
+  private async own(): Promise<WorkerVars> {
+    const figures: ProcessFigures = { memory: process.memoryUsage(), gc: this.gc };
+    return { memstats: memstatsOf(figures), statistics: await this.statistics() };
   }
 
   /** httpd, write, query, spool, replay, process and one `backend` per configured backend. */

@@ -1,4 +1,4 @@
-import { memstatsOf, renderExpvar } from './expvar';
+import { memstatsOf, mergeMemstats, mergeStatistics, renderExpvar } from './expvar';
 
 describe('renderExpvar', () => {
   it('writes one member per line, as influxd does, and parses as JSON', () => {
@@ -28,5 +28,37 @@ describe('memstatsOf', () => {
       EnableGC: true,
     });
     expect(stats).not.toHaveProperty('TotalAlloc');
+  });
+});
+
+describe('mergeStatistics / mergeMemstats (one proxy, several workers)', () => {
+  it('sums counts, keeps the worst state, and keeps statistics with other tags apart', () => {
+    const a = {
+      name: 'backend',
+      tags: { backend: 'a', url: 'u' },
+      values: { healthy: 1, refusing: 0, pointsWritten: 3, spoolOldestAgeMs: 5 },
+    };
+    const merged = mergeStatistics([
+      [{ name: 'write', tags: null, values: { req: 2 } }, a],
+      [
+        { name: 'write', tags: null, values: { req: 5 } },
+        { ...a, values: { healthy: 0, refusing: 1, pointsWritten: 4, spoolOldestAgeMs: 2 } },
+        { name: 'backend', tags: { backend: 'b', url: 'v' }, values: { healthy: 1 } },
+      ],
+    ]);
+    expect(merged).toEqual([
+      { name: 'write', tags: null, values: { req: 7 } },
+      { name: 'backend', tags: { backend: 'a', url: 'u' }, values: { healthy: 0, refusing: 1, pointsWritten: 7, spoolOldestAgeMs: 5 } },
+      { name: 'backend', tags: { backend: 'b', url: 'v' }, values: { healthy: 1 } },
+    ]);
+  });
+
+  it('adds the workers’ memory and collections, with the latest collection’s time', () => {
+    expect(
+      mergeMemstats([
+        { Alloc: 10, NumGC: 1, LastGC: 100, EnableGC: true },
+        { Alloc: 5, NumGC: 2, LastGC: 50, EnableGC: true },
+      ]),
+    ).toEqual({ Alloc: 15, NumGC: 3, LastGC: 100, EnableGC: true });
   });
 });

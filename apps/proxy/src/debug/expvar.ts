@@ -53,3 +53,47 @@ export function memstatsOf(figures: ProcessFigures): Record<string, number | boo
     EnableGC: true,
   };
 }
+
+/** Values that are a state, not a count: across a proxy's workers the worst one stands (healthy only if every worker's backend is). */
+const MERGED_BY_MIN = new Set(['healthy']);
+const MERGED_BY_MAX = new Set(['refusing', 'spoolOldestAgeMs', 'maxRssKiB']);
+
+/**
+ * One proxy's statistics from its workers' (`--workers N`): statistics with the same name and tags
+ * are one, their values summed (counts, backlogs, bytes), except states: `healthy` the least,
+ * `refusing` and ages the most. The order is the first worker's, then what only others have.
+ */
+export function mergeStatistics(perWorker: ExpvarStatistic[][]): ExpvarStatistic[] {
+  const merged = new Map<string, ExpvarStatistic>();
+  for (const list of perWorker) {
+    for (const stat of list) {
+      const key = `${stat.name}\0${JSON.stringify(stat.tags)}`;
+      const into = merged.get(key);
+      if (!into) {
+        merged.set(key, { name: stat.name, tags: stat.tags, values: { ...stat.values } });
+        continue;
+      }
+      for (const [field, value] of Object.entries(stat.values)) {
+        const had = into.values[field];
+        if (had === undefined) into.values[field] = value;
+        else if (MERGED_BY_MIN.has(field)) into.values[field] = Math.min(had, value);
+        else if (MERGED_BY_MAX.has(field)) into.values[field] = Math.max(had, value);
+        else into.values[field] = had + value;
+      }
+    }
+  }
+  return [...merged.values()];
+}
+
+/** Memory and collections of a proxy's workers together: every figure is summed (each worker is a process). */
+export function mergeMemstats(perWorker: Record<string, number | boolean>[]): Record<string, number | boolean> {
+  const out: Record<string, number | boolean> = {};
+  for (const stats of perWorker) {
+    for (const [name, value] of Object.entries(stats)) {
+      const had = out[name];
+      if (typeof value !== 'number' || typeof had !== 'number') out[name] = had ?? value;
+      else out[name] = name === 'LastGC' ? Math.max(had, value) : had + value;
+    }
+  }
+  return out;
+}
