@@ -268,7 +268,18 @@ describe('out of file descriptors', () => {
     );
     const url = `https://127.0.0.1:${port}`;
     // 150 descriptors, fewer than the flood's connections and than maxConnectionsPerAddress (256)
-    const args = ['--nofile=150', PROXY_BIN, '--config', configPath, '--node', 'p1', '--spool-dir', path.join(dir, 'spool')];
+    const args = [
+      '--nofile=150',
+      PROXY_BIN,
+      '--config',
+      configPath,
+      '--node',
+      'p1',
+      '--spool-dir',
+      path.join(dir, 'spool'),
+      '--workers',
+      '1',
+    ];
     const runner = new ServiceRunner({
       what: `influxdb-proxy on ${url} with 150 descriptors`,
       dir,

@@ -247,7 +247,11 @@ describe('remote write requests made by hand', () => {
           expect({ status: proxied.status, error: p }).toEqual({ status: direct.status, error: d });
         else expect([204, 400]).toContain(proxied.status);
       }),
-      { numRuns: 300 },
+      {
+        numRuns: 300,
+        // a key varint past 2^53 (found by this property): influxd prints the exact uint64 in its error
+        examples: [[Buffer.from([8, 28, 128, 128, 128, 128, 192, 128, 180, 43])]],
+      },
     );
     expect(proxy.isRunning()).toBe(true);
     expect((await request(`${proxy.url}/ping`)).status).toBe(204);

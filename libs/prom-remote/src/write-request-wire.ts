@@ -69,6 +69,13 @@ function varint(bytes: Uint8Array, end: number): number {
   }
 }
 
+/** The varint in bytes[start, stop) exactly, as Go's uint64 (bits past 64 dropped, as `wire |= … << shift` drops them). */
+function exactUint64(bytes: Uint8Array, start: number, stop: number): bigint {
+  let value = 0n;
+  for (let i = start, shift = 0n; i < stop; i++, shift += 7n) value |= BigInt(bytes[i] & 0x7f) << shift;
+  return BigInt.asUintN(64, value);
+}
+
 /** A length-delimited field's end; gogo's checks on its length. */
 function lengthEnd(bytes: Uint8Array, end: number): number {
   const length = varint(bytes, end);
@@ -82,11 +89,13 @@ function walkMessage(bytes: Uint8Array, end: number, shape: MessageShape): void 
   while (at < end) {
     const start = at;
     const wire = varint(bytes, end);
-    const wireType = wire % 8;
+    // past 2^53 a number has lost the key's low bits: read it again exactly (nonsense bytes only)
+    const exact = wire > Number.MAX_SAFE_INTEGER ? exactUint64(bytes, start, at) : undefined;
+    const wireType = bytes[start] & 7; // the first byte holds the low 7 bits
     // int32(wire >> 3), as Go truncates it
-    const fieldNum = (Math.floor(wire / 8) % 2 ** 32) | 0;
+    const fieldNum = exact === undefined ? (Math.floor(wire / 8) % 2 ** 32) | 0 : Number(BigInt.asIntN(32, exact >> 3n));
     if (wireType === 4) throw new WireError(`proto: ${shape.name}: wiretype end group for non-group`);
-    if (fieldNum <= 0) throw new WireError(`proto: ${shape.name}: illegal tag ${fieldNum} (wire type ${wire})`);
+    if (fieldNum <= 0) throw new WireError(`proto: ${shape.name}: illegal tag ${fieldNum} (wire type ${exact ?? wire})`);
     const field = shape.fields[fieldNum];
     if (!field) {
       at = start;
@@ -113,10 +122,12 @@ function walkMessage(bytes: Uint8Array, end: number, shape: MessageShape): void 
  * can exhaust the stack.
  */
 function skipField(bytes: Uint8Array, end: number): void {
-  const wireType = varint(bytes, end) % 8;
+  const wireType = bytes[at] & 7;
+  varint(bytes, end);
   if (wireType !== 3) return skipValue(bytes, end, wireType);
   for (let depth = 1; depth > 0;) {
-    const inner = varint(bytes, end) % 8;
+    const inner = bytes[at] & 7;
+    varint(bytes, end);
     if (inner === 4) depth--;
     else if (inner === 3) depth++;
     else skipValue(bytes, end, inner);
