@@ -643,14 +643,33 @@ export class Spool {
 
   private async persistCommitted(pos: CommittedPosition, durable = true): Promise<void> {
     const tmp = join(this.dir, COMMITTED_TMP);
-    const fh = await fsp.open(tmp, 'w');
     try {
-      await writeFully(fh, [encodeCommitted(pos)], COMMITTED_BYTES);
-      if (durable) await fh.datasync();
-    } finally {
-      await fh.close();
+      const fh = await fsp.open(tmp, 'w');
+      try {
+        await writeFully(fh, [encodeCommitted(pos)], COMMITTED_BYTES);
+        if (durable) await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      await fsp.rename(tmp, join(this.dir, COMMITTED_FILE));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOSPC' && code !== 'EDQUOT') throw err;
+      // A full disk has no block for the temp file, and without a new position the replay could never
+      // advance to free anything: overwrite the committed file in place instead (its 24 bytes need no
+      // new block). A crash in mid-write leaves bytes that fail their CRC: the replay then starts at
+      // the oldest segment again — duplicates, never a lost record.
+      await unlinkQuietly(tmp);
+      const fh = await fsp.open(join(this.dir, COMMITTED_FILE), 'r+').catch(() => {
+        throw err; // no committed file yet: nothing to overwrite, the disk error stands
+      });
+      try {
+        await writeFully(fh, [encodeCommitted(pos)], COMMITTED_BYTES);
+        if (durable) await fh.datasync();
+      } finally {
+        await fh.close();
+      }
     }
-    await fsp.rename(tmp, join(this.dir, COMMITTED_FILE));
   }
 
   /** Deletes the segments before `seg` (wholly delivered; the committed position is already past them). */
