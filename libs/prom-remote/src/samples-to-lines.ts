@@ -88,19 +88,19 @@ export function samplesToLines(request: PromWriteRequest, plan: LinesPlan, acqui
     const key = plan.keys[s];
     if (key === undefined) continue;
     const samples = series[s].samples;
+    // a series' lines are one string written once: a buffer write per line and per part of it cost
+    // more than the concatenation (a third of this function's time on Prometheus-sized requests)
+    let text = '';
     for (let i = 0; i < samples.length; i++) {
       const { value, timestamp } = samples[i];
       if (Number.isNaN(value)) {
         nanDropped++;
         continue;
       }
-      at += buf.write(key, at, 'utf8');
-      at += buf.write(formatFloat(value), at, 'latin1');
-      buf[at++] = 0x20; // ' '
-      at += buf.write(String(timestamp), at, 'latin1');
-      buf[at++] = 0x0a; // '\n'
+      text += key + formatFloat(value) + ' ' + String(timestamp) + '\n';
       lines++;
     }
+    if (text !== '') at += buf.write(text, at, 'utf8');
   }
   return { body: buf.subarray(0, at), lines, nanDropped };
 }
