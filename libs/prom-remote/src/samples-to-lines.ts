@@ -108,7 +108,9 @@ export function samplesToLines(request: PromWriteRequest, plan: LinesPlan, acqui
 /** `measurement,tag=value,…` for a series' labels, escaped for line protocol. */
 export function seriesKey(labels: readonly PromLabel[]): string {
   // influxd reads labels into a map (the last of one name wins), then sorts the tags by name
-  const sorted = labels.length < 2 ? labels : [...labels].sort(byName); // a stable sort keeps equal names in arrival order
+  // Prometheus sends labels sorted: those are taken as they are, the others copied and sorted (a
+  // stable sort keeps equal names in arrival order)
+  const sorted = isSortedByName(labels) ? labels : [...labels].sort(byName);
   let measurement = UNNAMED_MEASUREMENT;
   let tags = '';
   for (let i = 0; i < sorted.length; i++) {
@@ -119,6 +121,11 @@ export function seriesKey(labels: readonly PromLabel[]): string {
     tags += `,${escapeTag(name)}=${escapeTag(value)}`;
   }
   return escapeMeasurement(measurement) + tags;
+}
+
+function isSortedByName(labels: readonly PromLabel[]): boolean {
+  for (let i = 1; i < labels.length; i++) if (labels[i - 1].name > labels[i].name) return false;
+  return true;
 }
 
 function byName(a: PromLabel, b: PromLabel): number {
