@@ -3,6 +3,7 @@
 #
 #   npm run bench                 (bench/run.sh)        npm run bench -- --quick   (3 s runs)
 #   env: DUR (10: seconds per write run)  QDUR (5: per query run)  CONN (8)  LINES (5000)  SMALL_CONN (32)
+#        PROM_SERIES (100) PROM_SAMPLES (5): a remote-write request's series and samples per series
 #        SKIP_BUILD=1 (use the existing build; otherwise it is rebuilt when a source is newer)
 #        REF_BIN  the Go influx-proxy this project replaces (the "reference"), built: its write runs are
 #                 added (the same sinks, routing from Redis in its layout; needs redis-server)
@@ -15,10 +16,14 @@
 # Queries (when influxd is installed): one influxd with two databases serves as backends a and b; a
 # GROUP BY SELECT (one backend, streamed back) and SHOW MEASUREMENTS (fanned out to both and merged),
 # each direct vs through the proxy. bench/query-bench.sh compares queries in more detail.
+# Remote write (bench/prom-bodies.js): Prometheus-sized WriteRequests (100 series × 5 samples of
+# Prometheus's and node_exporter's own metrics) to the proxy (→ both sinks) and, when influxd is
+# installed, to influxd's own /api/v1/prom/write; points/s is samples/s there.
 # Printed per run: requests/s, points/s (writes), p50/p90/p99 latency, the CPU time the process under
 # test spent per answered request (utime + stime from /proc/<pid>/stat over the run: the figure to
 # compare on a busy machine, where requests/s moves with the other load), and its peak RSS — the sink or
-# influxd for direct runs, the proxy through it (peak reset before each run).
+# influxd for direct runs, the proxy through it (peak reset before each run; for the proxy, its supervisor
+# and worker processes together, CPU and peak RSS summed).
 # Everything it starts is stopped on exit, by PID. Needs node, wrk, curl; go and influxd are optional.
 set -euo pipefail
 
@@ -46,10 +51,20 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 fi
 [ -f "$MAIN" ] || { echo "not built: npm run build" >&2; exit 1; }
 
-peak_reset() { echo 5 > "/proc/$1/clear_refs" 2>/dev/null || true; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; } # utime + stime of a PID
+# The process under test is a PID and its descendants: the proxy runs as a supervisor and its workers
+# (--workers, one per core by default), where the supervisor's own figures are near zero.
+tree_pids() { echo "$1"; local c; for c in $(pgrep -P "$1" 2>/dev/null); do tree_pids "$c"; done; }
+peak_reset() { local p; for p in $(tree_pids "$1"); do echo 5 > "/proc/$p/clear_refs" 2>/dev/null || true; done; }
+cpu_ticks() { # utime + stime of a PID and its descendants
+  local p t=0 n
+  for p in $(tree_pids "$1"); do n=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0); t=$((t + n)); done
+  echo "$t"
+}
 TICK=$(getconf CLK_TCK)
-peak_mb() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo '-'; }
+peak_mb() { # the peak RSS of a PID and its descendants, summed
+  local p
+  for p in $(tree_pids "$1"); do cat "/proc/$p/status" 2>/dev/null; done | awk '/VmHWM/ { k += $2 } END { printf "%.0f", k / 1024 }'
+}
 count() { curl -s "$1/count" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).points))'; }
 
 # --- sinks
@@ -230,6 +245,28 @@ if command -v influxd >/dev/null; then
   wrk_run "query SHOW MEASUREMENTS" proxy "$QP/query?db=bench&q=$SHOW_Q" "$QC" "$QDUR" "$QP_PID" "" 0 "fan-out to 2, merged"
 else
   echo "influxd is not installed: query runs skipped" >&2
+fi
+
+# --- Prometheus remote write: PROM_SERIES series × PROM_SAMPLES samples a request (a snappy protobuf
+# WriteRequest made once by bench/prom-bodies.js), to the proxy (decoded, routed by _default_ to both
+# sinks) and to influxd's own /api/v1/prom/write (decoded and stored); points/s is samples/s here
+PROM_SERIES=${PROM_SERIES:-100}
+PROM_SAMPLES=${PROM_SAMPLES:-5}
+echo "remote write: ${DUR}s per run…" >&2
+PROM_N=$(node "$ROOT/bench/prom-bodies.js" "$WORK/prom.bin" "$PROM_SERIES" "$PROM_SAMPLES")
+PROM_LABEL="prom remote write ${PROM_N}-sample reqs"
+PROM=1 BODY=$WORK/prom.bin wrk -t1 -c2 -d2s -s "$ROOT/bench/wrk-report.lua" "$WP/api/v1/prom/write?db=bench" >/dev/null 2>&1
+sleep 1
+curl -s -XPOST "$S1/reset" >/dev/null; curl -s -XPOST "$S2/reset" >/dev/null
+PROM=1 wrk_run "$PROM_LABEL" proxy "$WP/api/v1/prom/write?db=bench" "$CONN" "$DUR" "$WP_PID" "$WORK/prom.bin" "$PROM_N" \
+  "routed to 2 sinks"
+add_note "$(delivered "$OK" "$PROM_N" "$PROM_N")"
+if [ -n "${I_PID:-}" ]; then
+  curl -s -XPOST "$I/query" --data-urlencode "q=CREATE DATABASE prom" >/dev/null
+  PROM=1 BODY=$WORK/prom.bin wrk -t1 -c2 -d2s -s "$ROOT/bench/wrk-report.lua" "$I/api/v1/prom/write?db=prom" >/dev/null 2>&1
+  sleep 1
+  PROM=1 wrk_run "$PROM_LABEL" influxd "$I/api/v1/prom/write?db=prom" "$CONN" "$DUR" "$I_PID" "$WORK/prom.bin" "$PROM_N" \
+    "stored"
 fi
 
 cat "$RESULTS"

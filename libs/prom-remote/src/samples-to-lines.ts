@@ -88,19 +88,19 @@ export function samplesToLines(request: PromWriteRequest, plan: LinesPlan, acqui
     const key = plan.keys[s];
     if (key === undefined) continue;
     const samples = series[s].samples;
+    // a series' lines are one string written once: a buffer write per line and per part of it cost
+    // more than the concatenation (a third of this function's time on Prometheus-sized requests)
+    let text = '';
     for (let i = 0; i < samples.length; i++) {
       const { value, timestamp } = samples[i];
       if (Number.isNaN(value)) {
         nanDropped++;
         continue;
       }
-      at += buf.write(key, at, 'utf8');
-      at += buf.write(formatFloat(value), at, 'latin1');
-      buf[at++] = 0x20; // ' '
-      at += buf.write(String(timestamp), at, 'latin1');
-      buf[at++] = 0x0a; // '\n'
+      text += key + formatFloat(value) + ' ' + String(timestamp) + '\n';
       lines++;
     }
+    if (text !== '') at += buf.write(text, at, 'utf8');
   }
   return { body: buf.subarray(0, at), lines, nanDropped };
 }
@@ -108,7 +108,9 @@ export function samplesToLines(request: PromWriteRequest, plan: LinesPlan, acqui
 /** `measurement,tag=value,…` for a series' labels, escaped for line protocol. */
 export function seriesKey(labels: readonly PromLabel[]): string {
   // influxd reads labels into a map (the last of one name wins), then sorts the tags by name
-  const sorted = labels.length < 2 ? labels : [...labels].sort(byName); // a stable sort keeps equal names in arrival order
+  // Prometheus sends labels sorted: those are taken as they are, the others copied and sorted (a
+  // stable sort keeps equal names in arrival order)
+  const sorted = isSortedByName(labels) ? labels : [...labels].sort(byName);
   let measurement = UNNAMED_MEASUREMENT;
   let tags = '';
   for (let i = 0; i < sorted.length; i++) {
@@ -119,6 +121,11 @@ export function seriesKey(labels: readonly PromLabel[]): string {
     tags += `,${escapeTag(name)}=${escapeTag(value)}`;
   }
   return escapeMeasurement(measurement) + tags;
+}
+
+function isSortedByName(labels: readonly PromLabel[]): boolean {
+  for (let i = 1; i < labels.length; i++) if (labels[i - 1].name > labels[i].name) return false;
+  return true;
 }
 
 function byName(a: PromLabel, b: PromLabel): number {
