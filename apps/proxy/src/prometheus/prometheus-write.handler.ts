@@ -14,8 +14,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { ClusterStateService } from '../cluster/cluster-state.service';
 import { writeMethodNotAllowed } from '../http/method-not-allowed';
 import { ProxyMetrics } from '../metrics/proxy-metrics';
-import { BodyError, MAX_BODY_BYTES, MAX_INFLATED_BYTES, receiveBody } from '../write/receive-body';
-import { SlowBodyWatch } from '../write/slow-body-watch';
+import { MAX_BODY_BYTES, MAX_INFLATED_BYTES } from '../write/receive-body';
 import { WriteBudget, type WriteHold } from '../write/write-budget';
 import { WriteHandler } from '../write/write.handler';
 
@@ -38,7 +37,6 @@ export class PrometheusWriteHandler {
     private readonly pool: BufferPool,
     private readonly metrics: ProxyMetrics,
     private readonly budget: WriteBudget,
-    private readonly slowBodies: SlowBodyWatch,
     private readonly writer: WriteHandler,
   ) {}
 
@@ -63,25 +61,8 @@ export class PrometheusWriteHandler {
     // snappy here is the protocol's own framing, not a transfer encoding: the body is read as it comes
     // (influxd ignores Content-Encoding on this path too), so receiveBody must not try to inflate it
     delete req.headers['content-encoding'];
-    let block: Buffer;
-    const progress = this.slowBodies.watch(req, res, headers, topology.node.minBodyRate);
-    try {
-      block = await receiveBody(req, this.pool, (bytes) => hold.grow(bytes, limit), progress);
-    } catch (err) {
-      if (err instanceof BodyError) {
-        if (err.unread) res.setHeader('Connection', 'close');
-        if (err.status === 503) res.setHeader('Retry-After', '1');
-        return writeInfluxError(res, err.status, err.message, headers);
-      }
-      if (progress.tooSlow) return; // answered 408 by the watch, connection closed
-      if (req.destroyed || (err as NodeJS.ErrnoException)?.code === 'ECONNRESET') {
-        this.metrics.clientAbortedWrites.inc();
-        return;
-      }
-      throw err;
-    } finally {
-      this.slowBodies.unwatch(progress);
-    }
+    const block = await this.writer.receive(req, res, headers, hold, limit, requestId);
+    if (block === undefined) return; // answered, or the client went away
 
     const lines = this.toLines(block, limit, req, res, headers, hold);
     this.pool.release(block);

@@ -76,29 +76,47 @@ export class WriteHandler {
     const limit = topology.node.maxBufferedWriteBytes;
     const hold = this.budget.admit(req, res, limit, headers);
     if (!hold) return;
-    let body: Buffer;
-    const progress = this.slowBodies.watch(req, res, headers, topology.node.minBodyRate);
+    const body = await this.receive(req, res, headers, hold, limit, requestId);
+    if (body === undefined) return; // answered, or the client went away
+    if (!this.budget.resize(hold, body.length, limit, req, res, headers)) return this.pool.release(body);
+    return this.writeReceived(res, headers, body, hold, { db, rp, precision, receivedAt, receivedHr, requestId });
+  }
+
+  /**
+   * Reads a write's body into a pooled buffer, charged to `hold` as it arrives (up to `limit`) and
+   * watched for a too slow sender: the front doors that take write bodies (/write, /api/v2/write,
+   * Prometheus remote write) share it. Undefined when the request was answered (413, 503, 408, a
+   * broken gzip) or the client went away mid-body.
+   */
+  async receive(
+    req: IncomingMessage,
+    res: ServerResponse,
+    headers: OutgoingHttpHeaders,
+    hold: WriteHold,
+    limit: number,
+    requestId: string,
+  ): Promise<Buffer | undefined> {
+    const progress = this.slowBodies.watch(req, res, headers, this.cluster.topology.node.minBodyRate);
     try {
-      body = await receiveBody(req, this.pool, (bytes) => hold.grow(bytes, limit), progress);
+      return await receiveBody(req, this.pool, (bytes) => hold.grow(bytes, limit), progress);
     } catch (err) {
       if (err instanceof BodyError) {
         if (err.unread) res.setHeader('Connection', 'close');
         if (err.status === 503) res.setHeader('Retry-After', '1');
-        return writeInfluxError(res, err.status, err.message, headers);
+        writeInfluxError(res, err.status, err.message, headers);
+        return undefined;
       }
-      if (progress.tooSlow) return; // answered 408 by the watch, connection closed
+      if (progress.tooSlow) return undefined; // answered 408 by the watch, connection closed
       if (req.destroyed || (err as NodeJS.ErrnoException)?.code === 'ECONNRESET') {
         // the client went away mid-body: its business, not an error of ours (and cheap to cause in bulk)
         this.metrics.clientAbortedWrites.inc();
         this.logger.debug({ msg: `write ${requestId}: the client went away after ${progress.received} body bytes`, reqId: requestId });
-        return;
+        return undefined;
       }
       throw err;
     } finally {
       this.slowBodies.unwatch(progress);
     }
-    if (!this.budget.resize(hold, body.length, limit, req, res, headers)) return this.pool.release(body);
-    return this.writeReceived(res, headers, body, hold, { db, rp, precision, receivedAt, receivedHr, requestId });
   }
 
   /**

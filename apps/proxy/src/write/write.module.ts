@@ -9,6 +9,6 @@ import { WriteHandler } from './write.handler';
 @Module({
   imports: [ClusterModule, RequestObserverModule],
   providers: [WriteBudget, SlowBodyWatch, WriteHandler],
-  exports: [WriteHandler, WriteBudget, SlowBodyWatch],
+  exports: [WriteHandler, WriteBudget],
 })
 export class WriteModule {}
