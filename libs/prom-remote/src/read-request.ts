@@ -1,10 +1,11 @@
 import { type PromQuery, type PromReadRequest, ReadRequestCodec } from './remote-messages';
 import { snappyUncompress } from './snappy-block';
+import { SNAPPY_CORRUPT, snappyDecodedLength } from './snappy-length';
+
+export { SNAPPY_CORRUPT, snappyDecodedLength };
 
 /** influxd's answer to a read request holding no query (its one-query-per-request text, which it gives for zero too). */
 export const NO_QUERY = 'Prometheus read endpoint currently only supports one query at a time';
-/** influxd's answer to a body that is not snappy block data (Go's snappy.ErrCorrupt). */
-export const SNAPPY_CORRUPT = 'snappy: corrupt input';
 
 /** Most bytes a read body may decode to (influxd's max-body-size): its snappy header says how many, before any is decoded. */
 export const MAX_DECODED_BYTES = 25_000_000;
@@ -46,18 +47,4 @@ export function decodeReadRequest(body: Uint8Array): DecodedReadRequest {
 /** One query of a request as a request of its own (what influxd reads), the client's accepted types kept. */
 export function singleQueryRequest(request: PromReadRequest, query: PromQuery): PromReadRequest {
   return { queries: [query], acceptedResponseTypes: request.acceptedResponseTypes };
-}
-
-/**
- * The decoded length a snappy block declares (its leading uvarint, at most 32 bits as Go's decoder
- * reads it); undefined when the header is cut short or too long.
- */
-export function snappyDecodedLength(block: Uint8Array): number | undefined {
-  let value = 0;
-  for (let i = 0; i < 5 && i < block.length; i++) {
-    const byte = block[i];
-    value += (byte & 0x7f) * 2 ** (7 * i);
-    if (byte < 0x80) return value <= 0xffffffff ? value : undefined;
-  }
-  return undefined;
 }
