@@ -426,11 +426,12 @@ export class Backend {
         // with the reason, where an operator can see it, retry or drop it, and go on with the next one
         const kept = await this.setAside(record, outcome);
         if (!kept) return;
-      } else {
-        this.observer.replayed(record.lines, outcome);
       }
       this.clearRefusal();
       await spool.ack();
+      // counted once the spool has let it go: a scrape never sees it both replayed and waiting, and a
+      // record sent again after a failed ack (a full disk) is not counted twice
+      if (outcome.kind !== 'rejected') this.observer.replayed(record.lines, outcome);
       this.spoolFull = false;
       this.replayedRecords++;
       lines += record.lines;
