@@ -6,6 +6,7 @@
  * too large, gives up on a frozen (SIGSTOPped) backend when its caller's signal fires, and describes
  * a backend that is not there at all.
  */
+import { backendConfigOf } from './support/config-rules';
 import { BackendClient, type QueryRequest, batchOf, errorTextOf } from '@app/backend';
 import type { BackendConfig } from '@app/config';
 import { EventEmitter } from 'node:events';
@@ -24,29 +25,7 @@ const clients: BackendClient[] = [];
 let frozenPid = 0;
 
 function backendConfig(url: string, overrides: Partial<BackendConfig> = {}): BackendConfig {
-  return {
-    url,
-    db: DB,
-    zone: '',
-    interval: 1000,
-    timeout: 10_000,
-    timeoutQuery: 30_000,
-    maxRowLimit: 10_000,
-    checkInterval: 1000,
-    rewriteInterval: 10_000,
-    writeOnly: false,
-    username: ADMIN.username,
-    password: ADMIN.password,
-    gzip: false,
-    concurrency: 4,
-    spoolMaxBytes: 1 << 30,
-    downAfter: 3,
-    upAfter: 2,
-    replayLinesPerSecond: 0,
-    maxBatchBytes: 16 << 20,
-    rejectedMaxBytes: 1 << 28,
-    ...overrides,
-  } as BackendConfig;
+  return backendConfigOf({ url, db: DB, timeoutQuery: 30_000, username: ADMIN.username, password: ADMIN.password, ...overrides });
 }
 
 function client(overrides: Partial<BackendConfig> = {}, url = influxd.url): BackendClient {

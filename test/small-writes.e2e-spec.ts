@@ -4,6 +4,7 @@
  * a raw TCP server in its own process that counts the reads each HTTP request took to arrive: one
  * write on loopback arrives in one read; a part per write arrives in many.
  */
+import { backendConfigOf } from './support/config-rules';
 import { BackendClient, type Batch } from '@app/backend';
 import type { BackendConfig } from '@app/config';
 import { freePort } from './support/ports';
@@ -52,26 +53,7 @@ function seenRequests(proc: ManagedProcess): Seen[] {
 }
 
 function backendConfig(url: string): BackendConfig {
-  return {
-    url,
-    db: 'small',
-    zone: '',
-    interval: 1000,
-    timeout: 10_000,
-    timeoutQuery: 30_000,
-    maxRowLimit: 10_000,
-    checkInterval: 1000,
-    rewriteInterval: 10_000,
-    writeOnly: false,
-    gzip: false,
-    concurrency: 1,
-    spoolMaxBytes: 1 << 30,
-    downAfter: 3,
-    upAfter: 2,
-    replayLinesPerSecond: 0,
-    maxBatchBytes: 16 << 20,
-    rejectedMaxBytes: 1 << 28,
-  } as BackendConfig;
+  return backendConfigOf({ url, db: 'small', timeoutQuery: 30_000, concurrency: 1 });
 }
 
 let server: ManagedProcess;
