@@ -29,8 +29,8 @@ export interface QueryRequest {
   method: 'GET' | 'POST';
   /** The statement text, sent as `q`. */
   text: string;
-  /** false: no `db` parameter (SHOW DATABASES names no database). */
-  db?: false;
+  /** false: no `db` parameter (SHOW DATABASES names no database); a name: that db instead of the backend's `db`. */
+  db?: false | string;
   rp?: string;
   epoch?: string;
   params?: string;
@@ -126,12 +126,12 @@ export class BackendClient {
   }
 
   /**
-   * POSTs one batch (its chunks back to back) to /write in the backend's own db, with the client's rp
+   * POSTs one batch (its chunks back to back) to /write in the batch's db (else the backend's own), with the client's rp
    * and precision. Resolves once the answer is read, so the chunks may then be reused.
    */
   async write(batch: Batch): Promise<WriteOutcome> {
     const { rp, precision, chunks, bytes } = batch;
-    let path = `${this.basePath}/write?db=${encodeURIComponent(this.config.db)}`;
+    let path = `${this.basePath}/write?db=${encodeURIComponent(batch.db || this.config.db)}`;
     if (rp) path += `&rp=${encodeURIComponent(rp)}`;
     if (precision) path += `&precision=${precision}`;
     const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
@@ -413,7 +413,7 @@ export class BackendClient {
     let path = `${this.basePath}/query?`;
     let sep = '';
     if (request.db !== false) {
-      path += `db=${encodeURIComponent(this.config.db)}`;
+      path += `db=${encodeURIComponent(request.db || this.config.db)}`;
       sep = '&';
     }
     const add = (name: string, value: string | undefined) => {

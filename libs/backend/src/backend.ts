@@ -272,7 +272,7 @@ export class Backend {
   private async sendEachAlone(batch: Batch): Promise<WriteOutcome[]> {
     const outcomes: WriteOutcome[] = [];
     for (let i = 0; i < batch.chunks.length; i++) {
-      const one = batchOf(batch.rp, batch.precision, batch.chunks[i], batch.chunkLines[i]);
+      const one = batchOf(batch.rp, batch.precision, batch.chunks[i], batch.chunkLines[i], batch.db);
       outcomes.push((await this.sendBatch(one)) as WriteOutcome);
     }
     return outcomes;
@@ -288,14 +288,15 @@ export class Backend {
     body: Buffer,
     lines: number,
     refusal: { status: number; error: string },
+    db = '',
   ): Promise<WriteOutcome> {
     this.markRefusing({ status: refusal.status, error: `${refusal.error} (its replicas took the same lines)`, answer: refusal.error });
     if (!this.spool) return { kind: 'unavailable', error: `backend ${this.name} has no spool` };
-    return this.toSpool(batchOf(rp, precision, body, lines));
+    return this.toSpool(batchOf(rp, precision, body, lines, db));
   }
 
   private async toSpool(batch: Batch): Promise<WriteOutcome> {
-    const { rp, precision, chunks, bytes, lines } = batch;
+    const { db, rp, precision, chunks, bytes, lines } = batch;
     // a record is one buffer: gather the chunks into a pooled one, given back once the append settles
     let gathered: Buffer | undefined;
     if (chunks.length > 1) {
@@ -305,7 +306,7 @@ export class Backend {
     }
     const body = gathered ?? chunks[0];
     try {
-      await this.spool!.append({ rp, precision, body, lines });
+      await this.spool!.append(db ? { db, rp, precision, body, lines } : { rp, precision, body, lines });
     } catch (err) {
       if (err instanceof SpoolFullError) {
         this.observer.spoolRefused(lines, 'full');
@@ -443,7 +444,7 @@ export class Backend {
    * in line-aligned halves; a single line that is still too large is the record's fault.
    */
   private async deliver(record: SpoolRecord, depth = 0): Promise<WriteOutcome> {
-    const outcome = await this.client.write(batchOf(record.rp, record.precision, record.body, record.lines));
+    const outcome = await this.client.write(batchOf(record.rp, record.precision, record.body, record.lines, record.db ?? ''));
     if (outcome.kind !== 'rejected' || outcome.status !== 413 || depth >= MAX_SPLIT_DEPTH) return outcome;
     const halves = splitLines(record);
     if (!halves) return outcome;
@@ -569,8 +570,8 @@ function splitLines(record: SpoolRecord): [SpoolRecord, SpoolRecord] | null {
   const second = body.subarray(cut + 1);
   const firstLines = countLines(first);
   return [
-    { rp: record.rp, precision: record.precision, body: first, lines: firstLines },
-    { rp: record.rp, precision: record.precision, body: second, lines: Math.max(0, record.lines - firstLines) },
+    { ...record, body: first, lines: firstLines },
+    { ...record, body: second, lines: Math.max(0, record.lines - firstLines) },
   ];
 }
 

@@ -2,6 +2,8 @@ import { Spool, type SpoolRecord } from '@app/spool';
 
 /** One record a backend refused for good on replay, as an operator sees it. */
 export interface RejectedEntry {
+  /** The backend db the record was for (absent: the backend's own). */
+  db?: string;
   rp: string;
   precision: string;
   lines: number;
@@ -55,6 +57,7 @@ export class RejectedRecords {
       const m = /^# rejected \S+ status=(\d+): (.*)$/.exec(note);
       const end = body.indexOf(0x0a);
       return {
+        ...(r.db ? { db: r.db } : {}),
         rp: r.rp,
         precision: r.precision,
         lines: r.lines,

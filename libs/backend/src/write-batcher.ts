@@ -6,6 +6,8 @@ import type { WriteOutcome } from './write-outcome';
  * object (one per batch, never one per line).
  */
 export interface Batch {
+  /** The backend database to write into; '' for the backend's own `db` (a single-database proxy). */
+  readonly db?: string;
   readonly rp: string;
   readonly precision: string;
   /** One chunk per append (a client request's part), in order. */
@@ -17,8 +19,8 @@ export interface Batch {
 }
 
 /** A batch of one buffer (a spooled record, one request's part). */
-export function batchOf(rp: string, precision: string, body: Buffer, lines: number): Batch {
-  return { rp, precision, chunks: [body], chunkLines: [lines], bytes: body.length, lines };
+export function batchOf(rp: string, precision: string, body: Buffer, lines: number, db = ''): Batch {
+  return { db, rp, precision, chunks: [body], chunkLines: [lines], bytes: body.length, lines };
 }
 
 /** One outcome for the whole batch, or one per chunk (a batch split back into its requests). */
@@ -65,17 +67,21 @@ export class WriteBatcher {
     private readonly limits: BatcherLimits,
   ) {}
 
-  /** Adds whole lines (each ending in '\n') to the batch for (rp, precision); resolves with this chunk's outcome. */
-  append(rp: string, precision: string, chunk: Buffer, lines: number): Promise<WriteOutcome> {
-    // the common (rp, precision): no key string built per append
-    const key = rp === '' && precision === '' ? DEFAULT_KEY : rp + '\n' + precision;
+  /**
+   * Adds whole lines (each ending in '\n') to the batch for (db, rp, precision); resolves with this
+   * chunk's outcome. `db` is '' (the backend's own) except on a proxy serving several databases.
+   */
+  append(rp: string, precision: string, chunk: Buffer, lines: number, db = ''): Promise<WriteOutcome> {
+    // the common (rp, precision) of a single-database proxy: no key string built per append
+    const key =
+      db === '' ? (rp === '' && precision === '' ? DEFAULT_KEY : rp + '\n' + precision) : db + '\u0000' + rp + '\n' + precision;
     let batch = this.open.get(key);
     if (batch && (batch.lines + lines > this.limits.maxRowLimit || batch.bytes + chunk.length > this.limits.maxBatchBytes)) {
       this.close(key, batch);
       batch = undefined;
     }
     if (!batch) {
-      batch = newBatch(rp, precision);
+      batch = newBatch(db, rp, precision);
       this.open.set(key, batch);
     }
     const answers = batch.answers;
@@ -158,6 +164,6 @@ function isPerChunk(answer: BatchAnswer): answer is readonly WriteOutcome[] {
   return Array.isArray(answer);
 }
 
-function newBatch(rp: string, precision: string): OpenBatch {
-  return { rp, precision, chunks: [], chunkLines: [], bytes: 0, lines: 0, answers: [] };
+function newBatch(db: string, rp: string, precision: string): OpenBatch {
+  return { db, rp, precision, chunks: [], chunkLines: [], bytes: 0, lines: 0, answers: [] };
 }

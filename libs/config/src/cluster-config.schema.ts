@@ -36,6 +36,12 @@ const backendSchema = z
     rewriteInterval: ms.default(10000),
     /** Write-only backends never answer queries. */
     writeOnly: flag.default(false),
+    /**
+     * For a proxy serving several `databases`: client db → the db it is written to and read from on this
+     * backend (a client db not named here keeps its name). Unused by a proxy without `databases`, which
+     * always writes into `db`.
+     */
+    dbMap: z.record(z.string().min(1), z.string().min(1)).default({}),
     username: z.string().optional(),
     password: z.string().optional(),
     /**
@@ -153,6 +159,11 @@ function proxySchemaFor(rules: ConfigRules) {
       listenAddr: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]*):\d{1,5}$/, 'must be host:port'),
       /** When set, clients must use this db name. */
       db: z.string().default(''),
+      /**
+       * The databases this proxy serves (a list, or "*" for any): the client's db is used on the backends
+       * as is (or as a backend's `dbMap` maps it) instead of each backend's `db`. Absent: one database, as `db` says.
+       */
+      databases: z.union([z.literal('*'), z.array(z.string().min(1)).min(1)]).optional(),
       zone: z.string().default(''),
       /** Self-report period in seconds (0: no self-report). */
       interval: z.number().nonnegative().default(10),
@@ -254,11 +265,19 @@ export type ProxyNodeConfig = z.output<ReturnType<typeof proxySchemaFor>>;
 /** A proxy user, as validated. */
 export type ProxyUser = z.output<ReturnType<typeof userSchemaFor>>;
 
+/** A keymap value: backend names, or `{"hash": [group names]}` (one group per measurement, by consistent hash). */
+const keymapTargetSchema = z.union([
+  z.array(z.string().min(1)).min(1),
+  z.strictObject({ hash: z.array(z.string().min(1)).min(1) }),
+]);
+
 const clusterSchema = z.object({
   backends: z.record(z.string().min(1), z.unknown()),
-  /** measurement → backend names; `_default_` catches the rest. */
-  keymaps: z.record(z.string(), z.array(z.string().min(1)).min(1)).default({}),
+  /** `measurement`, `db.measurement`, `db._default_` or `_default_` → backend names or `{"hash": [groups]}`. */
+  keymaps: z.record(z.string(), keymapTargetSchema).default({}),
   proxies: z.record(z.string().min(1), z.unknown()).default({}),
+  /** Group name → backend names (replicas): what a hash keymap spreads measurements over. */
+  groups: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)).default({}),
 });
 
 /**
@@ -278,11 +297,25 @@ export function parseClusterConfig(raw: unknown, rules: ConfigRules, warn: (msg:
   for (const [name, value] of Object.entries(top.proxies)) {
     proxies[name] = check(proxySchema, canonicalKeys(proxySchema, value, `proxies.${name}`, warn), `proxies.${name}`);
   }
-  for (const [measurement, names] of Object.entries(top.keymaps)) {
+  for (const [group, names] of Object.entries(top.groups)) {
     for (const name of names) {
-      if (!backends[name]) {
-        throw new ConfigValidationError(`keymaps.${measurement}: unknown backend "${name}"`);
+      if (!backends[name]) throw new ConfigValidationError(`groups.${group}: unknown backend "${name}"`);
+    }
+  }
+  // explicit lists stay in `keymaps` (their consumers read them as before); hash entries go to `hashKeymaps`
+  const keymaps: Record<string, string[]> = {};
+  const hashKeymaps: Record<string, string[]> = {};
+  for (const [key, target] of Object.entries(top.keymaps)) {
+    if (Array.isArray(target)) {
+      for (const name of target) {
+        if (!backends[name]) throw new ConfigValidationError(`keymaps.${key}: unknown backend "${name}"`);
       }
+      keymaps[key] = target;
+    } else {
+      for (const group of target.hash) {
+        if (!top.groups[group]) throw new ConfigValidationError(`keymaps.${key}.hash: unknown group "${group}"`);
+      }
+      hashKeymaps[key] = [...new Set(target.hash)];
     }
   }
   if (raw && typeof raw === 'object') {
@@ -290,7 +323,7 @@ export function parseClusterConfig(raw: unknown, rules: ConfigRules, warn: (msg:
       if (!(key in clusterSchema.shape)) warn(`unknown config field "${key}" ignored`);
     }
   }
-  return { backends, keymaps: top.keymaps, proxies };
+  return { backends, keymaps, hashKeymaps, groups: top.groups, proxies };
 }
 
 function check<S extends z.ZodType>(schema: S, value: unknown, path: string): z.output<S> {

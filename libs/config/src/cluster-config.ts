@@ -6,9 +6,31 @@ import type { BackendConfig, ProxyNodeConfig } from './cluster-config.schema';
 /** A validated cluster configuration: what every config store (file, Redis, etcd) yields. */
 export interface ClusterConfig {
   backends: Record<string, BackendConfig>;
-  /** measurement → backend names; `_default_` catches the rest. */
+  /**
+   * Keymap key → backend names; `_default_` catches the rest. A key is `measurement`, or with a proxy
+   * serving several databases also `db.measurement` and `db._default_`.
+   */
   keymaps: Record<string, string[]>;
+  /** Keymap key → group names: the keymaps written `{"hash": [groups]}` (absent from `keymaps`). */
+  hashKeymaps?: Record<string, string[]>;
+  /** Group name → backend names (replicas). */
+  groups?: Record<string, string[]>;
   proxies: Record<string, ProxyNodeConfig>;
+}
+
+/**
+ * The database a backend is written to and read from for a client's `clientDb`: the backend's own `db`
+ * for a proxy serving one database (`multiDb` false), else the client's db as the backend's `dbMap` maps it.
+ */
+export function backendDatabase(backend: { db: string; dbMap: Readonly<Record<string, string>> }, clientDb: string, multiDb: boolean): string {
+  if (!multiDb) return backend.db;
+  return Object.prototype.hasOwnProperty.call(backend.dbMap, clientDb) ? backend.dbMap[clientDb] : clientDb;
+}
+
+/** Whether a proxy whose node config says `databases` serves `db`. */
+export function servesDatabase(databases: '*' | readonly string[] | undefined, nodeDb: string, db: string): boolean {
+  if (databases === undefined) return nodeDb === '' || db === nodeDb;
+  return databases === '*' || databases.includes(db);
 }
 
 export const DEFAULT_KEYMAP = '_default_';

@@ -1,1 +1,5 @@
+export * from './hash-ring';
 export * from './measurement-router';
+export * from './plan-moves';
+export * from './routing-table';
+export * from './database-routers';

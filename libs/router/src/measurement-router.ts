@@ -1,4 +1,4 @@
-import { DEFAULT_KEYMAP } from '@app/config';
+import { type RoutingConfig, RoutingTable } from './routing-table';
 
 /** Backend indices a measurement's lines go to. */
 export type Route = readonly number[];
@@ -13,40 +13,54 @@ interface CacheEntry {
 const MAX_CACHED = 1 << 16;
 
 /**
- * Measurement → backends: exact keymap match first, then `_default_`; never a prefix match.
- * Routes are cached by the raw (escaped) measurement bytes of a line, so the hot path looks a
- * measurement up without building a string; only a cache miss decodes the name.
+ * Measurement → backends for one client database: the most specific keymap key first (see
+ * RoutingTable), never a prefix match; a hash keymap's group is chosen by consistent hash. Routes are
+ * cached by the raw (escaped) measurement bytes of a line, so the hot path looks a measurement up
+ * without building a string and never hashes per line; only a cache miss decodes the name (and
+ * walks the ring).
  */
 export class MeasurementRouter {
+  /** Backend-name list → its route, so equal lists share one array. */
   private readonly routes = new Map<string, Route>();
-  private readonly defaultRoute: Route | null;
+  private readonly table: RoutingTable;
   private readonly cache = new Map<number, CacheEntry>();
   private cached = 0;
 
   /**
-   * @param keymaps measurement → backend names
+   * @param config the keymaps (measurement → backend names), or a RoutingTable over a whole config
    * @param backendIndex backend name → index in the caller's backend array
    * @param unescape decodes raw measurement bytes into the name keymaps use
+   * @param db the client database this router routes for (multi-database proxies build one per db)
    */
   constructor(
-    keymaps: Record<string, readonly string[]>,
-    backendIndex: ReadonlyMap<string, number>,
+    config: Record<string, readonly string[]> | RoutingTable,
+    private readonly backendIndex: ReadonlyMap<string, number>,
     private readonly unescape: (buf: Buffer, start: number, end: number) => string,
+    readonly db = '',
   ) {
-    for (const [measurement, names] of Object.entries(keymaps)) {
-      const route = [...new Set(names)].map((name) => {
-        const index = backendIndex.get(name);
-        if (index === undefined) throw new Error(`keymap ${measurement} names unknown backend ${name}`);
-        return index;
-      });
-      this.routes.set(measurement, route);
-    }
-    this.defaultRoute = this.routes.get(DEFAULT_KEYMAP) ?? null;
+    this.table = config instanceof RoutingTable ? config : new RoutingTable({ keymaps: config } satisfies RoutingConfig, false);
+    // a keymap naming an unknown backend is refused when the router is built, not at the first line
+    const keymaps = (config instanceof RoutingTable ? undefined : config) ?? {};
+    for (const [key, names] of Object.entries(keymaps)) this.routeOf(key, names);
   }
 
   /** The route for a measurement name, or null when no backend takes it. */
   routeByName(measurement: string): Route | null {
-    return this.routes.get(measurement) ?? this.defaultRoute;
+    const placement = this.table.resolve(this.db, measurement);
+    return placement ? this.routeOf(placement.key, placement.backends) : null;
+  }
+
+  private routeOf(key: string, names: readonly string[]): Route {
+    const id = names.join('\u0000');
+    let route = this.routes.get(id);
+    if (route) return route;
+    route = [...new Set(names)].map((name) => {
+      const index = this.backendIndex.get(name);
+      if (index === undefined) throw new Error(`keymap ${key} names unknown backend ${name}`);
+      return index;
+    });
+    this.routes.set(id, route);
+    return route;
   }
 
   /** The route for the raw measurement bytes buf[start, end) whose FNV-1a hash is `hash`. */

@@ -16,8 +16,11 @@ import { crc32 } from 'node:zlib';
  *   --- payload ---
  *   10      2     rpLength     u16  bytes of rp (UTF-8)
  *   12      n     rp
- *   12+n    1     precLength   u8   bytes of precision (UTF-8)
+ *   12+n    1     precLength   u8   bytes of precision (UTF-8), in the low 7 bits; bit 0x80 set: a db follows
  *   13+n    p     precision
+ *   (only with bit 0x80: u16 dbLength, then dbLength bytes of db (UTF-8) — the backend database the
+ *    lines go to; records without it, every record written before it existed included, go to the
+ *    backend's own `db`. Older readers never see the bit: precision is at most 2 bytes.)
  *   13+n+p  4     lines        u32
  *   17+n+p  8     appendedAt   f64  epoch milliseconds when the record was appended
  *   25+n+p  ...   body              the line-protocol bytes, up to totalLength
@@ -36,8 +39,10 @@ export const HEADER_BYTES = 10;
 export const FIXED_PAYLOAD_BYTES = 2 + 1 + 4 + 8;
 export const MIN_RECORD_BYTES = HEADER_BYTES + FIXED_PAYLOAD_BYTES;
 export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
-/** Largest prefix of a payload that holds its metadata (rp and precision at their longest). */
-export const MAX_META_BYTES = FIXED_PAYLOAD_BYTES + 0xffff + 0xff;
+/** Largest prefix of a payload that holds its metadata (rp, precision and db at their longest). */
+export const MAX_META_BYTES = FIXED_PAYLOAD_BYTES + 0xffff + 0x7f + 2 + 0xffff;
+/** precLength's bit saying a db field follows the precision. */
+const HAS_DB = 0x80;
 
 export const COMMITTED_MAGIC = 0x31435053;
 export const COMMITTED_BYTES = 24;
@@ -58,6 +63,8 @@ export function parseSegmentFileName(name: string): number | null {
 }
 
 export interface RecordFields {
+  /** Absent or '': the backend's own db. */
+  db?: string;
   rp: string;
   precision: string;
   lines: number;
@@ -82,9 +89,12 @@ export function encodeRecord(fields: RecordFields, body: Buffer): EncodedRecord 
   }
   const rpLen = Buffer.byteLength(fields.rp, 'utf8');
   const precLen = Buffer.byteLength(fields.precision, 'utf8');
+  const db = fields.db ?? '';
+  const dbLen = Buffer.byteLength(db, 'utf8');
   if (rpLen > 0xffff) throw new RangeError(`spool record: rp is ${rpLen} bytes, at most 65535`);
-  if (precLen > 0xff) throw new RangeError(`spool record: precision is ${precLen} bytes, at most 255`);
-  const headLen = HEADER_BYTES + FIXED_PAYLOAD_BYTES + rpLen + precLen;
+  if (precLen > 0x7f) throw new RangeError(`spool record: precision is ${precLen} bytes, at most 127`);
+  if (dbLen > 0xffff) throw new RangeError(`spool record: db is ${dbLen} bytes, at most 65535`);
+  const headLen = HEADER_BYTES + FIXED_PAYLOAD_BYTES + rpLen + precLen + (dbLen > 0 ? 2 + dbLen : 0);
   const size = headLen + body.length;
   if (size > MAX_RECORD_BYTES) {
     throw new RangeError(`spool record: ${size} bytes, at most ${MAX_RECORD_BYTES}`);
@@ -93,8 +103,12 @@ export function encodeRecord(fields: RecordFields, body: Buffer): EncodedRecord 
   let o = HEADER_BYTES;
   o = head.writeUInt16LE(rpLen, o);
   o += head.write(fields.rp, o, 'utf8');
-  o = head.writeUInt8(precLen, o);
+  o = head.writeUInt8(dbLen > 0 ? precLen | HAS_DB : precLen, o);
   o += head.write(fields.precision, o, 'utf8');
+  if (dbLen > 0) {
+    o = head.writeUInt16LE(dbLen, o);
+    o += head.write(db, o, 'utf8');
+  }
   o = head.writeUInt32LE(fields.lines, o);
   head.writeDoubleLE(fields.appendedAt, o);
   const crc = crc32(body, crc32(head.subarray(HEADER_BYTES)));
@@ -135,16 +149,26 @@ export function parseMeta(buf: Buffer, payloadLength: number): RecordMeta | null
   if (o + rpLen + 1 > limit) return null;
   const rp = buf.toString('utf8', o, o + rpLen);
   o += rpLen;
-  const precLen = buf.readUInt8(o);
+  const precByte = buf.readUInt8(o);
+  const precLen = precByte & ~HAS_DB;
   o += 1;
   if (o + precLen + 12 > limit) return null;
   const precision = buf.toString('utf8', o, o + precLen);
   o += precLen;
+  let db: string | undefined;
+  if (precByte & HAS_DB) {
+    if (o + 2 > limit) return null;
+    const dbLen = buf.readUInt16LE(o);
+    o += 2;
+    if (o + dbLen + 12 > limit) return null;
+    db = buf.toString('utf8', o, o + dbLen);
+    o += dbLen;
+  }
   const lines = buf.readUInt32LE(o);
   o += 4;
   const appendedAt = buf.readDoubleLE(o);
   o += 8;
-  return { rp, precision, lines, appendedAt, bodyOffset: o };
+  return db === undefined ? { rp, precision, lines, appendedAt, bodyOffset: o } : { db, rp, precision, lines, appendedAt, bodyOffset: o };
 }
 
 export interface CommittedPosition {

@@ -20,6 +20,8 @@ import { readFully, scanRecords, writeFully } from './segment-io';
 
 /** One batch of lines to deliver later, with what it must be written with. */
 export interface SpoolRecord {
+  /** The backend database the lines go to; absent (records of a single-database proxy, and every record of older versions): the backend's own `db`. */
+  db?: string;
   rp: string;
   precision: string;
   body: Buffer;
@@ -200,7 +202,7 @@ export class Spool {
     const appendedAt = Date.now();
     let enc: EncodedRecord;
     try {
-      enc = encodeRecord({ rp: record.rp, precision: record.precision, lines: record.lines, appendedAt }, record.body);
+      enc = encodeRecord({ db: record.db, rp: record.rp, precision: record.precision, lines: record.lines, appendedAt }, record.body);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -596,7 +598,13 @@ export class Spool {
     const meta = parseMeta(payload, payload.length);
     if (!meta) return null;
     return {
-      record: { rp: meta.rp, precision: meta.precision, lines: meta.lines, body: payload.subarray(meta.bodyOffset) },
+      record: {
+        ...(meta.db !== undefined ? { db: meta.db } : {}),
+        rp: meta.rp,
+        precision: meta.precision,
+        lines: meta.lines,
+        body: payload.subarray(meta.bodyOffset),
+      },
       size: header.totalLength,
       appendedAt: meta.appendedAt,
     };

@@ -1,7 +1,7 @@
 import { Backend } from '@app/backend';
 import type { ClusterConfig, ProxyNodeConfig } from '@app/config';
 import { unescapeMeasurement } from '@app/line-protocol';
-import { MeasurementRouter } from '@app/router';
+import { DatabaseRouters, MeasurementRouter } from '@app/router';
 
 /**
  * One consistent view of the cluster for this proxy: its node config, the backends and the router
@@ -11,6 +11,8 @@ export class Topology {
   readonly backends: readonly Backend[];
   readonly byName: ReadonlyMap<string, number>;
   readonly router: MeasurementRouter;
+  /** Routers per client database (a proxy with `databases`); `router` is the single-database one. */
+  readonly routers: DatabaseRouters;
 
   constructor(
     readonly config: ClusterConfig,
@@ -19,7 +21,8 @@ export class Topology {
   ) {
     this.backends = backends;
     this.byName = new Map(backends.map((b, i) => [b.name, i]));
-    this.router = new MeasurementRouter(config.keymaps, this.byName, unescapeMeasurement);
+    this.routers = new DatabaseRouters(config, node, this.byName, unescapeMeasurement);
+    this.router = this.routers.single;
   }
 
   /** The version a healthy backend last answered with (what /ping and every response report). */

@@ -1,5 +1,6 @@
 import { LineCursor, LineError, lineText, nextLine, unescapeMeasurement } from '@app/line-protocol';
 import type { BufferPool } from '@app/backend';
+import type { MeasurementRouter } from '@app/router';
 import type { Topology } from '../cluster/topology';
 
 /** Lines for one backend, ready for its batcher: whole lines, each ending in '\n'. */
@@ -113,7 +114,7 @@ export class LineRouter {
   /**
    * @param stamp the receive time in the request's precision, as ASCII digits (asked for lazily)
    */
-  route(buf: Buffer, topology: Topology, stamp: () => Buffer): RoutedLines {
+  route(buf: Buffer, topology: Topology, stamp: () => Buffer, router: MeasurementRouter | null = topology.router): RoutedLines {
     const backends = topology.backends;
     while (this.perBackend.length < backends.length) this.perBackend.push(new BackendRuns());
     for (let i = 0; i < backends.length; i++) this.perBackend[i].reset();
@@ -121,7 +122,6 @@ export class LineRouter {
     const parts: BackendPart[] = [];
     const failed: string[] = [];
     const cur = this.cursor;
-    const router = topology.router;
     let stampBytes: Buffer | undefined;
     let accepted = 0;
     let unroutable = 0;
@@ -140,7 +140,7 @@ export class LineRouter {
         if (++dropped <= MAX_FAILED_TEXTS) failed.push(`unable to parse '${quotedLine(buf, cur)}': ${reason}`);
         continue;
       }
-      const route = router.routeRaw(buf, cur.lineStart, cur.measurementEnd, cur.measurementHash);
+      const route = router === null ? null : router.routeRaw(buf, cur.lineStart, cur.measurementEnd, cur.measurementHash);
       if (route === null || route.length === 0) {
         unroutable++;
         if (++dropped <= MAX_FAILED_TEXTS) {

@@ -1,4 +1,5 @@
-import { BufferPool, type WriteOutcome } from '@app/backend';
+import { type Backend, BufferPool, type WriteOutcome } from '@app/backend';
+import { backendDatabase } from '@app/config';
 import { influxHeaders, writeInfluxError } from '@app/http-compat';
 import { type Precision, timestampFor, writePrecisionOf } from '@app/line-protocol';
 import { Injectable, Logger } from '@nestjs/common';
@@ -68,7 +69,7 @@ export class WriteHandler {
     const receivedHr = process.hrtime.bigint();
     const topology = this.cluster.topology;
     if (db === '') return drainThen(req, () => writeInfluxError(res, 400, 'database is required', headers));
-    if (topology.node.db !== '' && db !== topology.node.db) {
+    if (!topology.routers.serves(db)) {
       return drainThen(req, () => writeInfluxError(res, 404, `database not found: ${JSON.stringify(db)}`, headers));
     }
 
@@ -135,11 +136,18 @@ export class WriteHandler {
   ): Promise<void> {
     const { db, rp, precision, receivedAt, receivedHr, requestId } = write;
     const topology = this.cluster.topology;
-    const routed = this.router.route(body, topology, () => Buffer.from(timestampFor(receivedAt, receivedHr, precision), 'latin1'));
+    // a proxy serving several databases routes per client db (keys and hash include it); null: not served
+    const router = topology.routers.multiDb ? topology.routers.forDb(db) : topology.router;
+    const routed = this.router.route(
+      body,
+      topology,
+      () => Buffer.from(timestampFor(receivedAt, receivedHr, precision), 'latin1'),
+      router,
+    );
     if (!routed.bodyTaken) this.pool.release(body);
     this.count(routed);
     this.observer.writeLines(res, db, routed.accepted + routed.dropped);
-    const { pending, names } = this.queue(topology, routed, rp, precision);
+    const { pending, names } = this.queue(topology, routed, rp, precision, db);
     hold.releaseWhen(pending);
     if (topology.node.ackMode === 'buffered') {
       // the client chose latency: answer now; failures are still spooled, and logged here
@@ -149,7 +157,7 @@ export class WriteHandler {
     // one backend (the common case): no Promise.all and its array
     const outcomes = pending.length === 1 ? [await pending[0]] : await Promise.all(pending);
     // (no await on the common path: a refusal is rare)
-    if (outcomes.length > 1 && outcomes.some(isRejection)) await this.keepWhatReplicasTook(topology, routed, rp, precision, outcomes);
+    if (outcomes.length > 1 && outcomes.some(isRejection)) await this.keepWhatReplicasTook(topology, routed, rp, precision, outcomes, db);
     this.answer(res, headers, routed, outcomes, names, requestId);
   }
 
@@ -165,6 +173,7 @@ export class WriteHandler {
     rp: string,
     precision: string,
     outcomes: WriteOutcome[],
+    clientDb: string,
   ): Promise<void> {
     for (let i = 0; i < outcomes.length; i++) {
       const o = outcomes[i];
@@ -177,7 +186,7 @@ export class WriteHandler {
       });
       if (!tookThem) continue;
       const backend = topology.backends[part.backend];
-      outcomes[i] = await backend.keepForLater(rp, precision, o.body, part.lines, o);
+      outcomes[i] = await backend.keepForLater(rp, precision, o.body, part.lines, o, backendDbOf(topology, backend, clientDb));
     }
   }
 
@@ -195,19 +204,24 @@ export class WriteHandler {
     return outcomes.map((outcome, i) => ({ backend: names[i], outcome }));
   }
 
-  /** Batch stage: hands each backend its part; counts the lines routed to it. */
+  /**
+   * Batch stage: hands each backend its part; counts the lines routed to it. A proxy serving several
+   * databases names each part's backend db (the client's, or as the backend's dbMap maps it); a
+   * single-database one leaves it '' (the backend's own db), keeping its batches keyed as before.
+   */
   private queue(
     topology: Topology,
     routed: RoutedLines,
     rp: string,
     precision: string,
+    clientDb = '',
   ): { pending: Promise<WriteOutcome>[]; names: string[] } {
     const pending: Promise<WriteOutcome>[] = [];
     const names: string[] = [];
     for (const part of routed.parts) {
       const backend = topology.backends[part.backend];
       this.metrics.forBackend(backend.name).routed.inc(part.lines);
-      pending.push(backend.batcher.append(rp, precision, part.body, part.lines));
+      pending.push(backend.batcher.append(rp, precision, part.body, part.lines, backendDbOf(topology, backend, clientDb)));
       names.push(backend.name);
     }
     return { pending, names };
@@ -288,6 +302,11 @@ export function drainThen(req: IncomingMessage, answer: () => void): void {
   req.resume();
   req.once('end', answer);
   req.once('error', answer);
+}
+
+/** The db a part for `backend` is written to: '' (its own `db`) unless the proxy serves several databases. */
+function backendDbOf(topology: Topology, backend: Backend, clientDb: string): string {
+  return topology.routers.multiDb ? backendDatabase(backend.config, clientDb, true) : '';
 }
 
 function isRejection(o: WriteOutcome): boolean {

@@ -1,0 +1,51 @@
+import { type ClusterConfig, type ProxyNodeConfig, servesDatabase } from '@app/config';
+import { MeasurementRouter } from './measurement-router';
+import { RoutingTable } from './routing-table';
+
+/** Client databases with a router built at once; more are built on first use (a `"*"` proxy). */
+const MAX_LAZY_ROUTERS = 1024;
+
+/**
+ * The measurement routers of one proxy: one for a proxy serving a single database (today's), one per
+ * client database for a proxy with `databases` (the db takes part in the keys and in the hash).
+ */
+export class DatabaseRouters {
+  readonly table: RoutingTable;
+  /** The router of a single-database proxy (and of keys without a db on a multi-database one). */
+  readonly single: MeasurementRouter;
+  private readonly byDb = new Map<string, MeasurementRouter>();
+
+  constructor(
+    config: Pick<ClusterConfig, 'keymaps' | 'hashKeymaps' | 'groups'>,
+    private readonly node: Pick<ProxyNodeConfig, 'db' | 'databases'>,
+    private readonly backendIndex: ReadonlyMap<string, number>,
+    private readonly unescape: (buf: Buffer, start: number, end: number) => string,
+  ) {
+    this.table = new RoutingTable(config, node.databases !== undefined);
+    this.single = new MeasurementRouter(this.table, backendIndex, unescape, '');
+    // the listed databases' routers are built now, so a bad keymap is refused with the config
+    if (Array.isArray(node.databases)) for (const db of node.databases) this.forDb(db);
+  }
+
+  get multiDb(): boolean {
+    return this.table.multiDb;
+  }
+
+  /** Whether clients may name `db`. */
+  serves(db: string): boolean {
+    return servesDatabase(this.node.databases, this.node.db, db);
+  }
+
+  /** The router for the client database `db`; null when this proxy does not serve it. */
+  forDb(db: string): MeasurementRouter | null {
+    if (!this.table.multiDb) return this.single;
+    let router = this.byDb.get(db);
+    if (router) return router;
+    if (!this.serves(db)) return null;
+    // a "*" proxy builds routers for whatever dbs clients name: bounded, like the routers' own caches
+    if (this.byDb.size >= MAX_LAZY_ROUTERS) this.byDb.clear();
+    router = new MeasurementRouter(this.table, this.backendIndex, this.unescape, db);
+    this.byDb.set(db, router);
+    return router;
+  }
+}
