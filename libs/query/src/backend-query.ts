@@ -1,3 +1,4 @@
+import { backendDatabase } from '@app/config';
 import { type Backend, type QueryRequest, type WholeAnswer, describeError, errorTextOf } from '@app/backend';
 import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -28,6 +29,13 @@ export interface BackendQuery {
   liveness?: BackendLiveness;
   /** Bytes the answers read whole for this client request may still take, all statements together. */
   answerBudget?: AnswerBudget;
+  /**
+   * The client database of the statement, on a proxy serving several databases (absent otherwise):
+   * each backend is asked in that db as its `dbMap` maps it (see `onBackend`).
+   */
+  database?: string;
+  /** The db parameter sent to this backend (set by `onBackend`; false: none, as SHOW DATABASES sends). */
+  backendDb?: string | false;
 }
 
 /**
@@ -55,7 +63,17 @@ export function dispatchQuery(
   else backend.client.queryStream(request, handler);
 }
 
-/** One /query to a backend: the client's parameters (the backend's client adds its db and credentials). */
+/**
+ * The db a statement runs in on `backend`, and the query carrying it: the backend's own `db` on a
+ * single-database proxy (the query as is), else the statement's client db as the backend maps it.
+ */
+export function onBackend(backend: Backend, query: BackendQuery): { db: string; query: BackendQuery } {
+  if (query.database === undefined) return { db: backend.config.db, query };
+  const db = backendDatabase(backend.config, query.database, true);
+  return { db, query: { ...query, backendDb: db } };
+}
+
+/** One /query to a backend: the client's parameters (the backend's client adds its db, unless `backendDb` names one, and credentials). */
 export function queryRequest(text: string, query: BackendQuery): QueryRequest {
   const p = query.params;
   const request: QueryRequest = {
@@ -66,6 +84,7 @@ export function queryRequest(text: string, query: BackendQuery): QueryRequest {
     params: p.params,
     requestId: query.requestId,
   };
+  if (query.backendDb !== undefined) request.db = query.backendDb;
   if (query.streamed) {
     request.chunked = p.chunked;
     request.chunkSize = p.chunkSize;

@@ -14,6 +14,7 @@ import {
   firstOutcome,
   isAbort,
   parseAnswer,
+  onBackend,
   queryRequest,
 } from './backend-query';
 import { type StatementPlan, type TextFor, dataKey } from './query-planner';
@@ -80,7 +81,9 @@ export class QueryExecutor {
     candidates: readonly number[],
     text: TextFor,
     query: BackendQuery,
+    database?: string,
   ): Promise<string | undefined> {
+    if (database !== undefined) query = { ...query, database };
     const failures: string[] = [];
     let answering: Backend | undefined;
     const relay = new StreamRelay(
@@ -101,7 +104,8 @@ export class QueryExecutor {
     for (const index of healthyFirst(candidates, topology)) {
       const backend = topology.backends[index];
       answering = backend;
-      const request = queryRequest(text(backend.config.db), query);
+      const on = onBackend(backend, query);
+      const request = queryRequest(text(on.db), on.query);
       const outcome = await relay.attempt((handler) => dispatchQuery(backend, request, handler, query, 'first-byte'));
       if (outcome.kind === 'gone') return undefined;
       if (outcome.kind === 'answered') {
@@ -147,7 +151,11 @@ export class QueryExecutor {
   }
 
   private async execute(plan: StatementPlan, topology: ExecutorTopology, query: BackendQuery): Promise<StatementOutcome | Unavailable> {
+    // a proxy serving several databases: the statement's own db, mapped per backend (see onBackend)
+    if ('db' in plan && plan.db !== undefined) query = { ...query, database: plan.db };
     switch (plan.kind) {
+      case 'databases':
+        return this.executeDatabases(plan, topology, query);
       case 'local':
         return plan.outcome;
       case 'unavailable':
@@ -181,9 +189,10 @@ export class QueryExecutor {
       let done = false;
       for (const index of group) {
         const backend = topology.backends[index];
+        const on = onBackend(backend, query);
         const result = await runSelectInto(backend, {
-          text: plan.text(backend.config.db),
-          query,
+          text: plan.text(on.db),
+          query: on.query,
           target: plan.target.name !== undefined ? { name: plan.target.name, rp } : { rp },
           routes: (m) => (topology.router.routeByName(m)?.length ?? 0) > 0,
           write: (body, intoRp) => this.hooks.writeLocal(body, intoRp),
@@ -213,9 +222,49 @@ export class QueryExecutor {
     return writtenOutcome(written, query.epoch ?? query.params.epoch, messages);
   }
 
+  /**
+   * SHOW DATABASES on a proxy serving several databases: the served databases that exist on some
+   * backend (under the name its dbMap gives them there), merged and sorted.
+   */
+  private async executeDatabases(
+    plan: Extract<StatementPlan, { kind: 'databases' }>,
+    topology: ExecutorTopology,
+    query: BackendQuery,
+  ): Promise<StatementOutcome | Unavailable> {
+    const healthy = plan.backends.filter((i) => topology.backends[i].isHealthy);
+    const asked = healthy.length > 0 ? healthy : plan.backends;
+    const answers = await Promise.all(
+      asked.map((i) => collectQuery(i, topology.backends[i], 'SHOW DATABASES', { ...query, database: undefined, backendDb: false })),
+    );
+    const names = new Set<string>();
+    const failures: string[] = [];
+    for (const answer of answers) {
+      if (!answer.ok) {
+        failures.push(answer.error);
+        continue;
+      }
+      const outcome = firstOutcome(answer.response);
+      if (outcome.error) return { error: outcome.error };
+      const dbMap = topology.backends[answer.backend].config.dbMap;
+      const clientOf = new Map(Object.entries(dbMap).map(([client, there]) => [there, client]));
+      for (const series of outcome.series ?? []) {
+        for (const row of series.values ?? []) {
+          const there = String(row[0]);
+          // a db that a dbMap entry renames is known to clients by the entry's name only
+          const client = clientOf.get(there) ?? (Object.prototype.hasOwnProperty.call(dbMap, there) ? undefined : there);
+          if (client !== undefined && (plan.allowed === '*' || plan.allowed.includes(client))) names.add(client);
+        }
+      }
+    }
+    if (failures.length === answers.length) return { unavailable: `no backend could answer: ${failures.join('; ') || 'none is up'}` };
+    const values = [...names].sort().map((n) => [n]);
+    return { series: [{ name: 'databases', columns: ['name'], ...(values.length > 0 ? { values } : {}) }] };
+  }
+
   private collect(index: number, text: TextFor, topology: ExecutorTopology, query: BackendQuery): Promise<CollectedAnswer> {
     const backend = topology.backends[index];
-    return collectQuery(index, backend, text(backend.config.db), query);
+    const on = onBackend(backend, query);
+    return collectQuery(index, backend, text(on.db), on.query);
   }
 
   private async executeSingle(
@@ -271,7 +320,8 @@ export class QueryExecutor {
     const raw = await Promise.all(
       backends.map((i) => {
         const backend = topology.backends[i];
-        return collectRaw(i, backend, plan.text(backend.config.db), query);
+        const on = onBackend(backend, query);
+        return collectRaw(i, backend, plan.text(on.db), on.query);
       }),
     );
     // SHOW … answers in influxd's plain shape (every answer a 200 body) merge as bytes; others are parsed

@@ -14,21 +14,49 @@ import type { MergeSpec } from './result-merge';
 /** What the planner needs of a backend (a `Backend` of the topology fits). */
 export interface PlannerBackend {
   readonly name: string;
-  readonly config: { readonly url: string; readonly db: string; readonly zone: string; readonly writeOnly: boolean };
+  readonly config: {
+    readonly url: string;
+    readonly db: string;
+    readonly zone: string;
+    readonly writeOnly: boolean;
+    readonly dbMap?: Readonly<Record<string, string>>;
+  };
   readonly isHealthy: boolean;
 }
 
 /** What the planner needs of the cluster (the proxy's `Topology` fits). */
+/** A measurement router (the proxy's MeasurementRouter fits). */
+export interface PlannerRouter {
+  routeByName(measurement: string): readonly number[] | null;
+}
+
+/** The routers of a proxy serving several databases (the proxy's DatabaseRouters fits). */
+export interface PlannerRouters {
+  readonly multiDb: boolean;
+  serves(db: string): boolean;
+  forDb(db: string): PlannerRouter | null;
+  /** Backend names of a hash keymap key's groups, by key (the RoutingTable fits). */
+  readonly table: { hashGroups(key: string): readonly string[] | undefined; groupBackends(group: string): readonly string[] };
+}
+
 export interface PlannerTopology {
   readonly backends: readonly PlannerBackend[];
+  readonly byName?: ReadonlyMap<string, number>;
   readonly node: {
     readonly db: string;
+    /** The databases a proxy serving several serves (absent: one, `db`). */
+    readonly databases?: '*' | readonly string[];
     readonly zone: string;
     readonly forbiddenStatements: readonly string[];
     readonly fanoutCreate: boolean;
   };
-  readonly router: { routeByName(measurement: string): readonly number[] | null };
-  readonly config: { readonly keymaps: Readonly<Record<string, readonly string[]>> };
+  readonly router: PlannerRouter;
+  /** Absent: a single-database proxy with explicit keymaps only (what tests build by hand). */
+  readonly routers?: PlannerRouters;
+  readonly config: {
+    readonly keymaps: Readonly<Record<string, readonly string[]>>;
+    readonly hashKeymaps?: Readonly<Record<string, readonly string[]>>;
+  };
 }
 
 /**
@@ -51,8 +79,18 @@ export const READ_BEHIND_HEADER = 'X-Influxdb-Proxy-Read-Behind';
 /** A statement's text for a backend whose database is `db` (db qualifiers renamed, limits widened…). */
 export type TextFor = (db: string) => string;
 
-/** How one statement is answered. Backend lists are indices into `topology.backends`, best first. */
-export type StatementPlan =
+/**
+ * How one statement is answered. Backend lists are indices into `topology.backends`, best first. On a
+ * proxy serving several databases, `db` is the statement's client database: each backend runs it in
+ * that db as its dbMap maps it (absent: each backend's own `db`).
+ */
+export type StatementPlan = (
+  | PlanKinds
+  /** SHOW DATABASES on a proxy serving several: the `allowed` ones some backend has, merged. */
+  | { kind: 'databases'; backends: number[]; allowed: '*' | readonly string[] }
+) & { db?: string };
+
+type PlanKinds =
   /** Answered by the proxy itself (SHOW DATABASES, a database this proxy does not serve). */
   | { kind: 'local'; outcome: StatementOutcome }
   /** One backend answers: the first candidate that does (next on network error, timeout or 5xx). */
@@ -77,13 +115,13 @@ export type StatementPlan =
   | { kind: 'unavailable'; message: string };
 
 export type QueryPlan =
-  /** A forbidden statement: the whole request is refused with 400, nothing reaches a backend. */
-  | { kind: 'refused'; message: string }
+  /** A forbidden statement: the whole request is refused (400, or `status`), nothing reaches a backend. */
+  | { kind: 'refused'; message: string; status?: number }
   | {
       kind: 'plans';
       statements: StatementPlan[];
       /** Set when every statement goes to the same backends: one request, streamed back as is. */
-      stream?: { candidates: number[]; text: TextFor };
+      stream?: { candidates: number[]; text: TextFor; db?: string };
       /**
        * Set when a read-behind replica had to be chosen (every replica of its set is behind): the
        * READ_BEHIND_HEADER value, e.g. `b (120 records waiting)`.
@@ -175,13 +213,19 @@ export function planQuery(
 ): QueryPlan {
   const refusal = refuse(statements, topology);
   if (refusal) return { kind: 'refused', message: refusal };
+  const notServed = refuseCreate(statements, topology);
+  if (notServed) return { kind: 'refused', message: notServed, status: 403 };
   const plans = statements.map((stmt) => planStatement(stmt, topology, clientDb, fence));
   const readBehind = fence.active ? describeReadBehind(plans, topology, fence) : undefined;
   const first = plans[0];
-  if (first?.kind === 'single' && plans.every((p) => p.kind === 'single' && sameList(p.candidates, first.candidates))) {
+  if (
+    first?.kind === 'single' &&
+    plans.every((p) => p.kind === 'single' && sameList(p.candidates, first.candidates) && p.db === first.db)
+  ) {
     const singles = plans as Extract<StatementPlan, { kind: 'single' }>[];
     const text: TextFor = singles.length === 1 ? first.text : (db) => singles.map((p) => p.text(db)).join('; ');
-    return { kind: 'plans', statements: plans, stream: { candidates: first.candidates, text }, ...(readBehind ? { readBehind } : {}) };
+    const stream = first.db === undefined ? { candidates: first.candidates, text } : { candidates: first.candidates, text, db: first.db };
+    return { kind: 'plans', statements: plans, stream, ...(readBehind ? { readBehind } : {}) };
   }
   return readBehind ? { kind: 'plans', statements: plans, readBehind } : { kind: 'plans', statements: plans };
 }
@@ -232,8 +276,63 @@ function sameList(a: readonly number[], b: readonly number[]): boolean {
   return true;
 }
 
+/** The topology as one statement sees it: the router of its database (and that db, on a multi-database proxy). */
+type Scoped = PlannerTopology & { readonly db?: string };
+
 function planStatement(stmt: ParsedStatement, topology: PlannerTopology, clientDb: string, fence: ReadFence): StatementPlan {
-  const dbError = checkDatabases(stmt, topology.node.db, clientDb);
+  const routers = topology.routers;
+  if (!routers?.multiDb) return planScoped(stmt, topology, clientDb, fence);
+  const dbError = checkDatabases(stmt, servesOf(topology), clientDb);
+  if (dbError === undefined && stmt.kind === 'show-databases') {
+    return { kind: 'databases', backends: everyBackend(topology), allowed: topology.node.databases ?? '*' };
+  }
+  const db = dbError === undefined ? statementDb(stmt, clientDb) : undefined;
+  const router = db === undefined ? null : routers.forDb(db);
+  if (db === undefined || router === null) return planScoped(stmt, topology, clientDb, fence);
+  const scoped: Scoped = {
+    backends: topology.backends,
+    byName: topology.byName,
+    node: topology.node,
+    router,
+    routers,
+    config: topology.config,
+    db,
+  };
+  const plan = planScoped(stmt, scoped, clientDb, fence);
+  return plan.kind === 'local' || plan.kind === 'unavailable' ? plan : { ...plan, db };
+}
+
+/** Whether clients may name a db: the routers' word, else the node's single `db` (any when it is ''). */
+function servesOf(topology: PlannerTopology): (db: string) => boolean {
+  const routers = topology.routers;
+  if (routers) return (db) => routers.serves(db);
+  const node = topology.node.db;
+  return (db) => node === '' || db === node;
+}
+
+/** The client database a statement works in: the first it names, else the request's (undefined: none, e.g. SHOW USERS). */
+function statementDb(stmt: ParsedStatement, clientDb: string): string | undefined {
+  if (stmt.kind === 'create-database' || stmt.kind === 'drop-database') return stmt.database;
+  return namedDatabases(stmt, clientDb)[0];
+}
+
+/**
+ * CREATE DATABASE of a db a multi-database proxy does not serve: refused before anything runs, as
+ * influxd's authorizer refuses a statement the user may not run (403 `error authorizing query: …`).
+ * Telegraf sends CREATE DATABASE at start and goes on writing when it fails.
+ */
+function refuseCreate(statements: readonly ParsedStatement[], topology: PlannerTopology): string | undefined {
+  const routers = topology.routers;
+  if (!routers?.multiDb) return undefined;
+  for (const stmt of statements) {
+    if (stmt.kind !== 'create-database' || stmt.database === undefined || routers.serves(stmt.database)) continue;
+    return `error authorizing query: not authorized to execute statement '${stmt.text}', database ${JSON.stringify(stmt.database)} is not served by this proxy`;
+  }
+  return undefined;
+}
+
+function planScoped(stmt: ParsedStatement, topology: Scoped, clientDb: string, fence: ReadFence): StatementPlan {
+  const dbError = checkDatabases(stmt, servesOf(topology), clientDb);
   if (dbError !== undefined) {
     // influxd answers SHOW MEASUREMENTS on a database it does not have with an empty result.
     if (stmt.kind === 'show-measurements' && dbError.startsWith('database not found')) return local({});
@@ -246,7 +345,7 @@ function planStatement(stmt: ParsedStatement, topology: PlannerTopology, clientD
     case 'create-database':
     case 'drop-database': {
       const node = topology.node.db;
-      if (node !== '' && stmt.database !== node) {
+      if (!servesOf(topology)(stmt.database!)) {
         return local({
           error:
             stmt.kind === 'create-database'
@@ -367,7 +466,16 @@ function local(outcome: StatementOutcome): StatementPlan {
  * The error influxd would give for the databases a statement uses: `database name required` without
  * one, `database not found: x` for one other than the proxy's (when the proxy's is set).
  */
-function checkDatabases(stmt: ParsedStatement, proxyDb: string, clientDb: string): string | undefined {
+function checkDatabases(stmt: ParsedStatement, serves: (db: string) => boolean, clientDb: string): string | undefined {
+  for (const db of namedDatabases(stmt, clientDb)) {
+    if (db === '') return 'database name required';
+    if (!serves(db)) return `database not found: ${db}`;
+  }
+  return undefined;
+}
+
+/** The databases a statement uses, the request's first when it uses it. */
+function namedDatabases(stmt: ParsedStatement, clientDb: string): string[] {
   const named: string[] = [];
   if (stmt.onDatabase !== undefined) named.push(stmt.onDatabase);
   let usesClientDb = NEEDS_DB.has(stmt.kind) && stmt.onDatabase === undefined && !stmt.onAllDatabases;
@@ -384,11 +492,7 @@ function checkDatabases(stmt: ParsedStatement, proxyDb: string, clientDb: string
   }
   if (stmt.into?.db !== undefined) named.push(stmt.into.db);
   if (usesClientDb) named.unshift(clientDb);
-  for (const db of named) {
-    if (db === '') return 'database name required';
-    if (proxyDb !== '' && db !== proxyDb) return `database not found: ${db}`;
-  }
-  return undefined;
+  return named;
 }
 
 type LeafSource = Exclude<Source, { kind: 'subquery' }>;
@@ -456,13 +560,11 @@ function fanout(stmt: ParsedStatement, topology: PlannerTopology, kind: MergeSpe
   };
 }
 
-/** The keymaps' backend sets (queryable members only): a fan-out answer must hear from each. */
-function requiredSets(topology: PlannerTopology): number[][] {
+/** The keymaps' backend sets, each group of a hash keymap one (queryable members only): a fan-out answer must hear from each. */
+function requiredSets(topology: Scoped): number[][] {
   const seen = new Set<string>();
   const out: number[][] = [];
-  for (const name of Object.keys(topology.config.keymaps)) {
-    const route = topology.router.routeByName(name);
-    if (!route) continue;
+  for (const route of keySets(topology, () => true)) {
     const set = route.filter((i) => !topology.backends[i].config.writeOnly);
     const key = [...set].sort((a, b) => a - b).join(',');
     if (set.length === 0 || seen.has(key)) continue;
@@ -575,7 +677,7 @@ function showDatabases(topology: PlannerTopology): StatementOutcome {
  * `_default_`). A regex source matches the keymaps' names it matches plus `_default_`, since any
  * measurement no keymap names lives there.
  */
-function routeSets(stmt: ParsedStatement, topology: PlannerTopology): (readonly number[])[] {
+function routeSets(stmt: ParsedStatement, topology: Scoped): (readonly number[])[] {
   const sets = new Map<string, readonly number[]>();
   const add = (route: readonly number[] | null) => {
     if (!route || route.length === 0) return;
@@ -588,11 +690,47 @@ function routeSets(stmt: ParsedStatement, topology: PlannerTopology): (readonly 
       return;
     }
     const re = goRegex(source.pattern);
-    for (const name of Object.keys(topology.config.keymaps)) {
-      if (name === DEFAULT_KEYMAP || re === null || re.test(name)) add(topology.router.routeByName(name));
-    }
+    for (const route of keySets(topology, (name) => re === null || re.test(name))) add(route);
   });
   return [...sets.values()];
+}
+
+/**
+ * The backend sets the keymap keys send measurements to: a named key's (when `match` takes its name)
+ * and every default key's, a hash keymap's each of its groups (any measurement may land in any).
+ * On a multi-database proxy, the keys of the statement's db (`db.m`, `db._default_`) and the plain ones.
+ */
+function keySets(topology: Scoped, match: (name: string) => boolean): (readonly number[])[] {
+  const multiDb = topology.routers?.multiDb === true;
+  const dbPrefix = `${topology.db ?? ''}.`;
+  const hashed = topology.config.hashKeymaps ?? {};
+  const out: (readonly number[])[] = [];
+  for (const key of new Set([...Object.keys(topology.config.keymaps), ...Object.keys(hashed)])) {
+    const isDefault = key === DEFAULT_KEYMAP || (multiDb && key === dbPrefix + DEFAULT_KEYMAP);
+    if (!isDefault) {
+      // another db's default catches nothing of this one
+      if (multiDb && key.endsWith(`.${DEFAULT_KEYMAP}`)) continue;
+      const name = multiDb && key.startsWith(dbPrefix) ? key.slice(dbPrefix.length) : key;
+      if (!match(name)) continue;
+      const route = topology.router.routeByName(name);
+      if (route) out.push(route);
+      continue;
+    }
+    const groups = topology.routers?.table.hashGroups(key);
+    if (groups) for (const g of groups) out.push(indicesOf(topology, topology.routers!.table.groupBackends(g)));
+    else out.push(indicesOf(topology, topology.config.keymaps[key]));
+  }
+  return out;
+}
+
+/** Backend names → indices (unknown names left out). */
+function indicesOf(topology: PlannerTopology, names: readonly string[]): number[] {
+  const out: number[] = [];
+  for (const name of names) {
+    const i = topology.byName?.get(name) ?? topology.backends.findIndex((b) => b.name === name);
+    if (i !== undefined && i >= 0) out.push(i);
+  }
+  return out;
 }
 
 const regexCache = new Map<string, RegExp | null>();

@@ -111,7 +111,7 @@ export class QueryHandler {
     const planned = planQuery(statements, topology, params.db, this.sentinel.readFence);
     if (planned.kind === 'refused') {
       this.logger.warn(`query ${requestId} refused: ${planned.message}: ${loggedQuery(params.q, 500)}`);
-      return writeInfluxError(res, 400, planned.message, influxHeaders(topology.version, requestId));
+      return writeInfluxError(res, planned.status ?? 400, planned.message, influxHeaders(topology.version, requestId));
     }
     const plan = await this.guard(req, statements, planned, topology, params, requestId);
     if (topology.node.queryTracing) {
@@ -130,7 +130,7 @@ export class QueryHandler {
       liveness: this.executor.liveness,
     };
     if (plan.stream) {
-      const unavailable = await this.executor.stream(res, topology, plan.stream.candidates, plan.stream.text, query);
+      const unavailable = await this.executor.stream(res, topology, plan.stream.candidates, plan.stream.text, query, plan.stream.db);
       if (unavailable !== undefined) this.answerUnavailable(res, topology, query, unavailable);
       return;
     }
