@@ -41,7 +41,7 @@ const backendSchema = z
      * backend (a client db not named here keeps its name). Unused by a proxy without `databases`, which
      * always writes into `db`.
      */
-    dbMap: z.record(z.string().min(1), z.string().min(1)).default({}),
+    dbMap: z.record(z.string().min(1), z.string().min(1)).optional(),
     username: z.string().optional(),
     password: z.string().optional(),
     /**

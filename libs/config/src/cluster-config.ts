@@ -22,9 +22,14 @@ export interface ClusterConfig {
  * The database a backend is written to and read from for a client's `clientDb`: the backend's own `db`
  * for a proxy serving one database (`multiDb` false), else the client's db as the backend's `dbMap` maps it.
  */
-export function backendDatabase(backend: { db: string; dbMap: Readonly<Record<string, string>> }, clientDb: string, multiDb: boolean): string {
+export function backendDatabase(
+  backend: { readonly db: string; readonly dbMap?: Readonly<Record<string, string>> },
+  clientDb: string,
+  multiDb: boolean,
+): string {
   if (!multiDb) return backend.db;
-  return Object.prototype.hasOwnProperty.call(backend.dbMap, clientDb) ? backend.dbMap[clientDb] : clientDb;
+  const map = backend.dbMap;
+  return map !== undefined && Object.prototype.hasOwnProperty.call(map, clientDb) ? map[clientDb] : clientDb;
 }
 
 /** Whether a proxy whose node config says `databases` serves `db`. */

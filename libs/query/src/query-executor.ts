@@ -245,7 +245,7 @@ export class QueryExecutor {
       }
       const outcome = firstOutcome(answer.response);
       if (outcome.error) return { error: outcome.error };
-      const dbMap = topology.backends[answer.backend].config.dbMap;
+      const dbMap = topology.backends[answer.backend].config.dbMap ?? {};
       const clientOf = new Map(Object.entries(dbMap).map(([client, there]) => [there, client]));
       for (const series of outcome.series ?? []) {
         for (const row of series.values ?? []) {
