@@ -61,6 +61,13 @@ export class MetaController {
       backendStatus,
       backendDetail,
       measurementToBackends: topology.config.keymaps,
+      /** Databases, groups and hash keymaps (#17); the moves a new config would make: POST /admin/plan. */
+      routing: {
+        databases: topology.node.databases ?? (topology.node.db !== '' ? [topology.node.db] : '*'),
+        multiDb: topology.routers.multiDb,
+        groups: topology.config.groups ?? {},
+        hashKeymaps: topology.config.hashKeymaps ?? {},
+      },
       provider: this.provider.describe(),
       writeStats: group ? group.writeStats : this.metrics.writeStats(),
       ...(group ? { workers: group.workers } : {}),
