@@ -1,0 +1,189 @@
+/**
+ * Scale out (#17): one proxy serving two databases over four real influxd in two hash groups of two
+ * replicas (g1 = a1, a2; g2 = b1, b2), then a third group (g3 = c1) added. Where data landed is read
+ * from each influxd directly; what clients see is read through the proxy.
+ */
+import { request } from './support/http';
+import { Influxd, startInfluxd } from './support/influxd';
+import { freePort } from './support/ports';
+import { stopAll, waitUntil } from './support/processes';
+import { ProxyConfig, ProxyProcess, reload, startProxy } from './support/proxy-process';
+
+const METRICS = 'metrics';
+const APP = 'app';
+/** Every backend keeps db `app` under this name (dbMap). */
+const APP_THERE = 'application';
+const MEASUREMENTS = Array.from({ length: 200 }, (_v, i) => `m${String(i).padStart(3, '0')}`);
+/** Points written per measurement: 1 to 5, so a count tells one measurement from another. */
+const pointsOf = (i: number) => (i % 5) + 1;
+
+let a1: Influxd;
+let a2: Influxd;
+let b1: Influxd;
+let b2: Influxd;
+let c1: Influxd;
+let proxy: ProxyProcess;
+let listenPort: number;
+
+function config(withThirdGroup: boolean): ProxyConfig {
+  const backend = (server: Influxd) => ({ url: server.url, db: METRICS, checkInterval: 500, dbMap: { [APP]: APP_THERE } });
+  const groups: Record<string, string[]> = { g1: ['a1', 'a2'], g2: ['b1', 'b2'] };
+  if (withThirdGroup) groups.g3 = ['c1'];
+  const doc = {
+    backends: { a1: backend(a1), a2: backend(a2), b1: backend(b1), b2: backend(b2), c1: backend(c1) },
+    groups,
+    keymaps: { _default_: { hash: Object.keys(groups) } },
+    proxies: { p1: { listenAddr: `127.0.0.1:${listenPort}`, databases: [METRICS, APP] } },
+  };
+  return doc as unknown as ProxyConfig;
+}
+
+async function proxyQuery(q: string, db?: string): Promise<any> {
+  const search = new URLSearchParams({ q, ...(db ? { db } : {}) });
+  const res = await request(`${proxy.url}/query?${search}`);
+  if (res.status !== 200) throw new Error(`proxy answered ${res.status}: ${res.text}`);
+  return JSON.parse(res.text);
+}
+
+/** The measurements one influxd holds in `db` (none when the db does not exist there). */
+async function measurementsOn(server: Influxd, db: string): Promise<Set<string>> {
+  const json = await server.query('SHOW MEASUREMENTS', db);
+  const values: string[][] = json.results?.[0]?.series?.[0]?.values ?? [];
+  return new Set(values.map((row) => row[0]));
+}
+
+function sorted(set: Iterable<string>): string[] {
+  return [...set].sort();
+}
+
+beforeAll(async () => {
+  [a1, a2, b1, b2, c1] = await Promise.all([startInfluxd(), startInfluxd(), startInfluxd(), startInfluxd(), startInfluxd()]);
+  listenPort = await freePort();
+  proxy = await startProxy({ config: config(false) });
+  // the backends are created through the proxy: CREATE DATABASE runs on every backend, app under its dbMap name
+  for (const db of [METRICS, APP]) {
+    const json = await proxyQuery(`CREATE DATABASE ${db}`);
+    expect(json.results[0].error).toBeUndefined();
+  }
+  const body = MEASUREMENTS.flatMap((m, i) => Array.from({ length: pointsOf(i) }, (_v, p) => `${m},host=h v=${p} ${1_000_000_000 + p}`)).join(
+    '\n',
+  );
+  const res = await request(`${proxy.url}/write?db=${METRICS}&precision=s`, { method: 'POST', body });
+  expect(res.status).toBe(204);
+});
+
+afterAll(stopAll);
+
+describe('two hash groups of two replicas', () => {
+  it('puts every measurement in exactly one group, on both of its replicas, spread within 40/60', async () => {
+    const [onA1, onA2, onB1, onB2, onC1] = await Promise.all([a1, a2, b1, b2, c1].map((s) => measurementsOn(s, METRICS)));
+    expect(sorted(onA1)).toEqual(sorted(onA2));
+    expect(sorted(onB1)).toEqual(sorted(onB2));
+    expect(MEASUREMENTS.filter((m) => onA1.has(m) && onB1.has(m))).toEqual([]);
+    expect(sorted([...onA1, ...onB1])).toEqual(MEASUREMENTS);
+    expect(onC1.size).toBe(0); // not in the config's hash yet
+    expect(onA1.size).toBeGreaterThanOrEqual(80);
+    expect(onA1.size).toBeLessThanOrEqual(120);
+  });
+
+  it('answers every measurement through the proxy with the count written', async () => {
+    const q = MEASUREMENTS.map((m) => `SELECT count(v) FROM ${m}`).join('; ');
+    const json = await proxyQuery(q, METRICS);
+    const counts = json.results.map((r: any) => r.series?.[0]?.values?.[0]?.[1] ?? r.error ?? 0);
+    expect(counts).toEqual(MEASUREMENTS.map((_m, i) => pointsOf(i)));
+  });
+
+  it('lists all 200 measurements once with SHOW MEASUREMENTS (one replica per group, merged)', async () => {
+    const json = await proxyQuery('SHOW MEASUREMENTS', METRICS);
+    const names = (json.results[0].series?.[0]?.values ?? []).map((row: string[]) => row[0]);
+    expect(names).toEqual(MEASUREMENTS);
+  });
+
+  it('keeps serving SHOW MEASUREMENTS when one replica of each group is down', async () => {
+    await Promise.all([a2.kill('SIGKILL'), b1.kill('SIGKILL')]);
+    try {
+      const names = await waitUntil(
+        async () => {
+          const json = await proxyQuery('SHOW MEASUREMENTS', METRICS);
+          const got = (json.results[0].series?.[0]?.values ?? []).map((row: string[]) => row[0]);
+          return got.length === MEASUREMENTS.length && !json.results[0].messages ? got : undefined;
+        },
+        { attempts: 60, intervalMs: 250, what: 'SHOW MEASUREMENTS answered whole from the live replicas' },
+      );
+      expect(names).toEqual(MEASUREMENTS);
+    } finally {
+      await Promise.all([a2.restart(), b1.restart()]);
+    }
+  });
+});
+
+describe('two databases through one proxy', () => {
+  it('writes each db into its own db on the backends (app under its dbMap name), and refuses others', async () => {
+    const lines = ['appm1 v=1 1000000000', 'appm2 v=2 1000000000', 'appm3 v=3 1000000000'].join('\n');
+    expect((await request(`${proxy.url}/write?db=${APP}&precision=s`, { method: 'POST', body: lines })).status).toBe(204);
+    const servers = [a1, a2, b1, b2];
+    const inApp = await Promise.all(servers.map((s) => measurementsOn(s, APP_THERE)));
+    const inMetrics = await Promise.all(servers.map((s) => measurementsOn(s, METRICS)));
+    for (const m of ['appm1', 'appm2', 'appm3']) {
+      // on both replicas of one group, in the mapped db; never in the metrics db
+      const holders = servers.filter((_s, i) => inApp[i].has(m)).length;
+      expect(holders).toBe(2);
+      expect(inMetrics.some((set) => set.has(m))).toBe(false);
+    }
+    // no backend got a db named `app`: the dbMap renamed it everywhere
+    const dbs = await a1.query('SHOW DATABASES');
+    expect(dbs.results[0].series[0].values.map((r: string[]) => r[0])).not.toContain(APP);
+
+    const other = await request(`${proxy.url}/write?db=other`, { method: 'POST', body: 'x v=1' });
+    expect(other.status).toBe(404);
+    expect(JSON.parse(other.text)).toEqual({ error: 'database not found: "other"' });
+  });
+
+  it('reads each db through the proxy, and SHOW DATABASES lists the served ones', async () => {
+    const json = await proxyQuery('SELECT v FROM appm2', APP);
+    expect(json.results[0].series[0].values).toEqual([['2001-09-09T01:46:40Z', 2]]);
+    const fromClause = await proxyQuery(`SELECT count(v) FROM "${METRICS}"."autogen"."m004"`, APP);
+    expect(fromClause.results[0].series[0].values[0][1]).toBe(pointsOf(4));
+    const dbs = await proxyQuery('SHOW DATABASES');
+    expect(dbs.results[0].series[0].values).toEqual([[APP], [METRICS]]);
+  });
+
+  it('refuses CREATE DATABASE of a db it does not serve as influxd refuses an unauthorized statement (403)', async () => {
+    const res = await request(`${proxy.url}/query?${new URLSearchParams({ q: 'CREATE DATABASE other' })}`, { method: 'POST' });
+    expect(res.status).toBe(403);
+    expect(JSON.parse(res.text).error).toMatch(/^error authorizing query: /);
+    expect((await a1.query('SHOW DATABASES')).results[0].series[0].values).not.toContainEqual(['other']);
+  });
+});
+
+describe('a third group', () => {
+  it('moves about a third of the measurements, the plan says which, and new writes land in the new group', async () => {
+    const res = await request(`${proxy.url}/admin/plan`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(config(true)),
+    });
+    expect(res.status).toBe(200);
+    const plan = JSON.parse(res.text);
+    const moved: { db: string; name: string; toGroup: string; fromGroup: string }[] = plan.moves.filter((m: any) => m.db === METRICS);
+    expect(moved.length).toBeGreaterThanOrEqual(200 * 0.2);
+    expect(moved.length).toBeLessThanOrEqual(200 * 0.45);
+    for (const m of plan.moves) expect(m.toGroup).toBe('g3'); // a new group only takes; g1 and g2 trade nothing
+    expect(plan.byGroup.g3.in).toBe(plan.moving);
+    expect(plan.measurements).toBe(200 + 3); // metrics' 200 and app's 3
+
+    // apply it: the measurements the plan named now take new writes in g3, the others where they were
+    await proxy.rewriteConfig(config(true));
+    expect((await reload(proxy.url)).status).toBe(204);
+    const body = MEASUREMENTS.map((m) => `${m},host=h v=100 2000000000`).join('\n');
+    expect((await request(`${proxy.url}/write?db=${METRICS}&precision=s`, { method: 'POST', body })).status).toBe(204);
+    const onC1 = await measurementsOn(c1, METRICS);
+    expect(sorted(onC1)).toEqual(sorted(moved.map((m) => m.name)));
+    const onA1 = await measurementsOn(a1, METRICS);
+    const stayed = MEASUREMENTS.filter((m) => !onC1.has(m));
+    // a measurement that stayed got its new point where its old ones are
+    const newPoints = await a1.query(`SELECT count(v) FROM /.*/ WHERE time >= 2000000000s`, METRICS);
+    const countedOnA1 = new Set((newPoints.results[0].series ?? []).map((s: any) => s.name));
+    for (const m of stayed) expect(countedOnA1.has(m)).toBe(onA1.has(m));
+  });
+});
