@@ -8,6 +8,7 @@ import { StoreUnavailableError, withTimeout } from './store-errors';
 import {
   configFromRedisHashes,
   REDIS_BACKENDS_KEY,
+  REDIS_GROUPS_KEY,
   REDIS_CONFIG_CHANNEL,
   REDIS_KEYMAPS_KEY,
   REDIS_MEMBER_PREFIX,
@@ -136,13 +137,21 @@ export class RedisConfigProvider extends StoreConfigProvider<RedisConfigHashes> 
   }
 
   protected async readStore(): Promise<RedisConfigHashes> {
-    const replies = await this.client.multi().hgetall(REDIS_BACKENDS_KEY).hgetall(REDIS_KEYMAPS_KEY).hgetall(REDIS_PROXIES_KEY).exec();
+    const replies = await this.client
+      .multi()
+      .hgetall(REDIS_BACKENDS_KEY)
+      .hgetall(REDIS_KEYMAPS_KEY)
+      .hgetall(REDIS_PROXIES_KEY)
+      .hgetall(REDIS_GROUPS_KEY)
+      .exec();
     if (!replies) throw new Error('MULTI/EXEC was aborted');
     const values = replies.map(([err, value]) => {
       if (err) throw err;
       return (value ?? {}) as Record<string, string>;
     });
-    return { backends: values[0], keymaps: values[1], proxies: values[2] };
+    // no groups: left out, so a store without them has the same fingerprint as before
+    const groups = Object.keys(values[3]).length > 0 ? { groups: values[3] } : {};
+    return { backends: values[0], keymaps: values[1], proxies: values[2], ...groups };
   }
 
   private onConnectionError(err: Error): void {

@@ -14,6 +14,8 @@ export const REDIS_BACKENDS_KEY = 'b:';
 export const REDIS_KEYMAPS_KEY = 'm:';
 /** Hash: proxy name → JSON object. */
 export const REDIS_PROXIES_KEY = 'n:';
+/** Hash: group name → JSON list of backend names (what a `{"hash": [groups]}` keymap spreads over). */
+export const REDIS_GROUPS_KEY = 'g:';
 /**
  * Pub/sub channel on which config.py and POST /reload announce a new config. The message is
  * `{"db":N,...}`; proxies using another database index ignore it (pub/sub is server-wide).
@@ -32,6 +34,8 @@ export interface RedisConfigHashes {
   backends: Record<string, string>;
   keymaps: Record<string, string>;
   proxies: Record<string, string>;
+  /** Absent: no groups (a store written before they existed). */
+  groups?: Record<string, string>;
 }
 
 /** The three hashes, as HGETALL returned them, → a validated config. */
@@ -51,6 +55,7 @@ export function configFromRedisHashes(
     backends: decodeFields(hashes.backends, 'backends', (n) => `hash ${REDIS_BACKENDS_KEY} field ${JSON.stringify(n)}`),
     keymaps: decodeFields(hashes.keymaps, 'keymaps', (n) => `hash ${REDIS_KEYMAPS_KEY} field ${JSON.stringify(n)}`),
     proxies: decodeFields(hashes.proxies, 'proxies', (n) => `hash ${REDIS_PROXIES_KEY} field ${JSON.stringify(n)}`),
+    groups: decodeFields(hashes.groups ?? {}, 'groups', (n) => `hash ${REDIS_GROUPS_KEY} field ${JSON.stringify(n)}`),
   };
   return parseClusterConfig(raw, rules, warn);
 }
@@ -58,8 +63,11 @@ export function configFromRedisHashes(
 // ---------------------------------------------------------------------------------------------
 // etcd
 
-/** Sections under the prefix: `<prefix>backends/<name>`, `<prefix>keymaps/<measurement>`, `<prefix>proxies/<name>`. */
-export const ETCD_SECTIONS = ['backends', 'keymaps', 'proxies'] as const;
+/**
+ * Sections under the prefix: `<prefix>backends/<name>`, `<prefix>keymaps/<measurement>`, `<prefix>proxies/<name>`,
+ * `<prefix>groups/<name>` (a JSON list of backend names).
+ */
+export const ETCD_SECTIONS = ['backends', 'keymaps', 'proxies', 'groups'] as const;
 /**
  * Runtime state (membership, later health and replay slots) lives under `<prefix>runtime/`, which is
  * none of the config sections, so config.py's replace never touches it and the config never sees it.
@@ -84,6 +92,7 @@ export function configFromEtcdKeys(
     backends: {},
     keymaps: {},
     proxies: {},
+    groups: {},
   };
   for (const [key, value] of Object.entries(kvs)) {
     if (!key.startsWith(prefix)) continue;
@@ -107,6 +116,7 @@ export function configFromEtcdKeys(
     backends: decodeFields(sections.backends, 'backends', (n) => `key ${prefix}backends/${n}`),
     keymaps: decodeFields(sections.keymaps, 'keymaps', (n) => `key ${prefix}keymaps/${n}`),
     proxies: decodeFields(sections.proxies, 'proxies', (n) => `key ${prefix}proxies/${n}`),
+    groups: decodeFields(sections.groups, 'groups', (n) => `key ${prefix}groups/${n}`),
   };
   return parseClusterConfig(raw, rules, warn);
 }
