@@ -2,7 +2,7 @@
 # -*- coding: utf-8 -*-
 """Writes the influxdb-proxy cluster configuration into Redis (default) or etcd.
 
-Edit BACKENDS, KEYMAPS and PROXIES below (or give a JSON document with -f), then run:
+Edit BACKENDS, KEYMAPS, PROXIES and GROUPS below (or give a JSON document with -f), then run:
 
     python3 config.py -H 127.0.0.1 -p 6379 [-d 0] [-P password]        # Redis
     python3 config.py --etcd http://127.0.0.1:2379 [--prefix /influx-proxy/]   # etcd
@@ -13,10 +13,10 @@ told at once: through a pub/sub message on Redis, through their watch on etcd. O
 standard library is used, so this runs on a fresh machine.
 
 Redis layout (the Go proxy's): hash "b:" backend name -> JSON, hash "m:" measurement -> JSON list of
-backend names, hash "n:" proxy name -> JSON; written in one MULTI/EXEC, then PUBLISH on
-"influxdb-proxy:config-changed".
+backend names (or {"hash": [group names]}), hash "n:" proxy name -> JSON, and hash "g:" group name ->
+JSON list of backend names; written in one MULTI/EXEC, then PUBLISH on "influxdb-proxy:config-changed".
 etcd layout: <prefix>backends/<name>, <prefix>keymaps/<measurement>, <prefix>proxies/<name>,
-each a JSON value; <prefix>runtime/ (proxy membership) is left alone.
+<prefix>groups/<name>, each a JSON value; <prefix>runtime/ (proxy membership) is left alone.
 """
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ import urllib.request
 # timeoutQuery (600000); maxRowLimit (10000): most lines per batch; checkInterval (1000): health check
 # period; rewriteInterval (10000): spool replay pacing; writeOnly (0): never queried.
 # Added here: username/password (Basic auth to the backend; never shown in /meta), gzip,
-# concurrency, spoolMaxBytes, downAfter, upAfter.
+# concurrency, spoolMaxBytes, downAfter, upAfter; dbMap ({"app": "app_eu"}): for a proxy serving several
+# databases, the name a client db has on this backend.
 BACKENDS = {
     'local': {
         'url': 'http://127.0.0.1:8086',
@@ -53,6 +54,8 @@ BACKENDS = {
 }
 
 # measurement -> backend names (each must be in BACKENDS). Exact match first, then _default_.
+# A value may be {'hash': ['g1', 'g2']}: each measurement lives in one of those GROUPS, by consistent hash.
+# With a proxy serving several databases, keys may also be 'db.measurement' and 'db._default_'.
 KEYMAPS = {
     'cpu': ['local'],
     '_default_': ['local'],
@@ -60,7 +63,9 @@ KEYMAPS = {
 
 # proxy name (--node) -> settings.
 # listenAddr: host:port the proxy serves on; db: when set, clients must use this db name;
-# zone: queries prefer backends of this zone; idleTimeout (s): client keep-alive.
+# zone: queries prefer backends of this zone; idleTimeout (s): client keep-alive;
+# databases (absent): serve several databases, a list of names or '*' (then each backend uses the
+# client's db, or its dbMap's name for it, instead of its own db).
 PROXIES = {
     'p1': {
         'listenAddr': '127.0.0.1:8087',
@@ -73,9 +78,12 @@ PROXIES = {
     },
 }
 
-REDIS_KEYS = {'backends': 'b:', 'keymaps': 'm:', 'proxies': 'n:'}
+# group name -> backend names (replicas), what a {'hash': [...]} keymap spreads measurements over.
+GROUPS = {}
+
+REDIS_KEYS = {'backends': 'b:', 'keymaps': 'm:', 'proxies': 'n:', 'groups': 'g:'}
 REDIS_CHANNEL = 'influxdb-proxy:config-changed'
-ETCD_SECTIONS = ('backends', 'keymaps', 'proxies')
+ETCD_SECTIONS = ('backends', 'keymaps', 'proxies', 'groups')
 ETCD_MAX_TXN_OPS = 128  # etcd's default --max-txn-ops
 
 
@@ -95,9 +103,23 @@ def check(config):
         for field in ('url', 'db'):
             if not lower.get(field):
                 raise ConfigError('backends.%s.%s: required' % (name, field))
-    for measurement, names in config['keymaps'].items():
+    for group, names in config['groups'].items():
         if not isinstance(names, list) or not names:
-            raise ConfigError('keymaps.%s: must be a non-empty list of backend names' % measurement)
+            raise ConfigError('groups.%s: must be a non-empty list of backend names' % group)
+        for name in names:
+            if name not in config['backends']:
+                raise ConfigError('groups.%s: unknown backend "%s"' % (group, name))
+    for measurement, names in config['keymaps'].items():
+        if isinstance(names, dict) and list(names) == ['hash']:
+            groups = names['hash']
+            if not isinstance(groups, list) or not groups:
+                raise ConfigError('keymaps.%s.hash: must be a non-empty list of group names' % measurement)
+            for group in groups:
+                if group not in config['groups']:
+                    raise ConfigError('keymaps.%s.hash: unknown group "%s"' % (measurement, group))
+            continue
+        if not isinstance(names, list) or not names:
+            raise ConfigError('keymaps.%s: must be a non-empty list of backend names or {"hash": [groups]}' % measurement)
         for name in names:
             if name not in config['backends']:
                 raise ConfigError('keymaps.%s: unknown backend "%s"' % (measurement, name))
@@ -105,6 +127,10 @@ def check(config):
         lower = {k.lower(): v for k, v in proxy.items()} if isinstance(proxy, dict) else {}
         if not lower.get('listenaddr'):
             raise ConfigError('proxies.%s.listenAddr: required' % name)
+        databases = lower.get('databases')
+        if databases is not None and databases != '*' and not (
+                isinstance(databases, list) and databases and all(isinstance(d, str) and d for d in databases)):
+            raise ConfigError('proxies.%s.databases: must be "*" or a non-empty list of database names' % name)
 
 
 def shown(value):
@@ -314,7 +340,7 @@ def main():
     parser.add_argument('--prefix', default='/influx-proxy/', help='etcd key prefix (default /influx-proxy/)')
     parser.add_argument('--etcd-user', help='etcd user (password auth)')
     parser.add_argument('--etcd-password', help='etcd password')
-    parser.add_argument('-f', '--file', help='take backends/keymaps/proxies from this JSON document '
+    parser.add_argument('-f', '--file', help='take backends/keymaps/proxies/groups from this JSON document '
                                               'instead of the dictionaries in config.py')
     parser.add_argument('--dry-run', action='store_true', help='print what would be written; write nothing')
     opts = parser.parse_args()
@@ -330,7 +356,7 @@ def main():
                 raise ConfigError('%s: must hold a JSON object with backends, keymaps, proxies' % opts.file)
             config = {s: doc.get(s, {}) for s in ETCD_SECTIONS}
         else:
-            config = {'backends': BACKENDS, 'keymaps': KEYMAPS, 'proxies': PROXIES}
+            config = {'backends': BACKENDS, 'keymaps': KEYMAPS, 'proxies': PROXIES, 'groups': GROUPS}
         check(config)
         if opts.etcd:
             write_etcd(config, opts)
