@@ -65,9 +65,9 @@ beforeAll(async () => {
     const json = await proxyQuery(`CREATE DATABASE ${db}`);
     expect(json.results[0].error).toBeUndefined();
   }
-  const body = MEASUREMENTS.flatMap((m, i) => Array.from({ length: pointsOf(i) }, (_v, p) => `${m},host=h v=${p} ${1_000_000_000 + p}`)).join(
-    '\n',
-  );
+  const body = MEASUREMENTS.flatMap((m, i) =>
+    Array.from({ length: pointsOf(i) }, (_v, p) => `${m},host=h v=${p} ${1_000_000_000 + p}`),
+  ).join('\n');
   const res = await request(`${proxy.url}/write?db=${METRICS}&precision=s`, { method: 'POST', body });
   expect(res.status).toBe(204);
 });

@@ -73,8 +73,7 @@ export class WriteBatcher {
    */
   append(rp: string, precision: string, chunk: Buffer, lines: number, db = ''): Promise<WriteOutcome> {
     // the common (rp, precision) of a single-database proxy: no key string built per append
-    const key =
-      db === '' ? (rp === '' && precision === '' ? DEFAULT_KEY : rp + '\n' + precision) : db + '\u0000' + rp + '\n' + precision;
+    const key = db === '' ? (rp === '' && precision === '' ? DEFAULT_KEY : rp + '\n' + precision) : db + '\u0000' + rp + '\n' + precision;
     let batch = this.open.get(key);
     if (batch && (batch.lines + lines > this.limits.maxRowLimit || batch.bytes + chunk.length > this.limits.maxBatchBytes)) {
       this.close(key, batch);

@@ -24,7 +24,11 @@ describe('groups, hash keymaps and databases in the stores (#17)', () => {
   });
 
   it('reads a Redis store written before groups existed (no g: hash)', () => {
-    const cfg = configFromRedisHashes({ backends: { a1: backend(1) }, keymaps: { _default_: '["a1"]' }, proxies: { p1: proxy } }, 'Redis r', configRules);
+    const cfg = configFromRedisHashes(
+      { backends: { a1: backend(1) }, keymaps: { _default_: '["a1"]' }, proxies: { p1: proxy } },
+      'Redis r',
+      configRules,
+    );
     expect(cfg.groups).toEqual({});
   });
 

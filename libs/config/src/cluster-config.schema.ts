@@ -266,10 +266,7 @@ export type ProxyNodeConfig = z.output<ReturnType<typeof proxySchemaFor>>;
 export type ProxyUser = z.output<ReturnType<typeof userSchemaFor>>;
 
 /** A keymap value: backend names, or `{"hash": [group names]}` (one group per measurement, by consistent hash). */
-const keymapTargetSchema = z.union([
-  z.array(z.string().min(1)).min(1),
-  z.strictObject({ hash: z.array(z.string().min(1)).min(1) }),
-]);
+const keymapTargetSchema = z.union([z.array(z.string().min(1)).min(1), z.strictObject({ hash: z.array(z.string().min(1)).min(1) })]);
 
 const clusterSchema = z.object({
   backends: z.record(z.string().min(1), z.unknown()),

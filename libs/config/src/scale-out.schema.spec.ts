@@ -27,7 +27,10 @@ describe('scale-out config (#17)', () => {
   });
 
   it('leaves an old config as it was: no databases, no groups, no hash keymaps', () => {
-    const cfg = parseClusterConfig({ backends, keymaps: { _default_: ['a1'] }, proxies: { p1: { listenAddr: ':8080', db: 'x' } } }, configRules);
+    const cfg = parseClusterConfig(
+      { backends, keymaps: { _default_: ['a1'] }, proxies: { p1: { listenAddr: ':8080', db: 'x' } } },
+      configRules,
+    );
     expect(cfg.groups).toEqual({});
     expect(cfg.hashKeymaps).toEqual({});
     expect(cfg.proxies.p1.databases).toBeUndefined();

@@ -138,12 +138,7 @@ export class WriteHandler {
     const topology = this.cluster.topology;
     // a proxy serving several databases routes per client db (keys and hash include it); null: not served
     const router = topology.routers.multiDb ? topology.routers.forDb(db) : topology.router;
-    const routed = this.router.route(
-      body,
-      topology,
-      () => Buffer.from(timestampFor(receivedAt, receivedHr, precision), 'latin1'),
-      router,
-    );
+    const routed = this.router.route(body, topology, () => Buffer.from(timestampFor(receivedAt, receivedHr, precision), 'latin1'), router);
     if (!routed.bodyTaken) this.pool.release(body);
     this.count(routed);
     this.observer.writeLines(res, db, routed.accepted + routed.dropped);
