@@ -1,0 +1,94 @@
+import { type ClusterConfig, DEFAULT_FORBIDDEN_STATEMENTS } from '@app/config';
+import { parseQuery } from '@app/influxql';
+import { DatabaseRouters } from '@app/router';
+import { type PlannerBackend, type PlannerTopology, type StatementPlan, planQuery } from './query-planner';
+
+const NAMES = ['a1', 'a2', 'b1', 'b2'];
+const plain = (buf: Buffer, s: number, e: number) => buf.toString('utf8', s, e);
+
+/** A proxy over a1, a2 (group g1) and b1, b2 (group g2) with a real routing table. */
+function topology(config: Pick<ClusterConfig, 'keymaps' | 'hashKeymaps' | 'groups'>, databases?: '*' | string[]): PlannerTopology {
+  const backends: PlannerBackend[] = NAMES.map((name) => ({
+    name,
+    config: { url: `http://${name}:8086`, db: 'own', zone: '', writeOnly: false, dbMap: { app: 'application' } },
+    isHealthy: true,
+  }));
+  const byName = new Map(NAMES.map((n, i) => [n, i]));
+  const node = { db: '', databases, zone: '', forbiddenStatements: DEFAULT_FORBIDDEN_STATEMENTS, fanoutCreate: true };
+  const routers = new DatabaseRouters(config, node, byName, plain);
+  return { backends, byName, node, router: routers.single, routers, config };
+}
+
+const HASHED = { keymaps: { pinned: ['a1'] }, hashKeymaps: { _default_: ['g1', 'g2'] }, groups: { g1: ['a1', 'a2'], g2: ['b1', 'b2'] } };
+
+function statements(q: string, topo: PlannerTopology, db: string): StatementPlan[] {
+  const p = planQuery(parseQuery(q), topo, db);
+  if (p.kind !== 'plans') throw new Error(`refused: ${p.message}`);
+  return p.statements;
+}
+
+describe('planQuery over hash groups (#17)', () => {
+  const topo = topology(HASHED);
+  const groupOf = (m: string) => topo.router.routeByName(m)!;
+
+  it('sends a one-measurement SELECT to the replicas of its group only', () => {
+    for (const m of ['m1', 'm2', 'm3', 'm4']) {
+      const [s] = statements(`SELECT * FROM ${m}`, topo, 'x');
+      expect(s.kind).toBe('single');
+      expect(s.kind === 'single' && [...s.candidates].sort()).toEqual([...groupOf(m)].sort());
+    }
+  });
+
+  it('fans SHOW MEASUREMENTS out and requires an answer from each group', () => {
+    const [s] = statements('SHOW MEASUREMENTS', topo, 'x');
+    expect(s.kind).toBe('fanout');
+    if (s.kind !== 'fanout') return;
+    const required = s.required
+      .map((set) =>
+        set
+          .map((i) => NAMES[i])
+          .sort()
+          .join('+'),
+      )
+      .sort();
+    expect(required).toEqual(['a1', 'a1+a2', 'b1+b2']);
+  });
+
+  it('covers every group for a regex SELECT, and the groups of the measurements a multi-measurement SELECT names', () => {
+    const [re] = statements('SELECT count(v) FROM /.*/', topo, 'x');
+    expect(re.kind).toBe('cover');
+    const names = ['m1', 'm2', 'm3', 'm4', 'm5', 'm6'];
+    const groups = new Set(names.map((m) => groupOf(m).join(',')));
+    const [multi] = statements(`SELECT count(v) FROM ${names.join(', ')}`, topo, 'x');
+    expect(groups.size).toBe(2); // these names land in both groups
+    expect(multi.kind).toBe('cover');
+    expect(multi.kind === 'cover' && multi.groups.length).toBe(2);
+  });
+});
+
+describe('planQuery on a proxy serving several databases (#17)', () => {
+  const topo = topology({ keymaps: { 'app.cpu': ['a1'], _default_: ['b1'] }, hashKeymaps: {}, groups: {} }, ['metrics', 'app']);
+
+  it('names the statement’s client db in its plan, and routes by the db’s own keys', () => {
+    const [inApp] = statements('SELECT * FROM cpu', topo, 'app');
+    expect(inApp).toMatchObject({ kind: 'single', candidates: [0], db: 'app' });
+    const [inMetrics] = statements('SELECT * FROM cpu', topo, 'metrics');
+    expect(inMetrics).toMatchObject({ kind: 'single', candidates: [2], db: 'metrics' });
+    const [named] = statements('SELECT * FROM "app"."autogen"."cpu"', topo, 'metrics');
+    expect(named).toMatchObject({ kind: 'single', candidates: [0], db: 'app' });
+  });
+
+  it('answers a db it does not serve as influxd answers an unknown one', () => {
+    expect(statements('SELECT * FROM cpu', topo, 'other')).toEqual([{ kind: 'local', outcome: { error: 'database not found: other' } }]);
+  });
+
+  it('merges SHOW DATABASES from the backends, limited to the served ones', () => {
+    expect(statements('SHOW DATABASES', topo, '')).toEqual([{ kind: 'databases', backends: [0, 1, 2, 3], allowed: ['metrics', 'app'] }]);
+  });
+
+  it('runs CREATE DATABASE of a served db on every backend, and refuses another with 403', () => {
+    expect(statements('CREATE DATABASE app', topo, '')[0]).toMatchObject({ kind: 'all', db: 'app' });
+    const refused = planQuery(parseQuery('CREATE DATABASE other'), topo, '');
+    expect(refused).toMatchObject({ kind: 'refused', status: 403 });
+  });
+});
