@@ -39,11 +39,11 @@ describe('planQuery over hash groups (#17)', () => {
     }
   });
 
-  it('fans SHOW MEASUREMENTS out and requires an answer from each group', () => {
+  it('asks SHOW MEASUREMENTS of one replica per backend set (each group, the pinned keymap), failing over within it', () => {
     const [s] = statements('SHOW MEASUREMENTS', topo, 'x');
-    expect(s.kind).toBe('fanout');
-    if (s.kind !== 'fanout') return;
-    const required = s.required
+    expect(s.kind).toBe('cover');
+    if (s.kind !== 'cover') return;
+    const sets = s.groups
       .map((set) =>
         set
           .map((i) => NAMES[i])
@@ -51,7 +51,8 @@ describe('planQuery over hash groups (#17)', () => {
           .join('+'),
       )
       .sort();
-    expect(required).toEqual(['a1', 'a1+a2', 'b1+b2']);
+    expect(sets).toEqual(['a1', 'a1+a2', 'b1+b2']);
+    expect(s.merge).toEqual({ kind: 'rows', limit: undefined, offset: undefined });
   });
 
   it('covers every group for a regex SELECT, and the groups of the measurements a multi-measurement SELECT names', () => {

@@ -545,6 +545,7 @@ function widenWindow(
 
 function fanout(stmt: ParsedStatement, topology: PlannerTopology, kind: MergeSpec['kind'], text: TextFor, fence: ReadFence): StatementPlan {
   const required = requiredSets(topology);
+  if (Object.keys(topology.config.hashKeymaps ?? {}).length > 0) return coverSets(stmt, topology, required, kind, text, fence);
   let backends = dedupe(candidates(queryable(topology), topology), topology);
   if (backends.length === 0) return unavailable(queryable(topology), topology);
   if (fence.active) backends = fenceFanout(backends, required, topology, fence);
@@ -556,6 +557,31 @@ function fanout(stmt: ParsedStatement, topology: PlannerTopology, kind: MergeSpe
     required,
     merge,
     key: `${backends.join(',')}\u0000${stmt.text}`,
+    text: windowed ? widenWindow(stmt, text, stmt.clauses.limit, stmt.clauses.offset, 'LIMIT', stmt.limit, stmt.offset) : text,
+  };
+}
+
+/**
+ * A cluster-wide statement on a cluster with hash groups: one replica of each backend set (each group,
+ * each explicit keymap's set) answers, the next of its set when it fails, and the answers are merged.
+ * Asking every replica of every group would read each measurement twice or more for nothing.
+ */
+function coverSets(
+  stmt: ParsedStatement,
+  topology: PlannerTopology,
+  required: readonly number[][],
+  kind: MergeSpec['kind'],
+  text: TextFor,
+  fence: ReadFence,
+): StatementPlan {
+  const groups = required.map((set) => candidates(set, topology, fence));
+  const empty = groups.findIndex((g) => g.length === 0);
+  if (empty >= 0) return unavailable(required[empty], topology);
+  const windowed = kind === 'rows';
+  return {
+    kind: 'cover',
+    groups,
+    merge: windowed ? { kind, limit: stmt.limit, offset: stmt.offset } : { kind },
     text: windowed ? widenWindow(stmt, text, stmt.clauses.limit, stmt.clauses.offset, 'LIMIT', stmt.limit, stmt.offset) : text,
   };
 }
