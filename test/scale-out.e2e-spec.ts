@@ -148,6 +148,17 @@ describe('two databases through one proxy', () => {
     expect(dbs.results[0].series[0].values).toEqual([[APP], [METRICS]]);
   });
 
+  it('writes SELECT … INTO points into the statement’s db, as each backend maps it', async () => {
+    const q = new URLSearchParams({ q: 'SELECT v INTO appcopy FROM appm2', db: APP });
+    const res = await request(`${proxy.url}/query?${q}`, { method: 'POST' });
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.text).results[0].series[0].values[0][1]).toBe(1);
+    const holders = await Promise.all([a1, a2, b1, b2].map(async (s) => (await measurementsOn(s, APP_THERE)).has('appcopy')));
+    expect(holders.filter(Boolean)).toHaveLength(2);
+    const inMetrics = await Promise.all([a1, a2, b1, b2].map(async (s) => (await measurementsOn(s, METRICS)).has('appcopy')));
+    expect(inMetrics.some(Boolean)).toBe(false);
+  });
+
   it('refuses CREATE DATABASE of a db it does not serve as influxd refuses an unauthorized statement (403)', async () => {
     const res = await request(`${proxy.url}/query?${new URLSearchParams({ q: 'CREATE DATABASE other' })}`, { method: 'POST' });
     expect(res.status).toBe(403);
@@ -170,7 +181,7 @@ describe('a third group', () => {
     expect(moved.length).toBeLessThanOrEqual(200 * 0.45);
     for (const m of plan.moves) expect(m.toGroup).toBe('g3'); // a new group only takes; g1 and g2 trade nothing
     expect(plan.byGroup.g3.in).toBe(plan.moving);
-    expect(plan.measurements).toBe(200 + 3); // metrics' 200 and app's 3
+    expect(plan.measurements).toBe(200 + 4); // metrics' 200 and app's 3 and the SELECT … INTO target
 
     // apply it: the measurements the plan named now take new writes in g3, the others where they were
     await proxy.rewriteConfig(config(true));

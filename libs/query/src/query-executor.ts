@@ -28,6 +28,8 @@ import { StreamRelay } from './stream-relay';
 export interface ExecutorTopology {
   readonly backends: readonly Backend[];
   readonly router: { routeByName(measurement: string): readonly number[] | null };
+  /** Routers per client db, on a proxy serving several databases. */
+  readonly routers?: { forDb(db: string): { routeByName(measurement: string): readonly number[] | null } | null };
   /** The version a healthy backend last answered with: a streamed answer says it when its backend does not. */
   readonly version: string;
 }
@@ -194,8 +196,9 @@ export class QueryExecutor {
           text: plan.text(on.db),
           query: on.query,
           target: plan.target.name !== undefined ? { name: plan.target.name, rp } : { rp },
-          routes: (m) => (topology.router.routeByName(m)?.length ?? 0) > 0,
-          write: (body, intoRp) => this.hooks.writeLocal(body, intoRp),
+          routes: (m) => (routerFor(topology, query.database).routeByName(m)?.length ?? 0) > 0,
+          // on a proxy serving several databases the points go to the statement's db (as each backend maps it)
+          write: (body, intoRp) => this.hooks.writeLocal(body, intoRp, query.database),
         });
         if (query.signal?.aborted) return { error: 'aborted' };
         if (result.kind === 'failed') {
@@ -413,6 +416,11 @@ export class QueryExecutor {
  * The candidates with those no longer healthy moved last: a backend found frozen after the plan was
  * made (by an earlier statement of the same request, or another request) is asked only when no other can answer.
  */
+/** The router of the client db `db` (absent: a single-database proxy's). */
+function routerFor(topology: ExecutorTopology, db: string | undefined): { routeByName(measurement: string): readonly number[] | null } {
+  return (db !== undefined ? topology.routers?.forDb(db) : undefined) ?? topology.router;
+}
+
 function healthyFirst(candidates: readonly number[], topology: ExecutorTopology): readonly number[] {
   if (candidates.every((i) => topology.backends[i].isHealthy)) return candidates;
   return [...candidates.filter((i) => topology.backends[i].isHealthy), ...candidates.filter((i) => !topology.backends[i].isHealthy)];

@@ -31,7 +31,8 @@ const WRITE_BYTES = 1 << 20;
 const PAUSE_BYTES = 4 << 20;
 
 /** Writes line protocol through the proxy's write path (route → batch → send/spool): each target backend's outcome. */
-export type IntoWriter = (body: Buffer, rp: string) => Promise<readonly { backend: string; outcome: WriteOutcome }[]>;
+/** Writes the points through the proxy's write path; `db` is the client db on a proxy serving several (else absent). */
+export type IntoWriter = (body: Buffer, rp: string, db?: string) => Promise<readonly { backend: string; outcome: WriteOutcome }[]>;
 
 export interface IntoTargetSpec {
   /** The INTO measurement; undefined for `:MEASUREMENT`. */

@@ -60,7 +60,7 @@ export class QueryHandler {
   ) {
     this.executor = new QueryExecutor({
       fanout: (backends) => observer.fanout(backends),
-      writeLocal: (body, rp) => writer.writeLocal(body, rp),
+      writeLocal: (body, rp, db) => writer.writeLocal(body, rp, '', db),
     });
   }
 

@@ -189,12 +189,20 @@ export class WriteHandler {
    * Writes lines the proxy makes itself (the self-report) through the same route and batch stages as
    * a client's, without HTTP. Resolves with each target backend's outcome; unroutable lines are dropped.
    */
-  async writeLocal(body: Buffer, rp = '', precision: Precision | '' = ''): Promise<{ backend: string; outcome: WriteOutcome }[]> {
+  async writeLocal(
+    body: Buffer,
+    rp = '',
+    precision: Precision | '' = '',
+    db?: string,
+  ): Promise<{ backend: string; outcome: WriteOutcome }[]> {
     const topology = this.cluster.topology;
     const receivedAt = Date.now();
     const receivedHr = process.hrtime.bigint();
-    const routed = this.router.route(body, topology, () => Buffer.from(timestampFor(receivedAt, receivedHr, precision), 'latin1'));
-    const { pending, names } = this.queue(topology, routed, rp, precision);
+    // SELECT … INTO on a proxy serving several databases names its db; the self-report names none
+    const router = db !== undefined && topology.routers.multiDb ? topology.routers.forDb(db) : topology.router;
+    const stamp = () => Buffer.from(timestampFor(receivedAt, receivedHr, precision), 'latin1');
+    const routed = this.router.route(body, topology, stamp, router);
+    const { pending, names } = this.queue(topology, routed, rp, precision, db ?? '');
     const outcomes = await Promise.all(pending);
     return outcomes.map((outcome, i) => ({ backend: names[i], outcome }));
   }
