@@ -26,7 +26,8 @@ let proxy: ProxyProcess;
 let listenPort: number;
 
 function config(withThirdGroup: boolean): ProxyConfig {
-  const backend = (server: Influxd) => ({ url: server.url, db: METRICS, checkInterval: 500, dbMap: { [APP]: APP_THERE } });
+  // a proxy serving several databases never uses a backend's own `db`: one that exists nowhere proves it
+  const backend = (server: Influxd) => ({ url: server.url, db: 'unused', checkInterval: 500, dbMap: { [APP]: APP_THERE } });
   const groups: Record<string, string[]> = { g1: ['a1', 'a2'], g2: ['b1', 'b2'] };
   if (withThirdGroup) groups.g3 = ['c1'];
   const doc = {
@@ -157,6 +158,12 @@ describe('two databases through one proxy', () => {
     expect(holders.filter(Boolean)).toHaveLength(2);
     const inMetrics = await Promise.all([a1, a2, b1, b2].map(async (s) => (await measurementsOn(s, METRICS)).has('appcopy')));
     expect(inMetrics.some(Boolean)).toBe(false);
+  });
+
+  it('guards an open-ended GROUP BY time() by the shards of the statement’s own db', async () => {
+    // app's points are from 2001: hourly buckets from there to now are far more than maxSelectBuckets
+    const json = await proxyQuery('SELECT count(v) FROM appm1 WHERE time < now() GROUP BY time(1h)', APP);
+    expect(json.results[0].error).toMatch(/^max-select-buckets limit exceeded: \(\d+\/100000\)$/);
   });
 
   it('refuses CREATE DATABASE of a db it does not serve as influxd refuses an unauthorized statement (403)', async () => {

@@ -42,14 +42,17 @@ export class ShardSpanCache {
   /** When each backend was last asked: one that cannot answer is not asked again at every query. */
   private readonly tried = new Map<string, number>();
 
-  /** The backend's entry, if one has been read. */
-  get(backend: Backend): ShardSpans | undefined {
-    return this.entries.get(dataKey(backend));
+  /**
+   * The backend's entry for `db` (default: its own `db`; a proxy serving several databases asks for the
+   * statement's db as the backend maps it), if one has been read.
+   */
+  get(backend: Backend, db = backend.config.db): ShardSpans | undefined {
+    return this.entries.get(keyOf(backend, db));
   }
 
   /** Whether the backend's shards were last asked for (answered or not) more than `maxAgeMs` ago. */
-  isStale(backend: Backend, maxAgeMs = SHARD_STALE_MS): boolean {
-    const tried = this.tried.get(dataKey(backend));
+  isStale(backend: Backend, maxAgeMs = SHARD_STALE_MS, db = backend.config.db): boolean {
+    const tried = this.tried.get(keyOf(backend, db));
     return tried === undefined || Date.now() - tried > maxAgeMs;
   }
 
@@ -57,12 +60,13 @@ export class ShardSpanCache {
    * Before a verdict that rests on these backends' shards: waits (at most REFRESH_WAIT_MS) for their reads in
    * flight, and reads again those not asked for SHARD_STALE_MS. Resolves true when anything was (being) read.
    */
-  async freshen(backends: readonly Backend[]): Promise<boolean> {
+  async freshen(backends: readonly Backend[], dbOf: (backend: Backend) => string = (b) => b.config.db): Promise<boolean> {
     const reads: Promise<void>[] = [];
     for (const b of backends) {
-      const running = this.inflight.get(dataKey(b));
+      const db = dbOf(b);
+      const running = this.inflight.get(keyOf(b, db));
       if (running) reads.push(running);
-      else if (this.isStale(b)) reads.push(this.refresh(b));
+      else if (this.isStale(b, SHARD_STALE_MS, db)) reads.push(this.refresh(b, db));
     }
     if (reads.length === 0) return false;
     let timer: NodeJS.Timeout | undefined;
@@ -75,24 +79,24 @@ export class ShardSpanCache {
   }
 
   /** One read per backend at a time; callers arriving meanwhile share it. */
-  private refresh(backend: Backend): Promise<void> {
-    const key = dataKey(backend);
+  private refresh(backend: Backend, db: string): Promise<void> {
+    const key = keyOf(backend, db);
     let running = this.inflight.get(key);
     if (!running) {
       this.tried.set(key, Date.now());
-      running = this.read(backend, key).finally(() => this.inflight.delete(key));
+      running = this.read(backend, key, db).finally(() => this.inflight.delete(key));
       this.inflight.set(key, running);
     }
     return running;
   }
 
-  private async read(backend: Backend, key: string): Promise<void> {
-    const db = backend.config.db;
+  private async read(backend: Backend, key: string, db: string): Promise<void> {
     const query: BackendQuery = {
       method: 'GET',
       params: { q: '', db, rp: '', epoch: '', chunked: '', chunkSize: '', params: '', pretty: false },
       streamed: false,
       requestId: 'shard-spans',
+      ...(db !== backend.config.db ? { backendDb: db } : {}),
     };
     try {
       const answer = await collectQuery(0, backend, `SHOW SHARDS; SHOW RETENTION POLICIES ON ${quoteIdent(db)}`, query);
@@ -104,6 +108,11 @@ export class ShardSpanCache {
       this.logger.debug(`SHOW SHARDS on ${backend.name}: ${(err as Error).message}`);
     }
   }
+}
+
+/** The cache key of a backend's data in `db`: its dataKey alone for its own db (as before several databases existed). */
+function keyOf(backend: Backend, db: string): string {
+  return db === backend.config.db ? dataKey(backend) : `${dataKey(backend)}\u0000${db}`;
 }
 
 /** Reads `SHOW SHARDS; SHOW RETENTION POLICIES ON db`; undefined when SHOW SHARDS itself failed. */

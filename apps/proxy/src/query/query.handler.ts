@@ -1,4 +1,5 @@
 import type { Backend } from '@app/backend';
+import { backendDatabase } from '@app/config';
 import { influxHeaders, writeInfluxError } from '@app/http-compat';
 import { InfluxQLParseError, type ParsedStatement } from '@app/influxql';
 import { maskQueryPasswords } from '@app/logging';
@@ -166,10 +167,16 @@ export class QueryHandler {
     };
     const now = BigInt(Date.now()) * 1_000_000n;
     const asked = new Set<number>();
+    // the shards of the statement's db: on a proxy serving several databases, its client db as each backend maps it
+    const dbOn = (i: number) => {
+      const db = plan.statements[i]?.db;
+      return (b: Backend) => (db === undefined ? b.config.db : backendDatabase(b.config, db, true));
+    };
     const dataStart = (i: number, stmt: ParsedStatement) => {
       asked.add(i);
+      const on = dbOn(i);
       return earliestShard(
-        answeringBackends(plan.statements[i], topology).map((b) => this.shards.get(b)),
+        answeringBackends(plan.statements[i], topology).map((b) => this.shards.get(b, on(b))),
         statementRps(stmt, params.rp),
         now,
       );
@@ -178,9 +185,9 @@ export class QueryHandler {
     if (asked.size > 0) {
       // A verdict that rests on the shards is given on fresh ones (asked at most SHARD_STALE_MS ago): a write
       // with old timestamps may have made a shard the cache has not seen, and a heavy query must not pass on that.
-      const backends = new Set<Backend>();
-      for (const i of asked) for (const b of answeringBackends(plan.statements[i], topology)) backends.add(b);
-      if (await this.shards.freshen([...backends])) refusal = checkStatements(statements, settings, now, dataStart);
+      // the statements' reads run at once (one read per backend and db, shared by those asking for it)
+      const read = await Promise.all([...asked].map((i) => this.shards.freshen(answeringBackends(plan.statements[i], topology), dbOn(i))));
+      if (read.some(Boolean)) refusal = checkStatements(statements, settings, now, dataStart);
     }
     if (!refusal) return plan;
     this.metrics.guardRefusals.labels(refusal.reason).inc();
