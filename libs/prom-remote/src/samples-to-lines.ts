@@ -35,6 +35,10 @@ export interface SampleLines {
   lines: number;
   /** NaN samples left out. */
   nanDropped: number;
+  /** Where each series' lines end in `body` (they begin where the series before it ends; the first at 0). */
+  seriesEnds: Int32Array;
+  /** How many lines each series wrote (its samples but the NaN ones). */
+  seriesLines: Int32Array;
 }
 
 /**
@@ -50,6 +54,18 @@ export interface LinesPlan {
   bytes: number;
   /** Each series' key (undefined for a series without samples), built once. */
   keys: (string | undefined)[];
+  /**
+   * Each series' measurement as a line-protocol scanner reads it back from the series' lines (the name
+   * routing goes by); undefined for a series without samples. Meaningful only when `plain` is true.
+   */
+  measurements: (string | undefined)[];
+  /**
+   * Every line will scan as a plain line: a line of its own, well formed, with its timestamp, its
+   * measurement the series' `measurements` entry. False when some series key holds a byte that can make
+   * a scanner read its lines otherwise (a '"', a trailing '\', a leading '#', tab or NUL): then only
+   * scanning the lines tells what a backend would make of them.
+   */
+  plain: boolean;
 }
 
 /**
@@ -59,6 +75,8 @@ export interface LinesPlan {
 export function planLines(request: PromWriteRequest): LinesPlan {
   const series = request.timeseries;
   const keys = new Array<string | undefined>(series.length);
+  const measurements = new Array<string | undefined>(series.length);
+  let plain = true;
   let bytes = 0;
   for (let s = 0; s < series.length; s++) {
     const samples = series[s].samples;
@@ -67,11 +85,63 @@ export function planLines(request: PromWriteRequest): LinesPlan {
       const v = samples[i].value;
       if (v === Infinity || v === -Infinity) throw new SampleValueError(INF_VALUE_ERROR);
     }
-    const key = seriesKey(series[s].labels) + FIELD;
-    keys[s] = key;
-    bytes += samples.length * (Buffer.byteLength(key, 'utf8') + MAX_SAMPLE_TAIL);
+    const key = keyOf(series[s].labels);
+    const measurement = scannedMeasurement(key, keyMeasurement);
+    if (measurement === undefined) plain = false;
+    measurements[s] = measurement;
+    keys[s] = key + FIELD;
+    bytes += samples.length * (Buffer.byteLength(key, 'utf8') + FIELD.length + MAX_SAMPLE_TAIL);
   }
-  return { bytes, keys };
+  return { bytes, keys, measurements, plain };
+}
+
+const BACKSLASH = 0x5c;
+const HASH = 0x23;
+const TAB = 0x09;
+const NUL = 0x00;
+const COMMA = 0x2c;
+const SPACE = 0x20;
+
+/**
+ * The measurement a line-protocol scanner (influxd's, and the proxy's libs/line-protocol) reads from
+ * `key value=<float> <ms>`, or undefined when such a line might not scan as one plain, well-formed line
+ * with a timestamp. `measurement` is the series' metric name as seriesKey escaped it.
+ *
+ * Why this is exact: the float and time parts are digits, '.', 'e', '+' and '-' only, so a line holds a
+ * '"' only if its key does (without one, a line ends at its '\n', which follows a digit and no '\');
+ * a key whose first byte is '#', a tab or a NUL is read as a comment or loses that byte. Every ' ' in a
+ * key is an escaped one ('\ '), so the key always ends at ` value=` — unless the key ends in a '\',
+ * which escapes that space. Otherwise the measurement runs to the first ',' not preceded by '\' (the
+ * scanner looks at the previous byte only), and it is read unescaped (`\,` and `\ ` only).
+ */
+function scannedMeasurement(key: string, measurement: string): string | undefined {
+  const first = key.charCodeAt(0);
+  if (first === HASH || first === TAB || first === NUL) return undefined;
+  if (key.indexOf('"') >= 0) return undefined;
+  if (key.indexOf('\\') < 0) return measurement; // nothing escaped: the key starts with the name as it is
+  if (key.charCodeAt(key.length - 1) === BACKSLASH) return undefined;
+  let end = key.length;
+  for (let i = 1; i < key.length; i++) {
+    if (key.charCodeAt(i) === COMMA && key.charCodeAt(i - 1) !== BACKSLASH) {
+      end = i;
+      break;
+    }
+  }
+  // the scanner's unescapeMeasurement, on the string: a '\' before ',' or ' ' is dropped, any other kept
+  let name = '';
+  for (let i = 0; i < end; i++) {
+    const c = key.charCodeAt(i);
+    if (c === BACKSLASH && i + 1 < end) {
+      const n = key.charCodeAt(i + 1);
+      if (n === COMMA || n === SPACE) {
+        name += key[i + 1];
+        i++;
+        continue;
+      }
+    }
+    name += key[i];
+  }
+  return name;
 }
 
 /**
@@ -81,12 +151,16 @@ export function planLines(request: PromWriteRequest): LinesPlan {
 export function samplesToLines(request: PromWriteRequest, plan: LinesPlan, acquire: (size: number) => Buffer): SampleLines {
   const buf = acquire(plan.bytes);
   const series = request.timeseries;
+  const seriesEnds = new Int32Array(series.length);
+  const seriesLines = new Int32Array(series.length);
   let at = 0;
   let lines = 0;
   let nanDropped = 0;
   for (let s = 0; s < series.length; s++) {
     const key = plan.keys[s];
+    seriesEnds[s] = at;
     if (key === undefined) continue;
+    const linesBefore = lines;
     const samples = series[s].samples;
     // a series' lines are one string written once: a buffer write per line and per part of it cost
     // more than the concatenation (a third of this function's time on Prometheus-sized requests)
@@ -101,12 +175,21 @@ export function samplesToLines(request: PromWriteRequest, plan: LinesPlan, acqui
       lines++;
     }
     if (text !== '') at += buf.write(text, at, 'utf8');
+    seriesEnds[s] = at;
+    seriesLines[s] = lines - linesBefore;
   }
-  return { body: buf.subarray(0, at), lines, nanDropped };
+  return { body: buf.subarray(0, at), lines, nanDropped, seriesEnds, seriesLines };
 }
 
 /** `measurement,tag=value,…` for a series' labels, escaped for line protocol. */
 export function seriesKey(labels: readonly PromLabel[]): string {
+  return keyOf(labels);
+}
+
+/** The measurement (escaped) of the key keyOf built last: read at once after the call. */
+let keyMeasurement = '';
+
+function keyOf(labels: readonly PromLabel[]): string {
   // influxd reads labels into a map (the last of one name wins), then sorts the tags by name
   // Prometheus sends labels sorted: those are taken as they are, the others copied and sorted (a
   // stable sort keeps equal names in arrival order)
@@ -120,7 +203,8 @@ export function seriesKey(labels: readonly PromLabel[]): string {
     if (name === '' || value === '') continue;
     tags += `,${escapeTag(name)}=${escapeTag(value)}`;
   }
-  return escapeMeasurement(measurement) + tags;
+  keyMeasurement = escapeMeasurement(measurement);
+  return keyMeasurement + tags;
 }
 
 function isSortedByName(labels: readonly PromLabel[]): boolean {
