@@ -1,4 +1,5 @@
-import { escapeMeasurement, escapeTag } from '@app/line-protocol';
+// the module itself, not the package index: its re-exports are getters, called per label here
+import { escapeMeasurement, escapeTag } from '@app/line-protocol/escape';
 import type { PromLabel, PromWriteRequest } from './remote-messages';
 
 /**
