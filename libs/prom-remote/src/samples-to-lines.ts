@@ -163,19 +163,30 @@ export function samplesToLines(request: PromWriteRequest, plan: LinesPlan, acqui
     if (key === undefined) continue;
     const linesBefore = lines;
     const samples = series[s].samples;
-    // a series' lines are one string written once: a buffer write per line and per part of it cost
-    // more than the concatenation (a third of this function's time on Prometheus-sized requests)
-    let text = '';
+    // the key is encoded once per series and copied for its other lines; the numbers are written
+    // digit by digit (a string per line, concatenated and then encoded, took about 15 % longer on the
+    // bench's request, and allocated per sample)
+    let keyStart = -1;
+    let keyLength = 0;
     for (let i = 0; i < samples.length; i++) {
       const { value, timestamp } = samples[i];
       if (Number.isNaN(value)) {
         nanDropped++;
         continue;
       }
-      text += key + formatFloat(value) + ' ' + String(timestamp) + '\n';
+      if (keyStart < 0) {
+        keyStart = at;
+        keyLength = buf.write(key, at, 'utf8');
+        at += keyLength;
+      } else {
+        at += buf.copy(buf, at, keyStart, keyStart + keyLength);
+      }
+      at = writeFloat(buf, at, value);
+      buf[at++] = SPACE;
+      at = writeInteger(buf, at, timestamp);
+      buf[at++] = NEWLINE;
       lines++;
     }
-    if (text !== '') at += buf.write(text, at, 'utf8');
     seriesEnds[s] = at;
     seriesLines[s] = lines - linesBefore;
   }
@@ -217,11 +228,51 @@ function byName(a: PromLabel, b: PromLabel): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
+/** Integers below this (in magnitude) are printed exactly by writeDigits. */
+const EXACT_INTEGER = 2 ** 53;
+const MINUS = 0x2d;
+const ZERO = 0x30;
+const NEWLINE = 0x0a;
+
 /**
  * A float as line protocol reads it back to the same float64: JavaScript's shortest round-trip
  * form (`1e+21`, `5e-324` and integral values like `3` are all floats to influxd without an `i`),
- * and `-0` kept negative, as influxd keeps it.
+ * and `-0` kept negative, as influxd keeps it. An integral value is written digit by digit (String
+ * gives the same digits below 2^53); any other is String's form, which is ASCII.
  */
-function formatFloat(v: number): string {
-  return v === 0 && 1 / v < 0 ? '-0' : String(v);
+function writeFloat(buf: Buffer, at: number, v: number): number {
+  if (v === 0 && 1 / v < 0) {
+    buf[at] = MINUS;
+    buf[at + 1] = ZERO;
+    return at + 2;
+  }
+  if (Number.isInteger(v) && v > -EXACT_INTEGER && v < EXACT_INTEGER) return writeDigits(buf, at, v);
+  return writeAscii(buf, at, String(v));
+}
+
+/** An integer (a sample's millisecond time) as String prints it. */
+function writeInteger(buf: Buffer, at: number, n: number): number {
+  return n > -EXACT_INTEGER && n < EXACT_INTEGER ? writeDigits(buf, at, n) : writeAscii(buf, at, String(n));
+}
+
+/** An integer of magnitude below 2^53, in decimal, with a '-' when negative (as String prints it). */
+function writeDigits(buf: Buffer, at: number, n: number): number {
+  if (n < 0) {
+    buf[at++] = MINUS;
+    n = -n;
+  }
+  let digits = 1;
+  for (let p = 10; p <= n; p *= 10) digits++;
+  const end = at + digits;
+  for (let i = end - 1; i >= at; i--) {
+    const q = Math.floor(n / 10);
+    buf[i] = ZERO + (n - q * 10);
+    n = q;
+  }
+  return end;
+}
+
+function writeAscii(buf: Buffer, at: number, text: string): number {
+  for (let i = 0; i < text.length; i++) buf[at++] = text.charCodeAt(i);
+  return at;
 }
