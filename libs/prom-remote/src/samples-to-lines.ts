@@ -179,7 +179,9 @@ export function samplesToLines(request: PromWriteRequest, plan: LinesPlan, acqui
         keyLength = buf.write(key, at, 'utf8');
         at += keyLength;
       } else {
-        at += buf.copy(buf, at, keyStart, keyStart + keyLength);
+        // TypedArray#copyWithin: Buffer#copy goes through a JS wrapper first (3 % of a request's time)
+        buf.copyWithin(at, keyStart, keyStart + keyLength);
+        at += keyLength;
       }
       at = writeFloat(buf, at, value);
       buf[at++] = SPACE;
