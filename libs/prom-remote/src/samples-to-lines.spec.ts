@@ -101,6 +101,28 @@ describe('samplesToLines: a remote write as influxd 1.6 stores it', () => {
     expect(text).toContain(' value=-0 6\n');
   });
 
+  it('prints each value and time as String does (-0 as -0), digit for digit', () => {
+    const integral = fc.oneof(
+      fc.maxSafeInteger(),
+      fc.constantFrom(2 ** 53, -(2 ** 53), 2 ** 53 - 1, 1e16, 9e15, 1e21, 2 ** 63, -(2 ** 63)),
+    );
+    const value = fc.oneof(fc.double({ noDefaultInfinity: true, noNaN: true }), integral, fc.constantFrom(0, -0, 5e-324, 1e-7, 0.1));
+    const timestamp = fc.oneof(
+      fc.integer({ min: -(2 ** 40), max: 2 ** 45 }),
+      integral.filter((t) => !Object.is(t, -0)),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.record({ value, timestamp }), { minLength: 1, maxLength: 6 }), (samples) => {
+        const text = toText({ timeseries: [{ labels: labels({ __name__: 'm' }), samples }] });
+        const expected = samples.map(
+          (p) => `m,__name__=m value=${Object.is(p.value, -0) ? '-0' : String(p.value)} ${String(p.timestamp)}\n`,
+        );
+        expect(text).toBe(expected.join(''));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('writes within the planned bound, in one buffer from acquire', () => {
     fc.assert(
       fc.property(writeRequestArb(fc.string({ maxLength: 12 })), (request) => {

@@ -8,6 +8,7 @@ import {
   samplesToLines,
   snappyDecodedLength,
   type LinesPlan,
+  type SampleLines,
 } from '@app/prom-remote';
 import { Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
@@ -16,7 +17,8 @@ import { writeMethodNotAllowed } from '../http/method-not-allowed';
 import { ProxyMetrics } from '../metrics/proxy-metrics';
 import { MAX_BODY_BYTES, MAX_INFLATED_BYTES } from '../write/receive-body';
 import { WriteBudget, type WriteHold } from '../write/write-budget';
-import { WriteHandler } from '../write/write.handler';
+import { type ReceivedWrite, WriteHandler } from '../write/write.handler';
+import { SeriesRouter } from './series-router';
 
 const TOO_LARGE = 'Request Entity Too Large';
 
@@ -24,13 +26,15 @@ const TOO_LARGE = 'Request Entity Too Large';
  * POST /api/v1/prom/write?db=…[&rp=…]: Prometheus remote write. The body (a snappy block holding a
  * protobuf WriteRequest) is received like a /write body (size cap, write budget, slow-body watch),
  * decoded, and each sample turned into a line the way influxd 1.6 stores it (samples-to-lines.ts);
- * the lines then take /write's own path (WriteHandler.writeReceived): routed by each metric's
- * keymap, replicated, spooled for a backend that is down, and answered as /write answers (204 once
- * every target backend acknowledged or spooled). Authentication is the request gate's, as for /write.
+ * the lines then take /write's own path: routed by each metric's keymap (by series, without scanning
+ * them again: series-router.ts; lines a scan might read otherwise go through WriteHandler.writeReceived's
+ * own route stage), replicated, spooled for a backend that is down, and answered as /write answers (204
+ * once every target backend acknowledged or spooled). Authentication is the request gate's, as for /write.
  */
 @Injectable()
 export class PrometheusWriteHandler {
   private readonly logger = new Logger(PrometheusWriteHandler.name);
+  private readonly seriesRouter: SeriesRouter;
 
   constructor(
     private readonly cluster: ClusterStateService,
@@ -38,7 +42,9 @@ export class PrometheusWriteHandler {
     private readonly metrics: ProxyMetrics,
     private readonly budget: WriteBudget,
     private readonly writer: WriteHandler,
-  ) {}
+  ) {
+    this.seriesRouter = new SeriesRouter(pool);
+  }
 
   async handle(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, requestId: string): Promise<void> {
     const receivedAt = Date.now();
@@ -67,19 +73,25 @@ export class PrometheusWriteHandler {
     const lines = this.toLines(block, limit, req, res, headers, hold);
     this.pool.release(block);
     if (lines === undefined) return; // answered
-    if (lines.length === 0) {
+    if (lines.out.lines === 0) {
       // nothing to store (no samples, or only NaN): influxd writes nothing and answers 204
-      this.pool.release(lines);
+      this.pool.release(lines.out.body);
       res.writeHead(204, headers);
       res.end();
       return;
     }
-    return this.writer.writeReceived(res, headers, lines, hold, { db, rp, precision: 'ms', receivedAt, receivedHr, requestId });
+    const write: ReceivedWrite = { db, rp, precision: 'ms', receivedAt, receivedHr, requestId };
+    if (!lines.plan.plain) return this.writer.writeReceived(res, headers, lines.out.body, hold, write);
+    // routed and handed to the batchers in this same tick, so against the topology read here
+    const current = this.cluster.topology;
+    const routed = this.seriesRouter.route(lines.out, lines.plan, current);
+    if (!routed.bodyTaken) this.pool.release(lines.out.body);
+    return this.writer.writeRouted(res, headers, routed, hold, write, current);
   }
 
   /**
-   * The body's lines, in one pooled buffer charged to the request's hold; undefined when the body
-   * was refused (answered here). The decoded size is bounded before decoding: the snappy block
+   * The body's lines, in one pooled buffer charged to the request's hold, with the plan they were
+   * written by; undefined when the body was refused (answered here). The decoded size is bounded before decoding: the snappy block
    * states it up front, and more than a /write body may carry is refused with influxd's 413.
    */
   private toLines(
@@ -89,7 +101,7 @@ export class PrometheusWriteHandler {
     res: ServerResponse,
     headers: OutgoingHttpHeaders,
     hold: WriteHold,
-  ): Buffer | undefined {
+  ): { out: SampleLines; plan: LinesPlan } | undefined {
     const decodedLength = snappyDecodedLength(block);
     if (decodedLength === undefined) return this.refuse(res, 400, SNAPPY_CORRUPT, headers);
     if (decodedLength > MAX_BODY_BYTES) return this.refuse(res, 413, TOO_LARGE, headers);
@@ -110,7 +122,7 @@ export class PrometheusWriteHandler {
     const out = samplesToLines(decoded.request, plan, (size) => this.pool.acquire(size));
     // from here the request holds its lines only
     this.budget.resize(hold, out.body.length, limit, req, res, headers);
-    return out.body;
+    return { out, plan };
   }
 
   private refuse(res: ServerResponse, status: number, error: string, headers: OutgoingHttpHeaders): undefined {

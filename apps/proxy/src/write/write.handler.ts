@@ -134,12 +134,29 @@ export class WriteHandler {
     hold: WriteHold,
     write: ReceivedWrite,
   ): Promise<void> {
-    const { db, rp, precision, receivedAt, receivedHr, requestId } = write;
+    const { receivedAt, receivedHr, precision } = write;
     const topology = this.cluster.topology;
     // a proxy serving several databases routes per client db (keys and hash include it); null: not served
     const router = topology.routers.multiDb ? topology.routers.forDb(db) : topology.router;
     const routed = this.router.route(body, topology, () => Buffer.from(timestampFor(receivedAt, receivedHr, precision), 'latin1'), router);
     if (!routed.bodyTaken) this.pool.release(body);
+    return this.writeRouted(res, headers, routed, hold, write, topology);
+  }
+
+  /**
+   * Batch → send → answer for lines already routed against `topology` (writeReceived's stages after
+   * its route stage), for a front door that routes its lines itself (Prometheus remote write routes each
+   * series' lines without scanning them): the same batching, spool, metrics and answer as /write.
+   */
+  async writeRouted(
+    res: ServerResponse,
+    headers: OutgoingHttpHeaders,
+    routed: RoutedLines,
+    hold: WriteHold,
+    write: ReceivedWrite,
+    topology: Topology,
+  ): Promise<void> {
+    const { db, rp, precision, requestId } = write;
     this.count(routed);
     this.observer.writeLines(res, db, routed.accepted + routed.dropped);
     const { pending, names } = this.queue(topology, routed, rp, precision, db);
