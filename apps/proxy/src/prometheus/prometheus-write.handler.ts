@@ -56,7 +56,7 @@ export class PrometheusWriteHandler {
     // influxd's checks, in its order (services/httpd/handler.go, servePromWrite); `precision` is not read
     const db = query.get('db') ?? '';
     if (db === '') return drainThen(req, () => writeInfluxError(res, 400, 'database is required', headers));
-    if (topology.node.db !== '' && db !== topology.node.db) {
+    if (!topology.routers.serves(db)) {
       return drainThen(req, () => writeInfluxError(res, 404, `database not found: ${JSON.stringify(db)}`, headers));
     }
     const rp = query.get('rp') ?? '';
@@ -84,7 +84,8 @@ export class PrometheusWriteHandler {
     if (!lines.plan.plain) return this.writer.writeReceived(res, headers, lines.out.body, hold, write);
     // routed and handed to the batchers in this same tick, so against the topology read here
     const current = this.cluster.topology;
-    const routed = this.seriesRouter.route(lines.out, lines.plan, current);
+    const router = current.routers.forDb(db);
+    const routed = this.seriesRouter.route(lines.out, lines.plan, current, router);
     if (!routed.bodyTaken) this.pool.release(lines.out.body);
     return this.writer.writeRouted(res, headers, routed, hold, write, current);
   }

@@ -1,6 +1,6 @@
 import type { BufferPool } from '@app/backend';
 import type { LinesPlan, SampleLines } from '@app/prom-remote';
-import type { Route } from '@app/router';
+import type { MeasurementRouter, Route } from '@app/router';
 import type { Topology } from '../cluster/topology';
 import { type BackendPart, MAX_QUOTED_LINE, type RoutedLines } from '../write/route-lines';
 
@@ -62,7 +62,8 @@ export class SeriesRouter {
 
   constructor(private readonly pool: BufferPool) {}
 
-  route(lines: SampleLines, plan: LinesPlan, topology: Topology): RoutedLines {
+  /** `router`: the client db's (a proxy serving several databases routes per db); null: every line is unroutable. */
+  route(lines: SampleLines, plan: LinesPlan, topology: Topology, router: MeasurementRouter | null = topology.router): RoutedLines {
     const backends = topology.backends;
     while (this.perBackend.length < backends.length) this.perBackend.push(new BackendRanges());
     for (let i = 0; i < backends.length; i++) this.perBackend[i].reset();
@@ -70,7 +71,6 @@ export class SeriesRouter {
     const buf = lines.body;
     const { seriesEnds, seriesLines } = lines;
     const measurements = plan.measurements;
-    const router = topology.router;
     const parts: BackendPart[] = [];
     const failed: string[] = [];
     let accepted = 0;
@@ -89,7 +89,7 @@ export class SeriesRouter {
       const name = measurements[s] as string;
       if (name !== lastName) {
         lastName = name;
-        lastRoute = router.routeByName(name);
+        lastRoute = router === null ? null : router.routeByName(name);
       }
       const route = lastRoute;
       if (route === null || route.length === 0) {

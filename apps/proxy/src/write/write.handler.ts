@@ -134,7 +134,7 @@ export class WriteHandler {
     hold: WriteHold,
     write: ReceivedWrite,
   ): Promise<void> {
-    const { receivedAt, receivedHr, precision } = write;
+    const { db, receivedAt, receivedHr, precision } = write;
     const topology = this.cluster.topology;
     // a proxy serving several databases routes per client db (keys and hash include it); null: not served
     const router = topology.routers.multiDb ? topology.routers.forDb(db) : topology.router;
