@@ -110,10 +110,14 @@ export class InfluxDiscovery implements ClusterDiscovery {
     for (const row of counts)
       for (const [k, v] of Object.entries(row)) if (k !== 'time' && typeof v === 'number') points = Math.max(points, v);
     if (points === 0) return undefined;
-    const first = await showRows(client, `SELECT * ${from} ORDER BY time ASC LIMIT 1`, rp, 'ms');
-    const last = await showRows(client, `SELECT * ${from} ORDER BY time DESC LIMIT 1`, rp, 'ms');
-    const firstMs = Number(first[0]?.time ?? span.start);
-    const lastMs = Number(last[0]?.time ?? span.end - 1);
+    // in µs (exact in a JSON number until year 2255); influxd truncates toward zero, so a first point
+    // before 1970 may be up to 1 µs earlier than it says: its ms is taken one lower there
+    const first = await showRows(client, `SELECT * ${from} ORDER BY time ASC LIMIT 1`, rp, 'u');
+    const last = await showRows(client, `SELECT * ${from} ORDER BY time DESC LIMIT 1`, rp, 'u');
+    const firstUs = first[0]?.time;
+    const lastUs = last[0]?.time;
+    const firstMs = typeof firstUs === 'number' ? Math.floor(firstUs / 1000) - (firstUs < 0 ? 1 : 0) : span.start;
+    const lastMs = typeof lastUs === 'number' ? Math.floor(lastUs / 1000) : span.end - 1;
     let bytes = 0;
     let lines = 0;
     const sample = {
