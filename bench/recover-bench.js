@@ -6,6 +6,7 @@
 //   env: POINTS (10000000)  MEASUREMENTS (100)  SERIES (10 per measurement)  BATCH (5000 lines per write)
 //        THROTTLE (points/s for the throttled run; default `auto`: half the unthrottled recover's rate,
 //        a limit the engine can reach on this machine; 0 skips it)  THROTTLE_SECS (20)
+//        CHUNK_ROWS (the engine's chunk_size, default its own: 10000)
 //
 // Three influxd (1.x, on PATH, under prlimit --as=4000000000, temp dirs, loopback ports): A, B and D.
 //   1. load: POINTS lines into A through /write, BATCH lines per request, 2 requests in flight (untimed);
@@ -88,7 +89,10 @@ async function engineChild(args) {
     },
     PRODUCT_CONFIG_RULES,
   );
-  const engine = new InfluxJobEngine({ logger: silent });
+  const engine = new InfluxJobEngine({
+    logger: silent,
+    ...(process.env.CHUNK_ROWS ? { tuning: { chunkRows: Number(process.env.CHUNK_ROWS) } } : {}),
+  });
   const request = { kind: 'recover', backend: 'b' };
   const planStart = performance.now();
   const plan = await engine.plan(request, config);
