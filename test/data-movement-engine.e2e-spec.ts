@@ -251,6 +251,32 @@ describe('data-movement engine against real influxd', () => {
     await expect(e.plan({ kind: 'recover', backend: 'd' }, config)).rejects.toThrow(/backend "d" has no replica to copy from/);
   });
 
+  it('stops promptly when aborted while the throttle holds a window back, and when the progress sink rejects', async () => {
+    const config = clusterConfig({ _default_: ['a', 'b'], cpu: ['a', 'b', 'c'] });
+    const e = engine();
+    const req: JobRequest = { kind: 'recover', backend: 'c' };
+    const plan = await e.plan(req, config);
+    // 100 points/s: the first 300-line batch goes at once, the next would wait 3 s
+    const abort = new AbortController();
+    const started = Date.now();
+    const run = e.run(jobOf(req, plan), config, { signal: abort.signal, pointsPerSecond: 100, onProgress: async () => undefined });
+    setTimeout(() => abort.abort(new Error('cancelled mid-window')), 500);
+    await expect(run).rejects.toThrow('cancelled mid-window');
+    expect(Date.now() - started).toBeLessThan(2_500);
+
+    let calls = 0;
+    const refused = e.run(jobOf(req, plan), config, {
+      signal: new AbortController().signal,
+      pointsPerSecond: 0,
+      onProgress: async () => {
+        calls++;
+        throw new Error('the store refused the progress');
+      },
+    });
+    await expect(refused).rejects.toThrow('the store refused the progress');
+    expect(calls).toBe(1);
+  });
+
   it('falls back to the next source when the first is down at run time', async () => {
     const config = clusterConfig({ _default_: ['a', 'b'], cpu: ['a', 'b', 'c'] });
     const dropped = await c.query('DROP MEASUREMENT cpu', DB.c);
