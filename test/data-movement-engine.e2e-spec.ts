@@ -220,18 +220,22 @@ describe('data-movement engine against real influxd', () => {
   });
 
   it('rebalance copies a moved measurement to its new owner only, then cleanup drops it where no keymap maps it', async () => {
+    // the new owner c2 is a db that does not exist yet (on c's influxd)
     const before = { _default_: ['a', 'b'] };
-    const after = { _default_: ['a', 'b'], mem: ['c'] };
-    const config = clusterConfig(after);
+    const after = { _default_: ['a', 'b'], mem: ['c2'] };
+    const config = clusterConfig(after, { c2: { url: c.url, db: 'dbc2' } });
     const e = engine();
     const req: JobRequest = { kind: 'rebalance', keymapsBefore: before };
     const plan = await e.plan(req, config);
-    expect(plan.steps.map((s) => s.op === 'copy' && `${s.rp}.${s.measurement} ${s.sources.join('+')}→${s.targets.join('+')}`)).toEqual([
-      'autogen.mem a+b→c',
-    ]);
+    expect(
+      plan.steps.map((s) => (s.op === 'copy' ? `${s.rp}.${s.measurement} ${s.sources.join('+')}→${s.targets.join('+')}` : s.op)),
+    ).toEqual(['schema', 'autogen.mem a+b→c2']);
     await runAll(e, jobOf(req, plan), config);
     const q = 'SELECT * FROM autogen.mem GROUP BY *';
-    expect(await answerText(c, q, DB.c)).toBe(await answerText(a, q, DB.a));
+    expect(await answerText(c, q, 'dbc2')).toBe(await answerText(a, q, DB.a));
+    // the new owner gets the retention policies it lacked, but keeps its own default
+    const rps = await c.rows('SHOW RETENTION POLICIES ON dbc2', 'dbc2');
+    expect(rps.map((r) => `${r.name} ${r.duration} ${r.default}`)).toEqual(['autogen 0s true', 'quarter 2160h0m0s false']);
 
     await expect(e.plan({ kind: 'cleanup', backend: 'a' }, config)).rejects.toThrow(new JobRefusedError('cleanup drops data: confirm it'));
     await expect(e.plan({ kind: 'cleanup', backend: 'a' }, config)).rejects.toMatchObject({ status: 400 });

@@ -118,7 +118,10 @@ describe('planning rebalance', () => {
       inv('b', [held('cpu'), held('mem')]),
       inv('c', []),
     ]);
-    expect(p.steps.map((s) => s.op === 'copy' && `${s.measurement} ${s.sources.join('+')}→${s.targets.join('+')}`)).toEqual(['cpu a+b→c']);
+    expect(p.steps[0]).toEqual({ op: 'schema', sources: ['a', 'b'], target: 'c', dbs: { db_a: 'db_c', db_b: 'db_c' }, createOnly: true });
+    expect(p.steps.slice(1).map((s) => s.op === 'copy' && `${s.measurement} ${s.sources.join('+')}→${s.targets.join('+')}`)).toEqual([
+      'cpu a+b→c',
+    ]);
   });
 
   it('plans nothing when no route changed, and refuses without the keymaps before', () => {
@@ -140,7 +143,10 @@ describe('planning rebalance', () => {
       inv('b', []),
       inv('c', []),
     ]);
-    expect(p.steps.map((s) => s.op === 'copy' && `${s.measurement} ${s.sources.join('+')}→${s.targets.join('+')}`)).toEqual(['cpu a→b']);
+    expect(p.steps.map((s) => (s.op === 'copy' ? `${s.measurement} ${s.sources.join('+')}→${s.targets.join('+')}` : s.op))).toEqual([
+      'schema',
+      'cpu a→b',
+    ]);
   });
 });
 

@@ -235,6 +235,7 @@ function planResync(request: JobRequest, config: ClusterConfig, inventories: rea
 function planRebalance(request: JobRequest, config: ClusterConfig, inventories: readonly BackendInventory[], acc: PlanAccumulator): void {
   const before = routerOf(request.keymapsBefore!, config);
   const after = routerOf(config.keymaps, config);
+  const schemaSources = new Map<string, Set<string>>();
   for (const holders of holdingsByKey(inventories).values()) {
     const { rp, measurement } = holders[0].holding;
     const oldOwners = before(measurement);
@@ -243,7 +244,20 @@ function planRebalance(request: JobRequest, config: ClusterConfig, inventories: 
     const sources = holders.filter((h) => oldOwners.includes(h.backend));
     if (sources.length === 0) continue;
     addCopy(acc, config, rp, measurement, sources, newOwners);
+    for (const target of newOwners) {
+      let from = schemaSources.get(target);
+      if (!from) schemaSources.set(target, (from = new Set()));
+      for (const s of sources) from.add(s.backend);
+    }
   }
+  // a new owner may lack the db or the retention policies the data lives in: schema steps first
+  const schemas: SchemaStep[] = [...schemaSources].map(([target, from]) => {
+    const names = [...from];
+    const dbs: Record<string, string> = {};
+    for (const n of names) dbs[dbOf(config, n)] = dbOf(config, target);
+    return { op: 'schema', sources: names, target, dbs, createOnly: true };
+  });
+  acc.steps.unshift(...schemas);
 }
 
 function planCleanup(inv: BackendInventory, config: ClusterConfig, acc: PlanAccumulator): void {
