@@ -346,6 +346,7 @@ async function main() {
   process.on('SIGINT', () => process.exit(130));
   process.on('SIGTERM', () => process.exit(143));
   const fmt = (n) => Math.round(n).toLocaleString('en');
+  if (PIN) console.log('PIN=1: influxd A and the engine on cpu 0, influxd B and D on cpu 1');
   console.log(
     `recover bench: ${fmt(POINTS)} points over ${MEASUREMENTS} measurements (${SERIES} series each), ${BATCH} lines per write, ${IN_FLIGHT} writes in flight`,
   );
