@@ -219,6 +219,29 @@ describe('data-movement engine against real influxd', () => {
     expect(await answerText(b, q, DB.b)).toBe(await answerText(a, q, DB.a));
   });
 
+  it('resync reports a window that still differs after the union copy, and moves on', async () => {
+    // x keeps rp "r" forever, y only for an hour: y drops the old points the union copy sends it
+    const config = clusterConfig({ _default_: ['x', 'y'] }, { x: { url: a.url, db: 'dbx' }, y: { url: b.url, db: 'dby' } });
+    for (const [influxd, db, duration] of [
+      [a, 'dbx', 'INF'],
+      [b, 'dby', '1h'],
+    ] as const) {
+      await influxd.createDatabase(db);
+      const made = await influxd.query(`CREATE RETENTION POLICY "r" ON "${db}" DURATION ${duration} REPLICATION 1 DEFAULT`);
+      expect(made.results[0].error).toBeUndefined();
+    }
+    await write(a, 'dbx', Array.from({ length: 50 }, (_, i) => `old,k=v x=${i}i ${T0_S + i * 60}`).join('\n'));
+    const e = engine();
+    const req: JobRequest = { kind: 'resync', measurements: ['old'] };
+    const plan = await e.plan(req, config);
+    expect(plan.steps.map((s) => s.op)).toEqual(['schema', 'compare']);
+    const seen = await runAll(e, jobOf(req, plan), config);
+    const last = seen[seen.length - 1];
+    expect(last.windowsStillDiffering).toBe(1);
+    expect(last.windowsDone).toBe(last.windowsTotal);
+    expect(last.pointsCopied).toBe(50);
+  });
+
   it('rebalance copies a moved measurement to its new owner only, then cleanup drops it where no keymap maps it', async () => {
     // the new owner c2 is a db that does not exist yet (on c's influxd)
     const before = { _default_: ['a', 'b'] };
