@@ -41,6 +41,11 @@ export interface SchemaStep {
   readonly target: string;
   /** Source db → target db (each backend writes into its own `db`). */
   readonly dbs: Readonly<Record<string, string>>;
+  /**
+   * Only create what is missing (the db, retention policies it lacks, never made default), change
+   * nothing the target has: rebalance's new owners keep their own settings. Absent: recover's full copy.
+   */
+  readonly createOnly?: boolean;
 }
 
 /**
@@ -112,6 +117,8 @@ export interface JobProgress {
   /** Seconds left at that rate (null: unknown). */
   readonly etaSeconds: number | null;
   readonly updatedAt: number;
+  /** resync: windows whose counts still differed after the union copy (each one is logged). */
+  readonly windowsStillDiffering?: number;
 }
 
 export type JobState = 'pending' | 'running' | 'done' | 'failed' | 'cancelled';
