@@ -163,9 +163,13 @@ export class JobRunner {
     watch.unref?.();
     let stored = job;
     if (job.runner !== this.options.name) {
-      stored = (await this.options.store.update(job.id, (r) => (r.state === 'running' ? { ...r, runner: this.options.name } : null))) ?? job;
+      stored =
+        (await this.options.store.update(job.id, (r) => (r.state === 'running' ? { ...r, runner: this.options.name } : null))) ?? job;
       const at = job.progress?.cursor;
-      this.log('log', `job ${job.id}: taking it over from ${job.runner ?? 'nobody'} at step ${at?.step ?? 0}${at?.windowStart !== undefined ? ` window ${new Date(at.windowStart).toISOString()}` : ''}`);
+      this.log(
+        'log',
+        `job ${job.id}: taking it over from ${job.runner ?? 'nobody'} at step ${at?.step ?? 0}${at?.windowStart !== undefined ? ` window ${new Date(at.windowStart).toISOString()}` : ''}`,
+      );
     }
     const onProgress = async (progress: JobProgress): Promise<void> => {
       if (abort.signal.aborted) throw abort.signal.reason as Error;
@@ -173,7 +177,9 @@ export class JobRunner {
         abort.abort(new Stopped('this process may no longer run jobs'));
         throw abort.signal.reason as Error;
       }
-      const after = await this.options.store.update(job.id, (r) => (r.state === 'running' ? { ...r, runner: this.options.name, progress } : null));
+      const after = await this.options.store.update(job.id, (r) =>
+        r.state === 'running' ? { ...r, runner: this.options.name, progress } : null,
+      );
       if (!after || after.state !== 'running') {
         abort.abort(new Stopped(`the job is ${after?.state ?? 'gone'}`));
         throw abort.signal.reason as Error;
@@ -191,7 +197,9 @@ export class JobRunner {
         this.log('warn', `job ${job.id} stopped: ${reason.message}`);
       } else {
         this.log('error', `job ${job.id} failed: ${reason.message}`);
-        await this.finish(job.id, 'failed', reason.message).catch((e: Error) => this.log('warn', `could not record the failure of ${job.id}: ${e.message}`));
+        await this.finish(job.id, 'failed', reason.message).catch((e: Error) =>
+          this.log('warn', `could not record the failure of ${job.id}: ${e.message}`),
+        );
       }
     } finally {
       clearInterval(watch);
