@@ -33,10 +33,10 @@ function createProvider(options: ConfigStoreOptions, rules: ConfigRules): Config
 @Module({})
 export class ClusterStoreModule {
   /**
-   * `jobStateFile`: where a file config keeps data-movement jobs (the proxy's --job-state-file, only in
-   * the process that runs jobs); without it they live in memory.
+   * `jobState`: where a file config keeps data-movement jobs (the proxy's --job-state-file), written only
+   * by the process that runs jobs (the others read it: `readOnly`); without it they live in memory.
    */
-  static forRoot(options: ConfigStoreOptions, rules: ConfigRules, jobStateFile?: string): DynamicModule {
+  static forRoot(options: ConfigStoreOptions, rules: ConfigRules, jobState?: { path: string; readOnly: boolean }): DynamicModule {
     return {
       module: ClusterStoreModule,
       global: true,
@@ -57,7 +57,11 @@ export class ClusterStoreModule {
         {
           provide: JobStore,
           useFactory: (p: ConfigProvider) =>
-            p instanceof StoreConfigProvider ? p.jobs() : jobStateFile ? new FileJobStore(jobStateFile) : new MemoryJobStore(),
+            p instanceof StoreConfigProvider
+              ? p.jobs()
+              : jobState
+                ? new FileJobStore(jobState.path, jobState.readOnly)
+                : new MemoryJobStore(),
           inject: [ConfigProvider],
         },
       ],

@@ -4,6 +4,14 @@ import { dirname } from 'node:path';
 import type { JobRecord } from '@app/data-movement/job-model';
 import { MemoryJobStore, parseJobRecord } from './job-store';
 
+/** A write to the state file from a process that does not own it. */
+export class JobStoreReadOnlyError extends Error {
+  override readonly name = 'JobStoreReadOnlyError';
+  constructor(path: string) {
+    super(`jobs are run by worker 0, which owns ${path}: this worker only reads it; retry (connections go to the workers in turn)`);
+  }
+}
+
 /** What the state file holds. */
 interface StateFile {
   version: 1;
@@ -19,12 +27,40 @@ interface StateFile {
 export class FileJobStore extends MemoryJobStore {
   override readonly scope = 'process' as const;
 
-  constructor(readonly path: string) {
+  /**
+   * `readOnly`: for the processes that do not run jobs (workers other than worker 0): every read
+   * re-reads the file the running process writes, and every write is refused.
+   */
+  constructor(
+    readonly path: string,
+    private readonly readOnly = false,
+  ) {
     super();
     this.load();
   }
 
+  override async list(): Promise<JobRecord[]> {
+    if (this.readOnly) this.load();
+    return super.list();
+  }
+
+  override async get(id: string): Promise<JobRecord | null> {
+    if (this.readOnly) this.load();
+    return super.get(id);
+  }
+
+  override async create(record: JobRecord, allBackends: readonly string[]): Promise<JobRecord> {
+    if (this.readOnly) throw new JobStoreReadOnlyError(this.path);
+    return super.create(record, allBackends);
+  }
+
+  override async update(id: string, change: (record: JobRecord) => JobRecord | null): Promise<JobRecord | null> {
+    if (this.readOnly) throw new JobStoreReadOnlyError(this.path);
+    return super.update(id, change);
+  }
+
   private load(): void {
+    this.records.clear();
     let text: string;
     try {
       text = readFileSync(this.path, 'utf8');

@@ -15,6 +15,12 @@ export interface JobRunnerOptions {
   readonly defaultPointsPerSecond: number;
   /** How often the store is looked at for work, and a running job for a cancel (ms). */
   readonly pollMs?: number;
+  /**
+   * A pending job is planned no sooner than this after it was created (ms): every proxy reads the job
+   * store once a second, and must know of a job (read-behind for a recover, both owners for a
+   * rebalance) before any data moves.
+   */
+  readonly settleMs?: number;
   readonly log?: (level: 'log' | 'warn' | 'error', message: string) => void;
   /** Told of every progress and state this runner stored (metrics). */
   readonly observe?: (job: JobRecord) => void;
@@ -99,6 +105,7 @@ export class JobRunner {
     const jobs = await this.options.store.list();
     const next = jobs.find((j) => j.state === 'pending' || j.state === 'running');
     if (!next) return;
+    if (next.state === 'pending' && Date.now() - next.createdAt < (this.options.settleMs ?? 0)) return;
     let job: JobRecord | null = next;
     if (job.state === 'pending' || !job.plan) job = await this.planJob(job, config);
     if (!job || !this.options.canRun()) return;

@@ -1,0 +1,15 @@
+import { JobEngine } from '@app/data-movement/job-model';
+import { createJobEngine } from '@app/data-movement/job-runner-engine';
+import { Module } from '@nestjs/common';
+import { ClusterModule } from '../cluster/cluster.module';
+import { ProxyJobsController } from './proxy-jobs.controller';
+import { ProxyJobsService } from './proxy-jobs.service';
+
+/** Data-movement jobs on the proxy: the admin endpoints, and the runner when the config is a file (JobWatch, in ClusterModule, follows them). */
+@Module({
+  imports: [ClusterModule],
+  controllers: [ProxyJobsController],
+  providers: [{ provide: JobEngine, useFactory: createJobEngine }, ProxyJobsService],
+  exports: [ProxyJobsService],
+})
+export class ProxyJobsModule {}
