@@ -201,6 +201,7 @@ export class RedisMembershipStore extends MembershipStore {
   }
 }
 
+/** ioredis options for a store (the admin CLI writes keymaps with its own connection). */
 function clientOptions(options: RedisStoreOptions): RedisOptions {
   const common: RedisOptions = {
     lazyConnect: true,
@@ -225,3 +226,4 @@ function clientOptions(options: RedisStoreOptions): RedisOptions {
   }
   return { ...common, host: options.host, port: options.port, tls: options.tls ? {} : undefined };
 }
+export const redisClientOptions = clientOptions;
