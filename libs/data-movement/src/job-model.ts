@@ -112,6 +112,8 @@ export interface JobProgress {
   /** Seconds left at that rate (null: unknown). */
   readonly etaSeconds: number | null;
   readonly updatedAt: number;
+  /** resync: windows whose counts still differed after the union copy (each one is logged). */
+  readonly windowsStillDiffering?: number;
 }
 
 export type JobState = 'pending' | 'running' | 'done' | 'failed' | 'cancelled';
