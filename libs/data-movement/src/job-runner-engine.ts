@@ -1,17 +1,10 @@
-import { JobEngine, type JobPlan, JobRefusedError } from './job-model';
+import { InfluxJobEngine } from './influx-job-engine';
+import type { JobEngine } from './job-model';
 
-/** The engine the sentinel, the proxy and the admin CLI run jobs with. */
-export function createJobEngine(): JobEngine {
-  return new MissingEngine();
-}
-
-/** Until the engine lands on this branch: every job is refused. */
-class MissingEngine extends JobEngine {
-  async plan(): Promise<JobPlan> {
-    throw new JobRefusedError('the data-movement engine is not built in');
-  }
-  async run(): Promise<void> {
-    throw new Error('the data-movement engine is not built in');
-  }
-  async close(): Promise<void> {}
+/**
+ * The engine the sentinel, the proxy and the admin CLI run jobs with. `pointsPerWindow`: the points a
+ * copy window is sized for (`--job-points-per-window`; absent: the engine's default).
+ */
+export function createJobEngine(options: { pointsPerWindow?: number } = {}): JobEngine {
+  return new InfluxJobEngine(options.pointsPerWindow ? { pointsPerWindow: options.pointsPerWindow } : {});
 }

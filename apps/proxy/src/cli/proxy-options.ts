@@ -21,6 +21,8 @@ export interface ProxyOptions extends LogSettings {
   jobStateFile?: string;
   /** Copy throttle of a data-movement job whose request names none, when this proxy runs it (points per second; 0: unthrottled). */
   jobPointsPerSecond?: number;
+  /** Points a data-movement copy window is sized for (`--job-points-per-window`; absent: the engine's default). */
+  jobPointsPerWindow?: number;
 }
 
 /** Points per second a data-movement job copies when its request does not say (docs/data-movement.md says why). */
@@ -64,6 +66,11 @@ export function parseProxyArgs(argv: string[]): ProxyOptions {
       type: 'number',
       description: 'copy throttle of a data-movement job that names none (0: unthrottled)',
       default: DEFAULT_JOB_POINTS_PER_SECOND,
+    })
+    .option('job-points-per-window', {
+      type: 'number',
+      description: 'points a data-movement copy window is sized for (memory per step, and what a resumed job copies again)',
+      defaultDescription: 'the engine’s',
     });
   const args = parseCommandLine(parser, argv);
   const configPath = resolve(args.config ?? resolve(PROJECT_ROOT, 'config.json'));
@@ -95,6 +102,10 @@ export function parseProxyArgs(argv: string[]): ProxyOptions {
     console.error('influxdb-proxy: --job-points-per-second must be a whole number of at least 0');
     process.exit(2);
   }
+  if (args.jobPointsPerWindow !== undefined && !(Number.isInteger(args.jobPointsPerWindow) && args.jobPointsPerWindow >= 1)) {
+    console.error('influxdb-proxy: --job-points-per-window must be a whole number of at least 1');
+    process.exit(2);
+  }
   return {
     configPath,
     store,
@@ -104,6 +115,7 @@ export function parseProxyArgs(argv: string[]): ProxyOptions {
     workers: args.workers,
     jobStateFile: resolve(args.jobStateFile ?? join(args.spoolDir, 'jobs.json')),
     jobPointsPerSecond: args.jobPointsPerSecond,
+    jobPointsPerWindow: args.jobPointsPerWindow,
     ...logs,
   };
 }

@@ -1,6 +1,8 @@
 import { JobEngine } from '@app/data-movement/job-model';
 import { createJobEngine } from '@app/data-movement/job-runner-engine';
 import { Module } from '@nestjs/common';
+import type { ProxyOptions } from '../cli/proxy-options';
+import { PROXY_OPTIONS } from '../proxy-options.token';
 import { ClusterModule } from '../cluster/cluster.module';
 import { ProxyJobsController } from './proxy-jobs.controller';
 import { ProxyJobsService } from './proxy-jobs.service';
@@ -9,7 +11,14 @@ import { ProxyJobsService } from './proxy-jobs.service';
 @Module({
   imports: [ClusterModule],
   controllers: [ProxyJobsController],
-  providers: [{ provide: JobEngine, useFactory: createJobEngine }, ProxyJobsService],
+  providers: [
+    {
+      provide: JobEngine,
+      useFactory: (o: ProxyOptions) => createJobEngine({ pointsPerWindow: o.jobPointsPerWindow }),
+      inject: [PROXY_OPTIONS],
+    },
+    ProxyJobsService,
+  ],
   exports: [ProxyJobsService],
 })
 export class ProxyJobsModule {}

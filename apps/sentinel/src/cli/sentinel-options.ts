@@ -32,6 +32,8 @@ export interface SentinelOptions extends LogSettings {
   writeFailureReports: number;
   /** Copy throttle of a data-movement job whose request names none (points per second; 0: unthrottled). */
   jobPointsPerSecond?: number;
+  /** Points a data-movement copy window is sized for (`--job-points-per-window`; absent: the engine's default). */
+  jobPointsPerWindow?: number;
 }
 
 /** Points per second a data-movement job copies when its request does not say (docs/data-movement.md says why). */
@@ -102,6 +104,11 @@ export function parseSentinelArgs(argv: string[]): SentinelOptions {
       type: 'number',
       description: 'copy throttle of a data-movement job that names none (0: unthrottled)',
       default: DEFAULT_JOB_POINTS_PER_SECOND,
+    })
+    .option('job-points-per-window', {
+      type: 'number',
+      description: 'points a data-movement copy window is sized for (memory per step, and what a resumed job copies again)',
+      defaultDescription: 'the engine’s',
     });
   const args = parseCommandLine(parser, argv);
   try {
@@ -134,6 +141,7 @@ export function parseSentinelArgs(argv: string[]): SentinelOptions {
       membershipTtl: seconds('membership-ttl', args.membershipTtl) / 1000,
       writeFailureReports: count('write-failure-reports', args.writeFailureReports, 0),
       jobPointsPerSecond: count('job-points-per-second', args.jobPointsPerSecond, 0),
+      jobPointsPerWindow: args.jobPointsPerWindow === undefined ? undefined : count('job-points-per-window', args.jobPointsPerWindow, 1),
       ...logSettings(args),
     };
     checkTimings(options);
