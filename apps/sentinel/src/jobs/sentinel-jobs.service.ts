@@ -9,6 +9,12 @@ import { SentinelService } from '../sentinel.service';
 import { SentinelJobMetrics } from './sentinel-job-metrics';
 
 /**
+ * Proxies read the job store once a second: a new job waits this long before any data moves, so every
+ * proxy fences a backend under recovery (or routes a rebalance) first.
+ */
+const JOB_SETTLE_MS = 2_000;
+
+/**
  * The leader runs the data-movement jobs recorded in the store; a follower runs none. Elected, it looks
  * at the store at once (a job the previous leader left running is resumed at its stored cursor);
  * deposed, it aborts the job it runs at once, leaving it running in the store for the next leader.
@@ -33,6 +39,7 @@ export class SentinelJobsService implements OnApplicationBootstrap, OnApplicatio
       config: () => sentinel.clusterConfig,
       canRun: () => sentinel.leading,
       defaultPointsPerSecond: options.jobPointsPerSecond ?? DEFAULT_JOB_POINTS_PER_SECOND,
+      settleMs: JOB_SETTLE_MS,
       log: (level, message) => this.logger[level](message),
       observe: (job) => metrics.observe(job),
     });
