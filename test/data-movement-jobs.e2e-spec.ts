@@ -46,8 +46,10 @@ beforeAll(async () => {
 
 afterAll(stopAll);
 
+/** The proxy sits in b's zone: it reads from b whenever b may answer (so a read from b would show). */
 function clusterConfig(port: number, db: string, keymaps: Record<string, string[]>): ProxyConfig {
-  const backend = (url: string) => ({
+  const backend = (url: string, zone: string) => ({
+    zone,
     url,
     db,
     timeout: 2_000,
@@ -58,9 +60,9 @@ function clusterConfig(port: number, db: string, keymaps: Record<string, string[
     upAfter: 2,
   });
   return {
-    backends: { a: backend(A.url), b: backend(B.url) },
+    backends: { a: backend(A.url, 'za'), b: backend(B.url, 'zb') },
     keymaps,
-    proxies: { p1: { listenAddr: `127.0.0.1:${port}`, db } },
+    proxies: { p1: { listenAddr: `127.0.0.1:${port}`, db, zone: 'zb' } },
   };
 }
 
