@@ -48,6 +48,9 @@ export interface ClusterDiscovery {
   inventory(backend: string, db: string, measurements?: readonly string[]): Promise<BackendInventory>;
 }
 
+/** (rp, measurement) pairs discovered at once on one backend. */
+const DISCOVERY_CONCURRENCY = 4;
+
 /** Points sampled per measurement to estimate the bytes a copy moves. */
 const SAMPLE_POINTS = 20;
 
@@ -88,13 +91,12 @@ export class InfluxDiscovery implements ClusterDiscovery {
     }
     let names = (await showValues(client, `SHOW MEASUREMENTS ON ${on}`)).map((row) => String(row[0]));
     if (measurements && measurements.length > 0) names = names.filter((m) => measurements.includes(m));
-    const holdings: MeasurementHolding[] = [];
-    for (const [rp, span] of spans) {
-      for (const measurement of names) {
-        const holding = await this.holding(client, rp, measurement, span);
-        if (holding) holdings.push(holding);
-      }
-    }
+    const pairs = [...spans].flatMap(([rp, span]) => names.map((measurement) => ({ rp, span, measurement })));
+    // a few at a time: each is four small queries, and influxd answers them in parallel
+    const found = await mapLimited(pairs, DISCOVERY_CONCURRENCY, ({ rp, span, measurement }) =>
+      this.holding(client, rp, measurement, span),
+    );
+    const holdings = found.filter((h): h is MeasurementHolding => h !== undefined);
     return { backend, db, reachable: true, hasDb: true, retentionPolicies, holdings };
   }
 
@@ -110,10 +112,14 @@ export class InfluxDiscovery implements ClusterDiscovery {
     for (const row of counts)
       for (const [k, v] of Object.entries(row)) if (k !== 'time' && typeof v === 'number') points = Math.max(points, v);
     if (points === 0) return undefined;
-    const first = await showRows(client, `SELECT * ${from} ORDER BY time ASC LIMIT 1`, rp, 'ms');
-    const last = await showRows(client, `SELECT * ${from} ORDER BY time DESC LIMIT 1`, rp, 'ms');
-    const firstMs = Number(first[0]?.time ?? span.start);
-    const lastMs = Number(last[0]?.time ?? span.end - 1);
+    // in µs (exact in a JSON number until year 2255); influxd truncates toward zero, so a first point
+    // before 1970 may be up to 1 µs earlier than it says: its ms is taken one lower there
+    const first = await showRows(client, `SELECT * ${from} ORDER BY time ASC LIMIT 1`, rp, 'u');
+    const last = await showRows(client, `SELECT * ${from} ORDER BY time DESC LIMIT 1`, rp, 'u');
+    const firstUs = first[0]?.time;
+    const lastUs = last[0]?.time;
+    const firstMs = typeof firstUs === 'number' ? Math.floor(firstUs / 1000) - (firstUs < 0 ? 1 : 0) : span.start;
+    const lastMs = typeof lastUs === 'number' ? Math.floor(lastUs / 1000) : span.end - 1;
     let bytes = 0;
     let lines = 0;
     const sample = {
@@ -175,4 +181,18 @@ export async function statement(client: BackendClient, text: string, db = true, 
   const result = json.results?.[0];
   if (result?.error) throw new Error(`backend ${client.name}: ${text}: ${result.error}`);
   return result?.series ?? [];
+}
+
+/** `fn` over `items` with at most `limit` calls pending at once; results in the order of `items`. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
