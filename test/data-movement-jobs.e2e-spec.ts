@@ -9,6 +9,7 @@
  * - rebalance: `cpu` moved from a to b with `rebalance --keymaps` under a steady write load; queries never
  *   miss data meanwhile; afterwards every `cpu` point is on b; `cleanup a` is refused (409) while the
  *   rebalance runs and drops `cpu` from a after it.
+ * - etcd: `rebalance --keymaps` records the job under runtime/jobs/, then writes keymaps/; the leader moves the data.
  * - config file: the proxy runs a `recover` itself (`influxdb-proxy-admin --proxy`); killed mid-job and
  *   restarted, it resumes from its state file.
  */
@@ -20,6 +21,7 @@ import { Influxd, startInfluxd } from './support/influxd';
 import { freePorts } from './support/ports';
 import { makeTempDir, sleep, stopAll, waitUntil } from './support/processes';
 import { ProxyConfig, ProxyProcess, startProxy } from './support/proxy-process';
+import { Etcd, startEtcd } from './support/etcd';
 import { Redis, startRedis } from './support/redis';
 import { SentinelProcess, sentinelFlags, startSentinel } from './support/sentinel-process';
 
@@ -332,6 +334,58 @@ describe('jobs run by the sentinel leader, state in Redis', () => {
     expect(await countOn(A, DB, 'cpu')).toBe(0);
     expect(await countOn(B, DB, 'cpu')).toBe(N + acked);
     expect(await countOn(A, DB, 'net')).toBe(N);
+  });
+});
+
+describe('jobs in etcd', () => {
+  const EDB = 'etcddb';
+  let etcd: Etcd;
+  let sentinel: SentinelProcess;
+  let proxy: ProxyProcess;
+  const prefix = '/influx-proxy/';
+
+  beforeAll(async () => {
+    etcd = await startEtcd();
+    await Promise.all([A.createDatabase(EDB), B.createDatabase(EDB)]);
+    const [port] = await freePorts(1);
+    const config = clusterConfig(port, EDB, { _default_: ['a', 'b'], load: ['a'] });
+    for (const section of ['backends', 'keymaps', 'proxies'] as const) {
+      for (const [name, value] of Object.entries(config[section])) await etcd.put(`${prefix}${section}/${name}`, JSON.stringify(value));
+    }
+    const store = ['--etcd', etcd.url];
+    sentinel = await startSentinel({ store, name: 'e1', extraArgs: SENTINEL_FLAGS });
+    proxy = await startProxy({ store, listenAddr: `127.0.0.1:${port}` });
+    await writeThrough(proxy.url, EDB, seedLines('load', 500));
+    await waitUntil(async () => ((await countOn(A, EDB, 'load')) === 500 ? true : undefined), { what: 'the seed on a' });
+  });
+
+  afterAll(async () => {
+    await Promise.all([proxy?.stop(), sentinel?.stop()]);
+    await etcd?.stop();
+  });
+
+  it('rebalance --keymaps records the job under runtime/jobs/, writes keymaps/ in one transaction, and the leader moves the data', async () => {
+    const dir = await makeTempDir('keymaps');
+    const keymapsFile = path.join(dir, 'keymaps.json');
+    fs.writeFileSync(keymapsFile, JSON.stringify({ keymaps: { _default_: ['a', 'b'], load: ['b'] } }));
+    const run = await admin(['--etcd', etcd.url, 'rebalance', '--keymaps', keymapsFile, '--points-per-second', '0', '--wait'], 90_000);
+    expectOk(run);
+    const id = recordedJobId(run);
+    expect(JSON.parse((await etcd.get(`${prefix}keymaps/load`))!)).toEqual(['b']);
+    expect(JSON.parse((await etcd.get(`${prefix}runtime/jobs/${id}`))!)).toMatchObject({
+      state: 'done',
+      runner: 'e1',
+      request: { keymapsBefore: { load: ['a'] } },
+    });
+    expect(await countOn(B, EDB, 'load')).toBe(500);
+    expect(await rowsOn(B, EDB, 'load')).toEqual(await rowsOn(A, EDB, 'load'));
+    // the proxy routes load by the new keymaps alone now
+    await waitUntil(
+      async () => ((await (await request(`${proxy.url}/meta`)).json()).measurementToBackends.load?.[0] === 'b' ? true : undefined),
+      {
+        what: 'the proxy on the new keymaps',
+      },
+    );
   });
 });
 
