@@ -436,4 +436,30 @@ describe('jobs run by the proxy itself on a config file', () => {
     expectOk(jobs);
     expect(jobs.stdout).toContain(`${id}  recover b  done`);
   });
+
+  it('POST /admin/jobs refuses what cannot run (400) and a busy backend (409); cancel stops a running job', async () => {
+    const post = (body: unknown) =>
+      request(`${proxy.url}/admin/jobs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const noConfirm = await post({ kind: 'cleanup', backend: 'a' });
+    expect([noConfirm.status, noConfirm.json().error]).toEqual([400, expect.stringContaining('confirm')]);
+    expect((await post({ kind: 'recover', backend: 'nope' })).status).toBe(400);
+    const slow = await post({ kind: 'recover', backend: 'b', pointsPerSecond: 20 });
+    expect(slow.status).toBe(201);
+    const id = slow.json().id as string;
+    const busy = await post({ kind: 'resync' });
+    expect([busy.status, busy.json().error]).toEqual([409, expect.stringContaining(id)]);
+    const get = async () => (await request(`${proxy.url}/admin/jobs/${id}`)).json();
+    await waitUntil(async () => ((await get()).windowsDone >= 1 ? true : undefined), {
+      attempts: 300,
+      intervalMs: 100,
+      what: 'a window copied',
+    });
+    const cancelled = await admin(['--proxy', proxy.url, 'cancel', id]);
+    expectOk(cancelled);
+    expect(cancelled.stdout).toContain(`${id}  recover b  cancelled`);
+    const at = (await get()).pointsCopied;
+    await sleep(1_500);
+    expect(await get()).toMatchObject({ state: 'cancelled', pointsCopied: at });
+    expect((await request(`${proxy.url}/meta`)).json().recovering).toEqual([]);
+  });
 });
