@@ -31,18 +31,28 @@ export class JobMetrics {
       labelNames: ['kind'],
       registers,
     });
-    this.jobs = new Gauge({ name: `${prefix}jobs`, help: 'Data-movement jobs in the store, by state', labelNames: ['state'], registers });
+    // every worker of a proxy reads the same store: the group shows one reading, not their sum
+    const aggregator = 'max' as const;
+    this.jobs = new Gauge({
+      name: `${prefix}jobs`,
+      help: 'Data-movement jobs in the store, by state',
+      labelNames: ['state'],
+      registers,
+      aggregator,
+    });
     this.progress = new Gauge({
       name: `${prefix}job_progress_ratio`,
       help: 'Windows done of the windows planned, per unfinished data-movement job',
       labelNames: ['id', 'kind'],
       registers,
+      aggregator,
     });
     this.rate = new Gauge({
       name: `${prefix}job_points_per_second`,
       help: 'Copy rate of each unfinished data-movement job, as its runner last stored it',
       labelNames: ['id', 'kind'],
       registers,
+      aggregator,
     });
     for (const state of STATES) this.jobs.set({ state }, 0);
   }
