@@ -63,6 +63,8 @@ describe('BackendReadFence under recovery', () => {
     f.update(new Map([['a', 5]]), undefined);
     expect(candidates([1, 0], topology, f)).toEqual([0, 1]);
     expect(f.recoveringBackends()).toEqual(['b']);
+    expect(f.describeBehind(backend('b'))).toBe('b (being recovered)');
+    expect(f.describeBehind(backend('a'))).toBe('a (5 records waiting)');
     f.update(new Map([['a', 0]]), undefined);
     expect(f.setRecovering([])).toBe(true);
     expect(f.active).toBe(false);

@@ -39,6 +39,13 @@ export class BackendReadFence implements ReadFence {
     return this.recovering.size > 0 && this.recovering.has(backend.name) ? records + RECOVERING_WEIGHT : records;
   }
 
+  /** A backend being recovered is named so in the read-behind header, not by a made-up record count. */
+  describeBehind(backend: PlannerBackend): string {
+    const records = this.behindBy.get(backend.name) ?? 0;
+    if (!this.recovering.has(backend.name)) return `${backend.name} (${records} records waiting)`;
+    return records > 0 ? `${backend.name} (being recovered, ${records} records waiting)` : `${backend.name} (being recovered)`;
+  }
+
   /** The backends under recovery now; true when the set changed. */
   setRecovering(names: readonly string[]): boolean {
     const next = [...new Set(names)].sort();
