@@ -6,6 +6,9 @@
 //   env: POINTS (10000000)  MEASUREMENTS (100)  SERIES (10 per measurement)  BATCH (5000 lines per write)
 //        THROTTLE (points/s for the throttled run; default `auto`: half the unthrottled recover's rate,
 //        a limit the engine can reach on this machine; 0 skips it)  THROTTLE_SECS (20)
+//        CHUNK_ROWS (the engine's chunk_size, default its own: 10000)
+//        PIN=1: influxd A (the source) and the engine on cpu 0, B and D (the targets) on cpu 1 — on a 2-core
+//        machine, source and target then do not take cpu from each other, as on two hosts (needs taskset)
 //
 // Three influxd (1.x, on PATH, under prlimit --as=4000000000, temp dirs, loopback ports): A, B and D.
 //   1. load: POINTS lines into A through /write, BATCH lines per request, 2 requests in flight (untimed);
@@ -32,6 +35,7 @@ const MEASUREMENTS = Number(process.env.MEASUREMENTS ?? 100);
 const SERIES = Number(process.env.SERIES ?? 10);
 const BATCH = Number(process.env.BATCH ?? 5000);
 const THROTTLE_ENV = process.env.THROTTLE ?? 'auto';
+const PIN = process.env.PIN === '1';
 const THROTTLE_SECS = Number(process.env.THROTTLE_SECS ?? 20);
 /** Writes in flight for the load and the direct run: the engine's own (writesInFlight). */
 const IN_FLIGHT = 2;
@@ -39,28 +43,43 @@ const IN_FLIGHT = 2;
 const T0_S = 1_704_067_200;
 
 // ---------------------------------------------------------------------------------------------
-// the engine child: the TypeScript sources compiled on the fly with @swc/core (as jest does)
+// the engine child: the TypeScript sources compiled with @swc/core (as jest does) by the parent, once,
+// into WORK/js, so the child loads plain JS and its RSS is the engine's, not the compiler's
 
-function registerTypeScript() {
-  const Module = require('node:module');
+const SWC_OPTIONS = {
+  jsc: {
+    parser: { syntax: 'typescript', decorators: true },
+    transform: { legacyDecorator: true, decoratorMetadata: true },
+    target: 'es2022',
+  },
+  module: { type: 'commonjs' },
+};
+
+/** Every lib's sources (not specs) compiled into OUT/libs/<lib>/src/<file>.js. */
+function compileLibs(out) {
   const swc = require('@swc/core');
+  const walk = (dir) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(file);
+      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.spec.ts') && !entry.name.endsWith('.d.ts')) {
+        const target = path.join(out, path.relative(ROOT, file)).replace(/\.ts$/, '.js');
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+        fs.writeFileSync(target, swc.transformSync(fs.readFileSync(file, 'utf8'), { ...SWC_OPTIONS, filename: file }).code);
+      }
+    }
+  };
+  walk(path.join(ROOT, 'libs'));
+}
+
+/** `@app/x/y` → JS/libs/x/src/y; everything else from the project's node_modules (NODE_PATH). */
+function resolveAppPaths(js) {
+  const Module = require('node:module');
   const resolve = Module._resolveFilename;
   Module._resolveFilename = function (request, ...rest) {
     const m = /^@app\/([a-z-]+)(\/.*)?$/.exec(request);
-    if (m) request = path.join(ROOT, 'libs', m[1], 'src', m[2] ?? '');
+    if (m) request = path.join(js, 'libs', m[1], 'src', m[2] ?? '');
     return resolve.call(this, request, ...rest);
-  };
-  require.extensions['.ts'] = (module, filename) => {
-    const { code } = swc.transformSync(fs.readFileSync(filename, 'utf8'), {
-      filename,
-      jsc: {
-        parser: { syntax: 'typescript', decorators: true },
-        transform: { legacyDecorator: true, decoratorMetadata: true },
-        target: 'es2022',
-      },
-      module: { type: 'commonjs' },
-    });
-    module._compile(code, filename);
   };
 }
 
@@ -70,10 +89,10 @@ function vmHwmMb() {
 }
 
 async function engineChild(args) {
-  registerTypeScript();
-  const { InfluxJobEngine } = require(path.join(ROOT, 'libs/data-movement/src'));
-  const { parseClusterConfig } = require(path.join(ROOT, 'libs/config/src'));
-  const { PRODUCT_CONFIG_RULES } = require(path.join(ROOT, 'libs/cli/src/config-rules'));
+  resolveAppPaths(args.js);
+  const { InfluxJobEngine } = require(path.join(args.js, 'libs/data-movement/src'));
+  const { parseClusterConfig } = require(path.join(args.js, 'libs/config/src'));
+  const { PRODUCT_CONFIG_RULES } = require(path.join(args.js, 'libs/cli/src/config-rules'));
   const silent = {
     debug() {},
     log() {},
@@ -88,14 +107,17 @@ async function engineChild(args) {
     },
     PRODUCT_CONFIG_RULES,
   );
-  const engine = new InfluxJobEngine({ logger: silent });
+  const engine = new InfluxJobEngine({
+    logger: silent,
+    ...(process.env.CHUNK_ROWS ? { tuning: { chunkRows: Number(process.env.CHUNK_ROWS) } } : {}),
+  });
   const request = { kind: 'recover', backend: 'b' };
   const planStart = performance.now();
   const plan = await engine.plan(request, config);
   const planSeconds = (performance.now() - planStart) / 1000;
   const abort = new AbortController();
   let last;
-  // what the process holds before copying: node, the compiled sources (swc's native compiler included), the plan
+  // what the process holds before copying: node, the engine's code and its libraries, the plan
   const baseRssMb = process.memoryUsage().rss / 1048576;
   let peakMb = vmHwmMb();
   const sampler = setInterval(() => (peakMb = Math.max(peakMb, vmHwmMb())), 200);
@@ -188,6 +210,7 @@ async function query(url, q, db) {
 }
 
 async function startInfluxd(name) {
+  // (the name says which cpu it is pinned to with PIN)
   const dir = path.join(work, name);
   fs.mkdirSync(dir);
   const [port, rpc] = [await freePort(), await freePort()];
@@ -213,7 +236,10 @@ bind-address = "127.0.0.1:${rpc}"
 `;
   fs.writeFileSync(path.join(dir, 'influxd.conf'), conf);
   // prlimit execs influxd: the PID is influxd's
-  const proc = spawn('prlimit', ['--as=4000000000', '--', 'influxd', '-config', path.join(dir, 'influxd.conf')], {
+  const command = ['prlimit', '--as=4000000000', '--', 'influxd', '-config', path.join(dir, 'influxd.conf')];
+  // PIN: the source (A) on cpu 0, the targets (B, D) on cpu 1, as if source and target were two hosts
+  if (PIN) command.unshift('taskset', '-c', name === 'a' ? '0' : '1');
+  const proc = spawn(command[0], command.slice(1), {
     stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'log'), 'w')],
   });
   pids.push(proc.pid);
@@ -268,8 +294,10 @@ async function load(url) {
 
 function runChild(args) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [__filename, '--engine', JSON.stringify(args)], {
+    const argv = [__filename, '--engine', JSON.stringify({ ...args, js: path.join(work, 'js') })];
+    const child = spawn(PIN ? 'taskset' : process.execPath, PIN ? ['-c', '0', process.execPath, ...argv] : argv, {
       cwd: ROOT,
+      env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     pids.push(child.pid);
@@ -318,9 +346,11 @@ async function main() {
   process.on('SIGINT', () => process.exit(130));
   process.on('SIGTERM', () => process.exit(143));
   const fmt = (n) => Math.round(n).toLocaleString('en');
+  if (PIN) console.log('PIN=1: influxd A and the engine on cpu 0, influxd B and D on cpu 1');
   console.log(
     `recover bench: ${fmt(POINTS)} points over ${MEASUREMENTS} measurements (${SERIES} series each), ${BATCH} lines per write, ${IN_FLIGHT} writes in flight`,
   );
+  compileLibs(path.join(work, 'js'));
   const [a, b, d] = [await startInfluxd('a'), await startInfluxd('b'), await startInfluxd('d')];
   const loaded = await load(a.url);
   console.log(`load into A:            ${fmt(loaded.rate)} points/s (${loaded.seconds.toFixed(1)} s)`);

@@ -219,19 +219,46 @@ describe('data-movement engine against real influxd', () => {
     expect(await answerText(b, q, DB.b)).toBe(await answerText(a, q, DB.a));
   });
 
+  it('resync reports a window that still differs after the union copy, and moves on', async () => {
+    // x keeps rp "r" forever, y only for an hour: y drops the old points the union copy sends it
+    const config = clusterConfig({ _default_: ['x', 'y'] }, { x: { url: a.url, db: 'dbx' }, y: { url: b.url, db: 'dby' } });
+    for (const [influxd, db, duration] of [
+      [a, 'dbx', 'INF'],
+      [b, 'dby', '1h'],
+    ] as const) {
+      await influxd.createDatabase(db);
+      const made = await influxd.query(`CREATE RETENTION POLICY "r" ON "${db}" DURATION ${duration} REPLICATION 1 DEFAULT`);
+      expect(made.results[0].error).toBeUndefined();
+    }
+    await write(a, 'dbx', Array.from({ length: 50 }, (_, i) => `old,k=v x=${i}i ${T0_S + i * 60}`).join('\n'));
+    const e = engine();
+    const req: JobRequest = { kind: 'resync', measurements: ['old'] };
+    const plan = await e.plan(req, config);
+    expect(plan.steps.map((s) => s.op)).toEqual(['schema', 'compare']);
+    const seen = await runAll(e, jobOf(req, plan), config);
+    const last = seen[seen.length - 1];
+    expect(last.windowsStillDiffering).toBe(1);
+    expect(last.windowsDone).toBe(last.windowsTotal);
+    expect(last.pointsCopied).toBe(50);
+  });
+
   it('rebalance copies a moved measurement to its new owner only, then cleanup drops it where no keymap maps it', async () => {
+    // the new owner c2 is a db that does not exist yet (on c's influxd)
     const before = { _default_: ['a', 'b'] };
-    const after = { _default_: ['a', 'b'], mem: ['c'] };
-    const config = clusterConfig(after);
+    const after = { _default_: ['a', 'b'], mem: ['c2'] };
+    const config = clusterConfig(after, { c2: { url: c.url, db: 'dbc2' } });
     const e = engine();
     const req: JobRequest = { kind: 'rebalance', keymapsBefore: before };
     const plan = await e.plan(req, config);
-    expect(plan.steps.map((s) => s.op === 'copy' && `${s.rp}.${s.measurement} ${s.sources.join('+')}→${s.targets.join('+')}`)).toEqual([
-      'autogen.mem a+b→c',
-    ]);
+    expect(
+      plan.steps.map((s) => (s.op === 'copy' ? `${s.rp}.${s.measurement} ${s.sources.join('+')}→${s.targets.join('+')}` : s.op)),
+    ).toEqual(['schema', 'autogen.mem a+b→c2']);
     await runAll(e, jobOf(req, plan), config);
     const q = 'SELECT * FROM autogen.mem GROUP BY *';
-    expect(await answerText(c, q, DB.c)).toBe(await answerText(a, q, DB.a));
+    expect(await answerText(c, q, 'dbc2')).toBe(await answerText(a, q, DB.a));
+    // the new owner gets the retention policies it lacked, but keeps its own default
+    const rps = await c.rows('SHOW RETENTION POLICIES ON dbc2', 'dbc2');
+    expect(rps.map((r) => `${r.name} ${r.duration} ${r.default}`)).toEqual(['autogen 0s true', 'quarter 2160h0m0s false']);
 
     await expect(e.plan({ kind: 'cleanup', backend: 'a' }, config)).rejects.toThrow(new JobRefusedError('cleanup drops data: confirm it'));
     await expect(e.plan({ kind: 'cleanup', backend: 'a' }, config)).rejects.toMatchObject({ status: 400 });
@@ -249,6 +276,32 @@ describe('data-movement engine against real influxd', () => {
     const e = engine();
     await expect(e.plan({ kind: 'recover', backend: 'nope' }, config)).rejects.toThrow(new JobRefusedError('unknown backend "nope"'));
     await expect(e.plan({ kind: 'recover', backend: 'd' }, config)).rejects.toThrow(/backend "d" has no replica to copy from/);
+  });
+
+  it('stops promptly when aborted while the throttle holds a window back, and when the progress sink rejects', async () => {
+    const config = clusterConfig({ _default_: ['a', 'b'], cpu: ['a', 'b', 'c'] });
+    const e = engine();
+    const req: JobRequest = { kind: 'recover', backend: 'c' };
+    const plan = await e.plan(req, config);
+    // 100 points/s: the first 300-line batch goes at once, the next would wait 3 s
+    const abort = new AbortController();
+    const started = Date.now();
+    const run = e.run(jobOf(req, plan), config, { signal: abort.signal, pointsPerSecond: 100, onProgress: async () => undefined });
+    setTimeout(() => abort.abort(new Error('cancelled mid-window')), 500);
+    await expect(run).rejects.toThrow('cancelled mid-window');
+    expect(Date.now() - started).toBeLessThan(2_500);
+
+    let calls = 0;
+    const refused = e.run(jobOf(req, plan), config, {
+      signal: new AbortController().signal,
+      pointsPerSecond: 0,
+      onProgress: async () => {
+        calls++;
+        throw new Error('the store refused the progress');
+      },
+    });
+    await expect(refused).rejects.toThrow('the store refused the progress');
+    expect(calls).toBe(1);
   });
 
   it('falls back to the next source when the first is down at run time', async () => {

@@ -41,6 +41,11 @@ export interface SchemaStep {
   readonly target: string;
   /** Source db → target db (each backend writes into its own `db`). */
   readonly dbs: Readonly<Record<string, string>>;
+  /**
+   * Only create what is missing (the db, retention policies it lacks, never made default), change
+   * nothing the target has: rebalance's new owners keep their own settings. Absent: recover's full copy.
+   */
+  readonly createOnly?: boolean;
 }
 
 /**

@@ -89,7 +89,17 @@ describe('planning resync', () => {
       inv('b', [held('cpu', 80), held('mem', 5)]),
       inv('c', [held('solo')]),
     ]);
-    expect(p.steps.map((s) => s.op === 'compare' && `${s.measurement} ${s.replicas.join('+')}`)).toEqual(['cpu a+b', 'mem a+b']);
+    expect(
+      p.steps.map((s) =>
+        s.op === 'compare' ? `${s.measurement} ${s.replicas.join('+')}` : `${s.op} ${s.op === 'schema' ? s.target : ''}`,
+      ),
+    ).toEqual([
+      // a lacks mem: it may lack the rp the union copy writes mem into
+      'schema a',
+      'cpu a+b',
+      'mem a+b',
+    ]);
+    expect(p.steps[0]).toMatchObject({ sources: ['b'], createOnly: true });
     // what it may copy: each replica's shortfall against the fullest
     expect(p.estimatedPoints).toBe(20 + 5);
   });
@@ -100,7 +110,7 @@ describe('planning resync', () => {
       inv('b', [held('cpu'), held('mem')]),
       inv('c', []),
     ]);
-    expect(p.steps.map((s) => s.op === 'compare' && s.measurement)).toEqual(['mem']);
+    expect(p.steps.map((s) => (s.op === 'compare' ? s.measurement : s.op))).toEqual(['schema', 'mem']);
   });
 
   it('cannot compare with a replica down', () => {
@@ -118,7 +128,10 @@ describe('planning rebalance', () => {
       inv('b', [held('cpu'), held('mem')]),
       inv('c', []),
     ]);
-    expect(p.steps.map((s) => s.op === 'copy' && `${s.measurement} ${s.sources.join('+')}→${s.targets.join('+')}`)).toEqual(['cpu a+b→c']);
+    expect(p.steps[0]).toEqual({ op: 'schema', sources: ['a', 'b'], target: 'c', dbs: { db_a: 'db_c', db_b: 'db_c' }, createOnly: true });
+    expect(p.steps.slice(1).map((s) => s.op === 'copy' && `${s.measurement} ${s.sources.join('+')}→${s.targets.join('+')}`)).toEqual([
+      'cpu a+b→c',
+    ]);
   });
 
   it('plans nothing when no route changed, and refuses without the keymaps before', () => {
@@ -140,7 +153,10 @@ describe('planning rebalance', () => {
       inv('b', []),
       inv('c', []),
     ]);
-    expect(p.steps.map((s) => s.op === 'copy' && `${s.measurement} ${s.sources.join('+')}→${s.targets.join('+')}`)).toEqual(['cpu a→b']);
+    expect(p.steps.map((s) => (s.op === 'copy' ? `${s.measurement} ${s.sources.join('+')}→${s.targets.join('+')}` : s.op))).toEqual([
+      'schema',
+      'cpu a→b',
+    ]);
   });
 });
 

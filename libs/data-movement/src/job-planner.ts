@@ -205,6 +205,7 @@ function planResync(request: JobRequest, config: ClusterConfig, inventories: rea
   const route = routerOf(config.keymaps, config);
   const down = new Map(inventories.filter((inv) => !inv.reachable).map((inv) => [inv.backend, inv.error ?? 'did not answer']));
   const only = request.measurements && request.measurements.length > 0 ? new Set(request.measurements) : undefined;
+  const schemaSources = new Map<string, Set<string>>();
   for (const holders of holdingsByKey(inventories).values()) {
     const { rp, measurement } = holders[0].holding;
     if (only && !only.has(measurement)) continue;
@@ -222,6 +223,8 @@ function planResync(request: JobRequest, config: ClusterConfig, inventories: rea
     );
     const step: CompareStep = { op: 'compare', measurement, rp, dbOf: dbMap(config, replicas), replicas, span, windowMs };
     acc.steps.push(step);
+    // a replica without this (rp, measurement) may lack the rp the union copy writes into
+    for (const r of replicas) if (!held.some((h) => h.backend === r)) needsSchema(schemaSources, r, held);
     // what it may copy: each replica's shortfall against the fullest
     for (const r of replicas) {
       const mine = held.find((h) => h.backend === r)?.holding;
@@ -230,11 +233,31 @@ function planResync(request: JobRequest, config: ClusterConfig, inventories: rea
       acc.bytes += shortfall * held[0].holding.avgLineBytes;
     }
   }
+  prependSchemaSteps(acc, config, schemaSources);
+}
+
+/** Notes that `target` needs the schema of `sources` (created only where missing) before it is written to. */
+function needsSchema(map: Map<string, Set<string>>, target: string, sources: readonly { backend: string }[]): void {
+  let from = map.get(target);
+  if (!from) map.set(target, (from = new Set()));
+  for (const s of sources) from.add(s.backend);
+}
+
+/** One createOnly schema step per target, before every other step. */
+function prependSchemaSteps(acc: PlanAccumulator, config: ClusterConfig, schemaSources: ReadonlyMap<string, ReadonlySet<string>>): void {
+  const schemas: SchemaStep[] = [...schemaSources].map(([target, from]) => {
+    const names = [...from];
+    const dbs: Record<string, string> = {};
+    for (const n of names) dbs[dbOf(config, n)] = dbOf(config, target);
+    return { op: 'schema', sources: names, target, dbs, createOnly: true };
+  });
+  acc.steps.unshift(...schemas);
 }
 
 function planRebalance(request: JobRequest, config: ClusterConfig, inventories: readonly BackendInventory[], acc: PlanAccumulator): void {
   const before = routerOf(request.keymapsBefore!, config);
   const after = routerOf(config.keymaps, config);
+  const schemaSources = new Map<string, Set<string>>();
   for (const holders of holdingsByKey(inventories).values()) {
     const { rp, measurement } = holders[0].holding;
     const oldOwners = before(measurement);
@@ -243,7 +266,10 @@ function planRebalance(request: JobRequest, config: ClusterConfig, inventories: 
     const sources = holders.filter((h) => oldOwners.includes(h.backend));
     if (sources.length === 0) continue;
     addCopy(acc, config, rp, measurement, sources, newOwners);
+    for (const target of newOwners) needsSchema(schemaSources, target, sources);
   }
+  // a new owner may lack the db or the retention policies the data lives in: schema steps first
+  prependSchemaSteps(acc, config, schemaSources);
 }
 
 function planCleanup(inv: BackendInventory, config: ClusterConfig, acc: PlanAccumulator): void {

@@ -31,7 +31,7 @@ export async function syncSchema(
     }
     if (!policies)
       throw new Error(`no source of the schema of db ${targetDb} on ${step.target} answered: ${failures.join('; ') || 'none holds it'}`);
-    done.push(...(await applySchema(target, targetDb, policies)));
+    done.push(...(await applySchema(target, targetDb, policies, step.createOnly === true)));
   }
   return done;
 }
@@ -47,8 +47,13 @@ export async function retentionPolicies(client: BackendClient, db: string): Prom
   }));
 }
 
-/** Creates `db` on `target` and makes its retention policies match `policies`; returns the statements it ran. */
-async function applySchema(target: BackendClient, db: string, policies: readonly RetentionPolicyInfo[]): Promise<string[]> {
+/** Creates `db` on `target` and makes its retention policies match `policies` (with `createOnly`, only adds the missing ones, none default); returns the statements it ran. */
+async function applySchema(
+  target: BackendClient,
+  db: string,
+  policies: readonly RetentionPolicyInfo[],
+  createOnly: boolean,
+): Promise<string[]> {
   const run: string[] = [];
   const exec = async (text: string) => {
     await statement(target, text, false);
@@ -64,10 +69,11 @@ async function applySchema(target: BackendClient, db: string, policies: readonly
     const rp = quoteIdent(p.name);
     if (!have) {
       await exec(
-        `CREATE RETENTION POLICY ${rp} ON ${on} DURATION ${duration} REPLICATION ${p.replicaN} SHARD DURATION ${p.shardGroupDuration}${p.default ? ' DEFAULT' : ''}`,
+        `CREATE RETENTION POLICY ${rp} ON ${on} DURATION ${duration} REPLICATION ${p.replicaN} SHARD DURATION ${p.shardGroupDuration}${p.default && !createOnly ? ' DEFAULT' : ''}`,
       );
       continue;
     }
+    if (createOnly) continue;
     if (have.duration !== p.duration || have.shardGroupDuration !== p.shardGroupDuration || have.replicaN !== p.replicaN) {
       await exec(
         `ALTER RETENTION POLICY ${rp} ON ${on} DURATION ${duration} REPLICATION ${p.replicaN} SHARD DURATION ${p.shardGroupDuration}`,
