@@ -14,6 +14,8 @@ import { MetricsModule } from './metrics/metrics.module';
 import { PingHandler } from './ping/ping.handler';
 import { PrometheusWriteModule } from './prometheus/prometheus-write.module';
 import { PromReadModule } from './prometheus/prom-read.module';
+import { jobStateOf } from './jobs/proxy-jobs.service';
+import { ProxyJobsModule } from './jobs/proxy-jobs.module';
 import { ProxyOptionsModule } from './proxy-options.module';
 import { QueryModule } from './query/query.module';
 import { SelfReportModule } from './self-report/self-report.module';
@@ -33,7 +35,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ProxyOptionsModule.forRoot(options),
-        ClusterStoreModule.forRoot(options.store, PRODUCT_CONFIG_RULES),
+        ClusterStoreModule.forRoot(options.store, PRODUCT_CONFIG_RULES, jobStateOf(options)),
         MetricsModule.forRoot(),
         ClusterModule,
         RequestObserverModule,
@@ -45,6 +47,7 @@ export class AppModule {
         PromReadModule,
         SelfReportModule,
         AdminModule,
+        ProxyJobsModule,
         DebugModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: InfluxExceptionFilter }, RequestGate, PingHandler, ProxyServer],

@@ -81,6 +81,11 @@ export class SentinelService implements OnApplicationShutdown {
     return this.campaign?.leading ?? false;
   }
 
+  /** The config in force (undefined before start()). */
+  get clusterConfig(): ClusterConfig | undefined {
+    return this.config;
+  }
+
   get backends(): ClusterConfig['backends'] {
     return this.config?.backends ?? {};
   }

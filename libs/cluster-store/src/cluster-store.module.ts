@@ -1,6 +1,8 @@
 import { type ConfigRules, ConfigProvider, FileConfigProvider } from '@app/config';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { EtcdConfigProvider } from './etcd-config.provider';
+import { JobStore, MemoryJobStore } from './job-store';
+import { FileJobStore } from './job-store.file';
 import { InProcessMembershipStore, MembershipStore } from './membership';
 import { RedisConfigProvider } from './redis-config.provider';
 import { StoreConfigProvider } from './store-config.provider';
@@ -30,7 +32,11 @@ function createProvider(options: ConfigStoreOptions, rules: ConfigRules): Config
  */
 @Module({})
 export class ClusterStoreModule {
-  static forRoot(options: ConfigStoreOptions, rules: ConfigRules): DynamicModule {
+  /**
+   * `jobState`: where a file config keeps data-movement jobs (the proxy's --job-state-file), written only
+   * by the process that runs jobs (the others read it: `readOnly`); without it they live in memory.
+   */
+  static forRoot(options: ConfigStoreOptions, rules: ConfigRules, jobState?: { path: string; readOnly: boolean }): DynamicModule {
     return {
       module: ClusterStoreModule,
       global: true,
@@ -48,8 +54,18 @@ export class ClusterStoreModule {
           useFactory: (p: ConfigProvider) => (p instanceof StoreConfigProvider ? p.sentinels() : new InProcessSentinelStore()),
           inject: [ConfigProvider],
         },
+        {
+          provide: JobStore,
+          useFactory: (p: ConfigProvider) =>
+            p instanceof StoreConfigProvider
+              ? p.jobs()
+              : jobState
+                ? new FileJobStore(jobState.path, jobState.readOnly)
+                : new MemoryJobStore(),
+          inject: [ConfigProvider],
+        },
       ],
-      exports: [ConfigProvider, MembershipStore, SentinelStore],
+      exports: [ConfigProvider, MembershipStore, SentinelStore, JobStore],
     };
   }
 }

@@ -5,6 +5,7 @@ import { Etcd3, EtcdLeaseInvalidError, isRecoverableError, type Lease, type Watc
 import { MembershipStore, ownerToken, parseMemberRecord, type ProxyMember } from './membership';
 import { deleteIfOnLease, keepaliveOnce } from './etcd-lease';
 import { EtcdSentinelStore } from './etcd-sentinel.store';
+import { EtcdJobStore } from './job-store.etcd';
 import { StoreUnavailableError, withTimeout } from './store-errors';
 import { configFromEtcdKeys, ETCD_MEMBERS_DIR, ETCD_RUNTIME_DIR } from './store-layout';
 import { StoreConfigProvider } from './store-config.provider';
@@ -21,6 +22,7 @@ export class EtcdConfigProvider extends StoreConfigProvider<Record<string, strin
   private readonly client: Etcd3;
   protected readonly members: EtcdMembershipStore;
   protected readonly sentinelStore: EtcdSentinelStore;
+  protected readonly jobStore: EtcdJobStore;
   private watcher?: Watcher;
   private refreshTimer?: NodeJS.Timeout;
   private unreachable = false;
@@ -45,6 +47,7 @@ export class EtcdConfigProvider extends StoreConfigProvider<Record<string, strin
     });
     this.members = new EtcdMembershipStore(this.client, options.prefix + ETCD_MEMBERS_DIR);
     this.sentinelStore = new EtcdSentinelStore(this.client, options.prefix);
+    this.jobStore = new EtcdJobStore(this.client, options.prefix);
   }
 
   async load(): Promise<ClusterConfig> {

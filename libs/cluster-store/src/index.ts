@@ -10,3 +10,7 @@ export * from './store-errors';
 export * from './store-layout';
 export * from './redis-config.provider';
 export * from './etcd-config.provider';
+export * from './job-store';
+export * from './job-store.file';
+export * from './job-store.redis';
+export * from './job-store.etcd';

@@ -2,6 +2,7 @@ import type { ClusterConfig, ConfigRules } from '@app/config';
 import { loggerFor } from '@app/logging';
 import Redis, { type RedisOptions } from 'ioredis';
 import { MembershipStore, ownerToken, parseMemberRecord, type ProxyMember } from './membership';
+import { RedisJobStore } from './job-store.redis';
 import { DELETE_IF_OWNER, RedisSentinelStore } from './redis-sentinel.store';
 import { StoreConfigProvider } from './store-config.provider';
 import { StoreUnavailableError, withTimeout } from './store-errors';
@@ -29,6 +30,7 @@ export class RedisConfigProvider extends StoreConfigProvider<RedisConfigHashes> 
   private subscriber?: Redis;
   protected readonly members: RedisMembershipStore;
   protected readonly sentinelStore: RedisSentinelStore;
+  protected readonly jobStore: RedisJobStore;
   private readonly address: string;
   private refreshTimer?: NodeJS.Timeout;
   private unreachable = false;
@@ -47,6 +49,7 @@ export class RedisConfigProvider extends StoreConfigProvider<RedisConfigHashes> 
     this.client.on('ready', () => this.onReady('config'));
     this.members = new RedisMembershipStore(this.client);
     this.sentinelStore = new RedisSentinelStore(this.client);
+    this.jobStore = new RedisJobStore(this.client);
   }
 
   async load(): Promise<ClusterConfig> {
@@ -207,6 +210,7 @@ export class RedisMembershipStore extends MembershipStore {
   }
 }
 
+/** ioredis options for a store (the admin CLI writes keymaps with its own connection). */
 function clientOptions(options: RedisStoreOptions): RedisOptions {
   const common: RedisOptions = {
     lazyConnect: true,
@@ -231,3 +235,4 @@ function clientOptions(options: RedisStoreOptions): RedisOptions {
   }
   return { ...common, host: options.host, port: options.port, tls: options.tls ? {} : undefined };
 }
+export const redisClientOptions = clientOptions;

@@ -1,6 +1,7 @@
 import { type ClusterConfig, ConfigProvider, type ConfigRules, ConfigValidationError } from '@app/config';
 import type { ContextLogger } from '@app/logging';
 import { Subject, type Observable } from 'rxjs';
+import type { JobStore } from './job-store';
 import type { MembershipStore } from './membership';
 import type { SentinelStore } from './sentinel-store';
 import { fingerprint } from './store-layout';
@@ -20,6 +21,8 @@ export abstract class StoreConfigProvider<Raw> extends ConfigProvider {
   /** Membership records and the sentinels' records live in the same store. */
   protected abstract readonly members: MembershipStore;
   protected abstract readonly sentinelStore: SentinelStore;
+  /** Data-movement jobs live in the same store. */
+  protected abstract readonly jobStore: JobStore;
   private readonly changes = new Subject<ClusterConfig>();
   /** Fingerprint of the store contents last looked at (applied, or refused and logged once). */
   protected lastSeen?: string;
@@ -56,6 +59,11 @@ export abstract class StoreConfigProvider<Raw> extends ConfigProvider {
    */
   sentinels(): SentinelStore {
     return this.sentinelStore;
+  }
+
+  /** Where data-movement jobs are recorded: beside the config (a Redis hash, etcd keys under `runtime/jobs/`). */
+  jobs(): JobStore {
+    return this.jobStore;
   }
 
   /** Reads the store now (start-up, POST /reload): its config, and the content is remembered as seen. */

@@ -26,6 +26,10 @@ export interface JobRequest {
    * runs, proxies write a moving measurement to its old and new owners and read it from the old ones.
    */
   readonly keymapsBefore?: Readonly<Record<string, readonly string[]>>;
+  /** rebalance: the hash keymaps (`{"hash": [groups]}` entries) in force before the change. */
+  readonly hashKeymapsBefore?: Readonly<Record<string, readonly string[]>>;
+  /** rebalance: the backend groups in force before the change. */
+  readonly groupsBefore?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** Time bounds are epoch milliseconds, [start, end). */

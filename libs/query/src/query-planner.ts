@@ -68,6 +68,8 @@ export interface ReadFence {
   readonly active: boolean;
   /** Records waiting for `backend` (0: caught up). */
   behind(backend: PlannerBackend): number;
+  /** How READ_BEHIND_HEADER names a behind backend (absent: `<name> (<records> records waiting)`). */
+  describeBehind?(backend: PlannerBackend): string;
 }
 
 /** Nobody is behind (a proxy without a fence, and the planner's default). */
@@ -242,7 +244,7 @@ function describeReadBehind(plans: readonly StatementPlan[], topology: PlannerTo
   for (const i of chosen) {
     const b = topology.backends[i];
     const records = fence.behind(b);
-    if (records > 0) parts.push(`${b.name} (${records} records waiting)`);
+    if (records > 0) parts.push(fence.describeBehind?.(b) ?? `${b.name} (${records} records waiting)`);
   }
   return parts.length > 0 ? parts.join(', ') : undefined;
 }

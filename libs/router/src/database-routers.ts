@@ -1,6 +1,7 @@
-import { type ClusterConfig, type ProxyNodeConfig, servesDatabase } from '@app/config';
-import { MeasurementRouter } from './measurement-router';
-import { RoutingTable } from './routing-table';
+import { type ProxyNodeConfig, servesDatabase } from '@app/config';
+import { MeasurementRouter, type Router } from './measurement-router';
+import { movingPlacements, MovingRouter } from './moving-router';
+import { type RoutingConfig, RoutingTable } from './routing-table';
 
 /** Client databases with a router built at once; more are built on first use (a `"*"` proxy). */
 const MAX_LAZY_ROUTERS = 1024;
@@ -12,17 +13,21 @@ const MAX_LAZY_ROUTERS = 1024;
 export class DatabaseRouters {
   readonly table: RoutingTable;
   /** The router of a single-database proxy (and of keys without a db on a multi-database one). */
-  readonly single: MeasurementRouter;
-  private readonly byDb = new Map<string, MeasurementRouter>();
+  readonly single: Router;
+  private readonly byDb = new Map<string, Router>();
+  private readonly moving?: ReturnType<typeof movingPlacements>;
 
   constructor(
-    config: Pick<ClusterConfig, 'keymaps' | 'hashKeymaps' | 'groups'>,
+    config: RoutingConfig,
     private readonly node: Pick<ProxyNodeConfig, 'db' | 'databases'>,
     private readonly backendIndex: ReadonlyMap<string, number>,
     private readonly unescape: (buf: Buffer, start: number, end: number) => string,
+    /** The routing before the keymap change an unfinished rebalance follows (its data is still moving). */
+    before?: RoutingConfig,
   ) {
     this.table = new RoutingTable(config, node.databases !== undefined);
-    this.single = new MeasurementRouter(this.table, backendIndex, unescape, '');
+    if (before) this.moving = movingPlacements(this.table, before, backendIndex);
+    this.single = this.routerFor('');
     // the listed databases' routers are built now, so a bad keymap is refused with the config
     if (Array.isArray(node.databases)) for (const db of node.databases) this.forDb(db);
   }
@@ -37,15 +42,28 @@ export class DatabaseRouters {
   }
 
   /** The router for the client database `db`; null when this proxy does not serve it. */
-  forDb(db: string): MeasurementRouter | null {
+  /** Whether a rebalance is under way (lines go to old and new owners, queries to the old). */
+  get rebalancing(): boolean {
+    return this.moving !== undefined;
+  }
+
+  forDb(db: string): Router | null {
     if (!this.table.multiDb) return this.single;
     let router = this.byDb.get(db);
     if (router) return router;
     if (!this.serves(db)) return null;
     // a "*" proxy builds routers for whatever dbs clients name: bounded, like the routers' own caches
     if (this.byDb.size >= MAX_LAZY_ROUTERS) this.byDb.clear();
-    router = new MeasurementRouter(this.table, this.backendIndex, this.unescape, db);
+    router = this.routerFor(db);
     this.byDb.set(db, router);
     return router;
+  }
+
+  private routerFor(db: string): Router {
+    if (!this.moving) return new MeasurementRouter(this.table, this.backendIndex, this.unescape, db);
+    return new MovingRouter(
+      new MeasurementRouter(this.moving.writes, this.backendIndex, this.unescape, db),
+      new MeasurementRouter(this.moving.reads, this.backendIndex, this.unescape, db),
+    );
   }
 }

@@ -1,4 +1,4 @@
-import { type RoutingConfig, RoutingTable } from './routing-table';
+import { type Placement, type RoutingConfig, RoutingTable } from './routing-table';
 
 /** Backend indices a measurement's lines go to. */
 export type Route = readonly number[];
@@ -12,6 +12,25 @@ interface CacheEntry {
 
 const MAX_CACHED = 1 << 16;
 
+/** Where (db, measurement) lives: a RoutingTable, or the old-and-new owners while a rebalance moves data. */
+export interface PlacementSource {
+  resolve(db: string, measurement: string): Placement | null;
+}
+
+/**
+ * What the write and query paths route with: a MeasurementRouter, or a MovingRouter while a rebalance
+ * is under way (then lines go to old and new owners, and queries to the old ones).
+ */
+export interface Router {
+  readonly db: string;
+  /** A line's route (writes). */
+  routeRaw(buf: Buffer, start: number, end: number, hash: number): Route | null;
+  /** A measurement's route for lines the caller made itself (writes). */
+  writeRouteByName(measurement: string): Route | null;
+  /** A measurement's route for a query (reads). */
+  routeByName(measurement: string): Route | null;
+}
+
 /**
  * Measurement → backends for one client database: the most specific keymap key first (see
  * RoutingTable), never a prefix match; a hash keymap's group is chosen by consistent hash. Routes are
@@ -19,10 +38,10 @@ const MAX_CACHED = 1 << 16;
  * without building a string and never hashes per line; only a cache miss decodes the name (and
  * walks the ring).
  */
-export class MeasurementRouter {
+export class MeasurementRouter implements Router {
   /** Backend-name list → its route, so equal lists share one array. */
   private readonly routes = new Map<string, Route>();
-  private readonly table: RoutingTable;
+  private readonly table: PlacementSource;
   private readonly cache = new Map<number, CacheEntry>();
   private cached = 0;
 
@@ -33,14 +52,14 @@ export class MeasurementRouter {
    * @param db the client database this router routes for (multi-database proxies build one per db)
    */
   constructor(
-    config: Record<string, readonly string[]> | RoutingTable,
+    config: Record<string, readonly string[]> | PlacementSource,
     private readonly backendIndex: ReadonlyMap<string, number>,
     private readonly unescape: (buf: Buffer, start: number, end: number) => string,
     readonly db = '',
   ) {
-    this.table = config instanceof RoutingTable ? config : new RoutingTable({ keymaps: config } satisfies RoutingConfig, false);
+    const keymaps = isPlacementSource(config) ? {} : config;
+    this.table = isPlacementSource(config) ? config : new RoutingTable({ keymaps } satisfies RoutingConfig, false);
     // a keymap naming an unknown backend is refused when the router is built, not at the first line
-    const keymaps = (config instanceof RoutingTable ? undefined : config) ?? {};
     for (const [key, names] of Object.entries(keymaps)) this.routeOf(key, names);
   }
 
@@ -48,6 +67,11 @@ export class MeasurementRouter {
   routeByName(measurement: string): Route | null {
     const placement = this.table.resolve(this.db, measurement);
     return placement ? this.routeOf(placement.key, placement.backends) : null;
+  }
+
+  /** The same route: a MeasurementRouter reads and writes alike. */
+  writeRouteByName(measurement: string): Route | null {
+    return this.routeByName(measurement);
   }
 
   private routeOf(key: string, names: readonly string[]): Route {
@@ -78,6 +102,10 @@ export class MeasurementRouter {
     this.cached++;
     return route;
   }
+}
+
+function isPlacementSource(config: Record<string, readonly string[]> | PlacementSource): config is PlacementSource {
+  return typeof (config as PlacementSource).resolve === 'function' && !Array.isArray((config as Record<string, unknown>).resolve);
 }
 
 function sameBytes(a: Buffer, buf: Buffer, start: number, end: number): boolean {

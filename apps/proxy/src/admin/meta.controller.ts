@@ -7,6 +7,8 @@ import { ClusterStateService } from '../cluster/cluster-state.service';
 import { MembershipService } from '../cluster/membership.service';
 import { ProxyMetrics } from '../metrics/proxy-metrics';
 import { PROXY_OPTIONS } from '../proxy-options.token';
+import { JobWatch } from '../jobs/job-watch.service';
+import { jobsForMeta } from '@app/data-movement/job-runner-admin';
 import { SentinelFeedService } from '../sentinel/sentinel-feed.service';
 import { SentinelViewService } from '../sentinel/sentinel-view.service';
 import { groupChannel } from '../workers/group-channel';
@@ -26,6 +28,7 @@ export class MetaController {
     @Inject(PROXY_OPTIONS) private readonly options: ProxyOptions,
     private readonly sentinel: SentinelFeedService,
     private readonly view: SentinelViewService,
+    private readonly jobWatch: JobWatch,
   ) {
     groupChannel.answer(META_PART_QUESTION, (): WorkerMetaPart => this.membership.metaPart(this.metrics.writeStats()));
   }
@@ -57,6 +60,11 @@ export class MetaController {
       sentinel,
       /** Backends with replay backlog waiting (fleet-wide with a live sentinel, else this proxy's spools): no query goes to them while a caught-up replica can answer. */
       readBehind: this.view.readFence.describe(),
+      /** Backends an unfinished `recover` job is refilling: read-behind too, whatever their backlog. */
+      recovering: this.view.readFence.recoveringBackends(),
+      /** Data-movement jobs as last read from the job store: every unfinished one and the last few finished. */
+      jobs: jobsForMeta(this.jobWatch.jobs.jobs),
+      ...(this.jobWatch.jobs.error ? { jobsError: this.jobWatch.jobs.error } : {}),
       backends,
       backendStatus,
       backendDetail,

@@ -1,7 +1,7 @@
 import { type ConfigStoreOptions, storeOptions, StoreAddressError, withStoreFlags } from '@app/cluster-store';
 import { INSTALL_DIR, parseCommandLine } from '@app/cli';
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import yargs from 'yargs';
 import { type LogSettings, LogOptionError, logSettings, withLogFlags } from '@app/logging';
 
@@ -17,7 +17,16 @@ export interface ProxyOptions extends LogSettings {
   spoolDir: string;
   /** Processes serving the listener (`--workers`; 1: one process, no supervisor). */
   workers: number;
+  /** With a config file: where data-movement jobs are kept (`--job-state-file`, default `<spool-dir>/jobs.json`). */
+  jobStateFile?: string;
+  /** Copy throttle of a data-movement job whose request names none, when this proxy runs it (points per second; 0: unthrottled). */
+  jobPointsPerSecond?: number;
+  /** Points a data-movement copy window is sized for (`--job-points-per-window`; absent: the engine's default). */
+  jobPointsPerWindow?: number;
 }
+
+/** Points per second a data-movement job copies when its request does not say (docs/data-movement.md says why). */
+export const DEFAULT_JOB_POINTS_PER_SECOND = 100_000;
 
 /** The install directory (where package.json is), home of the embedded default config.json. */
 export const PROJECT_ROOT = INSTALL_DIR;
@@ -47,6 +56,21 @@ export function parseProxyArgs(argv: string[]): ProxyOptions {
       description: 'worker processes sharing the listener, each with its own spool (1: a single process)',
       default: availableParallelism(),
       defaultDescription: 'the number of cores',
+    })
+    .option('job-state-file', {
+      type: 'string',
+      description: 'with a config file: where this proxy keeps the data-movement jobs it runs',
+      defaultDescription: '<spool-dir>/jobs.json',
+    })
+    .option('job-points-per-second', {
+      type: 'number',
+      description: 'copy throttle of a data-movement job that names none (0: unthrottled)',
+      default: DEFAULT_JOB_POINTS_PER_SECOND,
+    })
+    .option('job-points-per-window', {
+      type: 'number',
+      description: 'points a data-movement copy window is sized for (memory per step, and what a resumed job copies again)',
+      defaultDescription: 'the engine’s',
     });
   const args = parseCommandLine(parser, argv);
   const configPath = resolve(args.config ?? resolve(PROJECT_ROOT, 'config.json'));
@@ -74,6 +98,14 @@ export function parseProxyArgs(argv: string[]): ProxyOptions {
     console.error('influxdb-proxy: --workers must be a whole number of at least 1');
     process.exit(2);
   }
+  if (!Number.isInteger(args.jobPointsPerSecond) || args.jobPointsPerSecond < 0) {
+    console.error('influxdb-proxy: --job-points-per-second must be a whole number of at least 0');
+    process.exit(2);
+  }
+  if (args.jobPointsPerWindow !== undefined && !(Number.isInteger(args.jobPointsPerWindow) && args.jobPointsPerWindow >= 1)) {
+    console.error('influxdb-proxy: --job-points-per-window must be a whole number of at least 1');
+    process.exit(2);
+  }
   return {
     configPath,
     store,
@@ -81,6 +113,9 @@ export function parseProxyArgs(argv: string[]): ProxyOptions {
     node: args.node,
     spoolDir: resolve(args.spoolDir),
     workers: args.workers,
+    jobStateFile: resolve(args.jobStateFile ?? join(args.spoolDir, 'jobs.json')),
+    jobPointsPerSecond: args.jobPointsPerSecond,
+    jobPointsPerWindow: args.jobPointsPerWindow,
     ...logs,
   };
 }

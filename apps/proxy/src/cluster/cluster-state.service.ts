@@ -6,6 +6,7 @@ import { type Observable, Subject, type Subscription } from 'rxjs';
 import { ProxyMetrics } from '../metrics/proxy-metrics';
 import { PROXY_OPTIONS } from '../proxy-options.token';
 import type { ProxyOptions } from '../cli/proxy-options';
+import { JobWatch } from '../jobs/job-watch.service';
 import { Topology } from './topology';
 
 /**
@@ -32,17 +33,26 @@ export class ClusterStateService implements OnApplicationShutdown {
     private readonly metrics: ProxyMetrics,
     /** Whether a backlog may be replayed now (the sentinel's replay slots). */
     private readonly replayGate: ReplayGate,
+    /** The data-movement jobs: a rebalance under way changes the routes. */
+    private readonly jobs: JobWatch,
   ) {}
 
   /** Loads the first config; fails (start-up error) when it is invalid or names no such node. */
   async start(): Promise<Topology> {
     const config = await this.provider.load();
+    await this.jobs.refresh();
     this.current = await this.build(config);
     this.subscription = this.provider.watch().subscribe((next) => {
       this.apply(next).catch(() => {
         // apply() has logged why; the last good config stays
       });
     });
+    this.subscription.add(
+      this.jobs.rebalanceChanges.subscribe(() => {
+        // the same config, routed as the rebalance now asks (a config change re-reads the jobs itself)
+        if (this.current) this.apply(this.current.config, 'jobs').catch(() => undefined);
+      }),
+    );
     return this.current;
   }
 
@@ -51,21 +61,32 @@ export class ClusterStateService implements OnApplicationShutdown {
     return this.current;
   }
 
-  /** Applies a new config, or throws ConfigValidationError and keeps the current one. */
-  async apply(config: ClusterConfig): Promise<Topology> {
+  /**
+   * Applies a new config, or throws ConfigValidationError and keeps the current one. The jobs are read
+   * first: new keymaps that a rebalance follows are applied with its routes (`why` 'jobs': the jobs
+   * changed, not the config).
+   */
+  async apply(config: ClusterConfig, why: 'config' | 'jobs' = 'config'): Promise<Topology> {
     let next: Topology;
     try {
+      if (why === 'config') await this.jobs.refresh();
       next = await this.build(config);
     } catch (err) {
+      if (why === 'jobs') {
+        this.logger.error(`could not re-route for the rebalance: ${(err as Error).message}`);
+        throw err;
+      }
       this.metrics.configReloadFailures.inc();
       this.logger.error(`config refused, keeping the last good one: ${(err as Error).message}`);
       throw err;
     }
-    this.metrics.configReloads.inc();
+    if (why === 'config') this.metrics.configReloads.inc();
     const previous = this.current;
     this.current = next;
     if (previous) this.retire(previous, next);
-    this.logger.log(`config applied: ${next.backends.length} backends, ${Object.keys(config.keymaps).length} keymaps`);
+    this.logger.log(
+      `${why === 'config' ? 'config applied' : 'routes rebuilt'}: ${next.backends.length} backends, ${Object.keys(config.keymaps).length} keymaps${next.routingBefore ? ' (rebalance under way: writes to old and new owners, queries to the old)' : ''}`,
+    );
     this.changed.next(next);
     return next;
   }
@@ -122,7 +143,7 @@ export class ClusterStateService implements OnApplicationShutdown {
       ),
     );
     const backends = [...chosen.values()];
-    return new Topology(config, node, backends);
+    return new Topology(config, node, backends, this.jobs.routingBefore);
   }
 
   private spoolDirOf(name: string): string {

@@ -1,6 +1,7 @@
 import { BufferPool } from '@app/backend';
 import { Module } from '@nestjs/common';
 import { SentinelViewModule } from '../sentinel/sentinel-view.module';
+import { JobWatch } from '../jobs/job-watch.service';
 import { ClusterStateService } from './cluster-state.service';
 import { MembershipService } from './membership.service';
 
@@ -10,7 +11,7 @@ import { MembershipService } from './membership.service';
  */
 @Module({
   imports: [SentinelViewModule],
-  providers: [{ provide: BufferPool, useValue: new BufferPool() }, ClusterStateService, MembershipService],
-  exports: [BufferPool, ClusterStateService, MembershipService, SentinelViewModule],
+  providers: [{ provide: BufferPool, useValue: new BufferPool() }, ClusterStateService, MembershipService, JobWatch],
+  exports: [BufferPool, ClusterStateService, MembershipService, SentinelViewModule, JobWatch],
 })
 export class ClusterModule {}

@@ -1,7 +1,7 @@
 import { Backend } from '@app/backend';
 import type { ClusterConfig, ProxyNodeConfig } from '@app/config';
 import { unescapeMeasurement } from '@app/line-protocol';
-import { DatabaseRouters, MeasurementRouter } from '@app/router';
+import { DatabaseRouters, type Router, type RoutingConfig } from '@app/router';
 
 /**
  * One consistent view of the cluster for this proxy: its node config, the backends and the router
@@ -10,18 +10,24 @@ import { DatabaseRouters, MeasurementRouter } from '@app/router';
 export class Topology {
   readonly backends: readonly Backend[];
   readonly byName: ReadonlyMap<string, number>;
-  readonly router: MeasurementRouter;
+  /** The single-database router (writes route with routeRaw/writeRouteByName, queries with routeByName). */
+  readonly router: Router;
   /** Routers per client database (a proxy with `databases`); `router` is the single-database one. */
   readonly routers: DatabaseRouters;
 
+  /**
+   * `routingBefore`: the routing before the change an unfinished rebalance job is following (from the
+   * job store); while it runs, writes go to old and new owners and queries to the old ones.
+   */
   constructor(
     readonly config: ClusterConfig,
     readonly node: ProxyNodeConfig,
     backends: Backend[],
+    readonly routingBefore?: RoutingConfig,
   ) {
     this.backends = backends;
     this.byName = new Map(backends.map((b, i) => [b.name, i]));
-    this.routers = new DatabaseRouters(config, node, this.byName, unescapeMeasurement);
+    this.routers = new DatabaseRouters(config, node, this.byName, unescapeMeasurement, routingBefore);
     this.router = this.routers.single;
   }
 

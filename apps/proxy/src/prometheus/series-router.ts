@@ -1,6 +1,6 @@
 import type { BufferPool } from '@app/backend';
 import type { LinesPlan, SampleLines } from '@app/prom-remote';
-import type { MeasurementRouter, Route } from '@app/router';
+import type { Route, Router } from '@app/router';
 import type { Topology } from '../cluster/topology';
 import { type BackendPart, MAX_QUOTED_LINE, type RoutedLines } from '../write/route-lines';
 
@@ -63,7 +63,7 @@ export class SeriesRouter {
   constructor(private readonly pool: BufferPool) {}
 
   /** `router`: the client db's (a proxy serving several databases routes per db); null: every line is unroutable. */
-  route(lines: SampleLines, plan: LinesPlan, topology: Topology, router: MeasurementRouter | null = topology.router): RoutedLines {
+  route(lines: SampleLines, plan: LinesPlan, topology: Topology, router: Router | null = topology.router): RoutedLines {
     const backends = topology.backends;
     while (this.perBackend.length < backends.length) this.perBackend.push(new BackendRanges());
     for (let i = 0; i < backends.length; i++) this.perBackend[i].reset();
@@ -89,7 +89,7 @@ export class SeriesRouter {
       const name = measurements[s] as string;
       if (name !== lastName) {
         lastName = name;
-        lastRoute = router === null ? null : router.routeByName(name);
+        lastRoute = router === null ? null : router.writeRouteByName(name);
       }
       const route = lastRoute;
       if (route === null || route.length === 0) {

@@ -208,7 +208,12 @@ export class SentinelFeedService implements OnApplicationBootstrap, OnModuleDest
           `read-behind (replay backlog waiting${live?.backlog ? ' in the fleet' : ''}): ${names.map((n) => `${n} (${behind[n]} records)`).join(', ')}; queries go to caught-up replicas`,
         );
       } else {
-        this.logger.log('no backend is read-behind any more');
+        const recovering = fence.recoveringBackends();
+        this.logger.log(
+          recovering.length > 0
+            ? `no replay backlog waits any more; still read-behind while recovering: ${recovering.join(', ')}`
+            : 'no backend is read-behind any more',
+        );
       }
     }
     // the leader grants slots from the membership records: tell it at once when something it plans on changed

@@ -1,6 +1,6 @@
 import { LineCursor, LineError, lineText, nextLine, unescapeMeasurement } from '@app/line-protocol';
 import type { BufferPool } from '@app/backend';
-import type { MeasurementRouter } from '@app/router';
+import type { Router } from '@app/router';
 import type { Topology } from '../cluster/topology';
 
 /** Lines for one backend, ready for its batcher: whole lines, each ending in '\n'. */
@@ -114,7 +114,7 @@ export class LineRouter {
   /**
    * @param stamp the receive time in the request's precision, as ASCII digits (asked for lazily)
    */
-  route(buf: Buffer, topology: Topology, stamp: () => Buffer, router: MeasurementRouter | null = topology.router): RoutedLines {
+  route(buf: Buffer, topology: Topology, stamp: () => Buffer, router: Router | null = topology.router): RoutedLines {
     const backends = topology.backends;
     while (this.perBackend.length < backends.length) this.perBackend.push(new BackendRuns());
     for (let i = 0; i < backends.length; i++) this.perBackend[i].reset();

@@ -30,7 +30,14 @@ export interface SentinelOptions extends LogSettings {
   membershipTtl: number;
   /** Proxies that must report failing writes to mark an answering backend down for all (0: never). */
   writeFailureReports: number;
+  /** Copy throttle of a data-movement job whose request names none (points per second; 0: unthrottled). */
+  jobPointsPerSecond?: number;
+  /** Points a data-movement copy window is sized for (`--job-points-per-window`; absent: the engine's default). */
+  jobPointsPerWindow?: number;
 }
+
+/** Points per second a data-movement job copies when its request does not say (docs/data-movement.md says why). */
+export const DEFAULT_JOB_POINTS_PER_SECOND = 100_000;
 
 /** The install directory (where package.json is), home of the embedded default config.json. */
 export { INSTALL_DIR };
@@ -92,6 +99,16 @@ export function parseSentinelArgs(argv: string[]): SentinelOptions {
       type: 'number',
       description: 'proxies reporting failing writes that mark an answering backend down for all (0: off)',
       default: 1,
+    })
+    .option('job-points-per-second', {
+      type: 'number',
+      description: 'copy throttle of a data-movement job that names none (0: unthrottled)',
+      default: DEFAULT_JOB_POINTS_PER_SECOND,
+    })
+    .option('job-points-per-window', {
+      type: 'number',
+      description: 'points a data-movement copy window is sized for (memory per step, and what a resumed job copies again)',
+      defaultDescription: 'the engine’s',
     });
   const args = parseCommandLine(parser, argv);
   try {
@@ -123,6 +140,8 @@ export function parseSentinelArgs(argv: string[]): SentinelOptions {
       slotTtlMs: seconds('slot-ttl', args.slotTtl),
       membershipTtl: seconds('membership-ttl', args.membershipTtl) / 1000,
       writeFailureReports: count('write-failure-reports', args.writeFailureReports, 0),
+      jobPointsPerSecond: count('job-points-per-second', args.jobPointsPerSecond, 0),
+      jobPointsPerWindow: args.jobPointsPerWindow === undefined ? undefined : count('job-points-per-window', args.jobPointsPerWindow, 1),
       ...logSettings(args),
     };
     checkTimings(options);

@@ -1,8 +1,10 @@
-import { MembershipStore, type ProxyMember, SentinelStore, withTimeout } from '@app/cluster-store';
+import { JobStore, MembershipStore, type ProxyMember, SentinelStore, withTimeout } from '@app/cluster-store';
+import type { JobRecord } from '@app/data-movement/job-model';
+import { jobsForMeta } from '@app/data-movement/job-runner-admin';
 import { ConfigProvider } from '@app/config';
 import { maskUrlPassword } from '@app/logging';
 import { Controller, Get, Header, Inject } from '@nestjs/common';
-import { type SentinelOptions, staleAfterMs } from '../cli/sentinel-options';
+import { DEFAULT_JOB_POINTS_PER_SECOND, type SentinelOptions, staleAfterMs } from '../cli/sentinel-options';
 import { SentinelMembershipService } from '../membership/sentinel-membership.service';
 import { SENTINEL_OPTIONS } from '../sentinel-options.token';
 import { SentinelService } from '../sentinel.service';
@@ -20,6 +22,7 @@ export class MetaController {
     private readonly store: SentinelStore,
     private readonly proxyStore: MembershipStore,
     private readonly provider: ConfigProvider,
+    private readonly jobStore: JobStore,
     @Inject(SENTINEL_OPTIONS) private readonly options: SentinelOptions,
   ) {}
 
@@ -32,11 +35,12 @@ export class MetaController {
         errors[what] = err.message;
         return fallback;
       });
-    const [sentinels, proxies, leader, state] = await Promise.all([
+    const [sentinels, proxies, leader, state, jobs] = await Promise.all([
       this.membership.members(),
       ask('proxies', () => this.proxyStore.members(), [] as ProxyMember[]),
       ask('leader', () => this.store.leader(), null),
       ask('publication', () => this.store.readState(), null),
+      ask('jobs', () => this.jobStore.list(), [] as JobRecord[]),
     ]);
     if (sentinels.error) errors.sentinels = sentinels.error;
     const own = this.sentinel.lastPublication;
@@ -84,6 +88,8 @@ export class MetaController {
             slotTtl: state.slotTtl,
           }
         : null,
+      /** Data-movement jobs: every unfinished one and the last few finished (GET /admin/jobs lists all). */
+      jobs: jobsForMeta(jobs),
       settings: {
         checkInterval: this.options.intervalMs,
         checkTimeout: this.options.timeoutMs,
@@ -94,6 +100,7 @@ export class MetaController {
         replaySlots: this.options.replaySlots,
         slotTtl: this.options.slotTtlMs,
         writeFailureReports: this.options.writeFailureReports,
+        jobPointsPerSecond: this.options.jobPointsPerSecond ?? DEFAULT_JOB_POINTS_PER_SECOND,
       },
       provider: this.provider.describe(),
       ...(Object.keys(errors).length ? { errors } : {}),
