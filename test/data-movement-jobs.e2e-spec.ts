@@ -309,6 +309,14 @@ describe('jobs run by the sentinel leader, state in Redis', () => {
     const dry = await admin([...store, 'rebalance', '--keymaps', keymapsFile, '--dry-run']);
     expectOk(dry);
     expect(dry.stdout).toMatch(/copy +cpu .*a → b/);
+    // plan: which measurements would move, from the store and through a proxy's POST /admin/plan
+    const planned = await admin([...store, 'plan', '--keymaps', keymapsFile]);
+    expectOk(planned);
+    expect(planned.stdout).toMatch(/^(\w+\.)?cpu: a → b$/m);
+    expect(planned.stdout).toMatch(/^1 of [2-9]\d* measurements would move$/m);
+    const viaProxy = await admin(['--proxy', proxy.url, 'plan', '--keymaps', keymapsFile, '--json']);
+    expectOk(viaProxy);
+    expect(JSON.parse(viaProxy.stdout)).toMatchObject({ moving: 1, moves: [{ name: 'cpu', from: ['a'], to: ['b'] }] });
     const recorded = await admin([...store, 'rebalance', '--keymaps', keymapsFile, '--points-per-second', '300']);
     expectOk(recorded);
     const id = recordedJobId(recorded);

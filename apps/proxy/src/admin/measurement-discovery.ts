@@ -1,8 +1,17 @@
-import type { Backend } from '@app/backend';
-import { backendDatabase } from '@app/config';
+import type { BackendClient } from '@app/backend';
+import { type BackendConfig, backendDatabase, type ProxyNodeConfig } from '@app/config';
 import { dataKey, parseQueryResponse } from '@app/query';
 import type { MeasurementRef } from '@app/router';
-import type { Topology } from '../cluster/topology';
+
+/** What discovery needs of a backend (the proxy's Backend fits; the admin CLI builds them from BackendClients). */
+export interface DiscoverableBackend {
+  readonly name: string;
+  readonly config: BackendConfig;
+  readonly isHealthy: boolean;
+  readonly client: Pick<BackendClient, 'query'>;
+}
+
+type ServedDbs = Pick<ProxyNodeConfig, 'db' | 'databases'>;
 
 /** Most measurements one plan looks at (a bound on what one admin request may hold). */
 const MAX_MEASUREMENTS = 1_000_000;
@@ -13,11 +22,14 @@ const MAX_MEASUREMENTS = 1_000_000;
  * `"*"` proxy asks SHOW DATABASES first). A single-database proxy's measurements are in its `db`
  * (or '' when it has none: the db takes no part in its routing). Backends that fail are named in `failed`.
  */
-export async function discoverMeasurements(topology: Topology): Promise<{ measurements: MeasurementRef[]; failed: string[] }> {
-  const multiDb = topology.routers.multiDb;
+export async function discoverMeasurements(
+  all: readonly DiscoverableBackend[],
+  node: ServedDbs,
+): Promise<{ measurements: MeasurementRef[]; failed: string[] }> {
+  const multiDb = node.databases !== undefined;
   const seen = new Set<string>();
-  const backends: Backend[] = [];
-  for (const b of topology.backends) {
+  const backends: DiscoverableBackend[] = [];
+  for (const b of all) {
     if (b.config.writeOnly || !b.isHealthy || seen.has(dataKey(b))) continue;
     seen.add(dataKey(b));
     backends.push(b);
@@ -27,7 +39,7 @@ export async function discoverMeasurements(topology: Topology): Promise<{ measur
   await Promise.all(
     backends.map(async (backend) => {
       try {
-        const dbs = multiDb ? await clientDatabases(topology, backend) : [topology.node.db];
+        const dbs = multiDb ? await clientDatabases(node, backend) : [node.db];
         for (const db of dbs) {
           const there = multiDb ? backendDatabase(backend.config, db, true) : backend.config.db;
           for (const name of await firstColumn(backend, 'SHOW MEASUREMENTS', there)) {
@@ -49,8 +61,8 @@ function cmp(a: string, b: string): number {
 }
 
 /** The served client dbs of a multi-database proxy: its list, or for `"*"` what the backend has (renamed back through its dbMap). */
-async function clientDatabases(topology: Topology, backend: Backend): Promise<string[]> {
-  const listed = topology.node.databases;
+async function clientDatabases(node: ServedDbs, backend: DiscoverableBackend): Promise<string[]> {
+  const listed = node.databases;
   if (Array.isArray(listed)) return listed;
   const dbMap = backend.config.dbMap ?? {};
   const clientOf = new Map(Object.entries(dbMap).map(([client, there]) => [there, client]));
@@ -63,7 +75,7 @@ async function clientDatabases(topology: Topology, backend: Backend): Promise<st
 }
 
 /** The first column of every row a statement answers on `backend` (in `db`; false: no db). */
-async function firstColumn(backend: Backend, text: string, db: string | false): Promise<string[]> {
+async function firstColumn(backend: DiscoverableBackend, text: string, db: string | false): Promise<string[]> {
   const answer = await backend.client.query({ method: 'GET', text, db, requestId: 'admin-plan' });
   const body = answer.body.toString('utf8');
   if (answer.status !== 200) throw new Error(`answered ${answer.status}: ${body.trim().slice(0, 200)}`);

@@ -1,5 +1,5 @@
 import { PRODUCT_CONFIG_RULES } from '@app/cli';
-import { type ClusterConfig, ConfigValidationError, parseClusterConfig } from '@app/config';
+import { applyRoutingChange, type ClusterConfig, ConfigValidationError, parseClusterConfig, routingChangeOf } from '@app/config';
 import { planMoves } from '@app/router';
 import { BadRequestException, Body, Controller, Header, HttpCode, Inject, Post } from '@nestjs/common';
 import type { ProxyOptions } from '../cli/proxy-options';
@@ -8,8 +8,9 @@ import { PROXY_OPTIONS } from '../proxy-options.token';
 import { discoverMeasurements } from './measurement-discovery';
 
 /**
- * POST /admin/plan: given a candidate config document (the file config's shape), which measurements
- * the backends hold would live elsewhere under it, before it is applied. Moving their data is the
+ * POST /admin/plan: given a candidate config document (the file config's shape), or only new keymaps
+ * (and groups) to apply over the config in force (`{"keymaps": {…}, "groups": {…}}` without
+ * `backends`), which measurements the backends hold would live elsewhere under it, before it is applied. Moving their data is the
  * data-movement rebalance job's; this only says what it would have to move.
  */
 @Controller('admin')
@@ -23,15 +24,18 @@ export class PlanController {
   @HttpCode(200)
   @Header('Cache-Control', 'no-store')
   async plan(@Body() candidate: unknown) {
+    const topology = this.cluster.topology;
     let after: ClusterConfig;
     try {
-      after = parseClusterConfig(candidate, PRODUCT_CONFIG_RULES);
+      const whole = !!candidate && typeof candidate === 'object' && 'backends' in candidate;
+      after = whole
+        ? parseClusterConfig(candidate, PRODUCT_CONFIG_RULES)
+        : applyRoutingChange(topology.config, routingChangeOf(candidate), PRODUCT_CONFIG_RULES);
     } catch (err) {
       if (err instanceof ConfigValidationError) throw new BadRequestException(`candidate config: ${err.message}`);
       throw err;
     }
-    const topology = this.cluster.topology;
-    const { measurements, failed } = await discoverMeasurements(topology);
+    const { measurements, failed } = await discoverMeasurements(topology.backends, topology.node);
     const plan = planMoves(topology.config, after, measurements, this.options.node);
     const byGroup: Record<string, { in: number; out: number }> = {};
     for (const m of plan.moves) {

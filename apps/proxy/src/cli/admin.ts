@@ -5,6 +5,7 @@ import {
   type JobStore,
   newJobRecord,
   REDIS_CONFIG_CHANNEL,
+  REDIS_GROUPS_KEY,
   REDIS_KEYMAPS_KEY,
   RedisConfigProvider,
   redisClientOptions,
@@ -14,7 +15,16 @@ import {
   withStoreFlags,
   ETCD_SECTIONS,
 } from '@app/cluster-store';
-import { type ClusterConfig, DEFAULT_KEYMAP } from '@app/config';
+import { BackendClient } from '@app/backend';
+import {
+  applyRoutingChange,
+  type ClusterConfig,
+  ConfigValidationError,
+  type ProxyNodeConfig,
+  type RoutingChange,
+  routingChangeOf,
+} from '@app/config';
+import { type Move, type MeasurementRef, planMoves } from '@app/router';
 import { JobRefusedError, type JobPlan, type JobRecord, type JobRequest } from '@app/data-movement/job-model';
 import { jobSummary, type JobSummary, prepareJobRequest, routingBeforeOf, submitJob } from '@app/data-movement/job-runner-admin';
 import { createJobEngine } from '@app/data-movement/job-runner-engine';
@@ -24,6 +34,7 @@ import Redis from 'ioredis';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs from 'yargs';
+import { discoverMeasurements } from '../admin/measurement-discovery';
 
 /**
  * `bin/influxdb-proxy-admin`: records, lists, follows and cancels data-movement jobs, either straight in
@@ -37,9 +48,21 @@ import yargs from 'yargs';
 interface AdminTarget {
   list(): Promise<JobRecord[]>;
   get(id: string): Promise<JobRecord | null>;
-  submit(request: JobRequest, dryRun: boolean, keymaps?: Record<string, string[]>): Promise<{ plan: JobPlan } | { job: JobRecord }>;
+  submit(request: JobRequest, dryRun: boolean, change?: RoutingChange): Promise<{ plan: JobPlan } | { job: JobRecord }>;
+  /** Which measurements the backends hold would move under `change` (nothing is recorded or applied). */
+  planMoves(change: RoutingChange): Promise<MovesAnswer>;
   cancel(id: string): Promise<JobRecord | null>;
   close(): Promise<void>;
+}
+
+/** What `plan` prints: POST /admin/plan's answer. */
+interface MovesAnswer {
+  measurements: number;
+  moving: number;
+  byGroup: Record<string, { in: number; out: number }>;
+  moves: Move[];
+  unroutable: MeasurementRef[];
+  incomplete?: string[];
 }
 
 class CliError extends Error {
@@ -91,19 +114,50 @@ class StoreTarget implements AdminTarget {
     return this.store.get(id);
   }
 
-  async submit(request: JobRequest, dryRun: boolean, keymaps?: Record<string, string[]>) {
-    if (!keymaps) return submitJob(this.store, this.engine, this.config, request, { dryRun, newRecord: (r) => newJobRecord(r) });
-    // rebalance --keymaps: the job first (recording the keymaps in force), then the new keymaps, so no
-    // proxy ever routes by the new ones without knowing the job that moves the data
-    for (const [m, names] of Object.entries(keymaps)) {
-      const unknown = names.filter((n) => !this.config.backends[n]);
-      if (unknown.length > 0) throw new JobRefusedError(`keymaps.${m}: no backend ${unknown.join(', ')} in the config`);
-    }
+  async submit(request: JobRequest, dryRun: boolean, change?: RoutingChange) {
+    if (!change) return submitJob(this.store, this.engine, this.config, request, { dryRun, newRecord: (r) => newJobRecord(r) });
+    // rebalance --keymaps: the job first (recording the routing in force), then the new keymaps (and
+    // groups), so no proxy ever routes by the new ones without knowing the job that moves the data
+    const after = this.candidate(change);
     const prepared = prepareJobRequest({ ...request, ...routingBeforeOf(this.config) }, this.config);
-    if (dryRun) return { plan: await this.engine.plan(prepared, { ...this.config, keymaps }) };
+    if (dryRun) return { plan: await this.engine.plan(prepared, after) };
     const job = await this.store.create(newJobRecord(prepared), Object.keys(this.config.backends));
-    await this.writeKeymaps(keymaps);
+    await this.writeRouting(change);
     return { job };
+  }
+
+  async planMoves(change: RoutingChange): Promise<MovesAnswer> {
+    const after = this.candidate(change);
+    // the routing as a proxy serving several databases sees it, when one does
+    const proxies = Object.values(this.config.proxies);
+    const node: Pick<ProxyNodeConfig, 'db' | 'databases'> = proxies.find((p) => p.databases !== undefined) ?? proxies[0] ?? { db: '' };
+    const nodeName = Object.entries(this.config.proxies).find(([, p]) => p === node)?.[0] ?? 'p1';
+    const clients = Object.entries(this.config.backends).map(([name, config]) => new BackendClient(name, config));
+    try {
+      const backends = clients.map((client) => ({ name: client.name, config: client.config, isHealthy: true, client }));
+      const { measurements, failed } = await discoverMeasurements(backends, node);
+      const plan = planMoves(this.config, after, measurements, nodeName);
+      return {
+        measurements: plan.total,
+        moving: plan.moves.length,
+        byGroup: byGroupOf(plan.moves),
+        moves: plan.moves,
+        unroutable: plan.unroutable,
+        ...(failed.length > 0 ? { incomplete: failed } : {}),
+      };
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+    }
+  }
+
+  /** The config in force with `change` applied; a change that does not validate is the operator's mistake (exit 2). */
+  private candidate(change: RoutingChange): ClusterConfig {
+    try {
+      return applyRoutingChange(this.config, change, PRODUCT_CONFIG_RULES);
+    } catch (err) {
+      if (err instanceof ConfigValidationError) throw new CliError(`--keymaps: ${err.message}`, 2);
+      throw err;
+    }
   }
 
   cancel(id: string): Promise<JobRecord | null> {
@@ -115,14 +169,19 @@ class StoreTarget implements AdminTarget {
     await this.provider.close();
   }
 
-  /** Replaces the keymaps in the store at once (one MULTI, one etcd transaction) and announces the change. */
-  private async writeKeymaps(keymaps: Record<string, string[]>): Promise<void> {
+  /** Replaces the keymaps (and the groups, when given) in the store at once (one MULTI, one etcd transaction) and announces the change. */
+  private async writeRouting(change: RoutingChange): Promise<void> {
+    const { keymaps, groups } = change;
     if (this.options.kind === 'redis') {
       const client = new Redis(redisClientOptions(this.options));
       try {
         await client.connect();
         const multi = client.multi().del(REDIS_KEYMAPS_KEY);
         for (const [m, names] of Object.entries(keymaps)) multi.hset(REDIS_KEYMAPS_KEY, m, JSON.stringify(names));
+        if (groups) {
+          multi.del(REDIS_GROUPS_KEY);
+          for (const [g, names] of Object.entries(groups)) multi.hset(REDIS_GROUPS_KEY, g, JSON.stringify(names));
+        }
         const replies = await multi.exec();
         for (const [err] of replies ?? []) if (err) throw err;
         await client.publish(REDIS_CONFIG_CHANNEL, JSON.stringify({ db: this.options.db, by: 'influxdb-proxy-admin rebalance' }));
@@ -134,14 +193,18 @@ class StoreTarget implements AdminTarget {
     const o = this.options;
     const client = new Etcd3({ hosts: o.hosts, auth: o.username ? { username: o.username, password: o.password ?? '' } : undefined });
     try {
-      const dir = `${o.prefix}${ETCD_SECTIONS[1]}/`;
-      const existing = Object.keys(await client.getAll().prefix(dir).strings());
+      const replace = async (section: (typeof ETCD_SECTIONS)[number], entries: Readonly<Record<string, unknown>>) => {
+        const dir = `${o.prefix}${section}/`;
+        const existing = Object.keys(await client.getAll().prefix(dir).strings());
+        return [
+          ...existing.filter((k) => !(k.slice(dir.length) in entries)).map((k) => client.delete().key(k)),
+          ...Object.entries(entries).map(([name, value]) => client.put(dir + name).value(JSON.stringify(value))),
+        ];
+      };
+      const ops = [...(await replace('keymaps', keymaps)), ...(groups ? await replace('groups', groups) : [])];
       const result = await client
-        .if(dir, 'Version', '>', -1)
-        .then(
-          ...existing.filter((k) => !(k.slice(dir.length) in keymaps)).map((k) => client.delete().key(k)),
-          ...Object.entries(keymaps).map(([m, names]) => client.put(dir + m).value(JSON.stringify(names))),
-        )
+        .if(`${o.prefix}keymaps/`, 'Version', '>', -1)
+        .then(...ops)
         .commit();
       if (!result.succeeded) throw new Error('the etcd transaction writing the keymaps failed');
     } finally {
@@ -172,8 +235,12 @@ class ProxyTarget implements AdminTarget {
     return body?.record ?? null;
   }
 
-  async submit(request: JobRequest, dryRun: boolean, keymaps?: Record<string, string[]>) {
-    if (keymaps) {
+  async planMoves(change: RoutingChange): Promise<MovesAnswer> {
+    return (await this.call('POST', '/admin/plan', change)) as MovesAnswer;
+  }
+
+  async submit(request: JobRequest, dryRun: boolean, change?: RoutingChange) {
+    if (change) {
       throw new CliError(
         'rebalance --keymaps writes the keymaps into Redis or etcd; with a config file, record the job with --proxy first (it keeps the keymaps in force), then edit the file',
         2,
@@ -251,10 +318,11 @@ function parser() {
       .command('resync [measurements..]', 'find the time windows where replicas disagree and copy them both ways')
       .command('rebalance', 'copy each measurement to the backends that own it now (--keymaps: record the job, then write these keymaps)')
       .command('cleanup <backend>', 'drop from a backend what no keymap maps to it any more (needs --yes)')
+      .command('plan', 'which measurements the backends hold would move under --keymaps (records nothing)')
       .command('jobs', 'list the jobs (unfinished and the last finished)')
       .command('job <id>', 'show one job')
       .command('cancel <id>', 'cancel an unfinished job')
-      .demandCommand(1, 'give a command: recover, resync, rebalance, cleanup, jobs, job, cancel')
+      .demandCommand(1, 'give a command: recover, resync, rebalance, cleanup, plan, jobs, job, cancel')
       .strictCommands(),
   )
     .option('proxy', { type: 'string', description: 'go through this proxy’s admin endpoints (http://host:port) instead of the store' })
@@ -268,7 +336,11 @@ function parser() {
     .option('wait', { type: 'boolean', default: false, description: 'follow the job until it ends (a progress bar on a terminal)' })
     .option('yes', { type: 'boolean', default: false, description: 'cleanup: confirm that data is dropped' })
     .option('json', { type: 'boolean', default: false, description: 'print JSON instead of text' })
-    .option('keymaps', { type: 'string', description: 'rebalance: a JSON file of the new keymaps ({"cpu": ["node2"], …})' })
+    .option('keymaps', {
+      type: 'string',
+      description:
+        'rebalance, plan: a JSON file of the new keymaps ({"cpu": ["node2"], "_default_": {"hash": ["g1", "g2"]}}), or a config document whose keymaps and groups are taken',
+    })
     .option('points-per-second', { type: 'number', description: 'copy throttle of this job (0: unthrottled; default: the runner’s)' })
     .strict()
     .help()
@@ -329,6 +401,12 @@ async function run(command: string, args: AdminArgs, target: AdminTarget): Promi
     out(args.json ? JSON.stringify(job, null, 2) : describe(jobSummary(job)));
     return 0;
   }
+  if (command === 'plan') {
+    if (args.keymaps === undefined) throw new CliError('plan needs --keymaps FILE (the keymaps, and groups, to plan for)', 2);
+    const answer = await target.planMoves(readRoutingChange(args.keymaps));
+    out(args.json ? JSON.stringify(answer, null, 2) : describeMoves(answer));
+    return 0;
+  }
   const request: JobRequest = {
     kind: command as JobRequest['kind'],
     ...(args.backend !== undefined ? { backend: String(args.backend) } : {}),
@@ -338,13 +416,13 @@ async function run(command: string, args: AdminArgs, target: AdminTarget): Promi
   };
   if (command === 'cleanup' && !args.yes && !args.dryRun)
     throw new CliError(`cleanup drops data from ${request.backend}: confirm with --yes`, 2);
-  let keymaps: Record<string, string[]> | undefined;
+  let change: RoutingChange | undefined;
   if (args.keymaps !== undefined) {
-    if (command !== 'rebalance') throw new CliError('--keymaps goes with rebalance', 2);
-    keymaps = readKeymaps(args.keymaps);
+    if (command !== 'rebalance') throw new CliError('--keymaps goes with rebalance and plan', 2);
+    change = readRoutingChange(args.keymaps);
   }
   const dryRequest = command === 'cleanup' && args.dryRun ? { ...request, confirm: true } : request;
-  const result = await target.submit(dryRequest, args.dryRun, keymaps);
+  const result = await target.submit(dryRequest, args.dryRun, change);
   if ('plan' in result) {
     out(args.json ? JSON.stringify(result.plan, null, 2) : describePlan(result.plan));
     return 0;
@@ -383,22 +461,40 @@ async function follow(target: AdminTarget, id: string, json: boolean): Promise<n
   }
 }
 
-function readKeymaps(path: string): Record<string, string[]> {
+function readRoutingChange(path: string): RoutingChange {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new CliError(`--keymaps ${path}: ${(err as Error).message}`, 2);
   }
-  // a whole config file is accepted too: its keymaps are taken
-  const maps = (parsed && typeof parsed === 'object' && 'keymaps' in parsed ? (parsed as { keymaps: unknown }).keymaps : parsed) as unknown;
-  if (!maps || typeof maps !== 'object' || Array.isArray(maps)) throw new CliError(`--keymaps ${path}: not a JSON object of keymaps`, 2);
-  for (const [m, names] of Object.entries(maps)) {
-    if (!Array.isArray(names) || names.some((n) => typeof n !== 'string'))
-      throw new CliError(`--keymaps ${path}: ${m} must be a list of backend names`, 2);
+  try {
+    return routingChangeOf(parsed);
+  } catch (err) {
+    throw new CliError(`--keymaps ${path}: ${(err as Error).message}`, 2);
   }
-  if (Object.keys(maps).length === 0) throw new CliError(`--keymaps ${path}: no keymaps (keep at least ${DEFAULT_KEYMAP})`, 2);
-  return maps as Record<string, string[]>;
+}
+
+function byGroupOf(moves: readonly Move[]): Record<string, { in: number; out: number }> {
+  const byGroup: Record<string, { in: number; out: number }> = {};
+  for (const m of moves) {
+    if (m.fromGroup !== undefined) (byGroup[m.fromGroup] ??= { in: 0, out: 0 }).out++;
+    if (m.toGroup !== undefined) (byGroup[m.toGroup] ??= { in: 0, out: 0 }).in++;
+  }
+  return byGroup;
+}
+
+/** `plan`: one line per moving measurement, then the totals. */
+function describeMoves(answer: MovesAnswer): string {
+  const lines = answer.moves.map((m) => {
+    const groups = m.fromGroup !== undefined || m.toGroup !== undefined ? ` (group ${m.fromGroup ?? '-'} → ${m.toGroup ?? '-'})` : '';
+    return `${m.db ? `${m.db}.` : ''}${m.name}: ${m.from.join(',') || '-'} → ${m.to.join(',')}${groups}`;
+  });
+  for (const u of answer.unroutable) lines.push(`${u.db ? `${u.db}.` : ''}${u.name}: no keymap would take it`);
+  lines.push(`${answer.moving} of ${answer.measurements} measurements would move`);
+  for (const [g, n] of Object.entries(answer.byGroup)) lines.push(`  group ${g}: ${n.in} in, ${n.out} out`);
+  for (const f of answer.incomplete ?? []) lines.push(`not asked (its measurements are not in this plan): ${f}`);
+  return lines.join('\n');
 }
 
 /** One line: `recover-… recover node2  running  step 3/7  1200/5000 windows  1.2M points  50000 pts/s  ETA 80 s  (by s1)`. */
