@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { type BackendClient, type QueryRequest, describeError, errorTextOf } from '@app/backend';
 import { quoteIdent } from '@app/influxql';
 import { msgpackResponses } from './msgpack-answer-reader';
@@ -65,7 +66,7 @@ const SAMPLE_POINTS = 20;
 export class InfluxDiscovery implements ClusterDiscovery {
   constructor(
     private readonly clientOf: (backend: string) => BackendClient,
-    private readonly signal: AbortSignal = new AbortController().signal,
+    private readonly signal: AbortSignal = neverAborted(),
   ) {}
 
   async databases(backend: string): Promise<string[]> {
@@ -159,6 +160,13 @@ export class InfluxDiscovery implements ClusterDiscovery {
     }
     return { rp, measurement, points, firstMs, lastMs, avgLineBytes: lines > 0 ? bytes / lines : 0 };
   }
+}
+
+/** A signal that never aborts, shared by every sample read of a discovery (many at once on a fleet of several databases: no listener limit). */
+function neverAborted(): AbortSignal {
+  const signal = new AbortController().signal;
+  setMaxListeners(0, signal);
+  return signal;
 }
 
 /** The rows of a statement's answer as objects (column → value), every series together; in `db` (default: the client's backend's own). */

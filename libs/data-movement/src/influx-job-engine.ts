@@ -106,12 +106,17 @@ export class InfluxJobEngine extends JobEngine {
     }
     // a db where nothing moves needs no inventory
     const wanted = pairs.filter(({ clientDb }) => only(clientDb)?.length !== 0);
-    return Promise.all(
-      wanted.map(async ({ backend, clientDb }) => ({
-        ...(await discovery.inventory(backend, dbOf(config, backend, clientDb), only(clientDb))),
-        clientDb,
-      })),
+    // backends in parallel, a backend's dbs one after the other: each backend sees the load of a single-db discovery
+    const byBackend = await Promise.all(
+      names.map(async (backend) => {
+        const out: BackendInventory[] = [];
+        for (const { clientDb } of wanted.filter((p) => p.backend === backend)) {
+          out.push({ ...(await discovery.inventory(backend, dbOf(config, backend, clientDb), only(clientDb))), clientDb });
+        }
+        return out;
+      }),
     );
+    return byBackend.flat();
   }
 
   async run(job: JobRecord, config: ClusterConfig, options: RunOptions): Promise<void> {
