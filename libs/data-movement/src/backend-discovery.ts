@@ -108,7 +108,10 @@ export class InfluxDiscovery implements ClusterDiscovery {
       spans.set(rp, span ? { start: Math.min(span.start, start), end: Math.max(span.end, end) } : { start, end });
     }
     let names = (await showValues(client, `SHOW MEASUREMENTS ON ${on}`)).map((row) => String(row[0]));
-    if (measurements && measurements.length > 0) names = names.filter((m) => measurements.includes(m));
+    if (measurements && measurements.length > 0) {
+      const wanted = new Set(measurements);
+      names = names.filter((m) => wanted.has(m));
+    }
     const pairs = [...spans].flatMap(([rp, span]) => names.map((measurement) => ({ rp, span, measurement })));
     // a few at a time: each is four small queries, and influxd answers them in parallel
     const found = await mapLimited(pairs, DISCOVERY_CONCURRENCY, ({ rp, span, measurement }) =>

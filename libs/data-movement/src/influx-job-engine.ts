@@ -52,31 +52,26 @@ export class InfluxJobEngine extends JobEngine {
     const clientOf = this.clientsFor(config);
     const discovery = this.options.discovery?.(clientOf) ?? new InfluxDiscovery(clientOf);
     const names = backendsToDiscover(request, config);
-    let inventories: BackendInventory[];
-    if (!isMultiDbFleet(config)) {
-      const only = request.kind === 'resync' ? request.measurements : undefined;
-      inventories = await Promise.all(names.map((n) => discovery.inventory(n, dbOf(config, n), only)));
-    } else {
-      inventories = await this.discoverDatabases(request, config, discovery, names);
-    }
+    const inventories = await this.discover(request, config, discovery, names);
     return planJob({ request, config, inventories, now: Date.now(), pointsPerWindow: this.options.pointsPerWindow });
   }
 
   /**
-   * A fleet serving several databases: one inventory per (backend, served client db), each of the db the
-   * backend keeps that client db in. The served dbs are the proxies' lists, plus for a `"*"` proxy the
-   * dbs the backends have. A rebalance first lists the measurements and inventories only the moving ones
-   * (a group added moves about 1/N of them; counting the rest would be most of the planning's cost).
+   * One inventory per backend of `names`; on a fleet serving several databases one per (backend, served
+   * client db), each of the db the backend keeps that client db in. The served dbs are the proxies' lists,
+   * plus for a `"*"` proxy the dbs the backends have. A rebalance first lists the measurements and
+   * inventories only the moving ones (a group added moves about 1/N of them: counting the rest would be
+   * most of the planning's cost, for steps it would not plan).
    */
-  private async discoverDatabases(
+  private async discover(
     request: JobRequest,
     config: ClusterConfig,
     discovery: ClusterDiscovery,
     names: readonly string[],
   ): Promise<BackendInventory[]> {
-    const { listed, any } = listedDatabases(config);
-    const clientDbs = new Set(listed);
-    if (any && discovery.databases) {
+    const multiDb = isMultiDbFleet(config);
+    const clientDbs = new Set(multiDb ? listedDatabases(config).listed : ['']);
+    if (multiDb && listedDatabases(config).any && discovery.databases) {
       const found = await Promise.all(
         names.map((n) =>
           discovery.databases!(n).then(
@@ -100,8 +95,11 @@ export class InfluxJobEngine extends JobEngine {
         ),
       );
       const moving = new Map<string, string[]>();
-      for (const m of movingMeasurements(request, config, dedupe(listedThere.flat())))
-        moving.set(m.db, [...(moving.get(m.db) ?? []), m.name]);
+      for (const m of movingMeasurements(request, config, dedupe(listedThere.flat()))) {
+        let names = moving.get(m.db);
+        if (!names) moving.set(m.db, (names = []));
+        names.push(m.name);
+      }
       only = (clientDb) => moving.get(clientDb) ?? [];
     }
     // a db where nothing moves needs no inventory
@@ -111,7 +109,8 @@ export class InfluxJobEngine extends JobEngine {
       names.map(async (backend) => {
         const out: BackendInventory[] = [];
         for (const { clientDb } of wanted.filter((p) => p.backend === backend)) {
-          out.push({ ...(await discovery.inventory(backend, dbOf(config, backend, clientDb), only(clientDb))), clientDb });
+          const inventory = await discovery.inventory(backend, dbOf(config, backend, clientDb), only(clientDb));
+          out.push(multiDb ? { ...inventory, clientDb } : inventory);
         }
         return out;
       }),
