@@ -5,7 +5,9 @@
  * c: dbc) so the engine's db mapping is exercised too.
  */
 import { backendConfigOf } from './support/config-rules';
-import type { ClusterConfig } from '@app/config';
+import { type ClusterConfig, parseClusterConfig } from '@app/config';
+import { RoutingTable } from '@app/router';
+import { configRules } from './support/config-rules';
 import {
   type CopyStep,
   InfluxJobEngine,
@@ -321,5 +323,86 @@ describe('data-movement engine against real influxd', () => {
     expect(await count(c, 'cpu', DB.c)).toBe(2_000);
     const q = 'SELECT * FROM autogen.cpu GROUP BY *';
     expect(await answerText(c, q, DB.c)).toBe(await answerText(b, q, DB.b));
+  });
+});
+
+describe('data-movement engine on a fleet serving several databases over hash groups', () => {
+  const DBS = ['tele', 'app'];
+  /** y keeps client db `app` in `app_y` (dbMap); the others use the client's db names. */
+  const there = (backend: 'x' | 'y' | 'z', db: string) => (backend === 'y' && db === 'app' ? 'app_y' : db);
+  const NAMES = Array.from({ length: 30 }, (_v, i) => `n${i}`);
+  let config: ClusterConfig;
+  /** Measurement names hashed to g1 (x, y), per client db. */
+  const inG1 = new Map<string, string[]>();
+  let stray: string;
+
+  beforeAll(async () => {
+    const backend = (url: string, db: string, dbMap?: Record<string, string>) => ({
+      url,
+      db,
+      timeout: 5_000,
+      timeoutQuery: 30_000,
+      ...(dbMap ? { dbMap } : {}),
+    });
+    config = parseClusterConfig(
+      {
+        backends: { x: backend(a.url, 'unused_x'), y: backend(b.url, 'unused_y', { app: 'app_y' }), z: backend(c.url, 'unused_z') },
+        groups: { g1: ['x', 'y'], g2: ['z'] },
+        keymaps: { _default_: { hash: ['g1', 'g2'] } },
+        proxies: { p1: { listenAddr: '127.0.0.1:1', databases: DBS } },
+      },
+      configRules,
+    );
+    const table = new RoutingTable(config, true);
+    for (const db of DBS) {
+      inG1.set(
+        db,
+        NAMES.filter((m) => table.resolve(db, m)?.group === 'g1'),
+      );
+      await a.createDatabase(db);
+      const lines = inG1.get(db)!.flatMap((m, i) => Array.from({ length: i + 1 }, (_v, p) => `${m},k=v f=${p}i ${T0_S + p}`));
+      await write(a, db, lines.join('\n'));
+    }
+    // a measurement of g2 left on x (written under an older config): not y's to receive, and cleanup's to drop
+    stray = NAMES.find((m) => table.resolve('tele', m)?.group === 'g2')!;
+    await write(a, 'tele', `${stray} f=1i ${T0_S}`);
+  });
+
+  it('recovers a wiped replica of a group in every served db, each in the db that backend keeps it in', async () => {
+    const e = engine();
+    const req: JobRequest = { kind: 'recover', backend: 'y' };
+    const plan = await e.plan(req, config);
+    expect(plan.steps.filter((s) => s.op === 'schema').map((s) => s.op === 'schema' && s.dbs)).toEqual([
+      { app: 'app_y' },
+      { tele: 'tele' },
+    ]);
+    await runAll(e, jobOf(req, plan), config);
+    for (const db of DBS) {
+      for (const m of inG1.get(db)!) expect(await count(b, m, there('y', db))).toBe(await count(a, m, db));
+      expect(inG1.get(db)!.length).toBeGreaterThan(5);
+    }
+    expect(await count(b, stray, 'tele')).toBe(0);
+    // nothing under the client's name on y: its dbMap renamed it
+    expect((await b.query('SHOW DATABASES')).results[0].series[0].values).not.toContainEqual(['app']);
+  });
+
+  it('resyncs replicas that keep a db under different names', async () => {
+    const m = inG1.get('app')![0];
+    const before = await count(a, m, 'app');
+    await write(b, 'app_y', `${m},k=v f=99i ${T0_S + 1_000}`);
+    const e = engine();
+    const req: JobRequest = { kind: 'resync', measurements: [m] };
+    await runAll(e, jobOf(req, await e.plan(req, config)), config);
+    expect(await count(a, m, 'app')).toBe(before + 1);
+  });
+
+  it('cleans up, in the backend’s db, only what the hash no longer sends there', async () => {
+    const e = engine();
+    const req: JobRequest = { kind: 'cleanup', backend: 'x', confirm: true };
+    const plan = await e.plan(req, config);
+    expect(plan.steps).toEqual([{ op: 'drop', backend: 'x', db: 'tele', measurement: stray }]);
+    await runAll(e, jobOf(req, plan), config);
+    expect(await count(a, stray, 'tele')).toBe(0);
+    expect(await count(a, inG1.get('tele')![0], 'tele')).toBeGreaterThan(0);
   });
 });

@@ -1,8 +1,12 @@
 /**
  * Scale out (#17): one proxy serving two databases over four real influxd in two hash groups of two
- * replicas (g1 = a1, a2; g2 = b1, b2), then a third group (g3 = c1) added. Where data landed is read
- * from each influxd directly; what clients see is read through the proxy.
+ * replicas (g1 = a1, a2; g2 = b1, b2), then a third group (g3 = c1, c2) added and the data-movement
+ * engine's rebalance (#16) run. Where data landed is read from each influxd directly; what clients see
+ * is read through the proxy.
  */
+import { type ClusterConfig, parseClusterConfig } from '@app/config';
+import { type CopyStep, InfluxJobEngine, type JobRecord, type JobRequest } from '@app/data-movement';
+import { configRules } from './support/config-rules';
 import { request } from './support/http';
 import { Influxd, startInfluxd } from './support/influxd';
 import { freePort } from './support/ports';
@@ -22,6 +26,7 @@ let a2: Influxd;
 let b1: Influxd;
 let b2: Influxd;
 let c1: Influxd;
+let c2: Influxd;
 let proxy: ProxyProcess;
 let listenPort: number;
 
@@ -29,9 +34,9 @@ function config(withThirdGroup: boolean): ProxyConfig {
   // a proxy serving several databases never uses a backend's own `db`: one that exists nowhere proves it
   const backend = (server: Influxd) => ({ url: server.url, db: 'unused', checkInterval: 500, dbMap: { [APP]: APP_THERE } });
   const groups: Record<string, string[]> = { g1: ['a1', 'a2'], g2: ['b1', 'b2'] };
-  if (withThirdGroup) groups.g3 = ['c1'];
+  if (withThirdGroup) groups.g3 = ['c1', 'c2'];
   const doc = {
-    backends: { a1: backend(a1), a2: backend(a2), b1: backend(b1), b2: backend(b2), c1: backend(c1) },
+    backends: { a1: backend(a1), a2: backend(a2), b1: backend(b1), b2: backend(b2), c1: backend(c1), c2: backend(c2) },
     groups,
     keymaps: { _default_: { hash: Object.keys(groups) } },
     proxies: { p1: { listenAddr: `127.0.0.1:${listenPort}`, databases: [METRICS, APP] } },
@@ -58,7 +63,14 @@ function sorted(set: Iterable<string>): string[] {
 }
 
 beforeAll(async () => {
-  [a1, a2, b1, b2, c1] = await Promise.all([startInfluxd(), startInfluxd(), startInfluxd(), startInfluxd(), startInfluxd()]);
+  [a1, a2, b1, b2, c1, c2] = await Promise.all([
+    startInfluxd(),
+    startInfluxd(),
+    startInfluxd(),
+    startInfluxd(),
+    startInfluxd(),
+    startInfluxd(),
+  ]);
   listenPort = await freePort();
   proxy = await startProxy({ config: config(false) });
   // the backends are created through the proxy: CREATE DATABASE runs on every backend, app under its dbMap name
@@ -175,6 +187,9 @@ describe('two databases through one proxy', () => {
 });
 
 describe('a third group', () => {
+  /** The moves /admin/plan announced for the grown config (every db). */
+  let planned: { db: string; name: string; toGroup: string; fromGroup: string }[] = [];
+
   it('moves about a third of the measurements, the plan says which, and new writes land in the new group', async () => {
     const res = await request(`${proxy.url}/admin/plan`, {
       method: 'POST',
@@ -183,6 +198,7 @@ describe('a third group', () => {
     });
     expect(res.status).toBe(200);
     const plan = JSON.parse(res.text);
+    planned = plan.moves;
     const moved: { db: string; name: string; toGroup: string; fromGroup: string }[] = plan.moves.filter((m: any) => m.db === METRICS);
     expect(moved.length).toBeGreaterThanOrEqual(200 * 0.2);
     expect(moved.length).toBeLessThanOrEqual(200 * 0.45);
@@ -203,5 +219,61 @@ describe('a third group', () => {
     const newPoints = await a1.query(`SELECT count(v) FROM /.*/ WHERE time >= 2000000000s`, METRICS);
     const countedOnA1 = new Set((newPoints.results[0].series ?? []).map((s: any) => s.name));
     for (const m of stayed) expect(countedOnA1.has(m)).toBe(onA1.has(m));
+  });
+
+  it('after the rebalance job, moves exactly the planned measurements onto both replicas of g3, and every count matches', async () => {
+    expect(planned.length).toBeGreaterThan(0);
+    const before: ClusterConfig = parseClusterConfig(config(false), configRules);
+    const after: ClusterConfig = parseClusterConfig(config(true), configRules);
+    const job: JobRequest = {
+      kind: 'rebalance',
+      keymapsBefore: before.keymaps,
+      hashKeymapsBefore: before.hashKeymaps,
+      groupsBefore: before.groups,
+    };
+    const engine = new InfluxJobEngine();
+    try {
+      const plan = await engine.plan(job, after);
+      const copies = plan.steps.filter((s): s is CopyStep => s.op === 'copy');
+      // the job copies what /admin/plan announced, per db, from the old group's replicas to both of g3's
+      expect(sorted(copies.map((s) => `${s.clientDb}.${s.measurement}`))).toEqual(sorted(planned.map((m) => `${m.db}.${m.name}`)));
+      for (const s of copies) {
+        const from = planned.find((m) => m.db === s.clientDb && m.name === s.measurement)!.fromGroup;
+        expect(sorted(s.sources)).toEqual(from === 'g1' ? ['a1', 'a2'] : ['b1', 'b2']);
+        expect(sorted(s.targets)).toEqual(['c1', 'c2']);
+        expect(s.dbOf.c1).toBe(s.clientDb === APP ? APP_THERE : METRICS);
+      }
+      const record: JobRecord = { id: 'rebalance-g3', request: job, state: 'running', createdAt: Date.now(), plan };
+      let windows = 0;
+      await engine.run(record, after, {
+        signal: new AbortController().signal,
+        pointsPerSecond: 0,
+        onProgress: async (p) => {
+          windows = p.windowsDone;
+        },
+      });
+      expect(windows).toBe(plan.steps.length);
+    } finally {
+      await engine.close();
+    }
+
+    // through the proxy: every measurement has its old points and the one written after the change
+    const q = MEASUREMENTS.map((m) => `SELECT count(v) FROM ${m}`).join('; ');
+    const counts = (await proxyQuery(q, METRICS)).results.map((r: any) => r.series?.[0]?.values?.[0]?.[1] ?? r.error ?? 0);
+    expect(counts).toEqual(MEASUREMENTS.map((_m, i) => pointsOf(i) + 1));
+    const appCounts = await proxyQuery('SELECT count(v) FROM appm1; SELECT count(v) FROM appm2; SELECT count(v) FROM appm3', APP);
+    expect(appCounts.results.map((r: any) => r.series?.[0]?.values?.[0]?.[1] ?? r.error ?? 0)).toEqual([1, 1, 1]);
+
+    // on each replica of g3 itself: every moved measurement whole, in the db that backend keeps it in
+    for (const server of [c1, c2]) {
+      for (const db of [METRICS, APP]) {
+        const names = planned.filter((m) => m.db === db).map((m) => m.name);
+        if (names.length === 0) continue;
+        const json = await server.query(names.map((m) => `SELECT count(v) FROM ${m}`).join('; '), db === APP ? APP_THERE : db);
+        const got = json.results.map((r: any) => r.series?.[0]?.values?.[0]?.[1] ?? 0);
+        const want = names.map((m) => (db === METRICS ? pointsOf(MEASUREMENTS.indexOf(m)) + 1 : 1));
+        expect(got).toEqual(want);
+      }
+    }
   });
 });

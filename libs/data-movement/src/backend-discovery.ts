@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { type BackendClient, type QueryRequest, describeError, errorTextOf } from '@app/backend';
 import { quoteIdent } from '@app/influxql';
 import { msgpackResponses } from './msgpack-answer-reader';
@@ -33,7 +34,10 @@ export interface MeasurementHolding {
 
 export interface BackendInventory {
   readonly backend: string;
+  /** The db on the backend that was looked at. */
   readonly db: string;
+  /** On a fleet serving several databases: the client db whose data `db` holds (absent: a single-database fleet). */
+  readonly clientDb?: string;
   /** Whether it answered; when not, `error` says why and the rest is empty. */
   readonly reachable: boolean;
   readonly error?: string;
@@ -46,6 +50,10 @@ export interface BackendInventory {
 /** The discovery the planner needs: one backend's inventory of `db`, optionally only some measurements. */
 export interface ClusterDiscovery {
   inventory(backend: string, db: string, measurements?: readonly string[]): Promise<BackendInventory>;
+  /** The databases on a backend (SHOW DATABASES), for a fleet whose proxies serve `"*"`; throws when it does not answer. */
+  databases?(backend: string): Promise<string[]>;
+  /** The measurement names in `db` on a backend (none when the db is not there); throws when it does not answer. */
+  measurements?(backend: string, db: string): Promise<string[]>;
 }
 
 /** (rp, measurement) pairs discovered at once on one backend. */
@@ -58,8 +66,18 @@ const SAMPLE_POINTS = 20;
 export class InfluxDiscovery implements ClusterDiscovery {
   constructor(
     private readonly clientOf: (backend: string) => BackendClient,
-    private readonly signal: AbortSignal = new AbortController().signal,
+    private readonly signal: AbortSignal = neverAborted(),
   ) {}
+
+  async databases(backend: string): Promise<string[]> {
+    return (await showValues(this.clientOf(backend), 'SHOW DATABASES', false)).map((row) => String(row[0]));
+  }
+
+  async measurements(backend: string, db: string): Promise<string[]> {
+    const client = this.clientOf(backend);
+    if (!(await this.databases(backend)).includes(db)) return [];
+    return (await showValues(client, `SHOW MEASUREMENTS ON ${quoteIdent(db)}`)).map((row) => String(row[0]));
+  }
 
   async inventory(backend: string, db: string, measurements?: readonly string[]): Promise<BackendInventory> {
     const client = this.clientOf(backend);
@@ -90,11 +108,14 @@ export class InfluxDiscovery implements ClusterDiscovery {
       spans.set(rp, span ? { start: Math.min(span.start, start), end: Math.max(span.end, end) } : { start, end });
     }
     let names = (await showValues(client, `SHOW MEASUREMENTS ON ${on}`)).map((row) => String(row[0]));
-    if (measurements && measurements.length > 0) names = names.filter((m) => measurements.includes(m));
+    if (measurements && measurements.length > 0) {
+      const wanted = new Set(measurements);
+      names = names.filter((m) => wanted.has(m));
+    }
     const pairs = [...spans].flatMap(([rp, span]) => names.map((measurement) => ({ rp, span, measurement })));
     // a few at a time: each is four small queries, and influxd answers them in parallel
     const found = await mapLimited(pairs, DISCOVERY_CONCURRENCY, ({ rp, span, measurement }) =>
-      this.holding(client, rp, measurement, span),
+      this.holding(client, db, rp, measurement, span),
     );
     const holdings = found.filter((h): h is MeasurementHolding => h !== undefined);
     return { backend, db, reachable: true, hasDb: true, retentionPolicies, holdings };
@@ -102,20 +123,21 @@ export class InfluxDiscovery implements ClusterDiscovery {
 
   private async holding(
     client: BackendClient,
+    db: string,
     rp: string,
     measurement: string,
     span: { start: number; end: number },
   ): Promise<MeasurementHolding | undefined> {
     const from = `FROM ${quoteIdent(measurement)} WHERE time >= ${span.start}ms AND time < ${span.end}ms`;
-    const counts = await showRows(client, `SELECT count(*) ${from}`, rp);
+    const counts = await showRows(client, `SELECT count(*) ${from}`, rp, undefined, db);
     let points = 0;
     for (const row of counts)
       for (const [k, v] of Object.entries(row)) if (k !== 'time' && typeof v === 'number') points = Math.max(points, v);
     if (points === 0) return undefined;
     // in µs (exact in a JSON number until year 2255); influxd truncates toward zero, so a first point
     // before 1970 may be up to 1 µs earlier than it says: its ms is taken one lower there
-    const first = await showRows(client, `SELECT * ${from} ORDER BY time ASC LIMIT 1`, rp, 'u');
-    const last = await showRows(client, `SELECT * ${from} ORDER BY time DESC LIMIT 1`, rp, 'u');
+    const first = await showRows(client, `SELECT * ${from} ORDER BY time ASC LIMIT 1`, rp, 'u', db);
+    const last = await showRows(client, `SELECT * ${from} ORDER BY time DESC LIMIT 1`, rp, 'u', db);
     const firstUs = first[0]?.time;
     const lastUs = last[0]?.time;
     const firstMs = typeof firstUs === 'number' ? Math.floor(firstUs / 1000) - (firstUs < 0 ? 1 : 0) : span.start;
@@ -131,6 +153,7 @@ export class InfluxDiscovery implements ClusterDiscovery {
     const request: QueryRequest = {
       method: 'POST',
       text: `SELECT * ${from} GROUP BY * LIMIT ${SAMPLE_POINTS} SLIMIT ${SAMPLE_POINTS}`,
+      db,
       rp,
       epoch: 'ns',
       accept: 'application/x-msgpack',
@@ -142,9 +165,22 @@ export class InfluxDiscovery implements ClusterDiscovery {
   }
 }
 
-/** The rows of a statement's answer as objects (column → value), every series together. */
-export async function showRows(client: BackendClient, text: string, rp?: string, epoch?: string): Promise<Record<string, unknown>[]> {
-  const answer = await statement(client, text, true, rp, epoch);
+/** A signal that never aborts, shared by every sample read of a discovery (many at once on a fleet of several databases: no listener limit). */
+function neverAborted(): AbortSignal {
+  const signal = new AbortController().signal;
+  setMaxListeners(0, signal);
+  return signal;
+}
+
+/** The rows of a statement's answer as objects (column → value), every series together; in `db` (default: the client's backend's own). */
+export async function showRows(
+  client: BackendClient,
+  text: string,
+  rp?: string,
+  epoch?: string,
+  db?: string,
+): Promise<Record<string, unknown>[]> {
+  const answer = await statement(client, text, db ?? true, rp, epoch);
   const out: Record<string, unknown>[] = [];
   for (const s of answer) {
     for (const values of s.values ?? []) {
@@ -168,11 +204,19 @@ interface JsonSeries {
 
 /**
  * Runs one statement and returns its series; throws with influxd's error text. Statements that change
- * something go out as POST (influxd refuses them over GET).
+ * something go out as POST (influxd refuses them over GET). `db`: true for the backend's own db, false
+ * for none (SHOW DATABASES), a name for that db.
  */
-export async function statement(client: BackendClient, text: string, db = true, rp?: string, epoch?: string): Promise<JsonSeries[]> {
+export async function statement(
+  client: BackendClient,
+  text: string,
+  db: boolean | string = true,
+  rp?: string,
+  epoch?: string,
+): Promise<JsonSeries[]> {
   const req: QueryRequest = { method: 'POST', text, rp, epoch };
-  if (!db) req.db = false;
+  if (db === false) req.db = false;
+  else if (typeof db === 'string') req.db = db;
   const answer = await client.query(req);
   const body = answer.body.toString('utf8');
   if (answer.status !== 200) throw new Error(`backend ${client.name} answered ${answer.status}: ${errorTextOf(answer.status, body)}`);

@@ -26,9 +26,9 @@ export interface JobRequest {
    * runs, proxies write a moving measurement to its old and new owners and read it from the old ones.
    */
   readonly keymapsBefore?: Readonly<Record<string, readonly string[]>>;
-  /** rebalance: the hash keymaps (`{"hash": [groups]}` entries) in force before the change. */
+  /** rebalance: the hash keymaps (`{"hash": [groups]}` entries, key → group names) in force before the change. */
   readonly hashKeymapsBefore?: Readonly<Record<string, readonly string[]>>;
-  /** rebalance: the backend groups in force before the change. */
+  /** rebalance: the groups (name → backend names) in force before the change; needed when hashKeymapsBefore names groups. */
   readonly groupsBefore?: Readonly<Record<string, readonly string[]>>;
 }
 
@@ -50,6 +50,13 @@ export interface SchemaStep {
    * nothing the target has: rebalance's new owners keep their own settings. Absent: recover's full copy.
    */
   readonly createOnly?: boolean;
+  /**
+   * Several databases: backend name → its db for this step's client db (sources and target); `dbs` maps
+   * between the same names. Absent: each backend's own `db`.
+   */
+  readonly dbOf?: Readonly<Record<string, string>>;
+  /** Several databases: the client db this step is for (absent: a single-database fleet). */
+  readonly clientDb?: string;
 }
 
 /**
@@ -66,6 +73,8 @@ export interface CopyStep {
   readonly targets: readonly string[];
   readonly span: TimeWindow;
   readonly windowMs: number;
+  /** Several databases: the client db the measurement is in (absent: a single-database fleet). */
+  readonly clientDb?: string;
 }
 
 /**
@@ -80,6 +89,8 @@ export interface CompareStep {
   readonly replicas: readonly string[];
   readonly span: TimeWindow;
   readonly windowMs: number;
+  /** Several databases: the client db the measurement is in (absent: a single-database fleet). */
+  readonly clientDb?: string;
 }
 
 /** cleanup: `DROP MEASUREMENT` on `backend` (in its db), for a measurement no keymap maps to it any more. */
