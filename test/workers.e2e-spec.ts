@@ -209,6 +209,8 @@ describe('--workers 2', () => {
       what: 'a successor worker',
       intervalMs: 100,
     });
+    // the successor takes connections (and answers /meta's gather) only once it listens
+    await bothWorkersListening(proxy.url);
     const afterKill = acked.length;
     await waitUntil(async () => acked.length >= afterKill + 100, { what: '100 acknowledged writes after the restart', intervalMs: 50 });
     stopLoad = true;

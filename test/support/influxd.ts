@@ -43,7 +43,20 @@ export interface Influxd extends ServiceLifecycle {
   stop(): Promise<unknown>;
 }
 
+/** Starts attempts at most: a port freePorts chose can be taken by another test's process before influxd binds it. */
+const BIND_ATTEMPTS = 3;
+
 export async function startInfluxd(options: StartInfluxdOptions = {}): Promise<Influxd> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startInfluxdOnce(options);
+    } catch (err) {
+      if (attempt >= BIND_ATTEMPTS || !/address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startInfluxdOnce(options: StartInfluxdOptions): Promise<Influxd> {
   const dir = await makeTempDir('influxd');
   const [port, rpcPort] = await freePorts(2);
   const configPath = path.join(dir, 'influxd.conf');
