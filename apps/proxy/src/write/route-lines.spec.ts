@@ -76,3 +76,42 @@ describe('LineRouter', () => {
     expect(r.parts.map((p) => p.body.toString())).toEqual([body.toString(), body.toString()]);
   });
 });
+
+describe('LineRouter over hash groups', () => {
+  const config = parseClusterConfig(
+    {
+      backends: {
+        a1: { url: 'http://127.0.0.1:1', db: 'x' },
+        a2: { url: 'http://127.0.0.1:2', db: 'x' },
+        b1: { url: 'http://127.0.0.1:3', db: 'x' },
+        b2: { url: 'http://127.0.0.1:4', db: 'x' },
+      },
+      groups: { g1: ['a1', 'a2'], g2: ['b1', 'b2'] },
+      keymaps: { _default_: { hash: ['g1', 'g2'] } },
+      proxies: { p1: { listenAddr: '127.0.0.1:1' } },
+    },
+    configRules,
+  );
+  const backends = Object.entries(config.backends).map(([name, cfg]) => new Backend(name, cfg));
+  const topo = new Topology(config, config.proxies.p1, backends);
+
+  it('gives both replicas of a group the same lines, each in a buffer of its own, with interleaved measurements stamped alike', () => {
+    const names = Array.from({ length: 12 }, (_v, i) => `m${i}`);
+    const lines = Array.from({ length: 60 }, (_v, i) => `${names[i % names.length]},host=h${i} v=${i}${i % 3 === 0 ? '' : ` ${i}`}`);
+    const body = Buffer.from(lines.join('\n'));
+    const routed = new LineRouter(new BufferPool()).route(body, topo, stamp);
+    const byName = new Map(routed.parts.map((p) => [backends[p.backend].name, p.body]));
+    expect(new Set(byName.keys())).toEqual(new Set(['a1', 'a2', 'b1', 'b2']));
+    for (const [x, y] of [
+      ['a1', 'a2'],
+      ['b1', 'b2'],
+    ]) {
+      expect(byName.get(x)!.toString()).toBe(byName.get(y)!.toString());
+      expect(byName.get(x)!.buffer === byName.get(y)!.buffer && byName.get(x)!.byteOffset === byName.get(y)!.byteOffset).toBe(false);
+    }
+    // every line once per group, stamped when it had no time
+    const got = [...byName.get('a1')!.toString().split('\n'), ...byName.get('b1')!.toString().split('\n')].filter((l) => l !== '');
+    const want = lines.map((l) => (/ \d+$/.test(l.split(' ').slice(1).join(' ')) ? l : `${l} 1700000000`));
+    expect(got.sort()).toEqual(want.sort());
+  });
+});

@@ -75,6 +75,15 @@ class BackendRuns {
     this.count = n + 3;
   }
 
+  /** Whether `other` holds exactly these runs (the replicas of one group take the same lines). */
+  sameAs(other: BackendRuns): boolean {
+    if (other.count !== this.count || other.lines !== this.lines || other.bytes !== this.bytes) return false;
+    const a = this.runs;
+    const b = other.runs;
+    for (let i = 0; i < this.count; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+
   /** One untouched run: the lines can be sent as a view of the body, without a copy. */
   get isOneRun(): boolean {
     return this.count === 3 && this.runs[2] === AS_IS;
@@ -180,6 +189,7 @@ export class LineRouter {
     }
 
     let bodyTaken = false;
+    const firstPart = parts.length;
     for (let i = 0; i < backends.length; i++) {
       const runs = this.perBackend[i];
       if (runs.lines === 0) continue;
@@ -189,10 +199,27 @@ export class LineRouter {
         body = buf.subarray(runs.runs[0], runs.runs[1]);
         bodyTaken = true;
       } else {
-        body = runs.materialize(buf, stampBytes ?? NO_STAMP, this.pool);
+        // a replica of a backend already served (the same group) takes the same lines: one copy of that
+        // part, not a copy per line again (each part is its own pooled buffer, released on its own)
+        const twin = this.twinOf(i, parts, firstPart);
+        if (twin) {
+          body = this.pool.acquire(twin.length);
+          twin.copy(body);
+        } else {
+          body = runs.materialize(buf, stampBytes ?? NO_STAMP, this.pool);
+        }
       }
       parts.push({ backend: i, body, lines: runs.lines });
     }
     return { parts, bodyTaken, accepted, dropped, failed, unroutable };
+  }
+
+  /** The body of a part made above (from `from` on) whose backend took exactly backend `i`'s runs. */
+  private twinOf(i: number, parts: readonly BackendPart[], from: number): Buffer | undefined {
+    const runs = this.perBackend[i];
+    for (let p = from; p < parts.length; p++) {
+      if (this.perBackend[parts[p].backend].sameAs(runs)) return parts[p].body;
+    }
+    return undefined;
   }
 }
