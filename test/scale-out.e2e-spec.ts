@@ -6,6 +6,14 @@
  */
 import { type ClusterConfig, parseClusterConfig } from '@app/config';
 import { type CopyStep, InfluxJobEngine, type JobRecord, type JobRequest } from '@app/data-movement';
+import {
+  type PromLabelMatcher,
+  ReadRequestCodec,
+  ReadResponseCodec,
+  WriteRequestCodec,
+  snappyCompress,
+  snappyUncompress,
+} from '@app/prom-remote';
 import { configRules } from './support/config-rules';
 import { request } from './support/http';
 import { Influxd, startInfluxd } from './support/influxd';
@@ -275,5 +283,91 @@ describe('a third group', () => {
         expect(got).toEqual(want);
       }
     }
+  });
+});
+
+// (last: it adds measurements the third group's plan would count)
+describe('Prometheus remote read and write over the three groups and two databases', () => {
+  const METRIC_COUNT = 24;
+  const T0 = 1_700_000_000_000;
+  const metricName = (db: string, i: number) => `${db}_metric_${i}`;
+  const promHeaders = { 'Content-Type': 'application/x-protobuf', 'Content-Encoding': 'snappy' };
+
+  async function remoteWrite(db: string): Promise<void> {
+    const timeseries = Array.from({ length: METRIC_COUNT }, (_v, i) => ({
+      labels: [
+        { name: '__name__', value: metricName(db, i) },
+        { name: 'job', value: 'j' },
+      ],
+      // metric i holds i + 1 samples, so an answer from the wrong place cannot pass for it
+      samples: Array.from({ length: i + 1 }, (_s, k) => ({ value: k, timestamp: T0 + k * 1000 })),
+    }));
+    const body = snappyCompress(WriteRequestCodec.encode({ timeseries }));
+    const res = await request(`${proxy.url}/api/v1/prom/write?db=${db}`, { method: 'POST', headers: promHeaders, body });
+    expect(res.status).toBe(204);
+  }
+
+  async function remoteRead(db: string, matchers: PromLabelMatcher[]) {
+    const body = snappyCompress(
+      ReadRequestCodec.encode({
+        queries: [{ startTimestampMs: T0 - 1000, endTimestampMs: T0 + 60_000, matchers }],
+        acceptedResponseTypes: ['SAMPLES'],
+      }),
+    );
+    return request(`${proxy.url}/api/v1/prom/read?db=${db}`, { method: 'POST', headers: promHeaders, body });
+  }
+
+  /** metric name → sample count, from a 200 answer. */
+  function samplesByName(body: Buffer): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const ts of ReadResponseCodec.decode(snappyUncompress(body)).results[0].timeseries) {
+      const n = ts.labels.find((l) => l.name === '__name__')?.value ?? '?';
+      out.set(n, (out.get(n) ?? 0) + ts.samples.length);
+    }
+    return out;
+  }
+
+  beforeAll(async () => {
+    await remoteWrite(METRICS);
+    await remoteWrite(APP);
+  });
+
+  it('writes each db’s samples into one group, under the db as each backend maps it', async () => {
+    const groups = { g1: [a1, a2], g2: [b1, b2], g3: [c1, c2] };
+    const servers = Object.values(groups).flat();
+    const onServers = await Promise.all(servers.map((s) => measurementsOn(s, APP_THERE)));
+    const groupsUsed = new Set<string>();
+    for (let i = 0; i < METRIC_COUNT; i++) {
+      const holders = servers.filter((_s, k) => onServers[k].has(metricName(APP, i)));
+      const group = Object.entries(groups).find(([, members]) => members.every((m) => holders.includes(m)));
+      expect(holders.length).toBe(2);
+      expect(group).toBeDefined();
+      groupsUsed.add(group![0]);
+    }
+    expect(groupsUsed.size).toBe(3);
+  });
+
+  it('reads a metric named exactly from its group, in the client’s db, with every sample', async () => {
+    for (const db of [METRICS, APP]) {
+      for (const i of [0, 5, 11, 23]) {
+        const res = await remoteRead(db, [{ type: 'EQ', name: '__name__', value: metricName(db, i) }]);
+        expect(res.status).toBe(200);
+        expect(samplesByName(res.body)).toEqual(new Map([[metricName(db, i), i + 1]]));
+      }
+    }
+  });
+
+  it('fans a read by pattern out to one replica of each group and merges every metric of the db once', async () => {
+    for (const db of [METRICS, APP]) {
+      const res = await remoteRead(db, [{ type: 'RE', name: '__name__', value: `${db}_metric_.*` }]);
+      expect(res.status).toBe(200);
+      const want = new Map(Array.from({ length: METRIC_COUNT }, (_v, i) => [metricName(db, i), i + 1]));
+      expect(samplesByName(res.body)).toEqual(want);
+    }
+  });
+
+  it('refuses a db the proxy does not serve', async () => {
+    const res = await remoteRead('other', [{ type: 'EQ', name: '__name__', value: 'x' }]);
+    expect(res.status).toBe(400);
   });
 });

@@ -76,6 +76,8 @@ export interface PromReadOptions {
   signal?: AbortSignal;
   /** Called with each chunk's length as it arrives; an error returned stops the answer there, and promRead rejects with it. */
   admit?: (chunkBytes: number, totalBytes: number) => Error | undefined;
+  /** The database read (default: the backend's own `db`; a proxy serving several names the client's, as mapped). */
+  db?: string;
 }
 
 /** A /query answer read whole. */
@@ -374,7 +376,7 @@ export class BackendClient {
    * for a chunk (an answer too large to hold).
    */
   async promRead(body: Buffer, rp: string, requestId: string, options: PromReadOptions = {}): Promise<WholeAnswer> {
-    let path = `${this.basePath}/api/v1/prom/read?db=${encodeURIComponent(this.config.db)}`;
+    let path = `${this.basePath}/api/v1/prom/read?db=${encodeURIComponent(options.db ?? this.config.db)}`;
     if (rp !== '') path += `&rp=${encodeURIComponent(rp)}`;
     const headers: Record<string, string> = {
       'content-type': 'application/x-protobuf',

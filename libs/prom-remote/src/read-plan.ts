@@ -1,4 +1,13 @@
-import { type PlannerTopology, type ReadFence, NO_READ_FENCE, candidates, dataKey, goRegex } from '@app/query';
+import {
+  type PlannerRouter,
+  type PlannerTopology,
+  type ReadFence,
+  NO_READ_FENCE,
+  candidates,
+  dataKey,
+  goRegex,
+  indicesOf,
+} from '@app/query';
 import type { PromLabel, PromLabelMatcher, PromQuery, PromSample, PromTimeSeries } from './remote-messages';
 
 /** The label Prometheus keeps a metric's name in; influxd reads it as the measurement. */
@@ -89,6 +98,8 @@ export function planReadQuery(
   topology: PlannerTopology,
   settings: ReadPlanSettings,
   fence: ReadFence = NO_READ_FENCE,
+  /** The client's database: on a proxy serving several, the keys and the hash are that db's. */
+  db = '',
 ): ReadQueryPlan {
   const limit = settings.maxRangeWithoutNameSeconds;
   if (limit > 0 && !narrowsName(query)) {
@@ -97,12 +108,12 @@ export function planReadQuery(
   }
   const measurement = measurementOf(query);
   if (measurement !== undefined) {
-    const set = topology.router.routeByName(measurement) ?? [];
+    const set = routerOf(topology, db).routeByName(measurement) ?? [];
     const list = candidates(set, topology, fence);
     if (list.length === 0) return unavailable([set], topology);
     return { kind: 'single', measurement, candidates: list };
   }
-  const sets = keymapSets(topology);
+  const sets = keymapSets(topology, db);
   const groups = sets.map((set) => candidates(set.members, topology, fence));
   const empty = sets.filter((_s, i) => groups[i].length === 0).map((set) => set.members);
   if (empty.length > 0 || sets.length === 0) return unavailable(empty, topology);
@@ -114,36 +125,66 @@ export function planReadQuery(
 
 const DEFAULT_KEYMAP = '_default_';
 
+/** The router of the client's db (a single-database proxy has one). */
+function routerOf(topology: PlannerTopology, db: string): PlannerRouter {
+  return (topology.routers?.multiDb ? topology.routers.forDb(db) : null) ?? topology.router;
+}
+
 /**
  * The distinct backend sets the keymaps send measurements to (query-able members only; two entries
  * serving the same URL and db are one), each with the name matcher that keeps a member's answer to the
  * measurements routed to that set: `=~ ^(?:names)$` for the measurements the keymaps name for it, or,
- * for the `_default_` set, `!~ ^(?:names)$` for those they send elsewhere. A backend in two sets (a
- * replica of `cpu` and of everything else) then gives each measurement once, from the set it is
- * routed to, as /query reads it, and a replica's series never come twice.
+ * for a default set, `!~ ^(?:names)$` for those they send elsewhere. A backend in two sets (a replica
+ * of `cpu` and of everything else) then gives each measurement once, from the set it is routed to, as
+ * /query reads it, and a replica's series never come twice. The default is one set, or each group of
+ * a hash keymap (a measurement no key names may land in any). On a proxy serving several databases the
+ * keys are `db`'s: `db.m` and `m`, and `db._default_` before `_default_`.
  */
-export function keymapSets(topology: PlannerTopology): FanoutGroup[] {
-  const byKey = new Map<string, { members: number[]; names: string[] }>();
-  const keyOf = (route: readonly number[]) => {
+export function keymapSets(topology: PlannerTopology, db = ''): FanoutGroup[] {
+  const multiDb = topology.routers?.multiDb === true;
+  const router = routerOf(topology, db);
+  const hashed = topology.config.hashKeymaps ?? {};
+  const keys = new Set([...Object.keys(topology.config.keymaps), ...Object.keys(hashed)]);
+  const own = `${db}.`;
+  const defaultKey =
+    multiDb && keys.has(own + DEFAULT_KEYMAP) ? own + DEFAULT_KEYMAP : keys.has(DEFAULT_KEYMAP) ? DEFAULT_KEYMAP : undefined;
+  const names = new Set<string>();
+  for (const key of keys) {
+    if (key === DEFAULT_KEYMAP || (multiDb && key.endsWith(`.${DEFAULT_KEYMAP}`))) continue;
+    if (!multiDb || !key.includes('.')) names.add(key);
+    else if (key.startsWith(own)) names.add(key.slice(own.length));
+    // (another db's `db.m` names nothing of this one)
+  }
+
+  const byKey = new Map<string, { members: number[]; names: string[]; isDefault: boolean }>();
+  const entryOf = (route: readonly number[]) => {
     const set = route.filter((i) => !topology.backends[i].config.writeOnly);
-    return { set, key: [...new Set(set.map((i) => dataKey(topology.backends[i])))].sort().join('\u0001') };
-  };
-  const defaultRoute = topology.config.keymaps[DEFAULT_KEYMAP] ? topology.router.routeByName(DEFAULT_KEYMAP) : null;
-  const defaultKey = defaultRoute ? keyOf(defaultRoute).key : undefined;
-  const named: { name: string; key: string }[] = [];
-  for (const name of Object.keys(topology.config.keymaps)) {
-    const route = topology.router.routeByName(name);
-    if (!route) continue;
-    const { set, key } = keyOf(route);
-    if (name !== DEFAULT_KEYMAP) named.push({ name, key });
-    if (set.length === 0) continue;
+    const key = [...new Set(set.map((i) => dataKey(topology.backends[i])))].sort().join('\u0001');
     let entry = byKey.get(key);
-    if (!entry) byKey.set(key, (entry = { members: set, names: [] }));
-    if (name !== DEFAULT_KEYMAP) entry.names.push(name);
+    if (!entry && set.length > 0) byKey.set(key, (entry = { members: set, names: [], isDefault: false }));
+    return { key, entry };
+  };
+  const named: { name: string; key: string }[] = [];
+  for (const name of names) {
+    const route = router.routeByName(name);
+    if (!route) continue;
+    const { key, entry } = entryOf(route);
+    named.push({ name, key });
+    entry?.names.push(name);
+  }
+  if (defaultKey !== undefined) {
+    const groups = topology.routers?.table.hashGroups(defaultKey);
+    const routes = groups
+      ? groups.map((g) => indicesOf(topology, topology.routers!.table.groupBackends(g)))
+      : [router.routeByName(DEFAULT_KEYMAP) ?? []]; // (a rebalance reads the old owners' set)
+    for (const route of routes) {
+      const { entry } = entryOf(route);
+      if (entry) entry.isDefault = true;
+    }
   }
   const out: FanoutGroup[] = [];
   for (const [key, entry] of byKey) {
-    if (key === defaultKey) {
+    if (entry.isDefault) {
       const elsewhere = named.filter((n) => n.key !== key).map((n) => n.name);
       out.push(elsewhere.length > 0 ? { members: entry.members, matcher: namesMatcher('NRE', elsewhere) } : { members: entry.members });
     } else {

@@ -752,7 +752,7 @@ function keySets(topology: Scoped, match: (name: string) => boolean): (readonly 
 }
 
 /** Backend names → indices (unknown names left out). */
-function indicesOf(topology: PlannerTopology, names: readonly string[]): number[] {
+export function indicesOf(topology: PlannerTopology, names: readonly string[]): number[] {
   const out: number[] = [];
   for (const name of names) {
     const i = topology.byName?.get(name) ?? topology.backends.findIndex((b) => b.name === name);

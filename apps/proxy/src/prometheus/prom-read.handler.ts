@@ -1,5 +1,6 @@
 import type { Backend } from '@app/backend';
 import { type WholeAnswer, describeError, errorTextOf } from '@app/backend';
+import { backendDatabase } from '@app/config';
 import { influxHeaders, writeInfluxError } from '@app/http-compat';
 import {
   type PromQuery,
@@ -45,6 +46,8 @@ interface ReadContext {
   topology: Topology;
   request: PromReadRequest;
   rp: string;
+  /** The client's db on a proxy serving several (each backend reads it as its dbMap maps it); else undefined. */
+  clientDb?: string;
   requestId: string;
   /** Aborts the backend requests when the client goes away. */
   signal: AbortSignal;
@@ -145,14 +148,16 @@ export class PromReadHandler {
     }
     const decoded = decodeReadRequest(body);
     if (!decoded.ok) return this.refuse(res, decoded.status, decoded.error, 'bad_request', requestId);
-    // influxd's answer for a db it does not have; the proxy has only its own (each backend reads its own db)
+    // influxd's answer for a db it does not have: the proxy has only the ones it serves (a single-database
+    // proxy its own, each backend reading its own db; one serving several the client's, as dbMap maps it)
     const db = url.get('db') ?? '';
-    if (db === '' || (topology.node.db !== '' && db !== topology.node.db)) {
+    const multiDb = topology.routers.multiDb;
+    if (db === '' || (multiDb ? !topology.routers.serves(db) : topology.node.db !== '' && db !== topology.node.db)) {
       return this.refuse(res, 400, 'no database', 'bad_request', requestId);
     }
     const request = decoded.request;
     const settings = { maxRangeWithoutNameSeconds: topology.node.promReadMaxRangeWithoutName };
-    const plans = request.queries.map((q) => planReadQuery(q, topology, settings, this.sentinel.readFence));
+    const plans = request.queries.map((q) => planReadQuery(q, topology, settings, this.sentinel.readFence, db));
     const refused = plans.find((p) => p.kind === 'refused');
     if (refused) {
       this.logger.warn(`prom read ${requestId} from ${req.socket.remoteAddress ?? '?'} refused: ${refused.message}`);
@@ -175,6 +180,7 @@ export class PromReadHandler {
       topology,
       request,
       rp,
+      clientDb: multiDb ? db : undefined,
       requestId,
       signal: gone.signal,
       budget: new AnswerBudget(topology.node.maxQueryAnswerBytes),
@@ -243,7 +249,8 @@ export class PromReadHandler {
       this.backendRequests.labels(backend.name).inc();
       let error: string;
       try {
-        const answer = await this.readWatched(backend, body, rp, requestId, signal, admit);
+        const db = ctx.clientDb === undefined ? undefined : backendDatabase(backend.config, ctx.clientDb, true);
+        const answer = await this.readWatched(backend, body, rp, db, requestId, signal, admit);
         if (answer.status === 200) {
           // what the answer decodes to is bounded too: a small snappy answer can declare a huge message
           const decoded = snappyDecodedLength(answer.body) ?? 0;
@@ -290,6 +297,7 @@ export class PromReadHandler {
     backend: Backend,
     body: Buffer,
     rp: string,
+    db: string | undefined,
     requestId: string,
     clientGone: AbortSignal,
     admit: (chunkBytes: number) => Error | undefined,
@@ -319,7 +327,7 @@ export class PromReadHandler {
     };
     watch();
     try {
-      return await backend.client.promRead(body, rp, requestId, { signal: attempt.signal, admit });
+      return await backend.client.promRead(body, rp, requestId, { signal: attempt.signal, admit, db });
     } catch (err) {
       throw frozen ?? err;
     } finally {

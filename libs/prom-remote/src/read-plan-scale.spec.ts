@@ -1,0 +1,78 @@
+import { type ClusterConfig, DEFAULT_FORBIDDEN_STATEMENTS } from '@app/config';
+import type { PlannerBackend, PlannerTopology } from '@app/query';
+import { DatabaseRouters } from '@app/router';
+import { keymapSets, planReadQuery } from './read-plan';
+import type { PromLabelMatcher, PromQuery } from './remote-messages';
+
+const NAMES = ['a1', 'a2', 'b1', 'b2'];
+const plain = (buf: Buffer, s: number, e: number) => buf.toString('utf8', s, e);
+
+/** a1, a2 (group g1) and b1, b2 (group g2) with a real routing table, as the proxy builds it. */
+function topology(config: Pick<ClusterConfig, 'keymaps' | 'hashKeymaps' | 'groups'>, databases?: '*' | string[]): PlannerTopology {
+  const backends: PlannerBackend[] = NAMES.map((name) => ({
+    name,
+    config: { url: `http://${name}:8086`, db: 'own', zone: '', writeOnly: false },
+    isHealthy: true,
+  }));
+  const byName = new Map(NAMES.map((n, i) => [n, i]));
+  const node = { db: '', databases, zone: '', forbiddenStatements: DEFAULT_FORBIDDEN_STATEMENTS, fanoutCreate: true };
+  const routers = new DatabaseRouters(config, node, byName, plain);
+  return { backends, byName, node, router: routers.single, routers, config };
+}
+
+const HASHED = { keymaps: { pinned: ['a1'] }, hashKeymaps: { _default_: ['g1', 'g2'] }, groups: { g1: ['a1', 'a2'], g2: ['b1', 'b2'] } };
+const GUARD = { maxRangeWithoutNameSeconds: 0 };
+const name = (value: string, type: PromLabelMatcher['type'] = 'EQ'): PromLabelMatcher => ({ type, name: '__name__', value });
+const query = (matchers: PromLabelMatcher[]): PromQuery => ({ startTimestampMs: 0, endTimestampMs: 60_000, matchers });
+const names = (set: readonly number[]) =>
+  set
+    .map((i) => NAMES[i])
+    .sort()
+    .join('+');
+
+describe('planReadQuery over hash groups and databases (#17)', () => {
+  it('reads a named metric from the replicas of the group its name hashes to', () => {
+    const topo = topology(HASHED);
+    const seen = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      const plan = planReadQuery(query([name(`m${i}`)]), topo, GUARD);
+      expect(plan.kind).toBe('single');
+      if (plan.kind !== 'single') continue;
+      expect(names(plan.candidates)).toBe(names(topo.router.routeByName(`m${i}`)!));
+      seen.add(names(plan.candidates));
+    }
+    expect([...seen].sort()).toEqual(['a1+a2', 'b1+b2']);
+  });
+
+  it('fans a read without a name out to every group of the hash keymap, each leaving out the names pinned elsewhere', () => {
+    const sets = keymapSets(topology(HASHED));
+    const byMembers = new Map(sets.map((s) => [names(s.members), s.matcher]));
+    expect([...byMembers.keys()].sort()).toEqual(['a1', 'a1+a2', 'b1+b2']);
+    expect(byMembers.get('a1')).toEqual({ type: 'RE', name: '__name__', value: '^(?:pinned)$' });
+    expect(byMembers.get('a1+a2')).toEqual({ type: 'NRE', name: '__name__', value: '^(?:pinned)$' });
+    expect(byMembers.get('b1+b2')).toEqual({ type: 'NRE', name: '__name__', value: '^(?:pinned)$' });
+  });
+
+  it("routes by the client's db on a proxy serving several: its own keys first, the hash of (db, name)", () => {
+    const topo = topology(
+      {
+        keymaps: { 'app.cpu': ['b1'], 'other.mem': ['b2'] },
+        hashKeymaps: { _default_: ['g1', 'g2'], 'app._default_': ['g1'] },
+        groups: HASHED.groups,
+      },
+      ['app', 'metrics'],
+    );
+    // app: cpu pinned to b1, everything else in g1 (the db's own default wins over the plain one)
+    const cpu = planReadQuery(query([name('cpu')]), topo, GUARD, undefined, 'app');
+    expect(cpu.kind === 'single' && names(cpu.candidates)).toBe('b1');
+    const appSets = keymapSets(topo, 'app').map((s) => `${names(s.members)} ${s.matcher?.type ?? ''} ${s.matcher?.value ?? ''}`);
+    expect(appSets.sort()).toEqual(['a1+a2 NRE ^(?:cpu)$', 'b1 RE ^(?:cpu)$']);
+    // metrics: the plain hash default over both groups; another db's keys name nothing here
+    const metricsSets = keymapSets(topo, 'metrics').map((s) => `${names(s.members)} ${s.matcher?.type ?? ''}`);
+    expect(metricsSets.sort()).toEqual(['a1+a2 ', 'b1+b2 ']);
+    for (let i = 0; i < 20; i++) {
+      const plan = planReadQuery(query([name(`m${i}`)]), topo, GUARD, undefined, 'metrics');
+      expect(plan.kind === 'single' && names(plan.candidates)).toBe(names(topo.routers!.forDb('metrics')!.routeByName(`m${i}`)!));
+    }
+  });
+});
