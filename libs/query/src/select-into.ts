@@ -15,6 +15,7 @@
  * - database: the request's (the proxy's); retention policy: the INTO clause's, else the request's `rp`,
  *   else the database default.
  */
+import { escapeFieldKey, escapeMeasurement, escapeTag, quoteStringField } from '@app/line-protocol';
 import { type Backend, type QueryRequest, type WriteOutcome, errorTextOf, versionOf } from '@app/backend';
 import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -204,16 +205,16 @@ export class PointWriter {
     if (!routes) {
       return `no backend takes measurement ${JSON.stringify(name)} (no keymap names it and there is no _default_); nothing more was written`;
     }
-    let key = escapeKey(name, MEASUREMENT_SPECIAL);
+    let key = escapeMeasurement(name);
     const tags = asMap(s.tags);
     if (tags) {
       for (const k of Object.keys(tags).sort()) {
         const v = tags[k];
         if (typeof v !== 'string' || v === '') continue; // influxd keeps no empty tag
-        key += `,${escapeKey(k, KEY_SPECIAL)}=${escapeKey(v, KEY_SPECIAL)}`;
+        key += `,${escapeTag(k)}=${escapeTag(v)}`;
       }
     }
-    const fieldKeys = columns.map((c) => escapeKey(c, KEY_SPECIAL));
+    const fieldKeys = columns.map(escapeFieldKey);
     for (const row of values) {
       if (!Array.isArray(row)) continue;
       const time = timeNs(row[timeAt]);
@@ -240,14 +241,6 @@ export class PointWriter {
   }
 }
 
-const MEASUREMENT_SPECIAL = /[, ]/g;
-const KEY_SPECIAL = /[,= ]/g;
-
-/** Line protocol escaping of a measurement, tag key/value or field key (influxd unescapes only these, not a backslash). */
-function escapeKey(s: string, special: RegExp): string {
-  return s.replace(special, (c) => `\\${c}`);
-}
-
 /**
  * A value as a line-protocol field value: integer `…i`, float, `"string"`, true/false; undefined for
  * null and NaN (no field), null for a value influxd cannot store (±Inf: the point is dropped).
@@ -261,7 +254,7 @@ function fieldValue(v: MsgpackValue | undefined): string | undefined | null {
       if (!Number.isFinite(v)) return null;
       return String(v);
     case 'string':
-      return `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+      return quoteStringField(v);
     case 'boolean':
       return v ? 'true' : 'false';
     default:
