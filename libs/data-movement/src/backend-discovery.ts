@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { type BackendClient, type QueryRequest, describeError, errorTextOf } from '@app/backend';
 import { quoteIdent } from '@app/influxql';
 import { msgpackResponses } from './msgpack-answer-reader';
-import { seriesOf, seriesToLines } from './rows-to-lines';
+import { seriesOf, seriesToLines } from '@app/query/rows-to-lines';
 
 /**
  * What a backend holds, learnt from the backend itself: its databases, retention policies, shard

@@ -4,7 +4,6 @@ export * from './backend-discovery';
 export * from './job-planner';
 export * from './time-windows';
 export * from './token-bucket';
-export * from './rows-to-lines';
 export * from './window-copier';
 export * from './window-compare';
 export * from './progress-meter';

@@ -1,7 +1,7 @@
 import { type BackendClient, type QueryRequest, type WriteOutcome, batchOf } from '@app/backend';
 import { quoteIdent } from '@app/influxql';
 import { SourceError, msgpackResponses } from './msgpack-answer-reader';
-import { type LineSink, seriesOf, seriesToLines } from './rows-to-lines';
+import { type LineSink, seriesOf, seriesToLines } from '@app/query/rows-to-lines';
 import type { TimeWindow } from './job-model';
 import { type TokenBucket, abortError, sleep } from './token-bucket';
 

@@ -13,6 +13,7 @@ export * from './query-planner';
 export * from './query-result';
 export * from './raw-rows-merge';
 export * from './result-merge';
+export * from './rows-to-lines';
 export * from './select-into';
 export * from './shard-span-cache';
 export * from './side-door';

@@ -15,14 +15,15 @@
  * - database: the request's (the proxy's); retention policy: the INTO clause's, else the request's `rp`,
  *   else the database default.
  */
-import { escapeFieldKey, escapeMeasurement, escapeTag, quoteStringField } from '@app/line-protocol';
+import { escapeFieldKey } from '@app/line-protocol';
 import { type Backend, type QueryRequest, type WriteOutcome, errorTextOf, versionOf } from '@app/backend';
 import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { type BackendQuery, describeError, headerOf, queryRequest } from './backend-query';
-import { type MsgpackValue, NEED_MORE, extTimeNs, readOne } from './influx-msgpack';
+import { type MsgpackValue, NEED_MORE, readOne } from './influx-msgpack';
 import type { StatementOutcome } from './query-result';
+import { asMap, fieldText, seriesKey, timeText } from './rows-to-lines';
 
 /** Rows per chunk asked of the backend (influxd's default chunk size). */
 const CHUNK_ROWS = 10_000;
@@ -205,31 +206,25 @@ export class PointWriter {
     if (!routes) {
       return `no backend takes measurement ${JSON.stringify(name)} (no keymap names it and there is no _default_); nothing more was written`;
     }
-    let key = escapeMeasurement(name);
-    const tags = asMap(s.tags);
-    if (tags) {
-      for (const k of Object.keys(tags).sort()) {
-        const v = tags[k];
-        if (typeof v !== 'string' || v === '') continue; // influxd keeps no empty tag
-        key += `,${escapeTag(k)}=${escapeTag(v)}`;
-      }
-    }
-    const fieldKeys = columns.map(escapeFieldKey);
+    const key = seriesKey(name, asMap(s.tags));
+    const fieldKeys = columns.map((c) => `${escapeFieldKey(String(c))}=`);
     for (const row of values) {
       if (!Array.isArray(row)) continue;
-      const time = timeNs(row[timeAt]);
+      const time = timeText(row[timeAt]);
       if (time === undefined) continue;
       let fields = '';
       let storable = true;
       for (let i = 0; i < columns.length; i++) {
         if (i === timeAt) continue;
-        const v = fieldValue(row[i]);
-        if (v === undefined) continue;
-        if (v === null) {
+        const v = row[i];
+        // influxd cannot store ±Inf: its convertRowToPoints drops the whole point, not the field
+        if (v === Infinity || v === -Infinity) {
           storable = false;
           break;
         }
-        fields += `${fields === '' ? '' : ','}${fieldKeys[i]}=${v}`;
+        const text = fieldText(v);
+        if (text === undefined) continue;
+        fields += `${fields === '' ? '' : ','}${fieldKeys[i]}${text}`;
       }
       if (!storable || fields === '') continue; // influxd drops a point it cannot store, or one without fields
       const line = `${key} ${fields} ${time}\n`;
@@ -239,41 +234,6 @@ export class PointWriter {
     }
     return undefined;
   }
-}
-
-/**
- * A value as a line-protocol field value: integer `…i`, float, `"string"`, true/false; undefined for
- * null and NaN (no field), null for a value influxd cannot store (±Inf: the point is dropped).
- */
-function fieldValue(v: MsgpackValue | undefined): string | undefined | null {
-  switch (typeof v) {
-    case 'bigint':
-      return v > 9223372036854775807n ? `${v}u` : `${v}i`;
-    case 'number':
-      if (Number.isNaN(v)) return undefined;
-      if (!Number.isFinite(v)) return null;
-      return String(v);
-    case 'string':
-      return quoteStringField(v);
-    case 'boolean':
-      return v ? 'true' : 'false';
-    default:
-      return undefined;
-  }
-}
-
-function timeNs(v: MsgpackValue | undefined): bigint | undefined {
-  if (typeof v === 'bigint') return v;
-  if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v);
-  if (v && typeof v === 'object' && !Array.isArray(v) && !Buffer.isBuffer(v) && 'ext' in v && 'data' in v) {
-    return extTimeNs(v as { ext: number; data: Buffer });
-  }
-  return undefined;
-}
-
-function asMap(v: MsgpackValue | undefined): { [key: string]: MsgpackValue } | undefined {
-  if (!v || typeof v !== 'object' || Array.isArray(v) || Buffer.isBuffer(v) || 'ext' in v) return undefined;
-  return v as { [key: string]: MsgpackValue };
 }
 
 /** influxd's error text of an answer body (one reader for the write and query paths). */

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { MsgpackValue } from '@app/query/influx-msgpack';
+import type { MsgpackValue } from './influx-msgpack';
 import { fieldText, seriesKey, seriesOf, seriesToLines, timeText } from './rows-to-lines';
 
 function linesOf(series: MsgpackValue): string[] {

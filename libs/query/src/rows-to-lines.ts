@@ -1,8 +1,9 @@
-import { escapeFieldKey, escapeMeasurement, escapeTag, quoteStringField } from '@app/line-protocol/escape';
-import { type MsgpackValue, extTimeNs } from '@app/query/influx-msgpack';
+import { escapeFieldKey, escapeMeasurement, escapeTag, quoteStringField } from '@app/line-protocol';
+import { type MsgpackValue, extTimeNs } from './influx-msgpack';
 
 /**
- * influxd's rows (a `SELECT * … GROUP BY *` answer read as msgpack) turned back into line protocol.
+ * influxd's rows (a `SELECT * … GROUP BY *` answer read as msgpack) turned back into line protocol: by the
+ * data-movement copy as a whole (seriesToLines), and by SELECT … INTO through its parts (select-into.ts).
  *
  * - measurement: the series' name; tags: the series' tags, sorted (influxd's own order), a tag with an
  *   empty value left out (influxd stores no empty tag);
