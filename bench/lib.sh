@@ -5,6 +5,11 @@
 #   wait_ping URL             waits (15 s at most) until URL/ping answers 204; fails otherwise
 #   start_influxd NAME        influxd in $WORK/NAME on loopback ports, under prlimit --as=4000000000;
 #                             sets INFLUXD_PORT and INFLUXD_PID (prlimit execs influxd: the PID is influxd's)
+#   cpu_ticks PID             utime + stime of PID and its descendants, in TICKs (1/TICK s)
+#   peak_reset PID / peak_mb PID
+#                             resets / prints (MB) the peak RSS of PID and its descendants, summed
+# A process under test is a PID and its descendants: the proxy runs as a supervisor and its workers
+# (--workers, one per core by default), where the supervisor's own figures are near zero.
 
 bench_init() {
   WORK=$(mktemp -d "/tmp/$1.XXXXXX")
@@ -21,6 +26,19 @@ bench_cleanup() {
     kill -9 "$pid" 2>/dev/null || true
   done
   rm -rf "$WORK"
+}
+
+TICK=$(getconf CLK_TCK)
+tree_pids() { echo "$1"; local c; for c in $(pgrep -P "$1" 2>/dev/null); do tree_pids "$c"; done; }
+cpu_ticks() {
+  local p t=0 n
+  for p in $(tree_pids "$1"); do n=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0); t=$((t + n)); done
+  echo "$t"
+}
+peak_reset() { local p; for p in $(tree_pids "$1"); do echo 5 >"/proc/$p/clear_refs" 2>/dev/null || true; done; }
+peak_mb() {
+  local p
+  for p in $(tree_pids "$1"); do cat "/proc/$p/status" 2>/dev/null; done | awk '/VmHWM/ { k += $2 } END { printf "%.0f", k / 1024 }'
 }
 
 free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }

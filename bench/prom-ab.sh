@@ -52,18 +52,6 @@ curl -s -XPOST "$I/query" --data-urlencode "q=CREATE DATABASE prom" >/dev/null
 
 N=$(node "$ROOT/bench/prom-bodies.js" "$WORK/prom.bin" "$PROM_SERIES" "$PROM_SAMPLES")
 
-TICK=$(getconf CLK_TCK)
-tree_pids() { echo "$1"; local c; for c in $(pgrep -P "$1" 2>/dev/null); do tree_pids "$c"; done; }
-cpu_ticks() {
-  local p t=0 n
-  for p in $(tree_pids "$1"); do n=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0); t=$((t + n)); done
-  echo "$t"
-}
-peak_reset() { local p; for p in $(tree_pids "$1"); do echo 5 >"/proc/$p/clear_refs" 2>/dev/null || true; done; }
-peak_mb() {
-  local p
-  for p in $(tree_pids "$1"); do cat "/proc/$p/status" 2>/dev/null; done | awk '/VmHWM/ { k += $2 } END { printf "%.0f", k / 1024 }'
-}
 
 # measure label pid url → one result line; sets SPS (samples/s)
 measure() {

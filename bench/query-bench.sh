@@ -66,9 +66,6 @@ SHOW_Q=$(enc "SHOW MEASUREMENTS")
 cmp <(curl -s "$A/query?db=dba&q=$SELECT_Q") <(curl -s "$P/query?db=mydb&q=$SELECT_Q") >/dev/null \
   || { echo "proxy and influxd disagree on the SELECT" >&2; exit 1; }
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of a PID
-TICK=$(getconf CLK_TCK)
-
 run() { # label url conns → "label req/s p50 p99, CPU per request of influxd A / B and the proxy"
   local out rps p50 p99 reqs cpu="" pid before=()
   for pid in "$A_PID" "$B_PID" "$P_PID"; do before+=("$(cpu_ticks "$pid")"); done

@@ -51,20 +51,6 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 fi
 [ -f "$MAIN" ] || { echo "not built: npm run build" >&2; exit 1; }
 
-# The process under test is a PID and its descendants: the proxy runs as a supervisor and its workers
-# (--workers, one per core by default), where the supervisor's own figures are near zero.
-tree_pids() { echo "$1"; local c; for c in $(pgrep -P "$1" 2>/dev/null); do tree_pids "$c"; done; }
-peak_reset() { local p; for p in $(tree_pids "$1"); do echo 5 > "/proc/$p/clear_refs" 2>/dev/null || true; done; }
-cpu_ticks() { # utime + stime of a PID and its descendants
-  local p t=0 n
-  for p in $(tree_pids "$1"); do n=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0); t=$((t + n)); done
-  echo "$t"
-}
-TICK=$(getconf CLK_TCK)
-peak_mb() { # the peak RSS of a PID and its descendants, summed
-  local p
-  for p in $(tree_pids "$1"); do cat "/proc/$p/status" 2>/dev/null; done | awk '/VmHWM/ { k += $2 } END { printf "%.0f", k / 1024 }'
-}
 count() { curl -s "$1/count" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).points))'; }
 
 # --- sinks

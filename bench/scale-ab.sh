@@ -73,8 +73,6 @@ config() { # kind port
   fi
 }
 
-TICK=$(getconf CLK_TCK)
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 run() { # kind → one result line
   local kind=$1 port pid run

@@ -2,11 +2,13 @@
 # Two builds of the proxy compared on writes, in alternating pairs in one sitting (the only fair
 # comparison on a shared, noisy machine): for each pair, build A then build B each run on a fresh
 # proxy process against the same two counting sinks. Per run: the proxy's CPU per request (utime +
-# stime from /proc/<pid>/stat over the run, divided by the requests answered — the figure to trust
-# when other work shares the CPUs), requests/s, p50 / p99 latency and the proxy's peak RSS.
+# stime from /proc/<pid>/stat of the proxy and its workers over the run, divided by the requests
+# answered — the figure to trust when other work shares the CPUs), requests/s, p50 / p99 latency and
+# the proxy's peak RSS (its processes' peaks, summed).
 #
 #   bench/write-ab.sh CHECKOUT_A CHECKOUT_B [pairs=3]
 #   env: LINES (1: points per request)  CONN (32)  DUR (10: seconds per run)  ACK (durable|buffered)
+#        WORKERS (the proxy's --workers; default: its own, one per core)
 #        A_BACKEND / B_BACKEND  more backend settings for A's / B's runs, as JSON members
 #                               (e.g. B_BACKEND='"concurrency":1': one build, two settings)
 #
@@ -54,8 +56,6 @@ node -e '
 EXP1=$(grep -vc '^temperature,' "$WORK/body" || true)
 EXP2=$(grep -vc '^cpu,' "$WORK/body" || true)
 
-TICK=$(getconf CLK_TCK)
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime of a PID
 
 run() { # label checkout → one result line
   local label=$1 dir=$2 port pid run extra
@@ -69,7 +69,7 @@ run() { # label checkout → one result line
  "proxies":{"p1":{"listenAddr":"127.0.0.1:%s","db":"bench"%s}}}' "$S1" "$extra" "$S2" "$extra" "$port" \
     "$([ -n "${ACK:-}" ] && printf ',"ackMode":"%s"' "$ACK")" >"$run/config.json"
   "$dir/bin/influxdb-proxy" --config "$run/config.json" --node p1 --spool-dir "$run/spool" \
-    --log-level warn >"$run/log" 2>&1 &
+    ${WORKERS:+--workers "$WORKERS"} --log-level warn >"$run/log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
   wait_ping "http://127.0.0.1:$port" || { tail -20 "$run/log" >&2; exit 1; }
@@ -77,13 +77,13 @@ run() { # label checkout → one result line
   BODY=$WORK/body wrk -t1 -c"$CONN" -d2s -s "$ROOT/bench/wrk-report.lua" "http://127.0.0.1:$port/write?db=bench" >/dev/null 2>&1
   sleep 0.5
   curl -s -XPOST "$S1/reset" >/dev/null; curl -s -XPOST "$S2/reset" >/dev/null
-  echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || true
+  peak_reset "$pid"
   local before out reqs errs p50 p99 ok after c1 c2 last=-1 rss
   before=$(cpu_ticks "$pid")
   out=$(BODY=$WORK/body wrk -t1 -c"$CONN" -d"${DUR}s" --timeout 30s -s "$ROOT/bench/wrk-report.lua" \
     "http://127.0.0.1:$port/write?db=bench" 2>&1)
   after=$(cpu_ticks "$pid")
-  rss=$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status")
+  rss=$(peak_mb "$pid")
   reqs=$(awk '/^REQS/ { print $2 }' <<<"$out")
   read -r _ _ _ _ errs _ < <(grep '^ERRS' <<<"$out")
   read -r _ p50 _ p99 < <(grep '^LAT_US' <<<"$out")
