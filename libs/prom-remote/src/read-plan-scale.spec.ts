@@ -8,7 +8,9 @@ const NAMES = ['a1', 'a2', 'b1', 'b2'];
 const plain = (buf: Buffer, s: number, e: number) => buf.toString('utf8', s, e);
 
 /** a1, a2 (group g1) and b1, b2 (group g2) with a real routing table, as the proxy builds it. */
-function topology(config: Pick<ClusterConfig, 'keymaps' | 'hashKeymaps' | 'groups'>, databases?: '*' | string[]): PlannerTopology {
+type Routing = Pick<ClusterConfig, 'keymaps' | 'hashKeymaps' | 'groups'>;
+
+function topology(config: Routing, databases?: '*' | string[], before?: Routing): PlannerTopology {
   const backends: PlannerBackend[] = NAMES.map((name) => ({
     name,
     config: { url: `http://${name}:8086`, db: 'own', zone: '', writeOnly: false },
@@ -16,7 +18,7 @@ function topology(config: Pick<ClusterConfig, 'keymaps' | 'hashKeymaps' | 'group
   }));
   const byName = new Map(NAMES.map((n, i) => [n, i]));
   const node = { db: '', databases, zone: '', forbiddenStatements: DEFAULT_FORBIDDEN_STATEMENTS, fanoutCreate: true };
-  const routers = new DatabaseRouters(config, node, byName, plain);
+  const routers = new DatabaseRouters(config, node, byName, plain, before);
   return { backends, byName, node, router: routers.single, routers, config };
 }
 
@@ -65,14 +67,36 @@ describe('planReadQuery over hash groups and databases (#17)', () => {
     // app: cpu pinned to b1, everything else in g1 (the db's own default wins over the plain one)
     const cpu = planReadQuery(query([name('cpu')]), topo, GUARD, undefined, 'app');
     expect(cpu.kind === 'single' && names(cpu.candidates)).toBe('b1');
+    // (`other.mem` is also the key of a measurement named "other.mem" in any db, as the routing table reads it)
     const appSets = keymapSets(topo, 'app').map((s) => `${names(s.members)} ${s.matcher?.type ?? ''} ${s.matcher?.value ?? ''}`);
-    expect(appSets.sort()).toEqual(['a1+a2 NRE ^(?:cpu)$', 'b1 RE ^(?:cpu)$']);
-    // metrics: the plain hash default over both groups; another db's keys name nothing here
-    const metricsSets = keymapSets(topo, 'metrics').map((s) => `${names(s.members)} ${s.matcher?.type ?? ''}`);
-    expect(metricsSets.sort()).toEqual(['a1+a2 ', 'b1+b2 ']);
+    expect(appSets.sort()).toEqual(['a1+a2 NRE ^(?:cpu|other\\.mem)$', 'b1 RE ^(?:cpu)$', 'b2 RE ^(?:other\\.mem)$']);
+    // metrics: the plain hash default over both groups; app's own keys name nothing here
+    const metricsSets = keymapSets(topo, 'metrics').map((s) => `${names(s.members)} ${s.matcher?.type ?? ''} ${s.matcher?.value ?? ''}`);
+    expect(metricsSets.sort()).toEqual(
+      [
+        'a1+a2 NRE ^(?:app\\.cpu|other\\.mem)$',
+        'b1 RE ^(?:app\\.cpu)$',
+        'b2 RE ^(?:other\\.mem)$',
+        'b1+b2 NRE ^(?:app\\.cpu|other\\.mem)$',
+      ].sort(),
+    );
     for (let i = 0; i < 20; i++) {
       const plan = planReadQuery(query([name(`m${i}`)]), topo, GUARD, undefined, 'metrics');
       expect(plan.kind === 'single' && names(plan.candidates)).toBe(names(topo.routers!.forDb('metrics')!.routeByName(`m${i}`)!));
     }
+  });
+
+  it('reads by pattern from the groups of the routing before the change while a rebalance runs, where every point still is', () => {
+    const shrunk = { keymaps: {}, hashKeymaps: { _default_: ['g1'] }, groups: HASHED.groups };
+    const grown = { keymaps: {}, hashKeymaps: { _default_: ['g1', 'g2'] }, groups: HASHED.groups };
+    const sets = (topo: PlannerTopology) =>
+      keymapSets(topo)
+        .map((s) => names(s.members))
+        .sort();
+    expect(sets(topology(shrunk))).toEqual(['a1+a2']);
+    // g2 leaves the default: until its measurements are copied to g1, they are read where they were
+    expect(sets(topology(shrunk, undefined, grown))).toEqual(['a1+a2', 'b1+b2']);
+    // g2 joins: nothing has moved into it yet, and every write of the move still reaches g1
+    expect(sets(topology(grown, undefined, shrunk))).toEqual(['a1+a2']);
   });
 });

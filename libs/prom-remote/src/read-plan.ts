@@ -137,8 +137,9 @@ function routerOf(topology: PlannerTopology, db: string): PlannerRouter {
  * for a default set, `!~ ^(?:names)$` for those they send elsewhere. A backend in two sets (a replica
  * of `cpu` and of everything else) then gives each measurement once, from the set it is routed to, as
  * /query reads it, and a replica's series never come twice. The default is one set, or each group of
- * a hash keymap (a measurement no key names may land in any). On a proxy serving several databases the
- * keys are `db`'s: `db.m` and `m`, and `db._default_` before `_default_`.
+ * a hash keymap (a measurement no key names may land in any), of the routing reads follow (the one
+ * before the change while a rebalance runs). On a proxy serving several databases the keys are `db`'s:
+ * `db.m` and `m`, and `db._default_` before `_default_`.
  */
 export function keymapSets(topology: PlannerTopology, db = ''): FanoutGroup[] {
   const multiDb = topology.routers?.multiDb === true;
@@ -146,14 +147,10 @@ export function keymapSets(topology: PlannerTopology, db = ''): FanoutGroup[] {
   const hashed = topology.config.hashKeymaps ?? {};
   const keys = new Set([...Object.keys(topology.config.keymaps), ...Object.keys(hashed)]);
   const own = `${db}.`;
-  const defaultKey =
-    multiDb && keys.has(own + DEFAULT_KEYMAP) ? own + DEFAULT_KEYMAP : keys.has(DEFAULT_KEYMAP) ? DEFAULT_KEYMAP : undefined;
   const names = new Set<string>();
   for (const key of keys) {
     if (key === DEFAULT_KEYMAP || (multiDb && key.endsWith(`.${DEFAULT_KEYMAP}`))) continue;
-    if (!multiDb || !key.includes('.')) names.add(key);
-    else if (key.startsWith(own)) names.add(key.slice(own.length));
-    // (another db's `db.m` names nothing of this one)
+    names.add(multiDb && key.startsWith(own) ? key.slice(own.length) : key);
   }
 
   const byKey = new Map<string, { members: number[]; names: string[]; isDefault: boolean }>();
@@ -172,15 +169,14 @@ export function keymapSets(topology: PlannerTopology, db = ''): FanoutGroup[] {
     named.push({ name, key });
     entry?.names.push(name);
   }
-  if (defaultKey !== undefined) {
-    const groups = topology.routers?.table.hashGroups(defaultKey);
-    const routes = groups
-      ? groups.map((g) => indicesOf(topology, topology.routers!.table.groupBackends(g)))
-      : [router.routeByName(DEFAULT_KEYMAP) ?? []]; // (a rebalance reads the old owners' set)
-    for (const route of routes) {
-      const { entry } = entryOf(route);
-      if (entry) entry.isDefault = true;
-    }
+  const defaults = topology.routers
+    ? topology.routers.readDefaultSets(db).map((set) => indicesOf(topology, set))
+    : keys.has(DEFAULT_KEYMAP)
+      ? [router.routeByName(DEFAULT_KEYMAP) ?? []]
+      : [];
+  for (const route of defaults) {
+    const { entry } = entryOf(route);
+    if (entry) entry.isDefault = true;
   }
   const out: FanoutGroup[] = [];
   for (const [key, entry] of byKey) {

@@ -7,7 +7,9 @@ const NAMES = ['a1', 'a2', 'b1', 'b2'];
 const plain = (buf: Buffer, s: number, e: number) => buf.toString('utf8', s, e);
 
 /** A proxy over a1, a2 (group g1) and b1, b2 (group g2) with a real routing table. */
-function topology(config: Pick<ClusterConfig, 'keymaps' | 'hashKeymaps' | 'groups'>, databases?: '*' | string[]): PlannerTopology {
+type Routing = Pick<ClusterConfig, 'keymaps' | 'hashKeymaps' | 'groups'>;
+
+function topology(config: Routing, databases?: '*' | string[], before?: Routing): PlannerTopology {
   const backends: PlannerBackend[] = NAMES.map((name) => ({
     name,
     config: { url: `http://${name}:8086`, db: 'own', zone: '', writeOnly: false, dbMap: { app: 'application' } },
@@ -15,7 +17,7 @@ function topology(config: Pick<ClusterConfig, 'keymaps' | 'hashKeymaps' | 'group
   }));
   const byName = new Map(NAMES.map((n, i) => [n, i]));
   const node = { db: '', databases, zone: '', forbiddenStatements: DEFAULT_FORBIDDEN_STATEMENTS, fanoutCreate: true };
-  const routers = new DatabaseRouters(config, node, byName, plain);
+  const routers = new DatabaseRouters(config, node, byName, plain, before);
   return { backends, byName, node, router: routers.single, routers, config };
 }
 
@@ -64,6 +66,45 @@ describe('planQuery over hash groups (#17)', () => {
     expect(groups.size).toBe(2); // these names land in both groups
     expect(multi.kind).toBe('cover');
     expect(multi.kind === 'cover' && multi.groups.length).toBe(2);
+  });
+});
+
+describe('planQuery while a rebalance runs (#16, #17)', () => {
+  const coverOf = (q: string, topo: PlannerTopology) => {
+    const [s] = statements(q, topo, 'x');
+    // (one set: one replica of it answers, a 'single' plan)
+    if (s.kind === 'single')
+      return [
+        s.candidates
+          .map((i) => NAMES[i])
+          .sort()
+          .join('+'),
+      ];
+    if (s.kind !== 'cover') throw new Error(`not a cover: ${s.kind}`);
+    return s.groups
+      .map((set) =>
+        set
+          .map((i) => NAMES[i])
+          .sort()
+          .join('+'),
+      )
+      .sort();
+  };
+  const shrunk = { keymaps: {}, hashKeymaps: { _default_: ['g1'] }, groups: HASHED.groups };
+  const grown = { keymaps: {}, hashKeymaps: { _default_: ['g1', 'g2'] }, groups: HASHED.groups };
+
+  it('asks the groups of the routing before the change for a read of any measurement (the history is there)', () => {
+    expect(coverOf('SHOW MEASUREMENTS', topology(shrunk))).toEqual(['a1+a2']);
+    // g2 leaves the default: its measurements are still only there until the copy is done
+    expect(coverOf('SHOW MEASUREMENTS', topology(shrunk, undefined, grown))).toEqual(['a1+a2', 'b1+b2']);
+    expect(coverOf('SELECT count(v) FROM /.*/', topology(shrunk, undefined, grown))).toEqual(['a1+a2', 'b1+b2']);
+    // an explicit default moved from b1 to a1: read from b1 until then
+    const moved = topology({ keymaps: { _default_: ['a1'] }, hashKeymaps: {}, groups: {} }, undefined, {
+      keymaps: { _default_: ['b1'] },
+      hashKeymaps: {},
+      groups: {},
+    });
+    expect(coverOf('SELECT count(v) FROM /.*/', moved)).toEqual(['b1']);
   });
 });
 

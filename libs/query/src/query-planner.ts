@@ -35,8 +35,8 @@ export interface PlannerRouters {
   readonly multiDb: boolean;
   serves(db: string): boolean;
   forDb(db: string): PlannerRouter | null;
-  /** Backend names of a hash keymap key's groups, by key (the RoutingTable fits). */
-  readonly table: { hashGroups(key: string): readonly string[] | undefined; groupBackends(group: string): readonly string[] };
+  /** Backend names of the default sets a read of any measurement of `db` asks (see DatabaseRouters.readDefaultSets). */
+  readDefaultSets(db: string): readonly (readonly string[])[];
 }
 
 export interface PlannerTopology {
@@ -725,8 +725,9 @@ function routeSets(stmt: ParsedStatement, topology: Scoped): (readonly number[])
 
 /**
  * The backend sets the keymap keys send measurements to: a named key's (when `match` takes its name)
- * and every default key's, a hash keymap's each of its groups (any measurement may land in any).
- * On a multi-database proxy, the keys of the statement's db (`db.m`, `db._default_`) and the plain ones.
+ * and the default's, a hash keymap's each of its groups (any measurement may land in any), from the
+ * routing reads follow (the one before the change while a rebalance runs). On a multi-database proxy,
+ * the keys of the statement's db (`db.m`, then `db._default_` before `_default_`) and the plain ones.
  */
 function keySets(topology: Scoped, match: (name: string) => boolean): (readonly number[])[] {
   const multiDb = topology.routers?.multiDb === true;
@@ -734,20 +735,17 @@ function keySets(topology: Scoped, match: (name: string) => boolean): (readonly 
   const hashed = topology.config.hashKeymaps ?? {};
   const out: (readonly number[])[] = [];
   for (const key of new Set([...Object.keys(topology.config.keymaps), ...Object.keys(hashed)])) {
-    const isDefault = key === DEFAULT_KEYMAP || (multiDb && key === dbPrefix + DEFAULT_KEYMAP);
-    if (!isDefault) {
-      // another db's default catches nothing of this one
-      if (multiDb && key.endsWith(`.${DEFAULT_KEYMAP}`)) continue;
-      const name = multiDb && key.startsWith(dbPrefix) ? key.slice(dbPrefix.length) : key;
-      if (!match(name)) continue;
-      const route = topology.router.routeByName(name);
-      if (route) out.push(route);
+    if (key === DEFAULT_KEYMAP || (multiDb && key.endsWith(`.${DEFAULT_KEYMAP}`))) {
+      // (a hand-built topology without routers: its explicit default)
+      if (!topology.routers && key === DEFAULT_KEYMAP) out.push(indicesOf(topology, topology.config.keymaps[key]));
       continue;
     }
-    const groups = topology.routers?.table.hashGroups(key);
-    if (groups) for (const g of groups) out.push(indicesOf(topology, topology.routers!.table.groupBackends(g)));
-    else out.push(indicesOf(topology, topology.config.keymaps[key]));
+    const name = multiDb && key.startsWith(dbPrefix) ? key.slice(dbPrefix.length) : key;
+    if (!match(name)) continue;
+    const route = topology.router.routeByName(name);
+    if (route) out.push(route);
   }
+  for (const names of topology.routers?.readDefaultSets(topology.db ?? '') ?? []) out.push(indicesOf(topology, names));
   return out;
 }
 

@@ -41,12 +41,22 @@ export class DatabaseRouters {
     return servesDatabase(this.node.databases, this.node.db, db);
   }
 
-  /** The router for the client database `db`; null when this proxy does not serve it. */
   /** Whether a rebalance is under way (lines go to old and new owners, queries to the old). */
   get rebalancing(): boolean {
     return this.moving !== undefined;
   }
 
+  /**
+   * Backend names of the sets a read that may touch any measurement of `db` (a regex source, SHOW
+   * MEASUREMENTS, a remote read by pattern) asks for the measurements no key names. While a rebalance
+   * runs they are the routing's before the change, as for a single measurement's reads: the history is
+   * there, and every write of the move still goes there too.
+   */
+  readDefaultSets(db: string): readonly (readonly string[])[] {
+    return (this.moving?.before ?? this.table).defaultSets(db);
+  }
+
+  /** The router for the client database `db`; null when this proxy does not serve it. */
   forDb(db: string): Router | null {
     if (!this.table.multiDb) return this.single;
     let router = this.byDb.get(db);

@@ -83,5 +83,5 @@ export class MovingRouter {
 /** Builds the pair of placement sources over `after` and the routing `before` a change. */
 export function movingPlacements(after: RoutingTable, before: RoutingConfig, backendIndex: ReadonlyMap<string, number>) {
   const then = new RoutingTable(knownRouting(before, backendIndex), after.multiDb);
-  return { writes: new MovingWrites(after, then), reads: new MovingReads(after, then) };
+  return { writes: new MovingWrites(after, then), reads: new MovingReads(after, then), before: then };
 }

@@ -57,6 +57,17 @@ export class RoutingTable {
     return { backends: this.config.groups?.[group] ?? [], group, key };
   }
 
+  /**
+   * The backend sets a measurement of `db` that no key names may live in: the explicit default's one set,
+   * or each group of a hash default; none when there is no default.
+   */
+  defaultSets(db: string): readonly (readonly string[])[] {
+    const key = this.keyFor(db, DEFAULT_KEYMAP);
+    if (key === undefined) return [];
+    const groups = this.hashGroups(key);
+    return groups ? groups.map((g) => this.groupBackends(g)) : [this.config.keymaps[key]];
+  }
+
   /** The groups a hash keymap key spreads over (undefined for an explicit or unknown key). */
   hashGroups(key: string): readonly string[] | undefined {
     const hashed = this.config.hashKeymaps;
