@@ -395,6 +395,37 @@ describe('jobs in etcd', () => {
       },
     );
   });
+
+  it('while _default_ moves to a backend without its data, a read of any measurement (a regex) is answered from the old owner', async () => {
+    // the default's measurements on a alone first
+    await etcd.put(`${prefix}keymaps/_default_`, JSON.stringify(['a']));
+    await waitUntil(
+      async () =>
+        JSON.stringify((await (await request(`${proxy.url}/meta`)).json()).measurementToBackends._default_) === '["a"]' ? true : undefined,
+      { what: 'the proxy on _default_ → a' },
+    );
+    await writeThrough(proxy.url, EDB, [...seedLines('dflt1', 1000), ...seedLines('dflt2', 1000)]);
+    expect(await countOn(B, EDB, 'dflt1')).toBe(0);
+
+    const dir = await makeTempDir('keymaps');
+    const keymapsFile = path.join(dir, 'keymaps.json');
+    fs.writeFileSync(keymapsFile, JSON.stringify({ keymaps: { _default_: ['b'], load: ['b'] } }));
+    const seen = sampler(async () => {
+      const res = await request(`${proxy.url}/query?db=${EDB}&q=${encodeURIComponent('SELECT count(i) FROM /^dflt/')}`, {
+        timeoutMs: 10_000,
+      });
+      const series: { name: string; values: unknown[][] }[] = res.status === 200 ? (res.json().results?.[0]?.series ?? []) : [];
+      return `${res.status} ${series.map((x) => `${x.name}=${String(x.values[0][1])}`).join(',')}`;
+    });
+    const run = await admin(['--etcd', etcd.url, 'rebalance', '--keymaps', keymapsFile, '--points-per-second', '200', '--wait'], 90_000);
+    expectOk(run);
+    const samples = await seen.stop();
+    // the copy took seconds (2000 points at 200/s): many reads fell inside it, and each saw everything
+    expect(samples.length).toBeGreaterThan(10);
+    expect(samples.filter((x) => x !== '200 dflt1=1000,dflt2=1000')).toEqual([]);
+    expect(await countOn(B, EDB, 'dflt1')).toBe(1000);
+    expect(await countOn(B, EDB, 'dflt2')).toBe(1000);
+  });
 });
 
 describe('jobs run by the proxy itself on a config file', () => {
