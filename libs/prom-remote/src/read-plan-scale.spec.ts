@@ -1,36 +1,11 @@
-import { type ClusterConfig, DEFAULT_FORBIDDEN_STATEMENTS } from '@app/config';
-import type { PlannerBackend, PlannerTopology } from '@app/query';
-import { DatabaseRouters } from '@app/router';
+import type { PlannerTopology } from '@app/query';
+import { HASHED, routingTopology as topology, setNames as names } from '../../../test/support/routing-topology';
 import { keymapSets, planReadQuery } from './read-plan';
 import type { PromLabelMatcher, PromQuery } from './remote-messages';
 
-const NAMES = ['a1', 'a2', 'b1', 'b2'];
-const plain = (buf: Buffer, s: number, e: number) => buf.toString('utf8', s, e);
-
-/** a1, a2 (group g1) and b1, b2 (group g2) with a real routing table, as the proxy builds it. */
-type Routing = Pick<ClusterConfig, 'keymaps' | 'hashKeymaps' | 'groups'>;
-
-function topology(config: Routing, databases?: '*' | string[], before?: Routing): PlannerTopology {
-  const backends: PlannerBackend[] = NAMES.map((name) => ({
-    name,
-    config: { url: `http://${name}:8086`, db: 'own', zone: '', writeOnly: false },
-    isHealthy: true,
-  }));
-  const byName = new Map(NAMES.map((n, i) => [n, i]));
-  const node = { db: '', databases, zone: '', forbiddenStatements: DEFAULT_FORBIDDEN_STATEMENTS, fanoutCreate: true };
-  const routers = new DatabaseRouters(config, node, byName, plain, before);
-  return { backends, byName, node, router: routers.single, routers, config };
-}
-
-const HASHED = { keymaps: { pinned: ['a1'] }, hashKeymaps: { _default_: ['g1', 'g2'] }, groups: { g1: ['a1', 'a2'], g2: ['b1', 'b2'] } };
 const GUARD = { maxRangeWithoutNameSeconds: 0 };
 const name = (value: string, type: PromLabelMatcher['type'] = 'EQ'): PromLabelMatcher => ({ type, name: '__name__', value });
 const query = (matchers: PromLabelMatcher[]): PromQuery => ({ startTimestampMs: 0, endTimestampMs: 60_000, matchers });
-const names = (set: readonly number[]) =>
-  set
-    .map((i) => NAMES[i])
-    .sort()
-    .join('+');
 
 describe('planReadQuery over hash groups and databases (#17)', () => {
   it('reads a named metric from the replicas of the group its name hashes to', () => {

@@ -1,27 +1,6 @@
-import { type ClusterConfig, DEFAULT_FORBIDDEN_STATEMENTS } from '@app/config';
 import { parseQuery } from '@app/influxql';
-import { DatabaseRouters } from '@app/router';
-import { type PlannerBackend, type PlannerTopology, type StatementPlan, planQuery } from './query-planner';
-
-const NAMES = ['a1', 'a2', 'b1', 'b2'];
-const plain = (buf: Buffer, s: number, e: number) => buf.toString('utf8', s, e);
-
-/** A proxy over a1, a2 (group g1) and b1, b2 (group g2) with a real routing table. */
-type Routing = Pick<ClusterConfig, 'keymaps' | 'hashKeymaps' | 'groups'>;
-
-function topology(config: Routing, databases?: '*' | string[], before?: Routing): PlannerTopology {
-  const backends: PlannerBackend[] = NAMES.map((name) => ({
-    name,
-    config: { url: `http://${name}:8086`, db: 'own', zone: '', writeOnly: false, dbMap: { app: 'application' } },
-    isHealthy: true,
-  }));
-  const byName = new Map(NAMES.map((n, i) => [n, i]));
-  const node = { db: '', databases, zone: '', forbiddenStatements: DEFAULT_FORBIDDEN_STATEMENTS, fanoutCreate: true };
-  const routers = new DatabaseRouters(config, node, byName, plain, before);
-  return { backends, byName, node, router: routers.single, routers, config };
-}
-
-const HASHED = { keymaps: { pinned: ['a1'] }, hashKeymaps: { _default_: ['g1', 'g2'] }, groups: { g1: ['a1', 'a2'], g2: ['b1', 'b2'] } };
+import { HASHED, routingTopology as topology, setNames } from '../../../test/support/routing-topology';
+import { type PlannerTopology, type StatementPlan, planQuery } from './query-planner';
 
 function statements(q: string, topo: PlannerTopology, db: string): StatementPlan[] {
   const p = planQuery(parseQuery(q), topo, db);
@@ -45,15 +24,7 @@ describe('planQuery over hash groups (#17)', () => {
     const [s] = statements('SHOW MEASUREMENTS', topo, 'x');
     expect(s.kind).toBe('cover');
     if (s.kind !== 'cover') return;
-    const sets = s.groups
-      .map((set) =>
-        set
-          .map((i) => NAMES[i])
-          .sort()
-          .join('+'),
-      )
-      .sort();
-    expect(sets).toEqual(['a1', 'a1+a2', 'b1+b2']);
+    expect(s.groups.map(setNames).sort()).toEqual(['a1', 'a1+a2', 'b1+b2']);
     expect(s.merge).toEqual({ kind: 'rows', limit: undefined, offset: undefined });
   });
 
@@ -73,22 +44,9 @@ describe('planQuery while a rebalance runs (#16, #17)', () => {
   const coverOf = (q: string, topo: PlannerTopology) => {
     const [s] = statements(q, topo, 'x');
     // (one set: one replica of it answers, a 'single' plan)
-    if (s.kind === 'single')
-      return [
-        s.candidates
-          .map((i) => NAMES[i])
-          .sort()
-          .join('+'),
-      ];
+    if (s.kind === 'single') return [setNames(s.candidates)];
     if (s.kind !== 'cover') throw new Error(`not a cover: ${s.kind}`);
-    return s.groups
-      .map((set) =>
-        set
-          .map((i) => NAMES[i])
-          .sort()
-          .join('+'),
-      )
-      .sort();
+    return s.groups.map(setNames).sort();
   };
   const shrunk = { keymaps: {}, hashKeymaps: { _default_: ['g1'] }, groups: HASHED.groups };
   const grown = { keymaps: {}, hashKeymaps: { _default_: ['g1', 'g2'] }, groups: HASHED.groups };
