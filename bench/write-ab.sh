@@ -56,7 +56,6 @@ node -e '
 EXP1=$(grep -vc '^temperature,' "$WORK/body" || true)
 EXP2=$(grep -vc '^cpu,' "$WORK/body" || true)
 
-
 run() { # label checkout → one result line
   local label=$1 dir=$2 port pid run extra
   extra=$([ "$label" = A ] && printf '%s' "${A_BACKEND:-}" || printf '%s' "${B_BACKEND:-}")

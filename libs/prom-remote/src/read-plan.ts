@@ -5,8 +5,9 @@ import {
   NO_READ_FENCE,
   candidates,
   dataKey,
+  defaultSets,
   goRegex,
-  indicesOf,
+  keyNames,
 } from '@app/query';
 import type { PromLabel, PromLabelMatcher, PromQuery, PromSample, PromTimeSeries } from './remote-messages';
 
@@ -123,8 +124,6 @@ export function planReadQuery(
   };
 }
 
-const DEFAULT_KEYMAP = '_default_';
-
 /** The router of the client's db (a single-database proxy has one). */
 function routerOf(topology: PlannerTopology, db: string): PlannerRouter {
   return (topology.routers?.multiDb ? topology.routers.forDb(db) : null) ?? topology.router;
@@ -142,17 +141,7 @@ function routerOf(topology: PlannerTopology, db: string): PlannerRouter {
  * `db.m` and `m`, and `db._default_` before `_default_`.
  */
 export function keymapSets(topology: PlannerTopology, db = ''): FanoutGroup[] {
-  const multiDb = topology.routers?.multiDb === true;
   const router = routerOf(topology, db);
-  const hashed = topology.config.hashKeymaps ?? {};
-  const keys = new Set([...Object.keys(topology.config.keymaps), ...Object.keys(hashed)]);
-  const own = `${db}.`;
-  const names = new Set<string>();
-  for (const key of keys) {
-    if (key === DEFAULT_KEYMAP || (multiDb && key.endsWith(`.${DEFAULT_KEYMAP}`))) continue;
-    names.add(multiDb && key.startsWith(own) ? key.slice(own.length) : key);
-  }
-
   const byKey = new Map<string, { members: number[]; names: string[]; isDefault: boolean }>();
   const entryOf = (route: readonly number[]) => {
     const set = route.filter((i) => !topology.backends[i].config.writeOnly);
@@ -162,19 +151,14 @@ export function keymapSets(topology: PlannerTopology, db = ''): FanoutGroup[] {
     return { key, entry };
   };
   const named: { name: string; key: string }[] = [];
-  for (const name of names) {
+  for (const name of keyNames(topology, db)) {
     const route = router.routeByName(name);
     if (!route) continue;
     const { key, entry } = entryOf(route);
     named.push({ name, key });
     entry?.names.push(name);
   }
-  const defaults = topology.routers
-    ? topology.routers.readDefaultSets(db).map((set) => indicesOf(topology, set))
-    : keys.has(DEFAULT_KEYMAP)
-      ? [router.routeByName(DEFAULT_KEYMAP) ?? []]
-      : [];
-  for (const route of defaults) {
+  for (const route of defaultSets(topology, db)) {
     const { entry } = entryOf(route);
     if (entry) entry.isDefault = true;
   }

@@ -730,23 +730,39 @@ function routeSets(stmt: ParsedStatement, topology: Scoped): (readonly number[])
  * the keys of the statement's db (`db.m`, then `db._default_` before `_default_`) and the plain ones.
  */
 function keySets(topology: Scoped, match: (name: string) => boolean): (readonly number[])[] {
-  const multiDb = topology.routers?.multiDb === true;
-  const dbPrefix = `${topology.db ?? ''}.`;
-  const hashed = topology.config.hashKeymaps ?? {};
   const out: (readonly number[])[] = [];
-  for (const key of new Set([...Object.keys(topology.config.keymaps), ...Object.keys(hashed)])) {
-    if (key === DEFAULT_KEYMAP || (multiDb && key.endsWith(`.${DEFAULT_KEYMAP}`))) {
-      // (a hand-built topology without routers: its explicit default)
-      if (!topology.routers && key === DEFAULT_KEYMAP) out.push(indicesOf(topology, topology.config.keymaps[key]));
-      continue;
-    }
-    const name = multiDb && key.startsWith(dbPrefix) ? key.slice(dbPrefix.length) : key;
+  for (const name of keyNames(topology, topology.db ?? '')) {
     if (!match(name)) continue;
     const route = topology.router.routeByName(name);
     if (route) out.push(route);
   }
-  for (const names of topology.routers?.readDefaultSets(topology.db ?? '') ?? []) out.push(indicesOf(topology, names));
+  out.push(...defaultSets(topology, topology.db ?? ''));
   return out;
+}
+
+/**
+ * The measurement names the keymap keys name for `db`, defaults left out: a multi-database proxy's
+ * `db.m` as `m` (another db's `x.m` stays `x.m`: the routing table reads it as that name too).
+ */
+export function keyNames(topology: PlannerTopology, db: string): Set<string> {
+  const multiDb = topology.routers?.multiDb === true;
+  const own = `${db}.`;
+  const names = new Set<string>();
+  for (const key of new Set([...Object.keys(topology.config.keymaps), ...Object.keys(topology.config.hashKeymaps ?? {})])) {
+    if (key === DEFAULT_KEYMAP || (multiDb && key.endsWith(`.${DEFAULT_KEYMAP}`))) continue;
+    names.add(multiDb && key.startsWith(own) ? key.slice(own.length) : key);
+  }
+  return names;
+}
+
+/**
+ * The backend sets (indices) a read of any measurement of `db` asks for the measurements no key names
+ * (see DatabaseRouters.readDefaultSets); a hand-built topology without routers: its explicit `_default_`.
+ */
+export function defaultSets(topology: PlannerTopology, db: string): number[][] {
+  if (topology.routers) return topology.routers.readDefaultSets(db).map((names) => indicesOf(topology, names));
+  const explicit = topology.config.keymaps[DEFAULT_KEYMAP];
+  return explicit ? [indicesOf(topology, explicit)] : [];
 }
 
 /** Backend names → indices (unknown names left out). */

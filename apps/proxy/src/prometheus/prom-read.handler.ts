@@ -152,7 +152,7 @@ export class PromReadHandler {
     // proxy its own, each backend reading its own db; one serving several the client's, as dbMap maps it)
     const db = url.get('db') ?? '';
     const multiDb = topology.routers.multiDb;
-    if (db === '' || (multiDb ? !topology.routers.serves(db) : topology.node.db !== '' && db !== topology.node.db)) {
+    if (db === '' || !topology.routers.serves(db)) {
       return this.refuse(res, 400, 'no database', 'bad_request', requestId);
     }
     const request = decoded.request;
