@@ -243,14 +243,30 @@ describe('remote write requests made by hand', () => {
         }
         const direct = await promWrite(A.url, b, 'direct');
         const [p, d] = [proxied.status === 204 ? '' : proxied.json().error, direct.status === 204 ? '' : direct.json().error];
-        if (DECODE_ERROR.test(p) || DECODE_ERROR.test(d))
+        if (direct.status === 500) {
+          // not a decode error: influxd took the body and could not save a metric name that is not UTF-8
+          // (once per shard; the next such write is a 204); the proxy decodes the name with U+FFFD in place
+          expect(d).toBe('proto: field "tsdb.MeasurementFields.Name" contains invalid UTF-8');
+          expect(proxied.status).toBe(204);
+        } else if (DECODE_ERROR.test(p) || DECODE_ERROR.test(d))
           expect({ status: proxied.status, error: p }).toEqual({ status: direct.status, error: d });
         else expect([204, 400]).toContain(proxied.status);
       }),
       {
         numRuns: 300,
         // a key varint past 2^53 (found by this property): influxd prints the exact uint64 in its error
-        examples: [[Buffer.from([8, 28, 128, 128, 128, 128, 192, 128, 180, 43])]],
+        examples: [
+          [Buffer.from([8, 28, 128, 128, 128, 128, 192, 128, 180, 43])],
+          // a __name__ ending in a lone 0xdd (found by this property): influxd's 500 is not a decode error
+          [
+            Buffer.from([
+              101, 240, 100, 10, 79, 10, 9, 10, 4, 102, 117, 122, 122, 18, 1, 49, 10, 10, 10, 3, 106, 111, 98, 18, 3, 66, 63, 96, 10, 18,
+              10, 8, 95, 95, 110, 97, 109, 101, 95, 95, 18, 6, 60, 64, 49, 79, 46, 221, 18, 16, 9, 158, 94, 177, 239, 9, 165, 226, 16, 16,
+              187, 219, 224, 198, 128, 1, 18, 16, 9, 150, 54, 223, 91, 169, 137, 243, 254, 16, 161, 143, 132, 194, 132, 1, 10, 18, 18, 16,
+              9, 193, 204, 45, 76, 12, 91, 149, 245, 16, 184, 136, 253, 194, 186, 18,
+            ]),
+          ],
+        ],
       },
     );
     expect(proxy.isRunning()).toBe(true);

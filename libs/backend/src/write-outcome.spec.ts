@@ -21,6 +21,8 @@ const ANSWERS: [status: number, error: string, kind: string][] = [
   [400, 'invalid precision "x"', 'rejected'],
   [413, 'Request Entity Too Large', 'rejected'],
   [500, 'retention policy not found: nosuchrp', 'rejected'],
+  // `m\xdd v=1`: the first write of a measurement name that is not UTF-8 (influxd stores it; the next write is a 204)
+  [500, 'proto: field "tsdb.MeasurementFields.Name" contains invalid UTF-8', 'rejected'],
   // the backend's state: kept in its spool until it takes them
   [404, 'database not found: "mydb"', 'refused'],
   [404, '404 page not found', 'refused'],

@@ -5,7 +5,7 @@ export type WriteOutcome =
   /**
    * The request's own fault, answered as influxd answered it (its status and words): a 4xx about the
    * lines (parse errors, partial writes, field type conflicts) or a 500 that names the request
-   * (`retention policy not found`). InfluxDB has already written the good lines.
+   * (`retention policy not found`, a measurement name that is not UTF-8). InfluxDB has already written the good lines.
    */
   | {
       readonly kind: 'rejected';
@@ -29,6 +29,9 @@ export type WriteOutcome =
 export const WRITE_OK: WriteOutcome = Object.freeze({ kind: 'ok' });
 export const WRITE_SPOOLED: WriteOutcome = Object.freeze({ kind: 'ok', spooled: true });
 
+/** influxd 1.6's `proto: field "tsdb.MeasurementFields.Name" contains invalid UTF-8`. */
+const INVALID_UTF8_NAME = /^proto: field "tsdb\.[A-Za-z.]+" contains invalid UTF-8$/;
+
 /**
  * Reads influxd's answer to a /write (status and error text) as the write contract needs it.
  * The table of influxd 1.x answers this follows is in write-answer.spec.ts.
@@ -43,6 +46,9 @@ export function classifyWriteAnswer(status: number, error: string): WriteOutcome
   if (status === 500) {
     // WritePoints' errors that name the request: the client's rp does not exist there
     if (error.startsWith('retention policy not found')) return { kind: 'rejected', status, error };
+    // a measurement name that is not UTF-8: influxd cannot save the shard's field index the first time
+    // it sees the name (later writes of it succeed), so this is the request's bytes, not a failing backend
+    if (INVALID_UTF8_NAME.test(error)) return { kind: 'rejected', status, error };
     // the database vanished between influxd's check and its write
     if (error.startsWith('database not found')) return { kind: 'refused', status, error };
     return { kind: 'unavailable', error };
