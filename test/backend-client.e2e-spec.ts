@@ -158,6 +158,14 @@ describe('BackendClient against a real influxd', () => {
       }, 100);
       await expect(query).rejects.toMatchObject({ name: 'AbortError', message: 'client closed the connection' });
       expect(await c.answersWithin(300)).toEqual({ ok: false, error: 'no answer to /ping within 300 ms' });
+      // a write waits the backend's `timeout` (here 500 ms) on its own keep-alive connection, then says so
+      const w = client({ timeout: 500 });
+      const started = Date.now();
+      expect(await w.write(batchOf('', '', Buffer.from('frozen v=1\n'), 1))).toEqual({
+        kind: 'unavailable',
+        error: 'backend a unreachable: ETIMEDOUT no answer within 500 ms',
+      });
+      expect(Date.now() - started).toBeLessThan(3_000);
     } finally {
       process.kill(frozenPid, 'SIGCONT');
       frozenPid = 0;

@@ -1,12 +1,11 @@
 import { type BackendConfig, ConfigValidationError } from '@app/config';
 import { readFileSync } from 'node:fs';
-import * as http from 'node:http';
-import * as https from 'node:https';
 import { promisify } from 'node:util';
 import type { EventEmitter } from 'node:events';
 import { gzip as gzipCb } from 'node:zlib';
 import { Client, Pool, type Dispatcher } from 'undici';
 import type { Batch } from './write-batcher';
+import { WriteLane } from './write-lane';
 import { WRITE_OK, type WriteOutcome, classifyWriteAnswer } from './write-outcome';
 
 const gzip = promisify(gzipCb);
@@ -98,6 +97,10 @@ export class BackendClient {
   private readonly authHeader?: string;
   private readonly origin: string;
   private readonly connectOptions: Client.Options['connect'];
+  /** Keep-alive sockets for /write (see WriteLane); queries and pings use the pool. */
+  private readonly writeLane: WriteLane;
+  /** Host, Content-Type and Authorization lines of every write's head. */
+  private readonly writeHeaders: string;
   /** One connection of its own for liveness probes: the pool's may all be busy with slow queries. */
   private probeConnection?: Client;
   /** The X-Influxdb-Version the backend last answered with. */
@@ -125,54 +128,42 @@ export class BackendClient {
       const token = Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64');
       this.authHeader = `Basic ${token}`;
     }
+    this.writeHeaders =
+      `Host: ${url.host}\r\nContent-Type: text/plain; charset=utf-8\r\n` + (this.authHeader ? `Authorization: ${this.authHeader}\r\n` : '');
+    this.writeLane = new WriteLane({
+      host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
+      tls:
+        url.protocol === 'https:' ? { rejectUnauthorized: true, ...(config.caFile ? { ca: readCa(name, config.caFile) } : {}) } : undefined,
+      connectTimeoutMs: Math.min(config.timeout, 5000),
+      maxIdle: config.concurrency + 4,
+    });
   }
 
   /**
    * POSTs one batch (its chunks back to back) to /write in the batch's db (else the backend's own), with the client's rp
-   * and precision. Resolves once the answer is read, so the chunks may then be reused.
+   * and precision, over the write lane. Resolves once the answer is read, so the chunks may then be reused.
    */
   async write(batch: Batch): Promise<WriteOutcome> {
     const { rp, precision, chunks, bytes } = batch;
     let path = `${this.basePath}/write?db=${encodeURIComponent(batch.db || this.config.db)}`;
     if (rp) path += `&rp=${encodeURIComponent(rp)}`;
     if (precision) path += `&precision=${precision}`;
-    const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
-    if (this.authHeader) headers.authorization = this.authHeader;
-    // undici writes an iterable body one socket write (one syscall) per chunk: a batch of many small
-    // requests' parts is cheaper copied into one buffer than written chunk by chunk
+    let head = `POST ${path} HTTP/1.1\r\n${this.writeHeaders}`;
+    // the lane writes head and chunks corked (one syscall), but each chunk is a call of its own: a
+    // batch of many small requests' parts is cheaper copied into one buffer
     let payload: Buffer | Buffer[] = chunks.length === 1 ? chunks[0] : bytes <= CONCAT_BELOW_BYTES ? Buffer.concat(chunks, bytes) : chunks;
     if (this.config.gzip) {
       payload = await gzip(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes));
-      headers['content-encoding'] = 'gzip';
+      head += 'Content-Encoding: gzip\r\n';
     }
-    headers['content-length'] = String(Array.isArray(payload) ? bytes : payload.length);
+    head += `Content-Length: ${Array.isArray(payload) ? bytes : payload.length}\r\n\r\n`;
     try {
-      const res = await this.pool.request({
-        path,
-        method: 'POST',
-        headers,
-        // undici sends an iterable of chunks as is (its typings do not list it): no concat copy
-        body: payload as Buffer,
-        headersTimeout: this.config.timeout,
-        bodyTimeout: this.config.timeout,
-      });
-      this.noteVersion(res.headers);
-      if (res.statusCode === 204 || res.statusCode === 200) {
-        await res.body.dump();
-        return WRITE_OK;
-      }
-      return this.outcomeOf(res.statusCode, errorTextOf(res.statusCode, await res.body.text()));
+      const answer = await this.writeLane.post(head, payload, this.config.timeout);
+      if (answer.version) this.version = answer.version;
+      if (answer.status === 204 || answer.status === 200) return WRITE_OK;
+      return this.outcomeOf(answer.status, errorTextOf(answer.status, answer.body.toString('utf8')));
     } catch (err) {
-      // influxd echoes the offending line in X-Influxdb-Error, control characters included, which
-      // undici's strict parser refuses: the backend did answer, so read that answer leniently
-      if ((err as Error)?.name === 'HTTPParserError') {
-        try {
-          const lenient = await this.lenientWrite(path, headers, payload);
-          return this.outcomeOf(lenient.status, lenient.error);
-        } catch (again) {
-          return { kind: 'unavailable', error: `backend ${this.name} unreachable: ${describeError(again)}` };
-        }
-      }
       return { kind: 'unavailable', error: `backend ${this.name} unreachable: ${describeError(err)}` };
     }
   }
@@ -181,48 +172,6 @@ export class BackendClient {
     const outcome = classifyWriteAnswer(status, error);
     if (outcome.kind === 'unavailable') return { kind: 'unavailable', error: `backend ${this.name} answered ${status}: ${error}` };
     return outcome;
-  }
-
-  /**
-   * Sends a write again through node's http client with its lenient parser (the rare answer that
-   * undici cannot parse). Points are idempotent, so sending them twice is harmless.
-   */
-  private lenientWrite(
-    path: string,
-    headers: Record<string, string>,
-    payload: Buffer | Buffer[],
-  ): Promise<{ status: number; error: string }> {
-    const url = new URL(this.config.url);
-    const lib = url.protocol === 'https:' ? https : http;
-    return new Promise((resolve, reject) => {
-      const req = lib.request(
-        {
-          host: url.hostname,
-          port: url.port || (url.protocol === 'https:' ? 443 : 80),
-          path,
-          method: 'POST',
-          headers,
-          insecureHTTPParser: true,
-          timeout: this.config.timeout,
-          ...(url.protocol === 'https:' && this.config.caFile ? { ca: readCa(this.name, this.config.caFile) } : {}),
-        },
-        (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (d: Buffer) => parts.push(d));
-          res.on('end', () => {
-            const status = res.statusCode ?? 0;
-            this.noteVersion(res.headers);
-            resolve({ status, error: errorTextOf(status, Buffer.concat(parts).toString('utf8')) });
-          });
-          res.on('error', reject);
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.config.timeout} ms`)));
-      req.on('error', reject);
-      if (Array.isArray(payload)) for (const c of payload) req.write(c);
-      else req.write(payload);
-      req.end();
-    });
   }
 
   /**
@@ -447,7 +396,7 @@ export class BackendClient {
 
   /** Closes after the requests in flight have finished. */
   async close(): Promise<void> {
-    await this.pool.close();
+    await Promise.all([this.pool.close(), this.writeLane.close()]);
     // after the queries: their liveness probes work until the last of them has its answer
     await this.probeConnection?.close();
   }
