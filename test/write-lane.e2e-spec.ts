@@ -4,7 +4,9 @@
  * sends a write again when the server had closed the idle connection it picked, never sends one twice
  * otherwise, gives up on silence after its timeout, reports a refused connection, and closes cleanly.
  */
+import { spawn } from 'node:child_process';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import { WriteLane } from '@app/backend/write-lane';
 import { freePort } from './support/ports';
 
@@ -152,6 +154,33 @@ describe('WriteLane', () => {
     } finally {
       await l.close();
       await slow.close();
+    }
+  });
+
+  it('does not keep a process alive with its idle connections (a CLI run ends when its work does)', async () => {
+    const server = await scripted((socket) => socket.write(NO_CONTENT));
+    try {
+      const built = path.join(__dirname, '..', 'dist', 'apps', 'proxy', 'libs', 'backend', 'src', 'write-lane.js');
+      const script = `const { WriteLane } = require(${JSON.stringify(built)});
+        const l = new WriteLane({ host: '127.0.0.1', port: ${server.port}, connectTimeoutMs: 2000, maxIdle: 4 });
+        l.post(${JSON.stringify(HEAD(server.port, BODY.length))}, Buffer.from('m v=1\\n'), 2000).then((a) => console.log(a.status));`;
+      const child = await new Promise<{ code: number | null; out: string; ms: number }>((resolve) => {
+        const started = Date.now();
+        const p = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        p.stdout.on('data', (d: Buffer) => (out += d));
+        const killer = setTimeout(() => p.kill('SIGKILL'), 10_000);
+        p.on('exit', (code) => {
+          clearTimeout(killer);
+          resolve({ code, out, ms: Date.now() - started });
+        });
+      });
+      expect(child.out.trim()).toBe('204');
+      expect(child.code).toBe(0);
+      expect(child.ms).toBeLessThan(5_000);
+      expect(server.connections).toBe(1);
+    } finally {
+      await server.close();
     }
   });
 

@@ -58,6 +58,7 @@ export class WriteLane {
     try {
       const lane = this.idle.pop();
       if (lane) {
+        lane.socket.ref();
         try {
           return await this.send(lane, head, body, timeoutMs);
         } catch (err) {
@@ -148,8 +149,11 @@ export class WriteLane {
     lane.reused = true;
     const { socket } = lane;
     socket.setTimeout(0);
-    if (answer.keepAlive && !this.closed && this.idle.length < this.target.maxIdle && !socket.destroyed) this.idle.push(lane);
-    else socket.destroy();
+    if (answer.keepAlive && !this.closed && this.idle.length < this.target.maxIdle && !socket.destroyed) {
+      // an idle connection does not keep the process alive (a CLI run ends when its work does)
+      socket.unref();
+      this.idle.push(lane);
+    } else socket.destroy();
     pending.resolve(answer);
   }
 
