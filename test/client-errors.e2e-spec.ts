@@ -218,6 +218,30 @@ it('sets aside a spooled record that the backend refuses for good on replay, and
   await removeDir(spoolDir);
 });
 
+it('replays a spooled record holding a measurement name that is not UTF-8 (influxd refuses it once, then takes it) instead of setting it aside', async () => {
+  proxy = await startProxy({ config: config(await freePort()) });
+  await B.kill('SIGKILL');
+  // a shard of its own for this case, so that b sees the name for the first time when the record is replayed
+  const t = 1400000000000000000n;
+  const body = Buffer.concat([Buffer.from(`replay_good v=1 ${t}\nutf8replay`), Buffer.from([0xdd]), Buffer.from(` v=2 ${t}\n`)]);
+  // a (up) answers influxd's 500 for the lines it refused; b's copy is spooled
+  expect((await write(body)).status).toBe(500);
+  await waitUntil(async () => (await meta()).backendDetail.b.spool.records === 1 || false, { what: 'a record spooled for b' });
+  await B.restart();
+  const detail = await waitUntil(
+    async () => {
+      const d = (await meta()).backendDetail.b;
+      return d.spool.records === 0 ? d : false;
+    },
+    { what: 'the record replayed to b', details: () => proxy.output?.() ?? '' },
+  );
+  // before: the first 500 set the whole record aside, the good line with it
+  expect(detail.rejected.records).toBe(0);
+  expect(detail.spool.rejectedOnReplay).toBe(0);
+  expect(await countOn(B, 'dbb', 'replay_good')).toBe(1);
+  expect((await B.rows('SELECT count(v) FROM /^utf8replay/', 'dbb')).map((r) => r.count)).toEqual([1]);
+});
+
 it('keeps the lines for a replica that alone refuses them (an rp only its peer has), and delivers them once it has it', async () => {
   await A.query('CREATE RETENTION POLICY only_on_a ON dba DURATION 2d REPLICATION 1');
   proxy = await startProxy({ config: config(await freePort()) });

@@ -444,7 +444,10 @@ export class Backend {
    * in line-aligned halves; a single line that is still too large is the record's fault.
    */
   private async deliver(record: SpoolRecord, depth = 0): Promise<WriteOutcome> {
-    const outcome = await this.client.write(batchOf(record.rp, record.precision, record.body, record.lines, record.db ?? ''));
+    const batch = batchOf(record.rp, record.precision, record.body, record.lines, record.db ?? '');
+    let outcome = await this.client.write(batch);
+    // a refusal influxd gives only once (it has taken the name by now): not a reason to set lines aside
+    if (outcome.kind === 'rejected' && outcome.once) outcome = await this.client.write(batch);
     if (outcome.kind !== 'rejected' || outcome.status !== 413 || depth >= MAX_SPLIT_DEPTH) return outcome;
     const halves = splitLines(record);
     if (!halves) return outcome;

@@ -49,5 +49,6 @@ describe('classifyWriteAnswer', () => {
       expect(outcome.status).toBe(status);
       expect(outcome.error).toBe(error);
     }
+    expect(outcome.kind === 'rejected' && outcome.once === true).toBe(error.includes('invalid UTF-8'));
   });
 });

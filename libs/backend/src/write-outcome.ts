@@ -12,6 +12,12 @@ export type WriteOutcome =
       readonly status: number;
       readonly error: string;
       /**
+       * influxd gives this answer once and takes the same lines when they come again: the first time a
+       * shard sees a measurement name that is not UTF-8, it writes none of the batch and answers 500.
+       * A client retries; the spool's replay, which has no client, sends the record once more itself.
+       */
+      readonly once?: true;
+      /**
        * A copy of the refused lines, set by a Backend on a live write (the batch's own buffers go back
        * to the pool): when replicas took the same lines, the refusal is this backend's state after all,
        * and they are kept for it (Backend.keepForLater).
@@ -48,7 +54,7 @@ export function classifyWriteAnswer(status: number, error: string): WriteOutcome
     if (error.startsWith('retention policy not found')) return { kind: 'rejected', status, error };
     // a measurement name that is not UTF-8: influxd cannot save the shard's field index the first time
     // it sees the name (later writes of it succeed), so this is the request's bytes, not a failing backend
-    if (INVALID_UTF8_NAME.test(error)) return { kind: 'rejected', status, error };
+    if (INVALID_UTF8_NAME.test(error)) return { kind: 'rejected', status, error, once: true };
     // the database vanished between influxd's check and its write
     if (error.startsWith('database not found')) return { kind: 'refused', status, error };
     return { kind: 'unavailable', error };
