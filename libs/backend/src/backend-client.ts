@@ -114,11 +114,10 @@ export class BackendClient {
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.origin = url.origin;
     // https:// is always verified: against caFile when given, else Node's bundled CAs
-    this.connectOptions = {
-      timeout: Math.min(config.timeout, 5000),
-      rejectUnauthorized: true,
-      ...(url.protocol === 'https:' && config.caFile ? { ca: readCa(name, config.caFile) } : {}),
-    };
+    const https = url.protocol === 'https:';
+    const verify = { rejectUnauthorized: true, ...(https && config.caFile ? { ca: readCa(name, config.caFile) } : {}) };
+    const connectTimeoutMs = Math.min(config.timeout, 5000);
+    this.connectOptions = { timeout: connectTimeoutMs, ...verify };
     this.pool = new Pool(url.origin, {
       connections: config.concurrency + 4,
       keepAliveTimeout: 30_000,
@@ -132,10 +131,9 @@ export class BackendClient {
       `Host: ${url.host}\r\nContent-Type: text/plain; charset=utf-8\r\n` + (this.authHeader ? `Authorization: ${this.authHeader}\r\n` : '');
     this.writeLane = new WriteLane({
       host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
-      tls:
-        url.protocol === 'https:' ? { rejectUnauthorized: true, ...(config.caFile ? { ca: readCa(name, config.caFile) } : {}) } : undefined,
-      connectTimeoutMs: Math.min(config.timeout, 5000),
+      port: Number(url.port) || (https ? 443 : 80),
+      tls: https ? verify : undefined,
+      connectTimeoutMs,
       maxIdle: config.concurrency + 4,
     });
   }

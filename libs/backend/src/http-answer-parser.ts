@@ -58,23 +58,16 @@ export class HttpAnswerParser {
    */
   push(data: Buffer): HttpAnswer | undefined {
     if (data.length > 0) this.started = true;
-    let rest: Buffer | undefined = data;
-    while (rest && rest.length > 0) {
-      if (this.headerEnd < 0) {
-        rest = this.readHead(rest);
-        if (rest === undefined) return undefined;
-        if (this.status < 200) {
-          // an interim answer (100 Continue): the real one follows
-          this.resetHead();
-          continue;
-        }
-      }
-      const answer = this.readBody(rest);
-      if (answer !== undefined) return answer;
-      return undefined;
+    let rest = data;
+    while (this.headerEnd < 0) {
+      const after = this.readHead(rest);
+      if (after === undefined) return undefined;
+      rest = after;
+      if (this.status >= 200) break;
+      // an interim answer (100 Continue): the real one follows
+      this.resetHead();
     }
-    if (this.headerEnd >= 0 && this.mode === 'length' && this.remaining === 0) return this.finish(Buffer.alloc(0));
-    return undefined;
+    return this.readBody(rest);
   }
 
   /** The connection ended: the answer, when its body runs to the end of the connection; else undefined. */

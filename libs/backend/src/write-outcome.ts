@@ -5,7 +5,8 @@ export type WriteOutcome =
   /**
    * The request's own fault, answered as influxd answered it (its status and words): a 4xx about the
    * lines (parse errors, partial writes, field type conflicts) or a 500 that names the request
-   * (`retention policy not found`, a measurement name that is not UTF-8). InfluxDB has already written the good lines.
+   * (`retention policy not found`, a measurement name that is not UTF-8). InfluxDB has already written the good
+   * lines (except when `once`).
    */
   | {
       readonly kind: 'rejected';
