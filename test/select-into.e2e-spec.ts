@@ -121,6 +121,18 @@ it('writes count() as an integer, and answers time 0 as an integer when epoch is
   expect(await fieldTypes(B, 'dbb', 'gcount')).toEqual({ count: 'integer' });
 });
 
+it('writes nothing for an empty time bucket, as influxd does (its INTO fills with none; the SELECT alone answers count 0)', async () => {
+  // h0 in both hours, h1 in the first only: a SELECT answers count 0 for h1's second hour, influxd's INTO writes 3 points
+  const t0 = 1_600_000_000_000 - (1_600_000_000_000 % 3_600_000);
+  const body = `gaps,host=h0 v=1 ${t0}\ngaps,host=h1 v=2 ${t0 + 60_000}\ngaps,host=h0 v=3 ${t0 + 3_600_000}\n`;
+  expect((await request(`${proxy.url}/write?db=${DB}&precision=ms`, { method: 'POST', body })).status).toBe(204);
+  const range = `WHERE time >= ${t0}ms AND time < ${t0 + 7_200_000}ms`;
+  const n = written(await query(`SELECT count(v) INTO gaps_count FROM gaps ${range} GROUP BY time(1h), host`));
+  expect(n).toBe(await reference(`SELECT count(v) INTO ref_gaps_count FROM gaps ${range} GROUP BY time(1h), host`));
+  expect(n).toBe(3);
+  await expectSameEverywhere('gaps_count', 'ref_gaps_count');
+});
+
 it('copies raw points with integer, float, string and boolean fields; GROUP BY * keeps tags as tags', async () => {
   expect(written(await query('SELECT * INTO gcopy FROM gcpu GROUP BY *'))).toBe(POINTS);
   expect(await reference('SELECT * INTO ref_copy FROM gcpu GROUP BY *')).toBe(POINTS);

@@ -249,7 +249,25 @@ describe('planQuery: SELECT … INTO', () => {
     const p = only('SELECT mean(usage) INTO "mydb"."autogen"."cpu_1h" FROM "mydb"."autogen".cpu GROUP BY time(1h), *');
     expect(p).toMatchObject({ kind: 'into', groups: [[0]], target: { name: 'cpu_1h', rp: 'autogen' } });
     if (p.kind !== 'into') throw new Error(p.kind);
-    expect(p.text('db_a')).toBe('SELECT mean(usage) FROM db_a."autogen".cpu GROUP BY time(1h), *');
+    expect(p.text('db_a')).toBe('SELECT mean(usage) FROM db_a."autogen".cpu GROUP BY time(1h), * fill(none)');
+  });
+
+  it('runs it with fill(none) where influxd would fill with null (an empty bucket writes nothing, not a count of 0)', () => {
+    const text = (q: string) => {
+      const p = only(q);
+      if (p.kind !== 'into') throw new Error(p.kind);
+      return p.text('db_a');
+    };
+    expect(text('SELECT count(v) INTO x FROM mydb..cpu WHERE time > now() - 1h GROUP BY time(10m), host ORDER BY time DESC LIMIT 5')).toBe(
+      'SELECT count(v) FROM db_a..cpu WHERE time > now() - 1h GROUP BY time(10m), host fill(none) ORDER BY time DESC LIMIT 5',
+    );
+    expect(text('SELECT count(v) INTO x FROM cpu GROUP BY time(10m) fill(null) LIMIT 5')).toBe(
+      'SELECT count(v) FROM cpu GROUP BY time(10m) fill(none) LIMIT 5',
+    );
+    // another fill, or no time buckets at all, is left as written
+    expect(text('SELECT count(v) INTO x FROM cpu GROUP BY time(10m) fill(0)')).toBe('SELECT count(v) FROM cpu GROUP BY time(10m) fill(0)');
+    expect(text('SELECT count(v) INTO x FROM cpu GROUP BY host')).toBe('SELECT count(v) FROM cpu GROUP BY host');
+    expect(text('SELECT * INTO x FROM cpu')).toBe('SELECT * FROM cpu');
   });
 
   it('keeps no target name for :MEASUREMENT, and is never streamed as is', () => {

@@ -401,6 +401,22 @@ function planScoped(stmt: ParsedStatement, topology: Scoped, clientDb: string, f
 }
 
 /**
+ * influxd runs an INTO with fill(null), written or by default, as fill(none): a time bucket without points
+ * writes nothing, where the SELECT alone answers 0 for count() there. The proxy runs the SELECT itself, so it
+ * says fill(none). Only a statement grouped by time has buckets to fill. The clauses after GROUP BY hold no
+ * database name, so their distance from the statement's end survives the database rewrite.
+ */
+function intoFill(stmt: ParsedStatement, text: string): string {
+  const select = stmt.select;
+  const groupBy = stmt.clauses.groupBy;
+  if (!select?.timeDimension || !groupBy || (select.fill && select.fill.option !== 'null')) return text;
+  const at = (offset: number) => text.length - (stmt.end - offset);
+  const fill = stmt.clauses.fill;
+  if (fill) return text.slice(0, at(fill.start)) + 'fill(none)' + text.slice(at(fill.end));
+  return text.slice(0, at(groupBy.end)) + ' fill(none)' + text.slice(at(groupBy.end));
+}
+
+/**
  * SELECT … INTO: the source side is planned as a SELECT (one backend per backend set of its sources), the
  * text loses its INTO clause (the rows are written by the proxy, not by the backend that read them).
  */
@@ -411,7 +427,7 @@ function planInto(stmt: ParsedStatement, topology: PlannerTopology): StatementPl
   // the INTO clause (FROM follows it), so the text up to the clause's end keeps its offsets.
   const withoutInto: TextFor = (db) => {
     const t = rewriteDatabase(stmt, db, { into: false });
-    return t.slice(0, clause.start - stmt.start).trimEnd() + ' ' + t.slice(clause.end - stmt.start).trimStart();
+    return intoFill(stmt, t.slice(0, clause.start - stmt.start).trimEnd() + ' ' + t.slice(clause.end - stmt.start).trimStart());
   };
   const sets = routeSets(stmt, topology);
   const groups = (sets.length > 0 ? sets : [queryable(topology)]).map((set) => candidates(set, topology));
