@@ -257,3 +257,58 @@ it('in buffered ack mode answers before delivery and still delivers through the 
   // SIGTERM drains what is buffered before exiting
   expect(await proxy.stop()).toBe(0);
 });
+
+/** influxd's count of /write requests it served (its /debug/vars httpd statistics). */
+async function writeRequestsServed(influxd: Influxd): Promise<number> {
+  const vars = (await request(`${influxd.url}/debug/vars`)).json() as Record<string, { name?: string; values?: { writeReq?: number } }>;
+  const httpd = Object.values(vars).find((v) => v?.name === 'httpd');
+  if (typeof httpd?.values?.writeReq !== 'number') throw new Error('no httpd writeReq in /debug/vars');
+  return httpd.values.writeReq;
+}
+
+it("in buffered ack mode gathers small writes for the backend's interval into one backend write, and SIGTERM sends what waits", async () => {
+  const cfg = config(await freePort(), { interval: 3_000 });
+  cfg.proxies.p1.ackMode = 'buffered';
+  proxy = await startProxy({ config: cfg });
+  const base = 1_700_000_100_000_000_000n;
+  const stamps = Array.from({ length: 40 }, (_, i) => base + BigInt(i) * 1000n);
+  const before = await Promise.all([writeRequestsServed(A), writeRequestsServed(B)]);
+  const statuses = await Promise.all(
+    stamps.map((ts, i) =>
+      request(`${proxy.url}/write?db=${DB}`, { method: 'POST', body: `lingered v=${i}i ${ts}\n` }).then((r) => r.status),
+    ),
+  );
+  expect(statuses).toEqual(stamps.map(() => 204));
+  // answered at once, and still gathering: nothing has reached a backend yet
+  expect((await timestamps(A, 'dba', 'lingered')).size).toBe(0);
+  const load = { acked: stamps } as unknown as WriteLoad;
+  await expectAllAcknowledgedOnBothBackends(load, 'lingered');
+  const after = await Promise.all([writeRequestsServed(A), writeRequestsServed(B)]);
+  expect([after[0] - before[0], after[1] - before[1]]).toEqual([1, 1]); // 40 writes, one backend write each
+
+  // what still waits for its interval when SIGTERM comes is sent before the proxy exits
+  const late = Array.from({ length: 5 }, (_, i) => base + 1_000_000n + BigInt(i) * 1000n);
+  for (const [i, ts] of late.entries()) {
+    expect((await request(`${proxy.url}/write?db=${DB}`, { method: 'POST', body: `lingered v=${i}i ${ts}\n` })).status).toBe(204);
+  }
+  expect(await proxy.stop()).toBe(0);
+  for (const [influxd, db] of [
+    [A, 'dba'],
+    [B, 'dbb'],
+  ] as const) {
+    const present = await timestamps(influxd, db, 'lingered');
+    expect(late.filter((ts) => !present.has(ts))).toEqual([]);
+  }
+});
+
+it("in durable ack mode never waits for a backend's interval", async () => {
+  const cfg = config(await freePort(), { interval: 5_000 });
+  proxy = await startProxy({ config: cfg });
+  const started = performance.now();
+  const res = await request(`${proxy.url}/write?db=${DB}`, { method: 'POST', body: 'durable_interval v=1i 1700000200000000000\n' });
+  expect(res.status).toBe(204);
+  expect(performance.now() - started).toBeLessThan(2_500);
+  // a durable 204: on both backends already
+  expect((await timestamps(A, 'dba', 'durable_interval')).size).toBe(1);
+  expect((await timestamps(B, 'dbb', 'durable_interval')).size).toBe(1);
+});

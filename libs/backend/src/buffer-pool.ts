@@ -2,6 +2,9 @@
  * Reusable byte buffers for request bodies and batches. Without it every 5000-line write leaves a
  * few MB of garbage outside the V8 heap, and RSS runs tens of MB ahead of what is live before a GC.
  * Sizes are rounded up to powers of two; only buffers that came from the pool go back into it.
+ * A small body (a one-point write) is a slice of Node's shared 8 KiB slab instead: a pool class of at
+ * least `minBytes` would hold 64 KiB for 150 bytes, and once more of them are held than the free
+ * lists keep (a batch gathering thousands of small writes), each acquire zero-filled a new one.
  */
 export class BufferPool {
   private readonly free = new Map<number, ArrayBuffer[]>();
@@ -12,10 +15,13 @@ export class BufferPool {
     /** Most bytes kept on free lists; beyond it released buffers are left to the GC. */
     private readonly maxRetainedBytes = 32 * 1024 * 1024,
     private readonly minBytes = 64 * 1024,
+    /** Sizes up to this come from Buffer.allocUnsafe (Node's slab), not the free lists. */
+    private readonly smallBytes = 4096,
   ) {}
 
   /** A Buffer of exactly `size` bytes (contents undefined); give it back with release() when done. */
   acquire(size: number): Buffer {
+    if (size <= this.smallBytes) return Buffer.allocUnsafe(size);
     const capacity = this.classOf(size);
     const list = this.free.get(capacity);
     let ab = list?.pop();

@@ -147,4 +147,71 @@ describe('WriteBatcher', () => {
     await expect(good).resolves.toBe(WRITE_OK);
     await expect(bad).resolves.toBe(refusal);
   });
+  describe('with a linger (a buffered proxy with a backend interval)', () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+    it('holds a batch that is not full until it is linger ms old, then sends what gathered as one', async () => {
+      const { sent, send } = recordingSender();
+      const batcher = new WriteBatcher(send, { maxRowLimit: 100, maxBatchBytes: 1 << 20, concurrency: 4 });
+      batcher.linger = 150;
+      const started = performance.now();
+      const answers = [batcher.append('', '', Buffer.from('a v=1\n'), 1)];
+      await sleep(40);
+      answers.push(batcher.append('', '', Buffer.from('b v=2\n'), 1), batcher.append('', '', Buffer.from('c v=3\n'), 1));
+      await sleep(40);
+      expect(sent).toHaveLength(0); // free slots, and still nothing sent
+      for (let i = 0; i < 100 && sent.length === 0; i++) await sleep(10);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(145);
+      expect(sent.map((s) => [s.body, s.lines])).toEqual([['a v=1\nb v=2\nc v=3\n', 3]]);
+      sent[0].answer(WRITE_OK);
+      await expect(Promise.all(answers)).resolves.toEqual([WRITE_OK, WRITE_OK, WRITE_OK]);
+    });
+
+    it('sends a full batch at once, without waiting out the linger', async () => {
+      const { sent, send } = recordingSender();
+      const batcher = new WriteBatcher(send, { maxRowLimit: 2, maxBatchBytes: 1 << 20, concurrency: 4 });
+      batcher.linger = 10_000;
+      void batcher.append('', '', Buffer.from('a v=1\n'), 1);
+      void batcher.append('', '', Buffer.from('b v=2\n'), 1);
+      void batcher.append('', '', Buffer.from('c v=3\n'), 1);
+      await tick();
+      expect(sent.map((s) => s.body)).toEqual(['a v=1\nb v=2\n']);
+      batcher.linger = 0; // lowered: what waits leaves at once
+      await tick();
+      expect(sent.map((s) => s.body)).toEqual(['a v=1\nb v=2\n', 'c v=3\n']);
+      for (const s of sent) s.answer(WRITE_OK);
+    });
+
+    it('sends a lingering batch once it holds 16 KiB, whatever its age', async () => {
+      const { sent, send } = recordingSender();
+      const batcher = new WriteBatcher(send, { maxRowLimit: 100_000, maxBatchBytes: 1 << 20, concurrency: 4 });
+      batcher.linger = 60_000;
+      const line = Buffer.from('m,host=a v=1i 1700000000000000000\n');
+      const below = Math.ceil((16 * 1024) / line.length) - 1; // one line short of 16 KiB
+      for (let i = 0; i < below; i++) void batcher.append('', '', line, 1);
+      await tick();
+      expect(sent).toHaveLength(0);
+      void batcher.append('', '', line, 1);
+      await tick();
+      expect(sent.map((s) => s.lines)).toEqual([below + 1]);
+      sent[0].answer(WRITE_OK);
+      const drained = batcher.drain();
+      await drained;
+    });
+
+    it('drain sends a lingering batch at once and leaves no timer behind', async () => {
+      const { sent, send } = recordingSender();
+      const batcher = new WriteBatcher(send, { maxRowLimit: 100, maxBatchBytes: 1 << 20, concurrency: 4 });
+      batcher.linger = 60_000;
+      const done = batcher.append('', '', Buffer.from('a v=1\n'), 1);
+      await tick();
+      expect(sent).toHaveLength(0);
+      const drained = batcher.drain();
+      expect(sent.map((s) => s.body)).toEqual(['a v=1\n']);
+      sent[0].answer(WRITE_OK);
+      await drained;
+      await expect(done).resolves.toBe(WRITE_OK);
+      expect(batcher.pending).toEqual({ batches: 0, inFlight: 0 });
+    });
+  });
 });

@@ -73,15 +73,21 @@ describe('parseClusterConfig', () => {
     ).toThrow(/^proxies\.p1\.forbiddenStatements: /);
   });
 
-  it("accepts the Go proxy's backend interval silently and keeps it out of the model (no batch waits to be sent)", () => {
+  it("keeps the Go proxy's backend interval (a buffered proxy's flush wait, in ms) and bounds it", () => {
     const warnings: string[] = [];
-    const cfg = parseClusterConfig({ backends: { a: { ...backend, interval: 500 }, b: { ...backend, Interval: 0 } } }, configRules, (w) =>
-      warnings.push(w),
+    const cfg = parseClusterConfig(
+      { backends: { a: { ...backend, interval: 500 }, b: { ...backend, Interval: 0 }, c: backend } },
+      configRules,
+      (w) => warnings.push(w),
     );
     expect(warnings).toEqual([]);
-    expect(cfg.backends.a).not.toHaveProperty('interval');
-    expect(cfg.backends.b).not.toHaveProperty('interval');
-    expect(Object.keys(cfg.backends)).toEqual(['a', 'b']);
+    expect(cfg.backends.a.interval).toBe(500);
+    expect(cfg.backends.b.interval).toBe(0);
+    expect(cfg.backends.c).not.toHaveProperty('interval');
+    expect(() => parseClusterConfig({ backends: { a: { ...backend, interval: -1 } } }, configRules)).toThrow(/^backends\.a\.interval: /);
+    expect(() => parseClusterConfig({ backends: { a: { ...backend, interval: 60_001 } } }, configRules)).toThrow(
+      /^backends\.a\.interval: /,
+    );
   });
 
   it('judges statement kinds and password hashes by the rules the app hands in', () => {

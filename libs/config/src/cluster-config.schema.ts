@@ -10,14 +10,6 @@ export class ConfigValidationError extends Error {
 const flag = z.union([z.boolean(), z.number()]).transform((v) => Boolean(v));
 const ms = z.number().int().positive();
 
-/**
- * Backend fields the Go proxy's config.py writes that this proxy has no use for: accepted without a warning
- * so old configs load unchanged, and left out of the model. `interval` was the Go proxy's flush period (the
- * longest a batch waited before it was sent); the batcher here sends a batch as soon as one of the
- * backend's `concurrency` slots is free, so there is no waiting batch for it to bound.
- */
-const IGNORED_BACKEND_FIELDS: ReadonlySet<string> = new Set(['interval']);
-
 /** One InfluxDB backend, as the Go proxy's config.py describes it (times in milliseconds). */
 const backendSchema = z
   .object({
@@ -51,6 +43,12 @@ const backendSchema = z
     caFile: z.string().min(1).optional(),
     /** gzip bodies sent to this backend. */
     gzip: flag.default(false),
+    /**
+     * The Go proxy's flush interval, in ms: on a proxy in `ackMode: buffered`, how long a batch that is
+     * not full gathers writes before it is sent (it leaves sooner at 16 KiB, maxRowLimit or maxBatchBytes). A durable
+     * proxy never waits: its 204 waits for the send. Absent: no wait in either mode.
+     */
+    interval: z.number().int().min(0).max(60_000).optional(),
     /** Write batches in flight at once toward this backend. */
     concurrency: z.number().int().min(1).max(256).default(4),
     /** Cap of this backend's spool on disk, in bytes; a full spool answers 503. */
@@ -287,7 +285,7 @@ export function parseClusterConfig(raw: unknown, rules: ConfigRules, warn: (msg:
   const backends: Record<string, BackendConfig> = {};
   for (const [name, value] of Object.entries(top.backends)) {
     const path = `backends.${name}`;
-    backends[name] = check(backendSchema, canonicalKeys(backendSchema, value, path, warn, IGNORED_BACKEND_FIELDS), path);
+    backends[name] = check(backendSchema, canonicalKeys(backendSchema, value, path, warn), path);
   }
   const proxySchema = proxySchemaFor(rules);
   const proxies: Record<string, ProxyNodeConfig> = {};
@@ -331,24 +329,15 @@ function check<S extends z.ZodType>(schema: S, value: unknown, path: string): z.
   throw new ConfigValidationError(`${where || 'config'}: ${issue.message}`);
 }
 
-/**
- * Maps keys to the schema's spelling regardless of case; drops (and reports) the ones it does not know,
- * and drops without a word the `ignored` ones (lower case).
- */
-function canonicalKeys(
-  schema: z.ZodObject,
-  value: unknown,
-  path: string,
-  warn: (msg: string) => void,
-  ignored: ReadonlySet<string> = new Set(),
-): unknown {
+/** Maps keys to the schema's spelling regardless of case; drops (and reports) the ones it does not know. */
+function canonicalKeys(schema: z.ZodObject, value: unknown, path: string, warn: (msg: string) => void): unknown {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return value;
   const known = new Map(Object.keys(schema.shape).map((k) => [k.toLowerCase(), k]));
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
     const canonical = known.get(key.toLowerCase());
     if (canonical) out[canonical] = v;
-    else if (!ignored.has(key.toLowerCase())) warn(`unknown field "${path}.${key}" ignored`);
+    else warn(`unknown field "${path}.${key}" ignored`);
   }
   return out;
 }

@@ -143,6 +143,8 @@ export class ClusterStateService implements OnApplicationShutdown {
       ),
     );
     const backends = [...chosen.values()];
+    // a buffered proxy lets a backend's batches gather for its `interval`; a durable 204 cannot wait
+    for (const b of backends) b.batcher.linger = node.ackMode === 'buffered' ? (b.config.interval ?? 0) : 0;
     return new Topology(config, node, backends, this.jobs.routingBefore);
   }
 
