@@ -30,8 +30,19 @@ export function setInfluxHeaders(res: ServerResponse, version: string, requestId
   for (const name in headers) res.setHeader(name, headers[name] as string);
 }
 
+/**
+ * Where an answer is written: a node:http ServerResponse, or the raw write front's answer on its own
+ * socket. What writeInfluxError and the write path's answers use of a response.
+ */
+export interface AnswerTarget {
+  readonly headersSent: boolean;
+  writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
+  end(body?: string): unknown;
+  destroy(): unknown;
+}
+
 /** The one way an error leaves the proxy: influxd's JSON body, status and X-Influxdb-Error header together. */
-export function writeInfluxError(res: ServerResponse, status: number, message: string, headers: OutgoingHttpHeaders = {}): void {
+export function writeInfluxError(res: AnswerTarget, status: number, message: string, headers: OutgoingHttpHeaders = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;

@@ -104,6 +104,12 @@ export class ConnectionGuard {
     server.on('close', () => clearInterval(this.sweeper));
   }
 
+  /** A request came on `socket` that node:http did not see (the raw write front served it). */
+  served(socket: Socket): void {
+    const tracked = this.bySocket.get(socket);
+    if (tracked) tracked.phase = 'served';
+  }
+
   /** A TLS error on a connection (node's `clientError` for a TLS socket): counted unless the client just left. */
   tlsFailed(err: NodeJS.ErrnoException, socket: Socket): void {
     if (err.code === 'ECONNRESET') return; // the client went away, or the guard closed it

@@ -20,6 +20,11 @@ export interface ListenerContext {
   readonly node: () => ProxyNodeConfig;
   readonly events: ConnectionEvents;
   readonly logger: Logger;
+  /**
+   * For a plain-HTTP listener: takes every new connection in node:http's place (the raw write front),
+   * given the guard and how to hand a connection to node:http.
+   */
+  readonly front?: (guard: ConnectionGuard, toNode: (socket: Socket) => void) => (socket: Socket) => void;
 }
 
 /**
@@ -74,6 +79,15 @@ export async function createListener(
     context.logger,
     openFileLimit(),
   );
+  if (context.front && !node.tlsCert) {
+    // node:http's own 'connection' listener (its constructor's): the front stands before it
+    const nodeConnection = server.listeners('connection')[0] as (socket: Socket) => void;
+    server.removeListener('connection', nodeConnection);
+    server.prependListener(
+      'connection',
+      context.front(guard, (socket) => nodeConnection.call(server, socket)),
+    );
+  }
   guard.attach(server);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, guard));
   server.on('error', (err: NodeJS.ErrnoException) => {

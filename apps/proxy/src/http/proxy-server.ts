@@ -15,19 +15,23 @@ import type { ConnectionEvents, ConnectionGuard } from './connection-guard';
 import { ProxyMetrics } from '../metrics/proxy-metrics';
 import { FluxQueryHandler } from '../v2/flux-query.handler';
 import { V2WriteHandler } from '../v2/v2-write.handler';
+import { WriteBudget } from '../write/write-budget';
+import { RawWriteFront } from './raw-write-front';
 
 /** How long SIGTERM waits for requests in flight before it closes their connections. */
 const DRAIN_MS = 30_000;
 
 /**
  * The proxy's own http.Server. /write, /query, /ping and /api/v2/{write,query} are served by plain handlers (the hot path stays
- * outside the framework); every other path falls through to the Nest/Express app.
+ * outside the framework); every other path falls through to the Nest/Express app. On plain HTTP, the raw write front
+ * (raw-write-front.ts) stands before node:http and serves small keep-alive POST /write requests from the socket itself.
  */
 @Injectable()
 export class ProxyServer {
   private readonly logger = new Logger(ProxyServer.name);
   private server?: Listener;
   private guard?: ConnectionGuard;
+  private front?: RawWriteFront;
   private settingsWatch?: Subscription;
 
   constructor(
@@ -42,6 +46,7 @@ export class ProxyServer {
     private readonly flux: FluxQueryHandler,
     private readonly promWrite: PrometheusWriteHandler,
     private readonly promRead: PromReadHandler,
+    private readonly budget: WriteBudget,
   ) {}
 
   /** Starts listening on the node's listenAddr; `framework` serves what the plain handlers do not. */
@@ -54,6 +59,12 @@ export class ProxyServer {
       node: () => this.cluster.topology.node,
       events: this.connectionEvents(),
       logger: this.logger,
+      front: (guard, toNode) => {
+        const { cluster, write, gate, budget, observer, metrics } = this;
+        const deps = { cluster, write, gate, budget, observer, metrics };
+        const front = (this.front = new RawWriteFront(deps, guard, toNode));
+        return (socket) => front.accept(socket);
+      },
     });
     this.guard = guard;
     await new Promise<void>((resolve, reject) => {
@@ -88,7 +99,11 @@ export class ProxyServer {
     this.settingsWatch?.unsubscribe();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     this.guard?.beginShutdown();
-    const idle = setInterval(() => server.closeIdleConnections(), 50);
+    this.front?.beginShutdown();
+    const idle = setInterval(() => {
+      server.closeIdleConnections();
+      this.front?.closeIdle();
+    }, 50);
     const force = setTimeout(() => {
       const left = this.guard?.size ?? 0;
       if (left > 0) this.logger.warn(`${left} connection(s) still open after ${graceMs / 1000} s of draining: closing them`);

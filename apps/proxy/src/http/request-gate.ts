@@ -88,6 +88,21 @@ export class RequestGate {
     });
   }
 
+  /**
+   * For the raw write front, which serves only what needs no password: a slot of
+   * maxConcurrentRequests, or false when none is free (the request then goes to node:http and gets
+   * the 503 from take()). Give it back with leave().
+   */
+  enterOpen(): boolean {
+    if (this.active >= this.cluster.topology.node.maxConcurrentRequests) return false;
+    this.active++;
+    return true;
+  }
+
+  leave(): void {
+    this.active--;
+  }
+
   /** The cap on requests in flight; true when this one may be served. */
   private take(req: IncomingMessage, res: ServerResponse, path: string, requestId: string): boolean {
     if (UNCOUNTED.has(path)) return true;

@@ -28,7 +28,7 @@ interface Trace {
 @Injectable()
 export class RequestObserver {
   private readonly logger = new Logger('http');
-  private readonly traces = new WeakMap<ServerResponse, Trace>();
+  private readonly traces = new WeakMap<object, Trace>();
 
   constructor(
     private readonly metrics: ProxyMetrics,
@@ -57,8 +57,13 @@ export class RequestObserver {
     });
   }
 
+  /** A /write the raw write front answered (never traced: the front leaves traced writes to node:http). */
+  writeDone(status: number, startedAt: number): void {
+    this.metrics.requestDone(WRITE, status, (performance.now() - startedAt) / 1000);
+  }
+
   /** /write: the lines of a traced request (a no-op unless it is traced). */
-  writeLines(res: ServerResponse, db: string, lines: number): void {
+  writeLines(res: object, db: string, lines: number): void {
     const trace = this.traces.get(res);
     if (!trace) return;
     trace.db = db;

@@ -56,6 +56,7 @@ export const METRIC = {
   queryGuardRefusalsTotal: `${PREFIX}query_guard_refusals_total`,
   selfReportsTotal: `${PREFIX}self_reports_total`,
   clientAbortedWritesTotal: `${PREFIX}client_aborted_writes_total`,
+  rawFrontWritesTotal: `${PREFIX}raw_front_writes_total`,
   authChecksTotal: `${PREFIX}auth_checks_total`,
   clientConnections: `${PREFIX}client_connections`,
   clientConnectionsDroppedTotal: `${PREFIX}client_connections_dropped_total`,
@@ -275,6 +276,12 @@ export class ProxyMetrics {
   readonly clientAbortedWrites = new HotCounter(
     METRIC.clientAbortedWritesTotal,
     'Write requests whose client went away before its body had arrived (logged at debug)',
+    [],
+    this.registry,
+  );
+  readonly rawFrontWrites = new HotCounter(
+    METRIC.rawFrontWritesTotal,
+    'Write requests the raw write front served from the socket (small POST /write on plain-HTTP keep-alive connections); the rest go through node:http',
     [],
     this.registry,
   );

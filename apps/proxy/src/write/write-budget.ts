@@ -81,6 +81,14 @@ export class WriteBudget {
   }
 
   /**
+   * A hold of `bytes` for a body already read (the raw write front), or undefined when the budget has
+   * no room (nothing is answered here). Its holder gives it back if no batch takes it over.
+   */
+  tryHold(bytes: number, limit: number): WriteHold | undefined {
+    return this.take(bytes, limit) ? new WriteHold(this, bytes) : undefined;
+  }
+
+  /**
    * Re-sizes a hold to what the body really takes (inflated, or a chunked body's real length).
    * false (and a 503 sent) when growing it would pass the cap; the hold is then given back on close.
    */

@@ -1,6 +1,6 @@
 import { type Backend, BufferPool, type WriteOutcome } from '@app/backend';
 import { backendDatabase } from '@app/config';
-import { influxHeaders, writeInfluxError } from '@app/http-compat';
+import { type AnswerTarget, influxHeaders, writeInfluxError } from '@app/http-compat';
 import { type Precision, timestampFor, writePrecisionOf } from '@app/line-protocol';
 import { Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
@@ -46,10 +46,31 @@ export class WriteHandler {
     this.metrics.writeRequests.inc();
     const { db, rp, precision: given } = writeParamsOf(search);
     const precision = writePrecisionOf(given);
-    if (precision === undefined) {
-      return drainThen(req, () => writeInfluxError(res, 400, `invalid precision "${given}" (use n, u, ms, s, m or h)`, headers));
-    }
+    if (precision === undefined) return drainThen(req, () => writeInfluxError(res, 400, invalidPrecision(given), headers));
     return this.writeTo(req, res, db, rp, precision, requestId, headers);
+  }
+
+  /**
+   * A /write the raw write front read whole (its body charged to `hold`): the same checks and stages
+   * as handle() and writeTo(), answered on `res`. Takes `body` over.
+   */
+  async writeRead(
+    res: AnswerTarget,
+    search: string,
+    body: Buffer,
+    hold: WriteHold,
+    requestId: string,
+    headers: OutgoingHttpHeaders,
+  ): Promise<void> {
+    const receivedAt = Date.now();
+    const receivedHr = process.hrtime.bigint();
+    this.metrics.writeRequests.inc();
+    const { db, rp, precision: given } = writeParamsOf(search);
+    const precision = writePrecisionOf(given);
+    if (precision === undefined) return writeInfluxError(res, 400, invalidPrecision(given), headers);
+    const refusal = this.dbRefusal(db);
+    if (refusal) return writeInfluxError(res, refusal.status, refusal.message, headers);
+    return this.writeReceived(res, headers, body, hold, { db, rp, precision, receivedAt, receivedHr, requestId });
   }
 
   /**
@@ -68,10 +89,8 @@ export class WriteHandler {
     const receivedAt = Date.now();
     const receivedHr = process.hrtime.bigint();
     const topology = this.cluster.topology;
-    if (db === '') return drainThen(req, () => writeInfluxError(res, 400, 'database is required', headers));
-    if (!topology.routers.serves(db)) {
-      return drainThen(req, () => writeInfluxError(res, 404, `database not found: ${JSON.stringify(db)}`, headers));
-    }
+    const refusal = this.dbRefusal(db);
+    if (refusal) return drainThen(req, () => writeInfluxError(res, refusal.status, refusal.message, headers));
 
     // memory cap (maxBufferedWriteBytes): 503 before the body is read when it would be passed
     const limit = topology.node.maxBufferedWriteBytes;
@@ -81,6 +100,13 @@ export class WriteHandler {
     if (body === undefined) return; // answered, or the client went away
     if (!this.budget.resize(hold, body.length, limit, req, res, headers)) return this.pool.release(body);
     return this.writeReceived(res, headers, body, hold, { db, rp, precision, receivedAt, receivedHr, requestId });
+  }
+
+  /** influxd's answer to a write for no db, or for one this proxy does not serve. */
+  private dbRefusal(db: string): { status: number; message: string } | undefined {
+    if (db === '') return { status: 400, message: 'database is required' };
+    if (!this.cluster.topology.routers.serves(db)) return { status: 404, message: `database not found: ${JSON.stringify(db)}` };
+    return undefined;
   }
 
   /**
@@ -127,13 +153,7 @@ export class WriteHandler {
    * line protocol (Prometheus remote write), so they share routing, replication, spool and metrics.
    * Takes `body` over (released to the pool, or handed to a batcher).
    */
-  async writeReceived(
-    res: ServerResponse,
-    headers: OutgoingHttpHeaders,
-    body: Buffer,
-    hold: WriteHold,
-    write: ReceivedWrite,
-  ): Promise<void> {
+  async writeReceived(res: AnswerTarget, headers: OutgoingHttpHeaders, body: Buffer, hold: WriteHold, write: ReceivedWrite): Promise<void> {
     const { db, receivedAt, receivedHr, precision } = write;
     const topology = this.cluster.topology;
     // a proxy serving several databases routes per client db (keys and hash include it); null: not served
@@ -149,7 +169,7 @@ export class WriteHandler {
    * series' lines without scanning them): the same batching, spool, metrics and answer as /write.
    */
   async writeRouted(
-    res: ServerResponse,
+    res: AnswerTarget,
     headers: OutgoingHttpHeaders,
     routed: RoutedLines,
     hold: WriteHold,
@@ -256,7 +276,7 @@ export class WriteHandler {
   }
 
   private answer(
-    res: ServerResponse,
+    res: AnswerTarget,
     headers: OutgoingHttpHeaders,
     routed: RoutedLines,
     outcomes: WriteOutcome[],
@@ -299,6 +319,10 @@ export class WriteHandler {
   }
 }
 
+function invalidPrecision(given: string): string {
+  return `invalid precision "${given}" (use n, u, ms, s, m or h)`;
+}
+
 /** What writeReceived needs to know about the request a body came with. */
 export interface ReceivedWrite {
   db: string;
@@ -311,7 +335,7 @@ export interface ReceivedWrite {
   requestId: string;
 }
 
-function endEmpty(res: ServerResponse, status: number, headers: OutgoingHttpHeaders): void {
+function endEmpty(res: AnswerTarget, status: number, headers: OutgoingHttpHeaders): void {
   res.writeHead(status, headers);
   res.end();
 }
