@@ -250,3 +250,13 @@ it('on SIGTERM closes its idle connections and exits at once', async () => {
   expect(conns.every((c) => c.isClosed())).toBe(true);
   expect(await countOf('front_term')).toBe(5);
 });
+
+it('answers a write whose client half-closes after sending it, then closes the connection', async () => {
+  const conn = connect(proxy.url);
+  await conn.ready;
+  conn.socket.end(post('front_halfclose v=1i 1700000000000000001\n'));
+  expect((await conn.answer())!.status).toBe(204);
+  // at once, not after idleTimeout (2 s here)
+  await waitUntil(async () => conn.isClosed(), { attempts: 10, intervalMs: 100, what: 'the connection closed within 1 s' });
+  expect(await countOf('front_halfclose')).toBe(1);
+});

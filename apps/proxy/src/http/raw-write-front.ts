@@ -33,6 +33,9 @@ interface FastConnection {
   readonly socket: Socket;
   readonly onData: (chunk: Buffer) => void;
   readonly onError: () => void;
+  readonly onEnd: () => void;
+  /** The client half-closed: answer what it sent, then close. */
+  ended: boolean;
   /** Bytes read and not yet served. */
   pending?: Buffer;
   /** A request is being served (answers go out in order, one at a time). */
@@ -85,6 +88,8 @@ export class RawWriteFront {
       socket,
       onData: (chunk) => this.received(conn, chunk),
       onError: () => socket.destroy(),
+      onEnd: () => this.clientEnded(conn),
+      ended: false,
       busy: false,
       acceptedAt: now,
       lastAnswerAt: now,
@@ -95,6 +100,7 @@ export class RawWriteFront {
     socket.on('data', conn.onData);
     // node:http adds its own once it has the connection; until then an error must not go unheard
     socket.on('error', conn.onError);
+    socket.on('end', conn.onEnd);
     socket.once('close', () => this.open.delete(conn));
   }
 
@@ -115,6 +121,17 @@ export class RawWriteFront {
     for (const conn of this.open) if (!conn.busy && !conn.pending) conn.socket.destroy();
   }
 
+  /**
+   * The client half-closed (node:http's server does not keep half-open connections either): the
+   * requests it sent in full that the front serves are answered, then the connection is closed. What
+   * is left — a request cut short, or one for node:http, whose server aborts a request in flight when
+   * the client ends — is dropped with it.
+   */
+  private clientEnded(conn: FastConnection): void {
+    conn.ended = true;
+    if (!conn.busy) this.serveNext(conn);
+  }
+
   private received(conn: FastConnection, chunk: Buffer): void {
     conn.pending = conn.pending ? Buffer.concat([conn.pending, chunk]) : chunk;
     if (conn.busy) {
@@ -124,26 +141,28 @@ export class RawWriteFront {
     this.serveNext(conn);
   }
 
-  /** Serves the next request in `conn.pending`, or hands the connection to node:http. */
+  /** Serves the next request in `conn.pending`, or hands the connection to node:http (closes it once the client ended). */
   private serveNext(conn: FastConnection): void {
     const pending = conn.pending;
     if (!pending || pending.length === 0) {
       conn.pending = undefined;
+      if (conn.ended) conn.socket.end();
       return;
     }
-    if (this.closing) return this.handOver(conn);
+    const giveUp = () => (conn.ended ? void conn.socket.destroy() : this.handOver(conn));
+    if (this.closing) return giveUp();
     const head = readWriteHead(pending, 0);
-    if (typeof head === 'string') return this.handOver(conn);
+    if (typeof head === 'string') return giveUp();
     const bodyEnd = head.bodyStart + head.contentLength;
-    if (pending.length < bodyEnd) return this.handOver(conn);
+    if (pending.length < bodyEnd) return giveUp();
     const { node } = this.deps.cluster.topology;
-    if (node.writeTracing || accessFor('/write', 'POST', node) !== 'open') return this.handOver(conn);
+    if (node.writeTracing || accessFor('/write', 'POST', node) !== 'open') return giveUp();
     // the limits node:http's path checks first: refused ones go there and get its 503
-    if (!this.deps.gate.enterOpen()) return this.handOver(conn);
+    if (!this.deps.gate.enterOpen()) return giveUp();
     const hold = this.deps.budget.tryHold(head.contentLength, node.maxBufferedWriteBytes);
     if (!hold) {
       this.deps.gate.leave();
-      return this.handOver(conn);
+      return giveUp();
     }
     const body = pending.subarray(head.bodyStart, bodyEnd);
     conn.pending = bodyEnd < pending.length ? pending.subarray(bodyEnd) : undefined;
@@ -204,6 +223,8 @@ export class RawWriteFront {
     this.open.delete(conn);
     socket.removeListener('data', conn.onData);
     socket.removeListener('error', conn.onError);
+    socket.removeListener('end', conn.onEnd);
+    if (socket.destroyed) return;
     socket.pause();
     if (conn.pending) socket.unshift(conn.pending);
     conn.pending = undefined;
