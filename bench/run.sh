@@ -197,7 +197,28 @@ curl -s -XPOST "$S1/reset" >/dev/null; curl -s -XPOST "$S2/reset" >/dev/null
 wrk_run "write 1-point requests" proxy "$WP/write?db=bench" "$SMALL_CONN" "$DUR" "$WP_PID" "$WORK/one" 1
 add_note "$(delivered "$OK" 1 0)"
 
-# --- the Go reference (REF_BIN): its config from Redis in its own layout (b:, m:, n: hashes)
+# the same load on a proxy in ackMode buffered whose backends carry the Go proxy's interval (1000 ms, as
+# config.py writes it): a batch gathers for it (or 16 KiB), as the Go reference answers at once and sends
+# every interval — the row to hold against the reference's one-point row
+BP_PORT=$(free_port)
+start_proxy bp "$BP_PORT" "{
+  \"backends\": {\"node1\": {\"url\": \"$S1\", \"db\": \"bench\", \"interval\": 1000},
+                \"node2\": {\"url\": \"$S2\", \"db\": \"bench\", \"interval\": 1000}},
+  \"keymaps\": {\"cpu\": [\"node1\"], \"temperature\": [\"node2\"], \"_default_\": [\"node1\", \"node2\"]},
+  \"proxies\": {\"p1\": {\"listenAddr\": \"127.0.0.1:$BP_PORT\", \"db\": \"bench\", \"ackMode\": \"buffered\"}}}"
+BP=$PROXY_URL; BP_PID=$PROXY_PID
+BODY=$WORK/one wrk -t1 -c2 -d2s -s "$ROOT/bench/wrk-report.lua" "$BP/write?db=bench" >/dev/null 2>&1
+sleep 1.5
+curl -s -XPOST "$S1/reset" >/dev/null; curl -s -XPOST "$S2/reset" >/dev/null
+wrk_run "write 1-point requests, buffered" proxy "$BP/write?db=bench" "$SMALL_CONN" "$DUR" "$BP_PID" "$WORK/one" 1 \
+  "ackMode buffered, backend interval 1000"
+sleep 1.5 # a batch may wait up to the interval: the sinks' counts can stand still before it leaves
+add_note "$(delivered "$OK" 1 0)"
+kill "$BP_PID" 2>/dev/null || true
+
+# --- the Go reference (REF_BIN): its config from Redis, in the layout it reads: b: / m: / n: hashes of JSON
+#     values, or with REF_LAYOUT=shell909090 that repository's own b:<name> / n:<node> hashes and m:<measurement>
+#     lists (docs/performance-small-writes.md says how it was built); REF_ARGS: extra flags for it
 if [ -n "${REF_BIN:-}" ]; then
   if [ ! -x "$REF_BIN" ] || ! command -v redis-server >/dev/null; then
     echo "REF_BIN is not an executable, or redis-server is missing: reference runs skipped" >&2
@@ -207,11 +228,25 @@ if [ -n "${REF_BIN:-}" ]; then
     PIDS+=($!)
     for _ in $(seq 1 50); do redis-cli -p "$R_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
     bcfg() { printf '{"url":"%s","db":"bench","zone":"local","interval":1000,"timeout":10000,"timeoutQuery":600000,"maxRowLimit":10000,"checkInterval":1000,"rewriteInterval":10000,"writeOnly":0}' "$1"; }
-    redis-cli -p "$R_PORT" hset b: node1 "$(bcfg "$S1")" node2 "$(bcfg "$S2")" >/dev/null
-    redis-cli -p "$R_PORT" hset m: cpu '["node1"]' temperature '["node2"]' _default_ '["node1","node2"]' >/dev/null
-    redis-cli -p "$R_PORT" hset n: p1 "$(printf '{"listenAddr":"127.0.0.1:%s","db":"bench","zone":"local","interval":10,"idleTimeout":10,"writeTracing":0,"queryTracing":0}' "$RF_PORT")" >/dev/null
+    if [ "${REF_LAYOUT:-}" = shell909090 ]; then
+      for n in 1 2; do
+        url=$S1; [ "$n" = 2 ] && url=$S2
+        redis-cli -p "$R_PORT" hset "b:node$n" url "$url" db bench zone local interval 1000 timeout 10000 timeoutquery 600000 \
+          maxrowlimit 10000 checkinterval 1000 rewriteinterval 10000 writeonly 0 >/dev/null
+      done
+      redis-cli -p "$R_PORT" rpush m:cpu node1 >/dev/null
+      redis-cli -p "$R_PORT" rpush m:temperature node2 >/dev/null
+      redis-cli -p "$R_PORT" rpush m:_default_ node1 node2 >/dev/null
+      redis-cli -p "$R_PORT" hset n:p1 listenaddr "127.0.0.1:$RF_PORT" db bench zone local interval 10 idletimeout 10 \
+        writetracing 0 querytracing 0 >/dev/null
+    else
+      redis-cli -p "$R_PORT" hset b: node1 "$(bcfg "$S1")" node2 "$(bcfg "$S2")" >/dev/null
+      redis-cli -p "$R_PORT" hset m: cpu '["node1"]' temperature '["node2"]' _default_ '["node1","node2"]' >/dev/null
+      redis-cli -p "$R_PORT" hset n: p1 "$(printf '{"listenAddr":"127.0.0.1:%s","db":"bench","zone":"local","interval":10,"idleTimeout":10,"writeTracing":0,"queryTracing":0}' "$RF_PORT")" >/dev/null
+    fi
     mkdir -p "$WORK/ref"
-    (cd "$WORK/ref" && exec "$REF_BIN" -redis "127.0.0.1:$R_PORT" -node p1 >"$WORK/ref/log" 2>&1) &
+    # shellcheck disable=SC2086 # REF_ARGS: flags, split on purpose
+    (cd "$WORK/ref" && exec "$REF_BIN" -redis "127.0.0.1:$R_PORT" -node p1 ${REF_ARGS:-} >"$WORK/ref/log" 2>&1) &
     PIDS+=($!); REF_PID=$!
     REF=http://127.0.0.1:$RF_PORT
     wait_ping "$REF" || { tail -20 "$WORK/ref/log" >&2; exit 1; }
@@ -219,9 +254,11 @@ if [ -n "${REF_BIN:-}" ]; then
     sleep 1
     curl -s -XPOST "$S1/reset" >/dev/null; curl -s -XPOST "$S2/reset" >/dev/null
     wrk_run "write ${LINES}-point batches" ref "$REF/write?db=bench" "$CONN" "$DUR" "$REF_PID" "$WORK/body" "$LINES" "Go reference"
+    sleep 1.5 # it sends every interval (1000 ms)
     add_note "$(delivered "$OK" "$EXP1" "$EXP2")"
     curl -s -XPOST "$S1/reset" >/dev/null; curl -s -XPOST "$S2/reset" >/dev/null
     wrk_run "write 1-point requests" ref "$REF/write?db=bench" "$SMALL_CONN" "$DUR" "$REF_PID" "$WORK/one" 1 "Go reference"
+    sleep 1.5
     add_note "$(delivered "$OK" 1 0)"
   fi
 else
