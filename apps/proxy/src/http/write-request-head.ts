@@ -32,7 +32,7 @@ const PREFIX = 'POST /write';
  * Headers node:http acts on, or that the proxy reads from the request: a request carrying one is
  * served by node:http. (Request-Id / X-Request-Id are the client's ids, which the answer echoes.)
  */
-const HANDED_OVER = new Set([
+export const HANDED_OVER: ReadonlySet<string> = new Set([
   'transfer-encoding',
   'content-encoding',
   'expect',
