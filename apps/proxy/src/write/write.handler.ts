@@ -180,12 +180,17 @@ export class WriteHandler {
     this.count(routed);
     this.observer.writeLines(res, db, routed.accepted + routed.dropped);
     const { pending, names } = this.queue(topology, routed, rp, precision, db);
-    hold.releaseWhen(pending);
     if (topology.node.ackMode === 'buffered') {
-      // the client chose latency: answer now; failures are still spooled, and logged here
-      void Promise.all(pending).then((outcomes) => this.logFailures(outcomes, names, requestId));
+      // the client chose latency: answer now; failures are still spooled, and logged here (one wait
+      // for every part, for the log and the hold both)
+      const settled =
+        pending.length === 1
+          ? pending[0].then((o) => this.logFailures([o], names, requestId))
+          : Promise.all(pending).then((outcomes) => this.logFailures(outcomes, names, requestId));
+      hold.releaseWhen([settled]);
       return this.answer(res, headers, routed, [], [], requestId);
     }
+    hold.releaseWhen(pending);
     // one backend (the common case): no Promise.all and its array
     const outcomes = pending.length === 1 ? [await pending[0]] : await Promise.all(pending);
     // (no await on the common path: a refusal is rare)
