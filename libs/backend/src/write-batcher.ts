@@ -114,13 +114,8 @@ export class WriteBatcher {
   set linger(ms: number) {
     if (ms === this.lingerMs) return;
     this.lingerMs = ms;
-    if (this.lingerTimer) clearTimeout(this.lingerTimer);
-    this.lingerTimer = undefined;
+    this.stopLingerTimer();
     this.schedulePump();
-  }
-
-  get linger(): number {
-    return this.lingerMs;
   }
 
   /** Batches and lines not yet answered. */
@@ -130,8 +125,7 @@ export class WriteBatcher {
 
   /** Sends everything that is buffered and resolves once nothing is left in flight. */
   async drain(): Promise<void> {
-    if (this.lingerTimer) clearTimeout(this.lingerTimer);
-    this.lingerTimer = undefined;
+    this.stopLingerTimer();
     for (const [key, batch] of this.open) this.close(key, batch);
     this.pump();
     if (this.inFlight === 0 && this.ready.length === 0) return;
@@ -184,6 +178,11 @@ export class WriteBatcher {
       }, Math.ceil(left));
     }
     return false;
+  }
+
+  private stopLingerTimer(): void {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
   }
 
   private dispatch(batch: OpenBatch): void {

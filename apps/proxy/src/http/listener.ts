@@ -159,5 +159,10 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket, guard: Co
       : code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? '408 Request Timeout'
         : '400 Bad Request';
-  socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+  socket.end(closingAnswer(status));
+}
+
+/** node's bare answer to a request it gives up on (`status`: code and reason), closing the connection. */
+export function closingAnswer(status: string): string {
+  return `HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`;
 }

@@ -4,9 +4,10 @@ import { randomUUID } from 'node:crypto';
 import { type OutgoingHttpHeaders, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ClusterStateService } from '../cluster/cluster-state.service';
-import type { WriteBudget } from '../write/write-budget';
+import type { WriteBudget, WriteHold } from '../write/write-budget';
 import type { WriteHandler } from '../write/write.handler';
 import { accessFor } from './access-policy';
+import { closingAnswer } from './listener';
 import type { ConnectionGuard } from './connection-guard';
 import type { RequestGate } from './request-gate';
 import type { RequestObserver } from './request-observer';
@@ -104,11 +105,6 @@ export class RawWriteFront {
     socket.once('close', () => this.open.delete(conn));
   }
 
-  /** Connections still served here. */
-  get size(): number {
-    return this.open.size;
-  }
-
   /** Shutdown: no new requests are served here; idle connections are closed now and as they become idle. */
   beginShutdown(): void {
     this.closing = true;
@@ -158,7 +154,7 @@ export class RawWriteFront {
     const { node } = this.deps.cluster.topology;
     if (node.writeTracing || accessFor('/write', 'POST', node) !== 'open') return giveUp();
     // the limits node:http's path checks first: refused ones go there and get its 503
-    if (!this.deps.gate.enterOpen()) return giveUp();
+    if (!this.deps.gate.takeSlot()) return giveUp();
     const hold = this.deps.budget.tryHold(head.contentLength, node.maxBufferedWriteBytes);
     if (!hold) {
       this.deps.gate.leave();
@@ -177,18 +173,13 @@ export class RawWriteFront {
     );
   }
 
-  private async serve(
-    conn: FastConnection,
-    head: FastWriteHead,
-    body: Buffer,
-    hold: NonNullable<ReturnType<WriteBudget['tryHold']>>,
-  ): Promise<void> {
+  private async serve(conn: FastConnection, head: FastWriteHead, body: Buffer, hold: WriteHold): Promise<void> {
     const started = performance.now();
     this.deps.metrics.rawFrontWrites.inc();
     const requestId = randomUUID();
-    const { node } = this.deps.cluster.topology;
-    const headers = influxHeaders(this.deps.cluster.topology.version, requestId);
-    const answer = new RawAnswer(conn.socket, this.trailingHeaders(node.idleTimeout));
+    const topology = this.deps.cluster.topology;
+    const headers = influxHeaders(topology.version, requestId);
+    const answer = new RawAnswer(conn.socket, this.trailingHeaders(topology.node.idleTimeout));
     try {
       await this.deps.write.writeRead(answer, head.search, body, hold, requestId, headers);
     } catch (err) {
@@ -243,7 +234,7 @@ export class RawWriteFront {
         // a connection that never sent a request: node answers 408 at headersTimeout
         if (now - conn.acceptedAt >= node.headersTimeout * 1000) {
           this.open.delete(conn);
-          conn.socket.end('HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+          conn.socket.end(closingAnswer('408 Request Timeout'));
         }
       } else if (now - conn.lastAnswerAt >= node.idleTimeout * 1000) {
         conn.socket.destroy(); // keepAliveTimeout: node destroys an idle keep-alive connection

@@ -38,9 +38,7 @@ export class RequestGate {
   private readonly logger = new Logger(RequestGate.name);
   private readonly auth = new Authenticator();
   private active = 0;
-  private readonly finished = () => {
-    this.active--;
-  };
+  private readonly finished = () => this.leave();
   private logged = 0;
   private suppressed = 0;
   private windowStart = 0;
@@ -89,11 +87,11 @@ export class RequestGate {
   }
 
   /**
-   * For the raw write front, which serves only what needs no password: a slot of
-   * maxConcurrentRequests, or false when none is free (the request then goes to node:http and gets
-   * the 503 from take()). Give it back with leave().
+   * Takes a slot of maxConcurrentRequests, or returns false when none is free; give it back with
+   * leave(). take() answers a refusal with 503; the raw write front (which serves only what needs no
+   * password) hands the request to node:http instead, which comes here and gets that 503.
    */
-  enterOpen(): boolean {
+  takeSlot(): boolean {
     if (this.active >= this.cluster.topology.node.maxConcurrentRequests) return false;
     this.active++;
     return true;
@@ -106,13 +104,11 @@ export class RequestGate {
   /** The cap on requests in flight; true when this one may be served. */
   private take(req: IncomingMessage, res: ServerResponse, path: string, requestId: string): boolean {
     if (UNCOUNTED.has(path)) return true;
-    const node = this.cluster.topology.node;
-    if (this.active >= node.maxConcurrentRequests) {
+    if (!this.takeSlot()) {
       this.note(`${this.active} requests in flight (maxConcurrentRequests): answering 503 to ${req.method} ${path}`, requestId);
       writeEarlyError(req, res, 503, THROTTLED, { ...this.headers(requestId), 'Retry-After': '1' });
       return false;
     }
-    this.active++;
     res.on('close', this.finished); // a response closes once: no once() wrapper needed
     return true;
   }
