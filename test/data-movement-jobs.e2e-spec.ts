@@ -19,7 +19,7 @@ import { admin, type AdminRun, recordedJobId } from './support/admin-cli';
 import { request } from './support/http';
 import { Influxd, startInfluxd } from './support/influxd';
 import { freePorts } from './support/ports';
-import { makeTempDir, sleep, stopAll, waitUntil } from './support/processes';
+import { makeTempDir, removeDir, sleep, stopAll, waitUntil } from './support/processes';
 import { ProxyConfig, ProxyProcess, startProxy } from './support/proxy-process';
 import { Etcd, startEtcd } from './support/etcd';
 import { Redis, startRedis } from './support/redis';
@@ -46,7 +46,22 @@ beforeAll(async () => {
   await Promise.all([A.createDatabase(DB), B.createDatabase(DB)]);
 });
 
-afterAll(stopAll);
+/** Temp dirs of the keymaps files the tests write, removed after the run. */
+const keymapsDirs: string[] = [];
+
+afterAll(async () => {
+  await stopAll();
+  await Promise.all(keymapsDirs.map(removeDir));
+});
+
+/** Writes `content` as a keymaps file for the admin CLI's --keymaps; returns its path. */
+async function keymapsFile(content: object): Promise<string> {
+  const dir = await makeTempDir('keymaps');
+  keymapsDirs.push(dir);
+  const file = path.join(dir, 'keymaps.json');
+  fs.writeFileSync(file, JSON.stringify(content));
+  return file;
+}
 
 /** The proxy sits in b's zone: it reads from b whenever b may answer (so a read from b would show). */
 function clusterConfig(port: number, db: string, keymaps: Record<string, string[]>): ProxyConfig {
@@ -300,24 +315,22 @@ describe('jobs run by the sentinel leader, state in Redis', () => {
   });
 
   it('rebalance moves cpu from a to b under write load, reads never miss data; cleanup a is refused until it is done, then drops cpu there', async () => {
-    const dir = await makeTempDir('keymaps');
-    const keymapsFile = path.join(dir, 'keymaps.json');
-    fs.writeFileSync(keymapsFile, JSON.stringify({ _default_: ['a', 'b'], cpu: ['b'] }));
+    const keymaps = await keymapsFile({ _default_: ['a', 'b'], cpu: ['b'] });
     const writer = liveWriter(proxy.url, DB, 'cpu');
     await sleep(500);
     const seen = sampler(() => proxyCount(proxy.url, DB, 'cpu'));
-    const dry = await admin([...store, 'rebalance', '--keymaps', keymapsFile, '--dry-run']);
+    const dry = await admin([...store, 'rebalance', '--keymaps', keymaps, '--dry-run']);
     expectOk(dry);
     expect(dry.stdout).toMatch(/copy +cpu .*a → b/);
     // plan: which measurements would move, from the store and through a proxy's POST /admin/plan
-    const planned = await admin([...store, 'plan', '--keymaps', keymapsFile]);
+    const planned = await admin([...store, 'plan', '--keymaps', keymaps]);
     expectOk(planned);
     expect(planned.stdout).toMatch(/^(\w+\.)?cpu: a → b$/m);
     expect(planned.stdout).toMatch(/^1 of [2-9]\d* measurements would move$/m);
-    const viaProxy = await admin(['--proxy', proxy.url, 'plan', '--keymaps', keymapsFile, '--json']);
+    const viaProxy = await admin(['--proxy', proxy.url, 'plan', '--keymaps', keymaps, '--json']);
     expectOk(viaProxy);
     expect(JSON.parse(viaProxy.stdout)).toMatchObject({ moving: 1, moves: [{ name: 'cpu', from: ['a'], to: ['b'] }] });
-    const recorded = await admin([...store, 'rebalance', '--keymaps', keymapsFile, '--points-per-second', '300']);
+    const recorded = await admin([...store, 'rebalance', '--keymaps', keymaps, '--points-per-second', '300']);
     expectOk(recorded);
     const id = recordedJobId(recorded);
     // the job was recorded before the keymaps were written
@@ -373,10 +386,8 @@ describe('jobs in etcd', () => {
   });
 
   it('rebalance --keymaps records the job under runtime/jobs/, writes keymaps/ in one transaction, and the leader moves the data', async () => {
-    const dir = await makeTempDir('keymaps');
-    const keymapsFile = path.join(dir, 'keymaps.json');
-    fs.writeFileSync(keymapsFile, JSON.stringify({ keymaps: { _default_: ['a', 'b'], load: ['b'] } }));
-    const run = await admin(['--etcd', etcd.url, 'rebalance', '--keymaps', keymapsFile, '--points-per-second', '0', '--wait'], 90_000);
+    const keymaps = await keymapsFile({ keymaps: { _default_: ['a', 'b'], load: ['b'] } });
+    const run = await admin(['--etcd', etcd.url, 'rebalance', '--keymaps', keymaps, '--points-per-second', '0', '--wait'], 90_000);
     expectOk(run);
     const id = recordedJobId(run);
     expect(JSON.parse((await etcd.get(`${prefix}keymaps/load`))!)).toEqual(['b']);
@@ -407,9 +418,7 @@ describe('jobs in etcd', () => {
     await writeThrough(proxy.url, EDB, [...seedLines('dflt1', 1000), ...seedLines('dflt2', 1000)]);
     expect(await countOn(B, EDB, 'dflt1')).toBe(0);
 
-    const dir = await makeTempDir('keymaps');
-    const keymapsFile = path.join(dir, 'keymaps.json');
-    fs.writeFileSync(keymapsFile, JSON.stringify({ keymaps: { _default_: ['b'], load: ['b'] } }));
+    const keymaps = await keymapsFile({ keymaps: { _default_: ['b'], load: ['b'] } });
     const seen = sampler(async () => {
       const res = await request(`${proxy.url}/query?db=${EDB}&q=${encodeURIComponent('SELECT count(i) FROM /^dflt/')}`, {
         timeoutMs: 10_000,
@@ -417,7 +426,7 @@ describe('jobs in etcd', () => {
       const series: { name: string; values: unknown[][] }[] = res.status === 200 ? (res.json().results?.[0]?.series ?? []) : [];
       return `${res.status} ${series.map((x) => `${x.name}=${String(x.values[0][1])}`).join(',')}`;
     });
-    const run = await admin(['--etcd', etcd.url, 'rebalance', '--keymaps', keymapsFile, '--points-per-second', '200', '--wait'], 90_000);
+    const run = await admin(['--etcd', etcd.url, 'rebalance', '--keymaps', keymaps, '--points-per-second', '200', '--wait'], 90_000);
     expectOk(run);
     const samples = await seen.stop();
     // the copy took seconds (2000 points at 200/s): many reads fell inside it, and each saw everything

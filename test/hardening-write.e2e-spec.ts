@@ -228,4 +228,6 @@ it('counts a client that goes away mid-body, and does not log it as an error', a
     .split('\n')
     .filter((l) => l && JSON.parse(l).level >= 50);
   expect(errors).toEqual([]);
+  // kept when an expectation above fails: the log is the evidence
+  await removeDir(path.dirname(logFile));
 });
