@@ -35,4 +35,27 @@ describe('BufferPool', () => {
     pool.release(large);
     expect(pool.retainedBytes).toBe(64 * 1024);
   });
+
+  it('takes a shared buffer back at the last of its holders\' releases, once', () => {
+    const pool = new BufferPool(1 << 20, 1024, 0);
+    const a = pool.acquire(1000);
+    pool.share(a);
+    pool.share(a.subarray(10, 20)); // a view counts for its buffer
+    pool.release(a);
+    pool.release(a);
+    expect(pool.retainedBytes).toBe(0);
+    pool.release(a.subarray(10, 20));
+    expect(pool.retainedBytes).toBe(1024);
+    expect(pool.acquire(1000).buffer).toBe(a.buffer);
+    expect(pool.acquire(1000).buffer).not.toBe(a.buffer);
+  });
+
+  it('shares nothing it did not hand out', () => {
+    const pool = new BufferPool(1 << 20, 1024, 4096);
+    const small = pool.acquire(100);
+    pool.share(small);
+    pool.release(small);
+    pool.release(small);
+    expect(pool.retainedBytes).toBe(0);
+  });
 });

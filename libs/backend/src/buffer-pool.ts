@@ -9,6 +9,8 @@
 export class BufferPool {
   private readonly free = new Map<number, ArrayBuffer[]>();
   private readonly owned = new WeakSet<ArrayBuffer>();
+  /** Releases a shared buffer still waits for before it goes back (see share()). */
+  private readonly otherHolders = new Map<ArrayBuffer, number>();
   private retained = 0;
 
   constructor(
@@ -34,10 +36,28 @@ export class BufferPool {
     return Buffer.from(ab, 0, size);
   }
 
+  /**
+   * One more holder of `buf` (from acquire(), or a view of one): it goes back to the free list at
+   * the last of its releases, one per holder. The replicas of a group send the same bytes from one
+   * buffer instead of a copy each. Holders must only read it.
+   */
+  share(buf: Buffer): Buffer {
+    const ab = buf.buffer as ArrayBuffer;
+    if (this.owned.has(ab)) this.otherHolders.set(ab, (this.otherHolders.get(ab) ?? 0) + 1);
+    return buf;
+  }
+
   /** Returns a buffer from acquire() (or a view of one). Each acquired buffer must be released once, after its last use. */
   release(buf: Buffer): void {
     const ab = buf.buffer as ArrayBuffer;
-    if (!this.owned.has(ab) || this.retained + ab.byteLength > this.maxRetainedBytes) return;
+    if (!this.owned.has(ab)) return;
+    const others = this.otherHolders.get(ab);
+    if (others !== undefined) {
+      if (others > 1) this.otherHolders.set(ab, others - 1);
+      else this.otherHolders.delete(ab);
+      return;
+    }
+    if (this.retained + ab.byteLength > this.maxRetainedBytes) return;
     let list = this.free.get(ab.byteLength);
     if (!list) this.free.set(ab.byteLength, (list = []));
     list.push(ab);

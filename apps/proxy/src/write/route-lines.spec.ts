@@ -68,15 +68,19 @@ describe('LineRouter', () => {
     expect(r.byBackend.a).toEqual(['cpu v=1 1\ncpu v=2 2\n', 'cpu v=3 3\n']);
   });
 
-  it('lets one backend take an untouched body as a view, and copies for the others', () => {
-    const body = Buffer.from('mem v=1 1\nmem v=2 2\n');
-    const r = new LineRouter(new BufferPool()).route(body, topology(), stamp);
+  it('lets the backends that take an untouched body share it as a view: no copy, and the pool gets it back once', () => {
+    const pool = new BufferPool(1 << 20, 1024, 0);
+    const body = pool.acquire(20);
+    body.write('mem v=1 1\nmem v=2 2\n');
+    const r = new LineRouter(pool).route(body, topology(), stamp);
     expect(r.bodyTaken).toBe(true);
-    // a view of the body itself: the same memory (small copies come from Node's shared slab, so the
-    // ArrayBuffer alone does not tell them apart)
     const isView = (b: Buffer) => b.buffer === body.buffer && b.byteOffset === body.byteOffset;
-    expect(r.parts.filter((p) => isView(p.body))).toHaveLength(1);
+    expect(r.parts.filter((p) => isView(p.body))).toHaveLength(2);
     expect(r.parts.map((p) => p.body.toString())).toEqual([body.toString(), body.toString()]);
+    pool.release(r.parts[0].body);
+    expect(pool.retainedBytes).toBe(0);
+    pool.release(r.parts[1].body);
+    expect(pool.retainedBytes).toBe(1024);
   });
 });
 
@@ -98,11 +102,13 @@ describe('LineRouter over hash groups', () => {
   const backends = Object.entries(config.backends).map(([name, cfg]) => new Backend(name, cfg));
   const topo = new Topology(config, config.proxies.p1, backends);
 
-  it('gives both replicas of a group the same lines, each in a buffer of its own, with interleaved measurements stamped alike', () => {
+  it('gives both replicas of a group the same lines in one shared buffer, with interleaved measurements stamped alike', () => {
     const names = Array.from({ length: 12 }, (_v, i) => `m${i}`);
-    const lines = Array.from({ length: 60 }, (_v, i) => `${names[i % names.length]},host=h${i} v=${i}${i % 3 === 0 ? '' : ` ${i}`}`);
+    // long enough lines that each group's part is a pooled buffer, not a slice of Node's slab
+    const lines = Array.from({ length: 600 }, (_v, i) => `${names[i % names.length]},host=h${i} v=${i}${i % 3 === 0 ? '' : ` ${i}`}`);
     const body = Buffer.from(lines.join('\n'));
-    const routed = new LineRouter(new BufferPool()).route(body, topo, stamp);
+    const pool = new BufferPool(1 << 24, 1024, 0);
+    const routed = new LineRouter(pool).route(body, topo, stamp);
     const byName = new Map(routed.parts.map((p) => [backends[p.backend].name, p.body]));
     expect(new Set(byName.keys())).toEqual(new Set(['a1', 'a2', 'b1', 'b2']));
     for (const [x, y] of [
@@ -110,7 +116,13 @@ describe('LineRouter over hash groups', () => {
       ['b1', 'b2'],
     ]) {
       expect(byName.get(x)!.toString()).toBe(byName.get(y)!.toString());
-      expect(byName.get(x)!.buffer === byName.get(y)!.buffer && byName.get(x)!.byteOffset === byName.get(y)!.byteOffset).toBe(false);
+      expect(byName.get(x)!.buffer).toBe(byName.get(y)!.buffer);
+      // the first replica's release does not give the shared buffer back; the second one's does
+      const before = pool.retainedBytes;
+      pool.release(byName.get(x)!);
+      expect(pool.retainedBytes).toBe(before);
+      pool.release(byName.get(y)!);
+      expect(pool.retainedBytes).toBe(before + byName.get(x)!.buffer.byteLength);
     }
     // every line once per group, stamped when it had no time
     const got = [...byName.get('a1')!.toString().split('\n'), ...byName.get('b1')!.toString().split('\n')].filter((l) => l !== '');
