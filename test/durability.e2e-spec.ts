@@ -258,6 +258,34 @@ it('in buffered ack mode answers before delivery and still delivers through the 
   expect(await proxy.stop()).toBe(0);
 });
 
+it('in buffered ack mode counts and logs each batch lost after its 204 (a full spool), and gives its memory back', async () => {
+  const cfg = config(await freePort(), { spoolMaxBytes: 64 * 1024 });
+  cfg.proxies.p1.ackMode = 'buffered';
+  // 100 writes of about 4 KB: bytes still held for lost batches would fill this and turn writes into 503s
+  cfg.proxies.p1.maxBufferedWriteBytes = 128 * 1024;
+  proxy = await startProxy({ config: cfg });
+  await B.kill('SIGKILL');
+  const statuses: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    let body = '';
+    for (let j = 0; j < 100; j++) body += `lost,load=1 v=${j}i ${1_700_000_000_000_000_000n + BigInt(i * 100 + j)}\n`;
+    statuses.push((await request(`${proxy.url}/write?db=${DB}`, { method: 'POST', body })).status);
+  }
+  expect(new Set(statuses)).toEqual(new Set([204]));
+  const lost = await waitUntil(
+    async () => {
+      const m = /influxdb_proxy_batches_lost_after_ack_total\{backend="b"\} (\d+)/.exec((await request(`${proxy.url}/metrics`)).text);
+      return m && Number(m[1]) > 0 ? Number(m[1]) : false;
+    },
+    { what: 'batches lost after ack counted for b', details: () => proxy.output() },
+  );
+  expect(proxy.output()).toMatch(/buffered write \S+: backend b lost a batch: spool full for backend b/);
+  expect(lost).toBeLessThanOrEqual(100);
+  expect((await request(`${proxy.url}/metrics`)).text).not.toMatch(/influxdb_proxy_batches_lost_after_ack_total\{backend="a"\} [1-9]/);
+  // a took every line
+  expect((await timestamps(A, 'dba', 'lost')).size).toBe(100 * 100);
+});
+
 /** influxd's count of /write requests it served (its /debug/vars httpd statistics). */
 async function writeRequestsServed(influxd: Influxd): Promise<number> {
   const vars = (await request(`${influxd.url}/debug/vars`)).json() as Record<string, { name?: string; values?: { writeReq?: number } }>;

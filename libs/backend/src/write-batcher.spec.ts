@@ -34,6 +34,32 @@ describe('WriteBatcher', () => {
     await expect(done).resolves.toBe(WRITE_OK);
   });
 
+  it('answers add() by callback, in the same batch as append()s, and a callback that throws keeps no other from its answer', async () => {
+    const { sent, send } = recordingSender();
+    const batcher = new WriteBatcher(send, { maxRowLimit: 100, maxBatchBytes: 1 << 20, concurrency: 1 });
+    const seen: WriteOutcome[] = [];
+    batcher.add('', 'ns', Buffer.from('a v=1\n'), 1, '', () => {
+      throw new Error('a bug in a caller');
+    });
+    batcher.add('', 'ns', Buffer.from('b v=2\n'), 1, '', (o) => seen.push(o));
+    const promised = batcher.append('', 'ns', Buffer.from('c v=3\n'), 1);
+    // the throw is rethrown from a microtask (uncaught, as any bug): caught here instead of failing the run
+    const rethrown: (() => void)[] = [];
+    const microtask = jest.spyOn(global, 'queueMicrotask').mockImplementation((fn) => void rethrown.push(fn));
+    try {
+      await tick();
+      expect(sent.map((x) => x.body)).toEqual(['a v=1\nb v=2\nc v=3\n']);
+      const lost: WriteOutcome = { kind: 'unavailable', error: 'spool full' };
+      sent[0].answer(lost);
+      await expect(promised).resolves.toEqual(lost);
+      expect(seen).toEqual([lost]);
+    } finally {
+      microtask.mockRestore();
+    }
+    expect(rethrown).toHaveLength(1);
+    expect(rethrown[0]).toThrow('a bug in a caller');
+  });
+
   it('merges writes that arrive while every slot is busy, in arrival order', async () => {
     const { sent, send } = recordingSender();
     const batcher = new WriteBatcher(send, { maxRowLimit: 100, maxBatchBytes: 1 << 20, concurrency: 1 });

@@ -33,7 +33,7 @@ export type BatchAnswer = WriteOutcome | readonly WriteOutcome[];
 export type BatchSender = (batch: Batch) => Promise<BatchAnswer>;
 
 interface OpenBatch extends Batch {
-  /** One per append, in the order of `chunks`. */
+  /** One per append, in the order of `chunks`: a promise's resolve, or add()'s `answered`. */
   readonly answers: ((outcome: WriteOutcome) => void)[];
   /** performance.now() when its first chunk came: a lingering batch leaves `lingerMs` after it. */
   readonly openedAt: number;
@@ -78,6 +78,14 @@ export class WriteBatcher {
    * chunk's outcome. `db` is '' (the backend's own) except on a proxy serving several databases.
    */
   append(rp: string, precision: string, chunk: Buffer, lines: number, db = ''): Promise<WriteOutcome> {
+    return new Promise((resolve) => this.add(rp, precision, chunk, lines, db, resolve));
+  }
+
+  /**
+   * append() for a caller that does not wait (a write already answered, `ackMode: buffered`): `answered`
+   * is called with this chunk's outcome, and no promise is made per write.
+   */
+  add(rp: string, precision: string, chunk: Buffer, lines: number, db: string, answered: (outcome: WriteOutcome) => void): void {
     // the common (rp, precision) of a single-database proxy: no key string built per append
     const key = db === '' ? (rp === '' && precision === '' ? DEFAULT_KEY : rp + '\n' + precision) : db + '\u0000' + rp + '\n' + precision;
     let batch = this.open.get(key);
@@ -89,8 +97,7 @@ export class WriteBatcher {
       batch = newBatch(db, rp, precision);
       this.open.set(key, batch);
     }
-    const answers = batch.answers;
-    const done = new Promise<WriteOutcome>((resolve) => answers.push(resolve));
+    batch.answers.push(answered);
     batch.chunks.push(chunk);
     batch.chunkLines.push(lines);
     batch.bytes += chunk.length;
@@ -103,7 +110,6 @@ export class WriteBatcher {
       this.close(key, batch);
     }
     this.schedulePump();
-    return done;
   }
 
   /**
@@ -192,8 +198,8 @@ export class WriteBatcher {
       const release = this.limits.release;
       if (release) for (const chunk of batch.chunks) release(chunk);
       const answers = batch.answers;
-      if (isPerChunk(answer)) for (let i = 0; i < answers.length; i++) answers[i](answer[i] ?? MISSING);
-      else for (let i = 0; i < answers.length; i++) answers[i](answer);
+      if (isPerChunk(answer)) for (let i = 0; i < answers.length; i++) deliver(answers[i], answer[i] ?? MISSING);
+      else for (let i = 0; i < answers.length; i++) deliver(answers[i], answer);
       this.pump();
     };
     this.send(batch).then(settle, (err: unknown) => settle({ kind: 'unavailable', error: String((err as Error)?.message ?? err) }));
@@ -211,6 +217,17 @@ const DEFAULT_KEY = '\n';
 const LINGER_BYTES = 16 * 1024;
 
 const MISSING: WriteOutcome = Object.freeze({ kind: 'unavailable', error: 'no answer for this part of the batch' });
+
+/** Calls one append's `answered`; one that throws (a bug) is reported as uncaught without keeping the batch's other appends from their answers. */
+function deliver(answered: (outcome: WriteOutcome) => void, outcome: WriteOutcome): void {
+  try {
+    answered(outcome);
+  } catch (err) {
+    queueMicrotask(() => {
+      throw err;
+    });
+  }
+}
 
 function isPerChunk(answer: BatchAnswer): answer is readonly WriteOutcome[] {
   return Array.isArray(answer);

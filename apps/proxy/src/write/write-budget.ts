@@ -22,6 +22,11 @@ export class WriteHold {
     this.budget.give(this.bytes);
   }
 
+  /** From now on the holder gives the bytes back with release() once the batches carrying them are answered. */
+  handOff(): void {
+    this.handedOff = true;
+  }
+
   /** From now on the bytes are given back when every batch carrying them has been answered. */
   releaseWhen(pending: readonly Promise<unknown>[]): void {
     this.handedOff = true;

@@ -179,17 +179,13 @@ export class WriteHandler {
     const { db, rp, precision, requestId } = write;
     this.count(routed);
     this.observer.writeLines(res, db, routed.accepted + routed.dropped);
-    const { pending, names } = this.queue(topology, routed, rp, precision, db);
     if (topology.node.ackMode === 'buffered') {
-      // the client chose latency: answer now; failures are still spooled, and logged here (one wait
-      // for every part, for the log and the hold both)
-      const settled =
-        pending.length === 1
-          ? pending[0].then((o) => this.logFailures([o], names, requestId))
-          : Promise.all(pending).then((outcomes) => this.logFailures(outcomes, names, requestId));
-      hold.releaseWhen([settled]);
+      // the client chose latency: answer now; failures are still spooled, and counted and logged as
+      // each part's outcome comes back
+      this.queueAnswered(topology, routed, rp, precision, db, hold, requestId);
       return this.answer(res, headers, routed, [], [], requestId);
     }
+    const { pending, names } = this.queue(topology, routed, rp, precision, db);
     hold.releaseWhen(pending);
     // one backend (the common case): no Promise.all and its array
     const outcomes = pending.length === 1 ? [await pending[0]] : await Promise.all(pending);
@@ -272,12 +268,36 @@ export class WriteHandler {
     return { pending, names };
   }
 
-  private logFailures(outcomes: WriteOutcome[], names: string[], requestId: string): void {
-    outcomes.forEach((o, i) => {
-      if (o.kind === 'ok') return;
-      this.metrics.forBackend(names[i]).lostAfterAck.inc();
-      this.logger.error({ msg: `buffered write ${requestId}: backend ${names[i]} lost a batch: ${o.error}`, reqId: requestId });
-    });
+  /**
+   * The batch stage for a write answered before its batches are sent (`ackMode: buffered`): each part's
+   * outcome comes back by callback, not as a promise per part (nothing waits on it, and a one-point
+   * write's promises were a good share of its cost). The hold is given back once every part is answered.
+   */
+  private queueAnswered(
+    topology: Topology,
+    routed: RoutedLines,
+    rp: string,
+    precision: string,
+    clientDb: string,
+    hold: WriteHold,
+    requestId: string,
+  ): void {
+    hold.handOff();
+    let left = routed.parts.length;
+    if (left === 0) return hold.release();
+    for (const part of routed.parts) {
+      const backend = topology.backends[part.backend];
+      this.metrics.forBackend(backend.name).routed.inc(part.lines);
+      backend.batcher.add(rp, precision, part.body, part.lines, backendDbOf(topology, backend, clientDb), (outcome) => {
+        if (outcome.kind !== 'ok') this.lostAfterAck(backend.name, outcome, requestId);
+        if (--left === 0) hold.release();
+      });
+    }
+  }
+
+  private lostAfterAck(backend: string, outcome: WriteOutcome & { error: string }, requestId: string): void {
+    this.metrics.forBackend(backend).lostAfterAck.inc();
+    this.logger.error({ msg: `buffered write ${requestId}: backend ${backend} lost a batch: ${outcome.error}`, reqId: requestId });
   }
 
   private answer(
