@@ -26,7 +26,14 @@ export type HeadVerdict = FastWriteHead | 'incomplete' | 'other';
 
 const CR = 0x0d;
 const LF = 0x0a;
-const PREFIX = 'POST /write';
+const SPACE = 0x20;
+const TAB = 0x09;
+const COLON = 0x3a;
+const QUESTION = 0x3f;
+const PREFIX = Buffer.from('POST /write', 'latin1');
+const VERSION = Buffer.from(' HTTP/1.1', 'latin1');
+/** Where the target starts in the request line ('/write' after 'POST '). */
+const TARGET_AT = 'POST '.length;
 
 /**
  * Headers node:http acts on, or that the proxy reads from the request: a request carrying one is
@@ -45,75 +52,126 @@ export const HANDED_OVER: ReadonlySet<string> = new Set([
   'trailer',
 ]);
 
+/** HANDED_OVER by name length: a header name is compared (bytes, any case) only with those of its length. */
+const HANDED_OVER_BY_LENGTH: readonly (readonly string[])[] = (() => {
+  const byLength: string[][] = [];
+  for (const name of HANDED_OVER) (byLength[name.length] ??= []).push(name);
+  return byLength;
+})();
+
 /**
  * Reads the head starting at `start` in `buf`. Only `POST /write[?query] HTTP/1.1` with exactly one
  * Host, exactly one Content-Length of at most MAX_FAST_BODY, `Connection` absent or `keep-alive`, no
  * header of HANDED_OVER, and nothing unusual (obs-fold, control characters, spaces in a name, a
- * request line node:http would judge differently) is a FastWriteHead.
+ * request line node:http would judge differently) is a FastWriteHead. Works on the bytes: the query
+ * string is the one string it makes (the front reads a head per request, so this is on the hot path).
  */
 export function readWriteHead(buf: Buffer, start: number): HeadVerdict {
   const available = buf.length - start;
   // the request line's start is known before the whole head is: most connections leave at once
   const prefixLength = Math.min(available, PREFIX.length);
-  for (let i = 0; i < prefixLength; i++) if (buf[start + i] !== PREFIX.charCodeAt(i)) return 'other';
-  const end = buf.indexOf('\r\n\r\n', start, 'latin1');
-  if (end < 0) return available < MAX_FAST_HEAD ? 'incomplete' : 'other';
-  if (end + 4 - start > MAX_FAST_HEAD) return 'other';
-  const head = buf.toString('latin1', start, end + 2); // every line with its CRLF
-  for (let i = 0; i < head.length; i++) {
-    const c = head.charCodeAt(i);
-    // a bare CR or LF, NUL, DEL, other controls but tab, or bytes past ASCII: leave it to node:http
-    if (c === CR) {
-      if (head.charCodeAt(i + 1) !== LF) return 'other';
-      i++;
-    } else if ((c < 0x20 && c !== 0x09) || c >= 0x7f) return 'other';
-  }
-  const lineEnd = head.indexOf('\r\n');
-  const line = head.slice(0, lineEnd);
-  if (!line.endsWith(' HTTP/1.1')) return 'other';
-  const target = line.slice(PREFIX.length - '/write'.length, line.length - ' HTTP/1.1'.length);
-  if (target !== '/write' && !target.startsWith('/write?')) return 'other';
-  for (let i = 0; i < target.length; i++) {
-    const c = target.charCodeAt(i);
-    if (c <= 0x20 || c === 0x23 /* # */) return 'other';
-  }
+  for (let i = 0; i < prefixLength; i++) if (buf[start + i] !== PREFIX[i]) return 'other';
+  // one pass over the bytes (no native call per line): each line is checked as its CRLF is reached
+  const limit = Math.min(buf.length, start + MAX_FAST_HEAD);
+  let lineStart = start;
+  let colon = -1;
+  let lines = 0;
   let hosts = 0;
   let contentLength = -1;
-  let lines = 0;
-  for (let at = lineEnd + 2; at < head.length;) {
-    const next = head.indexOf('\r\n', at);
-    if (++lines > MAX_FAST_HEADERS) return 'other';
-    const colon = head.indexOf(':', at);
-    if (colon <= at || colon > next) return 'other';
-    const name = head.slice(at, colon);
-    if (!isToken(name)) return 'other';
-    const value = trimWhitespace(head.slice(colon + 1, next));
-    switch (name.toLowerCase()) {
-      case 'host':
-        hosts++;
-        break;
-      case 'content-length':
-        if (contentLength >= 0 || !/^[0-9]{1,6}$/.test(value)) return 'other';
-        contentLength = Number(value);
-        break;
-      case 'connection':
-        if (value.toLowerCase() !== 'keep-alive') return 'other';
-        break;
-      default:
-        if (HANDED_OVER.has(name.toLowerCase())) return 'other';
+  let targetEnd = -1;
+  for (let i = start; i < limit; i++) {
+    const c = buf[i];
+    if (c === COLON) {
+      if (colon < 0) colon = i;
+      continue;
     }
-    at = next + 2;
+    if (c !== CR) {
+      // a bare LF, NUL, DEL, other controls but tab, or bytes past ASCII: leave it to node:http
+      if ((c < SPACE && c !== TAB) || c >= 0x7f) return 'other';
+      continue;
+    }
+    if (i + 1 >= buf.length) break; // the LF has not arrived
+    if (buf[i + 1] !== LF) return 'other'; // a bare CR
+    if (targetEnd < 0) {
+      targetEnd = requestLineTargetEnd(buf, start, i);
+      if (targetEnd < 0) return 'other';
+    } else if (i === lineStart) {
+      // the blank line: the head is whole
+      if (hosts !== 1 || contentLength < 0 || contentLength > MAX_FAST_BODY) return 'other';
+      const afterPath = start + PREFIX.length;
+      const search = afterPath < targetEnd ? buf.toString('latin1', afterPath + 1, targetEnd) : '';
+      return { search, contentLength, bodyStart: i + 2 };
+    } else {
+      if (++lines > MAX_FAST_HEADERS || colon <= lineStart) return 'other';
+      const nameLength = colon - lineStart;
+      for (let k = lineStart; k < colon; k++) if (TOKEN[buf[k]] === 0) return 'other';
+      let valueStart = colon + 1;
+      let valueEnd = i;
+      while (valueStart < valueEnd && (buf[valueStart] === SPACE || buf[valueStart] === TAB)) valueStart++;
+      while (valueEnd > valueStart && (buf[valueEnd - 1] === SPACE || buf[valueEnd - 1] === TAB)) valueEnd--;
+      if (nameLength === 4 && sameLetters(buf, lineStart, 'host')) {
+        hosts++;
+      } else if (nameLength === 14 && sameLetters(buf, lineStart, 'content-length')) {
+        if (contentLength >= 0) return 'other';
+        contentLength = digitsOf(buf, valueStart, valueEnd);
+        if (contentLength < 0) return 'other';
+      } else if (nameLength === 10 && sameLetters(buf, lineStart, 'connection')) {
+        if (valueEnd - valueStart !== 10 || !sameLetters(buf, valueStart, 'keep-alive')) return 'other';
+      } else {
+        const handedOver = HANDED_OVER_BY_LENGTH[nameLength];
+        if (handedOver) for (const name of handedOver) if (sameLetters(buf, lineStart, name)) return 'other';
+      }
+    }
+    i++;
+    lineStart = i + 1;
+    colon = -1;
   }
-  if (hosts !== 1 || contentLength < 0 || contentLength > MAX_FAST_BODY) return 'other';
-  const q = target.indexOf('?');
-  return { search: q < 0 ? '' : target.slice(q + 1), contentLength, bodyStart: end + 4 };
+  return available < MAX_FAST_HEAD ? 'incomplete' : 'other';
 }
 
-/** RFC 9110 token characters (what a header name may hold). */
-function isToken(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    const ok =
+/**
+ * Where the target of the request line buf[start, lineEnd) ends, if it is `POST /write[?…] HTTP/1.1`
+ * ('POST /write' is already matched) with no space, control character or '#' in the target; else -1.
+ */
+function requestLineTargetEnd(buf: Buffer, start: number, lineEnd: number): number {
+  const targetEnd = lineEnd - VERSION.length;
+  const afterPath = start + PREFIX.length;
+  if (targetEnd < afterPath) return -1;
+  for (let i = 0; i < VERSION.length; i++) if (buf[targetEnd + i] !== VERSION[i]) return -1;
+  if (afterPath < targetEnd && buf[afterPath] !== QUESTION) return -1;
+  for (let i = start + TARGET_AT; i < targetEnd; i++) {
+    const c = buf[i];
+    if (c <= SPACE || c === 0x23 /* # */) return -1;
+  }
+  return targetEnd;
+}
+
+/**
+ * Whether the token bytes at `at` spell `lower` (lowercase letters, digits and '-') in any case. Bytes
+ * already checked as token characters: only 'A'–'Z' and 'a'–'z' become a letter when 0x20 is set.
+ */
+function sameLetters(buf: Buffer, at: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) if ((buf[at + i] | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
+/** The value of 1 to 6 decimal digits in buf[from, to), else -1. */
+function digitsOf(buf: Buffer, from: number, to: number): number {
+  if (to <= from || to - from > 6) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = buf[i] - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** RFC 9110 token characters (what a header name may hold), by byte: 1 for a token character. */
+const TOKEN: Uint8Array = (() => {
+  const ok = new Uint8Array(256);
+  for (let c = 0; c < 256; c++) {
+    const token =
       (c >= 0x61 && c <= 0x7a) ||
       (c >= 0x41 && c <= 0x5a) ||
       (c >= 0x30 && c <= 0x39) ||
@@ -128,15 +186,7 @@ function isToken(s: string): boolean {
       c === 0x60 ||
       c === 0x7c ||
       c === 0x7e;
-    if (!ok) return false;
+    ok[c] = token ? 1 : 0;
   }
-  return s.length > 0;
-}
-
-function trimWhitespace(s: string): string {
-  let a = 0;
-  let b = s.length;
-  while (a < b && (s.charCodeAt(a) === 0x20 || s.charCodeAt(a) === 0x09)) a++;
-  while (b > a && (s.charCodeAt(b - 1) === 0x20 || s.charCodeAt(b - 1) === 0x09)) b--;
-  return s.slice(a, b);
-}
+  return ok;
+})();
