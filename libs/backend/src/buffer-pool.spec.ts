@@ -36,7 +36,7 @@ describe('BufferPool', () => {
     expect(pool.retainedBytes).toBe(64 * 1024);
   });
 
-  it('takes a shared buffer back at the last of its holders\' releases, once', () => {
+  it("takes a shared buffer back at the last of its holders' releases, once", () => {
     const pool = new BufferPool(1 << 20, 1024, 0);
     const a = pool.acquire(1000);
     pool.share(a);
