@@ -1,3 +1,4 @@
+import * as fc from 'fast-check';
 import { Backend, BufferPool } from '@app/backend';
 import { parseClusterConfig } from '@app/config';
 import { configRules } from '../../../../test/support/config-rules';
@@ -21,6 +22,26 @@ function topology(maxRowLimit = 10000): Topology {
 }
 
 const stamp = () => Buffer.from('1700000000');
+
+/** 4 backends in 2 hash groups of 2 (a1, a2 and b1, b2), every measurement hashed. */
+function hashTopology(): Topology {
+  const config = parseClusterConfig(
+    {
+      backends: {
+        a1: { url: 'http://127.0.0.1:1', db: 'x' },
+        a2: { url: 'http://127.0.0.1:2', db: 'x' },
+        b1: { url: 'http://127.0.0.1:3', db: 'x' },
+        b2: { url: 'http://127.0.0.1:4', db: 'x' },
+      },
+      groups: { g1: ['a1', 'a2'], g2: ['b1', 'b2'] },
+      keymaps: { _default_: { hash: ['g1', 'g2'] } },
+      proxies: { p1: { listenAddr: '127.0.0.1:1' } },
+    },
+    configRules,
+  );
+  const backends = Object.entries(config.backends).map(([name, cfg]) => new Backend(name, cfg));
+  return new Topology(config, config.proxies.p1, backends);
+}
 
 function route(body: string, maxRowLimit?: number) {
   const routed = new LineRouter(new BufferPool()).route(Buffer.from(body), topology(maxRowLimit), stamp);
@@ -85,22 +106,8 @@ describe('LineRouter', () => {
 });
 
 describe('LineRouter over hash groups', () => {
-  const config = parseClusterConfig(
-    {
-      backends: {
-        a1: { url: 'http://127.0.0.1:1', db: 'x' },
-        a2: { url: 'http://127.0.0.1:2', db: 'x' },
-        b1: { url: 'http://127.0.0.1:3', db: 'x' },
-        b2: { url: 'http://127.0.0.1:4', db: 'x' },
-      },
-      groups: { g1: ['a1', 'a2'], g2: ['b1', 'b2'] },
-      keymaps: { _default_: { hash: ['g1', 'g2'] } },
-      proxies: { p1: { listenAddr: '127.0.0.1:1' } },
-    },
-    configRules,
-  );
-  const backends = Object.entries(config.backends).map(([name, cfg]) => new Backend(name, cfg));
-  const topo = new Topology(config, config.proxies.p1, backends);
+  const topo = hashTopology();
+  const backends = topo.backends;
 
   it('gives both replicas of a group the same lines in one shared buffer, with interleaved measurements stamped alike', () => {
     const names = Array.from({ length: 12 }, (_v, i) => `m${i}`);
@@ -128,5 +135,71 @@ describe('LineRouter over hash groups', () => {
     const got = [...byName.get('a1')!.toString().split('\n'), ...byName.get('b1')!.toString().split('\n')].filter((l) => l !== '');
     const want = lines.map((l) => (/ \d+$/.test(l.split(' ').slice(1).join(' ')) ? l : `${l} 1700000000`));
     expect(got.sort()).toEqual(want.sort());
+  });
+});
+
+describe('LineRouter parts made inside the body', () => {
+  /** A pooled copy of `text` (pool classes from 1 KiB, nothing from Node's slab). */
+  function pooledBody(pool: BufferPool, text: string): Buffer {
+    const body = pool.acquire(Buffer.byteLength(text, 'latin1'));
+    body.write(text, 'latin1');
+    return body;
+  }
+
+  it("moves one backend's runs together inside the body, after the other parts were copied out of it", () => {
+    const pool = new BufferPool(1 << 20, 1024, 0);
+    const body = pooledBody(pool, 'cpu v=1 1\ntemperature v=2 2\nmem v=3 3\ncpu v=4 4\ntemperature v=5 5\n');
+    const r = new LineRouter(pool).route(body, topology(), stamp);
+    const parts = new Map(r.parts.map((p) => [p.backend, p.body]));
+    expect(parts.get(0)!.toString()).toBe('cpu v=1 1\nmem v=3 3\ncpu v=4 4\n');
+    expect(parts.get(1)!.toString()).toBe('temperature v=2 2\nmem v=3 3\ntemperature v=5 5\n');
+    // a's part is the body itself, its lines moved to the front; b's was copied out before that
+    expect(parts.get(0)!.buffer).toBe(body.buffer);
+    expect(parts.get(0)!.byteOffset).toBe(body.byteOffset);
+    expect(parts.get(1)!.buffer).not.toBe(body.buffer);
+    expect(r.bodyTaken).toBe(true);
+  });
+
+  it('copies out instead when a line gains a timestamp (it would not fit where it is)', () => {
+    const pool = new BufferPool(1 << 20, 1024, 0);
+    const body = pooledBody(pool, 'cpu v=1\ntemperature v=2 2\nmem v=3 3\ncpu v=4 4\ntemperature v=5 5\n');
+    const r = new LineRouter(pool).route(body, topology(), stamp);
+    const parts = new Map(r.parts.map((p) => [p.backend, p.body]));
+    expect(parts.get(0)!.toString()).toBe('cpu v=1 1700000000\nmem v=3 3\ncpu v=4 4\n');
+    // b's lines add nothing: b is the one moved inside the body
+    expect(parts.get(1)!.toString()).toBe('temperature v=2 2\nmem v=3 3\ntemperature v=5 5\n');
+    expect(parts.get(0)!.buffer).not.toBe(body.buffer);
+    expect(parts.get(1)!.buffer).toBe(body.buffer);
+  });
+
+  const kinds: [string, Topology][] = [
+    ['a keymap', topology()],
+    ['hash groups', hashTopology()],
+  ];
+  it.each(kinds)('gives every backend exactly its lines in order, each buffer back to the pool once (fuzz, %s)', (_kind, topo) => {
+    const line = fc.record({
+      m: fc.constantFrom('cpu', 'mem', 'temperature', 'disk', 'net', 'swap'),
+      v: fc.nat(1000),
+      ts: fc.option(fc.integer({ min: 1, max: 1_000_000_000 }), { nil: undefined, freq: 4 }),
+    });
+    fc.assert(
+      fc.property(fc.array(line, { minLength: 1, maxLength: 40 }), fc.boolean(), (lines, lastNewline) => {
+        const text = lines.map((l) => `${l.m} v=${l.v}${l.ts === undefined ? '' : ` ${l.ts}`}`).join('\n') + (lastNewline ? '\n' : '');
+        const pool = new BufferPool(1 << 24, 1024, 0);
+        const body = pooledBody(pool, text);
+        const routed = new LineRouter(pool).route(body, topo, stamp);
+        const want = new Map<number, string>();
+        for (const l of lines) {
+          for (const b of topo.router!.routeByName(l.m)!) want.set(b, `${want.get(b) ?? ''}${l.m} v=${l.v} ${l.ts ?? 1700000000}\n`);
+        }
+        expect(new Map(routed.parts.map((p) => [p.backend, p.body.toString('latin1')]))).toEqual(want);
+        // each buffer (the body, each copied part) goes back once, after its last holder's release
+        const buffers = new Set<ArrayBuffer>([body.buffer as ArrayBuffer, ...routed.parts.map((p) => p.body.buffer as ArrayBuffer)]);
+        if (!routed.bodyTaken) pool.release(body);
+        for (const p of routed.parts) pool.release(p.body);
+        expect(pool.retainedBytes).toBe([...buffers].reduce((sum, b) => sum + b.byteLength, 0));
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -52,11 +52,14 @@ class BackendRuns {
   count = 0;
   lines = 0;
   bytes = 0;
+  /** Some run adds bytes (a timestamp or a newline): the lines no longer fit where they are. */
+  grows = false;
 
   reset(): void {
     this.count = 0;
     this.lines = 0;
     this.bytes = 0;
+    this.grows = false;
   }
 
   add(start: number, end: number, how: number, extra: number): void {
@@ -64,6 +67,7 @@ class BackendRuns {
     const r = this.runs;
     this.lines++;
     this.bytes += end - start + extra;
+    if (how !== AS_IS) this.grows = true;
     if (how === AS_IS && n > 0 && r[n - 1] === AS_IS && r[n - 2] === start) {
       r[n - 2] = end;
       return;
@@ -91,6 +95,23 @@ class BackendRuns {
   /** One untouched run: the lines can be sent as a view of the body, without a copy. */
   get isOneRun(): boolean {
     return this.count === 3 && this.runs[2] === AS_IS;
+  }
+
+  /**
+   * Moves the runs together inside `buf` itself, from where the first one starts, and returns that
+   * view: no buffer to fill, and copyWithin costs about half a copy out. Only for runs that add no
+   * bytes (each run then moves down or stays), and only once every other part has been copied out of
+   * `buf`, since it overwrites it.
+   */
+  compactIn(buf: Buffer): Buffer {
+    const r = this.runs;
+    const from = r[0];
+    let at = from;
+    for (let i = 0; i < this.count; i += 3) {
+      if (r[i] !== at) buf.copyWithin(at, r[i], r[i + 1]);
+      at += r[i + 1] - r[i];
+    }
+    return buf.subarray(from, at);
   }
 
   /** Copies the runs out of `buf` into one pooled Buffer. */
@@ -198,9 +219,15 @@ export class LineRouter {
 
     let bodyTaken = false;
     const firstPart = parts.length;
+    // one backend whose lines are not one run may take them moved together inside the body instead of
+    // copied out, unless some backend takes a view of the body as it is
+    const inPlace = this.inPlaceCandidate(backends.length);
+    const inPlaceRuns = inPlace < 0 ? undefined : this.perBackend[inPlace];
     for (let i = 0; i < backends.length; i++) {
       const runs = this.perBackend[i];
-      if (runs.lines === 0) continue;
+      if (runs.lines === 0 || i === inPlace) continue;
+      // the replicas of the in-place part share it once it is made, below
+      if (inPlaceRuns?.sameAs(runs)) continue;
       let body: Buffer;
       // one backend may take its lines as a view of the body, which then goes back to the pool with them
       if (!bodyTaken && runs.isOneRun) {
@@ -214,7 +241,33 @@ export class LineRouter {
       }
       parts.push({ backend: i, body, lines: runs.lines });
     }
+    if (inPlaceRuns) {
+      // last: it overwrites the body the parts above were copied from
+      const body = inPlaceRuns.compactIn(buf);
+      bodyTaken = true;
+      parts.push({ backend: inPlace, body, lines: inPlaceRuns.lines });
+      for (let i = inPlace + 1; i < backends.length; i++) {
+        const runs = this.perBackend[i];
+        if (runs.lines > 0 && runs.sameAs(inPlaceRuns)) parts.push({ backend: i, body: this.pool.share(body), lines: runs.lines });
+      }
+    }
     return { parts, bodyTaken, accepted, dropped, failed, unroutable };
+  }
+
+  /**
+   * The backend (of the first `n`) whose lines move together inside the body: the first one of several
+   * runs that add no bytes, when no backend's lines are one untouched run (that one is a view of the
+   * body as it is); -1 for none.
+   */
+  private inPlaceCandidate(n: number): number {
+    let candidate = -1;
+    for (let i = 0; i < n; i++) {
+      const runs = this.perBackend[i];
+      if (runs.lines === 0) continue;
+      if (runs.isOneRun) return -1;
+      if (candidate < 0 && !runs.grows) candidate = i;
+    }
+    return candidate;
   }
 
   /** The body of a part made above (from `from` on) whose backend took exactly backend `i`'s runs. */
