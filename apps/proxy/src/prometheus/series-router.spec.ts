@@ -33,11 +33,16 @@ function topology(keymaps: Record<string, string[]>, maxRowLimit = 10000): Topol
   return new Topology(config, config.proxies.p1, backends);
 }
 
-/** What the stages after routing see of a RoutedLines: every part's backend, bytes and line count, and the counts. */
+/**
+ * What the stages after routing see of a RoutedLines: every part's backend, bytes and line count (by backend,
+ * each backend's parts in order), and the counts. Not which part is a view of the body (who gives the body
+ * back): the line router may move one part's lines inside the body, which the series router has no need to.
+ */
 function seen(routed: RoutedLines) {
   return {
-    parts: routed.parts.map((p) => ({ backend: p.backend, body: p.body.toString('latin1'), lines: p.lines })),
-    bodyTaken: routed.bodyTaken,
+    parts: routed.parts
+      .map((p) => ({ backend: p.backend, body: p.body.toString('latin1'), lines: p.lines }))
+      .sort((x, y) => x.backend - y.backend),
     accepted: routed.accepted,
     dropped: routed.dropped,
     failed: routed.failed,
