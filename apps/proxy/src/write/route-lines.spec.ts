@@ -146,11 +146,16 @@ describe('LineRouter parts made inside the body', () => {
     return body;
   }
 
-  it("moves one backend's runs together inside the body, after the other parts were copied out of it", () => {
+  /** Routes `text` (in a pooled body) over the keymap topology: the body, the result, and each backend's part. */
+  function routeInPool(text: string) {
     const pool = new BufferPool(1 << 20, 1024, 0);
-    const body = pooledBody(pool, 'cpu v=1 1\ntemperature v=2 2\nmem v=3 3\ncpu v=4 4\ntemperature v=5 5\n');
+    const body = pooledBody(pool, text);
     const r = new LineRouter(pool).route(body, topology(), stamp);
-    const parts = new Map(r.parts.map((p) => [p.backend, p.body]));
+    return { body, r, parts: new Map(r.parts.map((p) => [p.backend, p.body])) };
+  }
+
+  it("moves one backend's runs together inside the body, after the other parts were copied out of it", () => {
+    const { body, r, parts } = routeInPool('cpu v=1 1\ntemperature v=2 2\nmem v=3 3\ncpu v=4 4\ntemperature v=5 5\n');
     expect(parts.get(0)!.toString()).toBe('cpu v=1 1\nmem v=3 3\ncpu v=4 4\n');
     expect(parts.get(1)!.toString()).toBe('temperature v=2 2\nmem v=3 3\ntemperature v=5 5\n');
     // a's part is the body itself, its lines moved to the front; b's was copied out before that
@@ -161,10 +166,7 @@ describe('LineRouter parts made inside the body', () => {
   });
 
   it('copies out instead when a line gains a timestamp (it would not fit where it is)', () => {
-    const pool = new BufferPool(1 << 20, 1024, 0);
-    const body = pooledBody(pool, 'cpu v=1\ntemperature v=2 2\nmem v=3 3\ncpu v=4 4\ntemperature v=5 5\n');
-    const r = new LineRouter(pool).route(body, topology(), stamp);
-    const parts = new Map(r.parts.map((p) => [p.backend, p.body]));
+    const { body, parts } = routeInPool('cpu v=1\ntemperature v=2 2\nmem v=3 3\ncpu v=4 4\ntemperature v=5 5\n');
     expect(parts.get(0)!.toString()).toBe('cpu v=1 1700000000\nmem v=3 3\ncpu v=4 4\n');
     // b's lines add nothing: b is the one moved inside the body
     expect(parts.get(1)!.toString()).toBe('temperature v=2 2\nmem v=3 3\ntemperature v=5 5\n');

@@ -29,7 +29,7 @@ export class WriteHold {
 
   /** From now on the bytes are given back when every batch carrying them has been answered. */
   releaseWhen(pending: readonly Promise<unknown>[]): void {
-    this.handedOff = true;
+    this.handOff();
     const done = () => this.release();
     (pending.length === 1 ? pending[0] : Promise.all(pending)).then(done, done);
   }

@@ -13,7 +13,7 @@ import { BodyError, receiveBody } from './receive-body';
 import { type PartRefusal, influxWriteError } from './write-error';
 import { WriteBudget, type WriteHold } from './write-budget';
 import { SlowBodyWatch } from './slow-body-watch';
-import { LineRouter, type RoutedLines } from './route-lines';
+import { type BackendPart, LineRouter, type RoutedLines } from './route-lines';
 import { writeParamsOf } from './write-params';
 
 /**
@@ -260,12 +260,25 @@ export class WriteHandler {
     const pending: Promise<WriteOutcome>[] = [];
     const names: string[] = [];
     for (const part of routed.parts) {
-      const backend = topology.backends[part.backend];
-      this.metrics.forBackend(backend.name).routed.inc(part.lines);
-      pending.push(backend.batcher.append(rp, precision, part.body, part.lines, backendDbOf(topology, backend, clientDb)));
-      names.push(backend.name);
+      pending.push(new Promise((resolve) => this.handOver(topology, part, rp, precision, clientDb, resolve)));
+      names.push(topology.backends[part.backend].name);
     }
     return { pending, names };
+  }
+
+  /** Hands one part to its backend's batcher, counted as routed there; `answered` gets its outcome. */
+  private handOver(
+    topology: Topology,
+    part: BackendPart,
+    rp: string,
+    precision: string,
+    clientDb: string,
+    answered: (outcome: WriteOutcome) => void,
+  ): Backend {
+    const backend = topology.backends[part.backend];
+    this.metrics.forBackend(backend.name).routed.inc(part.lines);
+    backend.batcher.add(rp, precision, part.body, part.lines, backendDbOf(topology, backend, clientDb), answered);
+    return backend;
   }
 
   /**
@@ -286,9 +299,7 @@ export class WriteHandler {
     let left = routed.parts.length;
     if (left === 0) return hold.release();
     for (const part of routed.parts) {
-      const backend = topology.backends[part.backend];
-      this.metrics.forBackend(backend.name).routed.inc(part.lines);
-      backend.batcher.add(rp, precision, part.body, part.lines, backendDbOf(topology, backend, clientDb), (outcome) => {
+      const backend = this.handOver(topology, part, rp, precision, clientDb, (outcome) => {
         if (outcome.kind !== 'ok') this.lostAfterAck(backend.name, outcome, requestId);
         if (--left === 0) hold.release();
       });
