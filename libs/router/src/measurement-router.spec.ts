@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { MeasurementRouter } from './measurement-router';
 
 const index = new Map([
@@ -36,6 +37,23 @@ describe('MeasurementRouter', () => {
     // a deliberately colliding hash must still be told apart by the bytes
     expect(router.routeRaw(buf, 0, 8, fnv(buf.subarray(0, 3)))).toEqual([1]);
     expect(router.routeRaw(buf, 0, 3, fnv(buf.subarray(0, 3)))).toEqual([0]);
+  });
+
+  it('answers from its cache as from the keymap, for more names than the direct-mapped slots', () => {
+    // names land in the same slots (64, by the hash's low bits) and evict one another
+    const names = fc.uniqueArray(fc.stringMatching(/^[a-z0-9_]{1,12}$/), { minLength: 1, maxLength: 300 });
+    fc.assert(
+      fc.property(names, fc.array(fc.nat(), { minLength: 1, maxLength: 600 }), (list, order) => {
+        const keymaps: Record<string, string[]> = { _default_: ['a', 'b'] };
+        list.forEach((name, i) => (keymaps[name] = i % 3 === 0 ? ['a'] : i % 3 === 1 ? ['b'] : ['a', 'b']));
+        const cached = new MeasurementRouter(keymaps, index, plain);
+        for (const pick of order) {
+          const buf = Buffer.from(list[pick % list.length]);
+          expect(cached.routeRaw(buf, 0, buf.length, fnv(buf))).toEqual(cached.routeByName(buf.toString()));
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('deduplicates a backend named twice in one keymap', () => {

@@ -11,6 +11,11 @@ interface CacheEntry {
 }
 
 const MAX_CACHED = 1 << 16;
+/**
+ * Slots of the direct-mapped cache in front of the Map, by the hash's low bits: a body's few
+ * measurements are found with one array read, where Map.get cost about 5 % of the route stage.
+ */
+const RECENT_SLOTS = 64;
 
 /** Where (db, measurement) lives: a RoutingTable, or the old-and-new owners while a rebalance moves data. */
 export interface PlacementSource {
@@ -43,6 +48,7 @@ export class MeasurementRouter implements Router {
   private readonly routes = new Map<string, Route>();
   private readonly table: PlacementSource;
   private readonly cache = new Map<number, CacheEntry>();
+  private readonly recent: (CacheEntry | null)[] = new Array<CacheEntry | null>(RECENT_SLOTS).fill(null);
   private cached = 0;
 
   /**
@@ -89,16 +95,25 @@ export class MeasurementRouter implements Router {
 
   /** The route for the raw measurement bytes buf[start, end) whose FNV-1a hash is `hash`. */
   routeRaw(buf: Buffer, start: number, end: number, hash: number): Route | null {
+    const slot = hash & (RECENT_SLOTS - 1);
+    const recent = this.recent[slot];
+    if (recent !== null && recent.hash === hash && sameBytes(recent.bytes, buf, start, end)) return recent.route;
     for (let e: CacheEntry | null = this.cache.get(hash) ?? null; e; e = e.next) {
-      if (sameBytes(e.bytes, buf, start, end)) return e.route;
+      if (sameBytes(e.bytes, buf, start, end)) {
+        this.recent[slot] = e;
+        return e.route;
+      }
     }
     const route = this.routeByName(this.unescape(buf, start, end));
     if (this.cached >= MAX_CACHED) {
       this.cache.clear();
+      this.recent.fill(null);
       this.cached = 0;
     }
     const bytes = Buffer.from(buf.subarray(start, end));
-    this.cache.set(hash, { hash, bytes, route, next: this.cache.get(hash) ?? null });
+    const entry: CacheEntry = { hash, bytes, route, next: this.cache.get(hash) ?? null };
+    this.cache.set(hash, entry);
+    this.recent[slot] = entry;
     this.cached++;
     return route;
   }

@@ -35,6 +35,10 @@ const ADD_TIMESTAMP = 2;
 const NL = 0x0a;
 const SPACE = 0x20;
 const NO_STAMP = Buffer.alloc(0);
+// read once: an imported name compiles to a property read of the lib's exports object (a getter call)
+// at each use, and these two are used once a line
+const scanLine = nextLine;
+const NO_ERROR = LineError.None;
 /** Error texts kept per request; the count of dropped lines stays exact beyond it. */
 const MAX_FAILED_TEXTS = 1000;
 /** Most characters of an offending line quoted in an error (influxd quotes it whole). */
@@ -166,9 +170,9 @@ export class LineRouter {
     let dropped = 0;
     let pos = 0;
 
-    while (nextLine(buf, pos, buf.length, cur)) {
+    while (scanLine(buf, pos, buf.length, cur)) {
       pos = cur.next;
-      if (cur.error !== LineError.None || cur.unterminated) {
+      if (cur.error !== NO_ERROR || cur.unterminated) {
         // an unterminated string would swallow the lines after it in the backend's batch: never forward one
         const reason = cur.unterminated
           ? 'unbalanced quotes'
