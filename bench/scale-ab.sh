@@ -8,7 +8,9 @@
 #           hash run's fan-out (2 deliveries a line) without hashing, to tell the two costs apart
 # Per run: the proxy's CPU per request (utime + stime over the run / requests answered — the figure to
 # trust when other work shares the CPUs), requests/s, p50 / p99 and the deliveries the sinks counted
-# against the acknowledged lines (keymap: 12/7 deliveries a line; hash: 2 a line).
+# against the acknowledged lines (keymap: 12/7 deliveries a line; hash: 2 a line). Then what the proxy
+# shares the 2 CPUs with: the sinks' CPU per request (all 4 sinks) and the share of the run the proxy's
+# main thread spent runnable but waiting for a CPU (/proc/PID/schedstat).
 #
 #   bench/scale-ab.sh [pairs=3]      env: LINES (5000: points per request)  CONN (8)  DUR (10 s per run)
 #                                         KINDS ("keymap hash"; "keymap hash pinned" adds the control)
@@ -32,10 +34,14 @@ command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 1; }
 
 if command -v go >/dev/null && [ -f "$SHARED_SINK/main.go" ]; then
   (cd "$SHARED_SINK" && GO111MODULE=off go build -o "$WORK/sink" .)
-  start_sink() { "$WORK/sink" -addr "127.0.0.1:$1" >"$WORK/sink-$1.log" 2>&1 & PIDS+=($!); }
+  start_sink() { "$WORK/sink" -addr "127.0.0.1:$1" >"$WORK/sink-$1.log" 2>&1 & PIDS+=($!); SINK_PIDS+=($!); }
 else
-  start_sink() { node "$ROOT/bench/sink.js" "127.0.0.1:$1" >"$WORK/sink-$1.log" 2>&1 & PIDS+=($!); }
+  start_sink() { node "$ROOT/bench/sink.js" "127.0.0.1:$1" >"$WORK/sink-$1.log" 2>&1 & PIDS+=($!); SINK_PIDS+=($!); }
 fi
+SINK_PIDS=()
+sinks_ticks() { local t=0 p; for p in "${SINK_PIDS[@]}"; do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
+# the main thread's time waiting on a run queue, in ns (the second field of schedstat)
+runq_wait_ns() { awk '{ print $2 }' "/proc/$1/schedstat"; }
 SINKS=()
 for _ in 1 2 3 4; do
   port=$(free_port); start_sink "$port"; SINKS+=("http://127.0.0.1:$port"); wait_ping "http://127.0.0.1:$port"
@@ -89,10 +95,10 @@ run() { # kind → one result line
   sleep 0.5
   reset
   local before after out reqs errs p50 p99 ok got last=-1 expected
-  before=$(cpu_ticks "$pid")
+  before=$(cpu_ticks "$pid"); sinks_before=$(sinks_ticks); wait_before=$(runq_wait_ns "$pid")
   out=$(BODY=$WORK/body wrk -t1 -c"$CONN" -d"${DUR}s" --timeout 30s -s "$ROOT/bench/wrk-report.lua" \
     "http://127.0.0.1:$port/write?db=bench" 2>&1)
-  after=$(cpu_ticks "$pid")
+  after=$(cpu_ticks "$pid"); sinks_after=$(sinks_ticks); wait_after=$(runq_wait_ns "$pid")
   reqs=$(awk '/^REQS/ { print $2 }' <<<"$out")
   read -r _ _ _ _ errs _ < <(grep '^ERRS' <<<"$out")
   read -r _ p50 _ p99 < <(grep '^LAT_US' <<<"$out")
@@ -106,9 +112,10 @@ run() { # kind → one result line
   kill "$pid" 2>/dev/null || true
   for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   awk -v l="$kind" -v ok="$ok" -v e="$errs" -v s="$DUR" -v t="$((after - before))" -v hz="$TICK" -v a="$p50" -v b="$p99" \
-      -v got="$got" -v want="$expected" -v n="$LINES" 'BEGIN {
-    printf "%-6s cpu_us_per_req %8.1f  req/s %7.1f  points/s %9.0f  p50_ms %7.2f  p99_ms %7.2f  delivered %.3f  non2xx %d\n",
-      l, t * 1e6 / hz / (ok > 0 ? ok : 1), ok / s, ok * n / s, a / 1000, b / 1000, (want ? got / want : 1), e }'
+      -v got="$got" -v want="$expected" -v n="$LINES" -v st="$((sinks_after - sinks_before))" -v w="$((wait_after - wait_before))" 'BEGIN {
+    printf "%-6s cpu_us_per_req %8.1f  req/s %7.1f  points/s %9.0f  p50_ms %7.2f  p99_ms %7.2f  delivered %.3f  non2xx %d  sinks_us_per_req %7.1f  runq_wait %4.1f%%\n",
+      l, t * 1e6 / hz / (ok > 0 ? ok : 1), ok / s, ok * n / s, a / 1000, b / 1000, (want ? got / want : 1), e,
+      st * 1e6 / hz / (ok > 0 ? ok : 1), w / 1e9 / s * 100 }'
 }
 
 echo "LINES=$LINES CONN=$CONN DUR=${DUR}s, $(nproc) CPUs, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
