@@ -163,14 +163,16 @@ it('answers a huge bad line with a bounded error, not the line echoed whole', as
   expect(Number(res.headers['content-length'])).toBeLessThan(70 * 1024);
 });
 
-it('keeps answering a normal writer while 12 clients trickle 22 MB bodies at 10 B/s, and ends the trickles', async () => {
+it('keeps answering a normal writer while 12 clients trickle 1 MB and 22 MB bodies at 10 B/s, and ends the trickles', async () => {
   proxy = await startProxy({ config: config(await freePort()) });
   const { port } = new URL(proxy.url);
+  // 1 MB bodies are read by the raw write front, 22 MB ones (past MAX_FAST_BODY) by node:http
+  const lengths = Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? 1 << 20 : 22369621));
   const slow = await Promise.all(
-    Array.from({ length: 12 }, () => {
+    lengths.map((length) => {
       return new Promise<net.Socket>((resolve, reject) => {
         const s = net.connect(Number(port), '127.0.0.1', () => {
-          s.write(`POST /write?db=${DB} HTTP/1.1\r\nHost: x\r\nContent-Length: 22369621\r\n\r\nslow v=1`);
+          s.write(`POST /write?db=${DB} HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n\r\nslow v=1`);
           resolve(s);
         });
         s.on('error', () => undefined);
@@ -193,6 +195,16 @@ it('keeps answering a normal writer while 12 clients trickle 22 MB bodies at 10 
     // past the 10 s grace, each trickle got 408 and its connection closed
     await waitUntil(async () => slow.every((s) => s.destroyed || s.readableEnded) || false, { what: 'the trickling sockets closed' });
     expect(answered.filter((a) => a?.startsWith('HTTP/1.1 408'))).toHaveLength(12);
+    // both paths answer alike: the same headers in the same order, influxd's error body
+    const names = (answer: string) =>
+      answer
+        .split('\r\n\r\n')[0]
+        .split('\r\n')
+        .slice(1)
+        .map((l) => l.split(':')[0]);
+    expect(names(answered[0])).toEqual(names(answered[1]));
+    expect(answered[0]).toMatch(/"error":"request body too slow: \d+ bytes in \d+ s/);
+    expect(answered[1]).toMatch(/"error":"request body too slow: \d+ bytes in \d+ s/);
   } finally {
     clearInterval(trickle);
     slow.forEach((s) => s.destroy());

@@ -188,7 +188,7 @@ it('answers pipelined requests in order, writes and then a query in one send', a
   conn.socket.destroy();
 });
 
-it('serves a request whose head or body arrives in pieces (node:http takes it over)', async () => {
+it('serves a request whose head or body arrives in pieces (a head in pieces goes to node:http)', async () => {
   const conn = connect(proxy.url);
   await conn.ready;
   const whole = post('front_pieces v=1i 1700000000000000001\n');
@@ -204,6 +204,49 @@ it('serves a request whose head or body arrives in pieces (node:http takes it ov
   expect((await conn.answer())!.status).toBe(204);
   expect(await countOf('front_pieces')).toBe(2);
   conn.socket.destroy();
+});
+
+it('reads a body that arrives in pieces itself, and serves the request pipelined right after it', async () => {
+  const conn = connect(proxy.url);
+  await conn.ready;
+  const lines = Array.from({ length: 3000 }, (_, i) => `front_big,host=h${i % 10} v=${i}i ${1_700_000_000_000_000_000n + BigInt(i)}\n`);
+  const first = post(lines.join(''));
+  const second = post('front_big_next v=1i 1700000000000000001\n');
+  const frontBefore = await metricValue('influxdb_proxy_raw_front_writes_total');
+  const bodyAt = first.indexOf('\r\n\r\n') + 4;
+  await conn.send(first.slice(0, bodyAt + 1_000));
+  await sleep(50);
+  await conn.send(first.slice(bodyAt + 1_000, bodyAt + 50_000));
+  await sleep(50);
+  // the body's last bytes and the next request in one send
+  await conn.send(first.slice(bodyAt + 50_000) + second);
+  expect((await conn.answer())!.status).toBe(204);
+  expect((await conn.answer())!.status).toBe(204);
+  expect(await countOf('front_big')).toBe(3000);
+  expect(await countOf('front_big_next')).toBe(1);
+  // both served here, not by node:http
+  expect(await metricValue('influxdb_proxy_raw_front_writes_total')).toBe(frontBefore + 2);
+  conn.socket.destroy();
+});
+
+it("answers node's 408 and closes the connection when a body stops arriving, past requestTimeout", async () => {
+  const conn = connect(proxy.url);
+  await conn.ready;
+  const started = Date.now();
+  await conn.send(`POST /write?db=${DB} HTTP/1.1\r\nHost: proxy\r\nContent-Length: 5000\r\n\r\nfront_stalled v=1i 17`);
+  const answer = await conn.answer(10_000);
+  // requestTimeout 5 s here, checked every 250 ms
+  expect(Date.now() - started).toBeGreaterThanOrEqual(5_000);
+  expect(answer).toMatchObject({ status: 408 });
+  expect(answer!.head).toMatch(/\r\nConnection: close/i);
+  await waitUntil(async () => conn.isClosed(), { attempts: 20, intervalMs: 100, what: 'the connection closed' });
+  // its request slot and budget came back: the next write is answered
+  const next = connect(proxy.url);
+  await next.ready;
+  await next.send(post('front_stalled v=2i 1700000000000000002\n'));
+  expect((await next.answer())!.status).toBe(204);
+  expect(await countOf('front_stalled')).toBe(1);
+  next.socket.destroy();
 });
 
 it('leaves what it does not serve to node:http: gzip, chunked, HTTP errors', async () => {

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { type OutgoingHttpHeaders, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ClusterStateService } from '../cluster/cluster-state.service';
+import { BODY_RATE_GRACE_MS } from '../write/slow-body-watch';
 import type { WriteBudget, WriteHold } from '../write/write-budget';
 import type { WriteHandler } from '../write/write.handler';
 import { accessFor } from './access-policy';
@@ -12,7 +13,7 @@ import type { ConnectionGuard } from './connection-guard';
 import type { RequestGate } from './request-gate';
 import type { RequestObserver } from './request-observer';
 import type { ProxyMetrics } from '../metrics/proxy-metrics';
-import { type FastWriteHead, readWriteHead } from './write-request-head';
+import { readWriteHead } from './write-request-head';
 
 /** Bytes a client may send ahead (pipelined) while its request is served; past it reading pauses. */
 const MAX_AHEAD = 1 << 20;
@@ -29,6 +30,18 @@ export interface RawWriteFrontDeps {
   readonly metrics: ProxyMetrics;
 }
 
+/** A request whose head the front has taken and whose body is still arriving. */
+interface BodyInProgress {
+  readonly search: string;
+  /** Pooled, the request's Content-Length long; `filled` bytes of it have arrived. */
+  readonly body: Buffer;
+  filled: number;
+  readonly hold: WriteHold;
+  /** Date.now() (for the body's rate) and performance.now() (for the request's duration) at the head. */
+  readonly startedAt: number;
+  readonly started: number;
+}
+
 /** One plain-HTTP connection while the front serves it. */
 interface FastConnection {
   readonly socket: Socket;
@@ -39,8 +52,10 @@ interface FastConnection {
   ended: boolean;
   /** Bytes read and not yet served. */
   pending?: Buffer;
-  /** A request is being served (answers go out in order, one at a time). */
+  /** A request is being served or its body received (answers go out in order, one at a time). */
   busy: boolean;
+  /** The request whose body is arriving. */
+  receiving?: BodyInProgress;
   /** performance.now() of accept, and of the last answer; whether a request came at all. */
   readonly acceptedAt: number;
   lastAnswerAt: number;
@@ -48,20 +63,24 @@ interface FastConnection {
 }
 
 /**
- * The common small `POST /write` on a plain-HTTP keep-alive connection, served straight from the
- * socket's bytes: node:http's request and response objects, its parser callbacks and the body stream
- * are most of what a one-point write costs, and none of them is needed to read a head, a body of
- * known length, and write an answer. Every connection starts here. Each request whose head and body
- * are all in what has arrived, and that readWriteHead recognises, is served here through the same
- * write path (WriteHandler.writeRead: the same checks, routing, batching, spool, metrics and answers as
- * node:http's /write); at the first request it does not — another path, auth, gzip, chunked, a head or
- * body still arriving, anything unusual — the connection is handed to node:http with every unserved
- * byte, and stays there. So node:http answers every error of HTTP itself.
+ * The common `POST /write` on a plain-HTTP keep-alive connection, served straight from the socket's
+ * bytes: node:http's request and response objects, its parser callbacks and the body stream are most
+ * of what a one-point write costs, and none of them is needed to read a head, a body of known length,
+ * and write an answer. Every connection starts here. Each request whose head has arrived whole and that
+ * readWriteHead recognises is served here through the same write path (WriteHandler.writeRead: the
+ * same checks, routing, batching, spool, metrics and answers as node:http's /write). A body still
+ * arriving (up to MAX_FAST_BODY) is read into one pooled buffer as it comes: node:http would copy
+ * each of its chunks twice, once into a fresh allocation of its own. At the first request the front
+ * does not serve — another path, auth, gzip, chunked, a head still arriving, anything unusual — the
+ * connection is handed to node:http with every unserved byte, and stays there. So node:http answers
+ * every error of HTTP itself.
  *
  * What node:http does for a connection the front does the same way: the cap on requests in flight,
  * the write budget (both checked before a byte is taken, so a refusal is node:http's 503), a
  * connection that sends nothing for headersTimeout gets node's 408, an idle keep-alive connection is
- * closed after idleTimeout, and at shutdown idle connections are closed.
+ * closed after idleTimeout, and at shutdown idle connections are closed. A body it reads gets what
+ * the /write path gives one: 408 below minBodyRate (SlowBodyWatch's rule), node's 408 past
+ * requestTimeout, and a client that goes away mid-body is counted, not logged as an error.
  */
 export class RawWriteFront {
   private readonly logger = new Logger(RawWriteFront.name);
@@ -70,6 +89,8 @@ export class RawWriteFront {
   private readonly sweeper: NodeJS.Timeout;
   private dateSecond = -1;
   private dateLine = '';
+  /** Bodies ended for arriving too slowly since the last warning (one warning a sweep, as SlowBodyWatch). */
+  private tooSlowSinceLog = 0;
 
   constructor(
     private readonly deps: RawWriteFrontDeps,
@@ -102,7 +123,10 @@ export class RawWriteFront {
     // node:http adds its own once it has the connection; until then an error must not go unheard
     socket.on('error', conn.onError);
     socket.on('end', conn.onEnd);
-    socket.once('close', () => this.open.delete(conn));
+    socket.once('close', () => {
+      this.open.delete(conn);
+      this.abandon(conn);
+    });
   }
 
   /** Shutdown: no new requests are served here; idle connections are closed now and as they become idle. */
@@ -125,10 +149,25 @@ export class RawWriteFront {
    */
   private clientEnded(conn: FastConnection): void {
     conn.ended = true;
+    // a body cut short can never be served: closing the socket counts it as gone (abandon)
+    if (conn.receiving) return void conn.socket.destroy();
     if (!conn.busy) this.serveNext(conn);
   }
 
   private received(conn: FastConnection, chunk: Buffer): void {
+    const receiving = conn.receiving;
+    if (receiving) {
+      const n = Math.min(receiving.body.length - receiving.filled, chunk.length);
+      chunk.copy(receiving.body, receiving.filled, 0, n);
+      receiving.filled += n;
+      // the bytes past the body are the next (pipelined) request's
+      if (n < chunk.length) conn.pending = chunk.subarray(n);
+      if (receiving.filled === receiving.body.length) {
+        conn.receiving = undefined;
+        this.start(conn, receiving.search, receiving.body, receiving.hold, receiving.started);
+      }
+      return;
+    }
     conn.pending = conn.pending ? Buffer.concat([conn.pending, chunk]) : chunk;
     if (conn.busy) {
       if (conn.pending.length > MAX_AHEAD) conn.socket.pause();
@@ -150,7 +189,8 @@ export class RawWriteFront {
     const head = readWriteHead(pending, 0);
     if (typeof head === 'string') return giveUp();
     const bodyEnd = head.bodyStart + head.contentLength;
-    if (pending.length < bodyEnd) return giveUp();
+    const whole = pending.length >= bodyEnd;
+    if (!whole && conn.ended) return giveUp();
     const { node } = this.deps.cluster.topology;
     if (node.writeTracing || accessFor('/write', 'POST', node) !== 'open') return giveUp();
     // the limits node:http's path checks first: refused ones go there and get its 503
@@ -160,28 +200,59 @@ export class RawWriteFront {
       this.deps.gate.leave();
       return giveUp();
     }
-    const body = pending.subarray(head.bodyStart, bodyEnd);
-    conn.pending = bodyEnd < pending.length ? pending.subarray(bodyEnd) : undefined;
     conn.busy = true;
     if (!conn.served) {
       conn.served = true;
       this.guard.served(conn.socket);
     }
-    this.serve(conn, head, body, hold).then(
+    if (!whole) {
+      const body = this.deps.write.acquireBody(head.contentLength);
+      const filled = pending.copy(body, 0, head.bodyStart);
+      conn.pending = undefined;
+      conn.receiving = { search: head.search, body, filled, hold, startedAt: Date.now(), started: performance.now() };
+      return;
+    }
+    const body = pending.subarray(head.bodyStart, bodyEnd);
+    conn.pending = bodyEnd < pending.length ? pending.subarray(bodyEnd) : undefined;
+    this.start(conn, head.search, body, hold, performance.now());
+  }
+
+  /** Serves a request whose body is all here; the connection's next request waits for its answer. */
+  private start(conn: FastConnection, search: string, body: Buffer, hold: WriteHold, started: number): void {
+    this.serve(conn, search, body, hold, started).then(
       () => this.answered(conn),
       () => this.answered(conn),
     );
   }
 
-  private async serve(conn: FastConnection, head: FastWriteHead, body: Buffer, hold: WriteHold): Promise<void> {
-    const started = performance.now();
+  /**
+   * The connection closed (the client went away, or the front closed it) with a body still arriving:
+   * its buffer, budget and request slot go back, and it counts as a write the client abandoned.
+   */
+  private abandon(conn: FastConnection): void {
+    const receiving = conn.receiving;
+    if (!receiving) return;
+    conn.receiving = undefined;
+    this.endReceiving(receiving, 0);
+    this.deps.metrics.clientAbortedWrites.inc();
+    this.logger.debug(`a write's client went away after ${receiving.filled} of ${receiving.body.length} body bytes`);
+  }
+
+  private endReceiving(receiving: BodyInProgress, status: number): void {
+    this.deps.write.releaseBody(receiving.body);
+    receiving.hold.release();
+    this.deps.gate.leave();
+    this.deps.observer.writeDone(status, receiving.started);
+  }
+
+  private async serve(conn: FastConnection, search: string, body: Buffer, hold: WriteHold, started: number): Promise<void> {
     this.deps.metrics.rawFrontWrites.inc();
     const requestId = randomUUID();
     const topology = this.deps.cluster.topology;
     const headers = influxHeaders(topology.version, requestId);
     const answer = new RawAnswer(conn.socket, this.trailingHeaders(topology.node.idleTimeout));
     try {
-      await this.deps.write.writeRead(answer, head.search, body, hold, requestId, headers);
+      await this.deps.write.writeRead(answer, search, body, hold, requestId, headers);
     } catch (err) {
       this.logger.error({ msg: `request ${requestId} failed: ${(err as Error)?.stack ?? err}`, reqId: requestId });
       writeInfluxError(answer, 500, 'internal error');
@@ -226,9 +297,13 @@ export class RawWriteFront {
 
   /** node:http's own idle handling, for the connections it has not seen. */
   private sweep(): void {
-    const { node } = this.deps.cluster.topology;
+    const { node, version } = this.deps.cluster.topology;
     const now = performance.now();
     for (const conn of this.open) {
+      if (conn.receiving) {
+        this.checkBody(conn, conn.receiving, node.minBodyRate, node.requestTimeout, version);
+        continue;
+      }
       if (conn.busy || conn.pending) continue;
       if (!conn.served) {
         // a connection that never sent a request: node answers 408 at headersTimeout
@@ -240,19 +315,56 @@ export class RawWriteFront {
         conn.socket.destroy(); // keepAliveTimeout: node destroys an idle keep-alive connection
       }
     }
+    if (this.tooSlowSinceLog > 0) {
+      this.logger.warn(`ended ${this.tooSlowSinceLog} write bodies arriving slower than minBodyRate (408, connection closed)`);
+      this.tooSlowSinceLog = 0;
+    }
+  }
+
+  /**
+   * A body arriving too slowly ends as on node:http's path: below minBodyRate once BODY_RATE_GRACE_MS
+   * have passed, SlowBodyWatch's 408 with influxd's error body; past requestTimeout, node's own 408.
+   * Either way the connection is closed.
+   */
+  private checkBody(conn: FastConnection, receiving: BodyInProgress, minRate: number, requestTimeout: number, version: string): void {
+    const elapsed = Date.now() - receiving.startedAt;
+    const slow = minRate > 0 && elapsed >= BODY_RATE_GRACE_MS && receiving.filled < (minRate * elapsed) / 1000;
+    if (!slow && elapsed < requestTimeout * 1000) return;
+    conn.receiving = undefined;
+    this.open.delete(conn);
+    const { socket } = conn;
+    if (slow) {
+      this.endReceiving(receiving, 408);
+      const rate = Math.round((receiving.filled * 1000) / elapsed);
+      const message = `request body too slow: ${receiving.filled} bytes in ${Math.round(elapsed / 1000)} s (${rate} B/s, minimum ${minRate} B/s)`;
+      this.dateLineNow();
+      const answer = new RawAnswer(socket, `${this.dateLine}\r\n`);
+      writeInfluxError(answer, 408, message, { ...influxHeaders(version, randomUUID()), Connection: 'close' });
+      this.tooSlowSinceLog++;
+    } else {
+      this.endReceiving(receiving, 408);
+      socket.write(closingAnswer('408 Request Timeout'));
+    }
+    socket.end();
+    socket.once('finish', () => socket.destroy());
   }
 
   /** Date, Connection and Keep-Alive as node:http ends a keep-alive answer's head (Date cached per second). */
   private trailingHeaders(idleTimeout: number): string {
+    this.dateLineNow();
+    // as node: the header whenever keepAliveTimeout is set, its seconds rounded down
+    const keepAlive = idleTimeout > 0 ? `Keep-Alive: timeout=${Math.floor(idleTimeout)}\r\n` : '';
+    return `${this.dateLine}Connection: keep-alive\r\n${keepAlive}\r\n`;
+  }
+
+  /** node:http's Date header line, cached per second. */
+  private dateLineNow(): void {
     const ms = Date.now();
     const second = Math.floor(ms / 1000);
     if (second !== this.dateSecond) {
       this.dateSecond = second;
       this.dateLine = `Date: ${new Date(ms).toUTCString()}\r\n`;
     }
-    // as node: the header whenever keepAliveTimeout is set, its seconds rounded down
-    const keepAlive = idleTimeout > 0 ? `Keep-Alive: timeout=${Math.floor(idleTimeout)}\r\n` : '';
-    return `${this.dateLine}Connection: keep-alive\r\n${keepAlive}\r\n`;
   }
 }
 

@@ -7,8 +7,12 @@
 
 /** Most bytes of a head read here; node:http answers a longer one (431 past 16 KiB). */
 export const MAX_FAST_HEAD = 8 * 1024;
-/** Most body bytes of a request served here (one to a few hundred points). */
-export const MAX_FAST_BODY = 64 * 1024;
+/**
+ * Most body bytes of a request served here. The front reads a body still arriving into one pooled
+ * buffer of its Content-Length, taken at the head; a larger one goes to node:http, which holds only
+ * what has come (4 MiB: a batch of about 30,000 points).
+ */
+export const MAX_FAST_BODY = 4 << 20;
 /** Most header lines of a head read here. */
 const MAX_FAST_HEADERS = 64;
 
@@ -155,9 +159,9 @@ function sameLetters(buf: Buffer, at: number, lower: string): boolean {
   return true;
 }
 
-/** The value of 1 to 6 decimal digits in buf[from, to), else -1. */
+/** The value of 1 to 7 decimal digits in buf[from, to) (MAX_FAST_BODY has 7), else -1. */
 function digitsOf(buf: Buffer, from: number, to: number): number {
-  if (to <= from || to - from > 6) return -1;
+  if (to <= from || to - from > 7) return -1;
   let n = 0;
   for (let i = from; i < to; i++) {
     const d = buf[i] - 0x30;

@@ -50,6 +50,16 @@ export class WriteHandler {
     return this.writeTo(req, res, db, rp, precision, requestId, headers);
   }
 
+  /** A buffer for a write body the raw write front reads as it arrives (writeRead takes it over). */
+  acquireBody(bytes: number): Buffer {
+    return this.pool.acquire(bytes);
+  }
+
+  /** Gives back a body from acquireBody() that will not be served (its client went away). */
+  releaseBody(body: Buffer): void {
+    this.pool.release(body);
+  }
+
   /**
    * A /write the raw write front read whole (its body charged to `hold`): the same checks and stages
    * as handle() and writeTo(), answered on `res`. Takes `body` over.
