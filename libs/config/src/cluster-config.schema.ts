@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type ClusterConfig, DEFAULT_FORBIDDEN_STATEMENTS } from './cluster-config';
+import { DEFAULT_FORBIDDEN_STATEMENTS } from './cluster-config';
 
 /** A config that cannot be used; the message names the offending field. */
 export class ConfigValidationError extends Error {
@@ -262,6 +262,21 @@ export type BackendConfig = z.output<typeof backendSchema>;
 export type ProxyNodeConfig = z.output<ReturnType<typeof proxySchemaFor>>;
 /** A proxy user, as validated. */
 export type ProxyUser = z.output<ReturnType<typeof userSchemaFor>>;
+
+/** A validated cluster configuration: what every config store (file, Redis, etcd) yields. */
+export interface ClusterConfig {
+  backends: Record<string, BackendConfig>;
+  /**
+   * Keymap key → backend names; `_default_` catches the rest. A key is `measurement`, or with a proxy
+   * serving several databases also `db.measurement` and `db._default_`.
+   */
+  keymaps: Record<string, string[]>;
+  /** Keymap key → group names: the keymaps written `{"hash": [groups]}` (absent from `keymaps`). */
+  hashKeymaps?: Record<string, string[]>;
+  /** Group name → backend names (replicas). */
+  groups?: Record<string, string[]>;
+  proxies: Record<string, ProxyNodeConfig>;
+}
 
 /** A keymap value: backend names, or `{"hash": [group names]}` (one group per measurement, by consistent hash). */
 const keymapTargetSchema = z.union([z.array(z.string().min(1)).min(1), z.strictObject({ hash: z.array(z.string().min(1)).min(1) })]);

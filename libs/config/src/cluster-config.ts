@@ -1,22 +1,7 @@
-import type { BackendConfig, ProxyNodeConfig } from './cluster-config.schema';
-
-// The shapes of one backend, one proxy and one user (BackendConfig, ProxyNodeConfig, ProxyUser) are
-// the zod schemas' outputs, in cluster-config.schema.ts, where each field's meaning is documented.
-
-/** A validated cluster configuration: what every config store (file, Redis, etcd) yields. */
-export interface ClusterConfig {
-  backends: Record<string, BackendConfig>;
-  /**
-   * Keymap key → backend names; `_default_` catches the rest. A key is `measurement`, or with a proxy
-   * serving several databases also `db.measurement` and `db._default_`.
-   */
-  keymaps: Record<string, string[]>;
-  /** Keymap key → group names: the keymaps written `{"hash": [groups]}` (absent from `keymaps`). */
-  hashKeymaps?: Record<string, string[]>;
-  /** Group name → backend names (replicas). */
-  groups?: Record<string, string[]>;
-  proxies: Record<string, ProxyNodeConfig>;
-}
+// The validated shapes (ClusterConfig, and one backend, proxy and user: BackendConfig, ProxyNodeConfig,
+// ProxyUser) are in cluster-config.schema.ts, beside the zod schemas whose outputs they are, where each
+// field's meaning is documented. This file holds what reads them and what the schemas default to, and
+// imports nothing from there: the schemas import from here.
 
 /**
  * The database a backend is written to and read from for a client's `clientDb`: the backend's own `db`

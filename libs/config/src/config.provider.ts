@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs';
-import type { ClusterConfig } from './cluster-config';
+import type { ClusterConfig } from './cluster-config.schema';
 
 /** Where the cluster configuration lives: the file, Redis or etcd. Also the injection token. */
 export abstract class ConfigProvider {

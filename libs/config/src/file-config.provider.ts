@@ -3,8 +3,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { Subject, type Observable } from 'rxjs';
-import type { ClusterConfig } from './cluster-config';
-import { type ConfigRules, ConfigValidationError, parseClusterConfig } from './cluster-config.schema';
+import { type ClusterConfig, type ConfigRules, ConfigValidationError, parseClusterConfig } from './cluster-config.schema';
 import { ConfigProvider } from './config.provider';
 
 /** The embedded default store: one JSON document, re-read when the file changes or on POST /reload. */

@@ -1,5 +1,4 @@
-import type { ClusterConfig } from './cluster-config';
-import { type ConfigRules, ConfigValidationError, parseClusterConfig } from './cluster-config.schema';
+import { type ClusterConfig, type ConfigRules, ConfigValidationError, parseClusterConfig } from './cluster-config.schema';
 
 /**
  * New keymaps, and new backend groups when they change too: what `influxdb-proxy-admin rebalance
