@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { type OutgoingHttpHeaders, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ClusterStateService } from '../cluster/cluster-state.service';
-import { BODY_RATE_GRACE_MS } from '../write/slow-body-watch';
+import { bodiesTooSlowWarning, bodyTooSlow, bodyTooSlowMessage } from '../write/slow-body-watch';
 import type { WriteBudget, WriteHold } from '../write/write-budget';
 import type { WriteHandler } from '../write/write.handler';
 import { accessFor } from './access-policy';
@@ -316,33 +316,31 @@ export class RawWriteFront {
       }
     }
     if (this.tooSlowSinceLog > 0) {
-      this.logger.warn(`ended ${this.tooSlowSinceLog} write bodies arriving slower than minBodyRate (408, connection closed)`);
+      this.logger.warn(bodiesTooSlowWarning(this.tooSlowSinceLog));
       this.tooSlowSinceLog = 0;
     }
   }
 
   /**
-   * A body arriving too slowly ends as on node:http's path: below minBodyRate once BODY_RATE_GRACE_MS
-   * have passed, SlowBodyWatch's 408 with influxd's error body; past requestTimeout, node's own 408.
+   * A body arriving too slowly ends as on node:http's path: below minBodyRate (bodyTooSlow), the 408
+   * of SlowBodyWatch with influxd's error body; past requestTimeout, node's own 408.
    * Either way the connection is closed.
    */
   private checkBody(conn: FastConnection, receiving: BodyInProgress, minRate: number, requestTimeout: number, version: string): void {
     const elapsed = Date.now() - receiving.startedAt;
-    const slow = minRate > 0 && elapsed >= BODY_RATE_GRACE_MS && receiving.filled < (minRate * elapsed) / 1000;
+    const slow = bodyTooSlow(receiving.filled, minRate, elapsed);
     if (!slow && elapsed < requestTimeout * 1000) return;
     conn.receiving = undefined;
     this.open.delete(conn);
+    this.endReceiving(receiving, 408);
     const { socket } = conn;
     if (slow) {
-      this.endReceiving(receiving, 408);
-      const rate = Math.round((receiving.filled * 1000) / elapsed);
-      const message = `request body too slow: ${receiving.filled} bytes in ${Math.round(elapsed / 1000)} s (${rate} B/s, minimum ${minRate} B/s)`;
       this.dateLineNow();
       const answer = new RawAnswer(socket, `${this.dateLine}\r\n`);
+      const message = bodyTooSlowMessage(receiving.filled, minRate, elapsed);
       writeInfluxError(answer, 408, message, { ...influxHeaders(version, randomUUID()), Connection: 'close' });
       this.tooSlowSinceLog++;
     } else {
-      this.endReceiving(receiving, 408);
       socket.write(closingAnswer('408 Request Timeout'));
     }
     socket.end();

@@ -5,6 +5,26 @@ import type { BodyProgress } from './receive-body';
 
 /** A body may take this long before its rate is judged (a slow start on a busy link is fine). */
 export const BODY_RATE_GRACE_MS = 10_000;
+
+/**
+ * The rule for a write body still arriving, on node:http's path (SlowBodyWatch) and the raw write
+ * front's alike: slower than `minRate` B/s, averaged from its start, once BODY_RATE_GRACE_MS have
+ * passed (a `minRate` of 0 judges nothing).
+ */
+export function bodyTooSlow(received: number, minRate: number, elapsedMs: number): boolean {
+  return minRate > 0 && elapsedMs >= BODY_RATE_GRACE_MS && received < (minRate * elapsedMs) / 1000;
+}
+
+/** The error text of the 408 that ends such a body. */
+export function bodyTooSlowMessage(received: number, minRate: number, elapsedMs: number): string {
+  const rate = Math.round((received * 1000) / elapsedMs);
+  return `request body too slow: ${received} bytes in ${Math.round(elapsedMs / 1000)} s (${rate} B/s, minimum ${minRate} B/s)`;
+}
+
+/** The warning for the bodies ended that way since the last one (one a sweep). */
+export function bodiesTooSlowWarning(ended: number): string {
+  return `ended ${ended} write bodies arriving slower than minBodyRate (408, connection closed)`;
+}
 const SWEEP_MS = 1_000;
 
 /** One write body being received. */
@@ -67,30 +87,20 @@ export class SlowBodyWatch implements OnModuleDestroy {
 
   private sweep(): void {
     const now = Date.now();
-    const tooSlow = this.bodies.filter((b) => {
-      const elapsed = now - b.startedAt;
-      return elapsed >= BODY_RATE_GRACE_MS && b.received < (b.minRate * elapsed) / 1000;
-    });
+    const tooSlow = this.bodies.filter((b) => bodyTooSlow(b.received, b.minRate, now - b.startedAt));
     for (const b of tooSlow) {
-      const elapsed = now - b.startedAt;
       this.unwatch(b);
       b.tooSlow = true;
       this.endedSinceLog++;
-      const rate = Math.round((b.received * 1000) / elapsed);
       if (!b.res.headersSent) {
-        writeInfluxError(
-          b.res,
-          408,
-          `request body too slow: ${b.received} bytes in ${Math.round(elapsed / 1000)} s (${rate} B/s, minimum ${b.minRate} B/s)`,
-          { ...b.headers, Connection: 'close' },
-        );
+        writeInfluxError(b.res, 408, bodyTooSlowMessage(b.received, b.minRate, now - b.startedAt), { ...b.headers, Connection: 'close' });
       }
       const socket = b.req.socket;
       if (b.res.writableFinished) socket.destroy();
       else b.res.once('finish', () => socket.destroy());
     }
     if (this.endedSinceLog > 0) {
-      this.logger.warn(`ended ${this.endedSinceLog} write bodies arriving slower than minBodyRate (408, connection closed)`);
+      this.logger.warn(bodiesTooSlowWarning(this.endedSinceLog));
       this.endedSinceLog = 0;
     }
     if (this.bodies.length === 0) {
